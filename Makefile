@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:
+#   make quickstart   set up .venv and train DCGAN on the embedded digits (no download)
+#   make test         set up .venv and run the tests
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUN ?= runs/quickstart
+
+.PHONY: setup quickstart test test-slow clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+quickstart: setup
+	$(PY) -m experiments.dcgan_celeba --workdir=$(RUN) --config.dataset=digits --config.image_size=32 \
+	  --config.data.crop=0 --config.num_steps=1500 --config.log_every=100 --config.sample_every=500 \
+	  --config.checkpoint_every=500 --config.batch_size=64 --config.model.g_width=32 --config.model.d_width=32
+	$(PY) -m jaxgan.sample --workdir=$(RUN) --num=64 --out=$(RUN)/samples.png
+
+test: setup
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow tests
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,92 @@
+"""Checkpoints: an orbax CheckpointManager in <workdir>/checkpoints.
+
+Each step's checkpoint holds two items: 'state' (the whole GANState: params, BatchNorm statistics,
+both optimizer states, EMA, step and RNG) and 'meta' (JSON: the config and the data spec, so that tools
+such as `jaxgan.sample` can rebuild the model from a workdir alone). Saves are asynchronous; orbax
+writes each into a temporary directory and renames it when complete, so a run killed mid-save leaves
+the previous checkpoints intact.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+from etils import epath
+
+from jaxgan.errors import UserError
+
+
+class Checkpoints:
+    def __init__(self, workdir: str, *, keep: int = 3, async_save: bool = True, read_only: bool = False):
+        self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, enable_async_checkpointing=async_save, create=not read_only,
+            read_only=read_only)
+        self._manager = ocp.CheckpointManager(epath.Path(self.directory), options=options,
+                                              item_names=('state', 'meta'))
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return list(self._manager.all_steps())
+
+    def save(self, step: int, state: Any, meta: dict) -> None:
+        """Starts an asynchronous save; the device arrays are copied before it returns."""
+        self._manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+
+    def read_meta(self, step: int) -> dict:
+        return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+
+    def restore(self, step: int, abstract_state: Any) -> Any:
+        """The state at `step`, laid out as `abstract_state` (ShapeDtypeStructs with shardings)."""
+        if step not in self.all_steps():
+            raise UserError(f'no checkpoint at step {step} in {self.directory}; '
+                            f'there are {self.all_steps() or "none"}')
+        restored = self._manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state)))
+        return restored.state
+
+    def wait(self) -> None:
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def abstract_like(tree: Any, sharding: jax.sharding.Sharding) -> Any:
+    """ShapeDtypeStructs of `tree` (arrays or shape structs), all placed with `sharding`."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
+
+
+def load_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | None = None):
+    """(config, gan, state) of a trained workdir at `step` (the latest by default), on `mesh`."""
+    import ml_collections
+    from jaxgan import parallel
+    from jaxgan.data.spec import DataSpec
+    from jaxgan.gan import build_gan
+    from jaxgan.state import init_state
+
+    if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+        raise UserError(f'no checkpoints in {workdir} (expected {workdir}/checkpoints)')
+    checkpoints = Checkpoints(workdir, read_only=True)
+    try:
+        step = checkpoints.latest_step() if step is None else step
+        if step is None:
+            raise UserError(f'no complete checkpoint in {checkpoints.directory}')
+        if step not in checkpoints.all_steps():
+            raise UserError(f'no checkpoint at step {step} in {checkpoints.directory}; there are '
+                            f'{checkpoints.all_steps()}')
+        meta = checkpoints.read_meta(step)
+        config = ml_collections.ConfigDict(meta['config'])
+        gan = build_gan(config, DataSpec.from_json(meta['data']))
+        mesh = mesh or parallel.make_mesh()
+        abstract = abstract_like(jax.eval_shape(lambda: init_state(gan, 0)), parallel.replicated(mesh))
+        state = checkpoints.restore(step, abstract)
+    finally:
+        checkpoints.close()
+    return config, gan, state

@@ -1,0 +1,85 @@
+"""What every command-line entry point shares: absl flags, multi-host start-up, one-line errors.
+
+    python -m experiments.NAME --workdir=DIR --config.FIELD=VALUE ...
+"""
+
+from __future__ import annotations
+
+import logging as pylogging
+import os
+import sys
+from typing import Callable
+
+import ml_collections
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from jaxgan.errors import UserError
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string('coordinator_address', None,
+                    'Multi-host: host:port of process 0, for jax.distributed.initialize. Leave unset on '
+                    'TPU pods and SLURM clusters, where --distributed finds it.')
+flags.DEFINE_integer('num_processes', None, 'Multi-host: how many processes (with --coordinator_address).')
+flags.DEFINE_integer('process_id', None, 'Multi-host: this process\'s index (with --coordinator_address).')
+flags.DEFINE_bool('verbose_libraries', False, 'Show the INFO logs of orbax, jax and tfds too.')
+flags.DEFINE_bool('distributed', False,
+                  'Call jax.distributed.initialize() (auto-detected on TPU pods and SLURM).')
+
+
+def _initialize_distributed() -> None:
+    if FLAGS.coordinator_address or FLAGS.distributed:
+        import jax
+        jax.distributed.initialize(coordinator_address=FLAGS.coordinator_address,
+                                   num_processes=FLAGS.num_processes, process_id=FLAGS.process_id)
+
+
+class _QuietLibraries(pylogging.Filter):
+    """Drops the libraries' INFO chatter (orbax logs every file of every save); keeps warnings."""
+
+    PACKAGES = tuple(f'{os.sep}{name}{os.sep}' for name in ('orbax', 'jax', 'etils', 'tensorflow_datasets'))
+
+    def filter(self, record: pylogging.LogRecord) -> bool:
+        return record.levelno >= pylogging.WARNING or not any(p in record.pathname for p in self.PACKAGES)
+
+
+def run_main(main: Callable[[list[str]], None]) -> None:
+    """app.run(main), with UserError shown as one line on stderr and exit status 2."""
+
+    def wrapped(argv: list[str]) -> None:
+        if not FLAGS.verbose_libraries:
+            logging.get_absl_handler().addFilter(_QuietLibraries())
+        if len(argv) > 1:
+            raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+        try:
+            _initialize_distributed()
+            main(argv)
+        except UserError as e:
+            logging.flush()
+            print(f'error: {e}', file=sys.stderr)
+            sys.exit(2)
+
+    app.run(wrapped)
+
+
+def define_experiment_flags(name: str, get_config: Callable[[], ml_collections.ConfigDict]) -> None:
+    config_flags.DEFINE_config_dict(
+        'config', get_config(),
+        f'The {name} config; set any field with --config.FIELD=VALUE (e.g. --config.batch_size=64). '
+        f'The fields and their defaults are in experiments/{name}.py and jaxgan/config.py.',
+        lock_config=True)
+    flags.DEFINE_string('workdir', f'runs/{name}',
+                        'Where checkpoints, samples and logs go. A workdir that holds checkpoints is '
+                        'resumed from its latest one.')
+
+
+def run_experiment(name: str, get_config: Callable[[], ml_collections.ConfigDict]) -> None:
+    """Trains config `get_config()` (with the command line's overrides) in --workdir."""
+    define_experiment_flags(name, get_config)
+
+    def main(argv: list[str]) -> None:
+        from jaxgan import train
+        train.train(FLAGS.config, FLAGS.workdir)
+
+    run_main(main)

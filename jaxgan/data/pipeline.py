@@ -1,0 +1,201 @@
+"""From `config.dataset` to device batches: preprocessing, seeded shuffle, per-process batching, prefetch.
+
+The order of examples is a pure function of the seed: D-update t reads positions [t*B, (t+1)*B) of a
+stream that walks a fresh permutation of the dataset each epoch, and process p reads its slice
+[p*B/P, (p+1)*B/P) of those. Resuming at step s therefore continues the stream exactly, and P processes
+see the same global batches as one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxgan.data import sources, transforms
+from jaxgan.data.spec import DataSpec
+from jaxgan.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A source, the map from its raw examples to model-shaped host examples, and the result's spec."""
+
+    source: sources.Source
+    spec: DataSpec
+    prepare: Callable[[np.ndarray], np.ndarray]  # raw example -> host example of spec.shape
+
+    def examples(self, indices: np.ndarray, pool: ThreadPoolExecutor | None = None) -> np.ndarray:
+        """Host examples [len(indices), *spec.shape] in spec.host_dtype."""
+        if self.source.array is not None and (self.source.preprocessed or self.spec.kind == 'vector'):
+            return self.prepare(np.asarray(self.source.array[np.sort(indices)])[
+                np.argsort(np.argsort(indices))])  # sorted reads are faster on memory maps
+        mapper = pool.map if pool is not None else map
+        return np.stack(list(mapper(lambda i: self.prepare(self.source[i]), indices)))
+
+
+def default_cache_dir() -> str:
+    return os.path.join(os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache')), 'jaxgan')
+
+
+def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source:
+    """The source named by config.dataset (see `sources`)."""
+    name = config.dataset
+    kind, _, arg = name.partition(':')
+    if kind == 'digits' and not arg:
+        return sources.digits()
+    if kind == 'npy' and arg:
+        return sources.npy(os.path.expanduser(arg))
+    if kind == 'folder' and arg:
+        return sources.folder(os.path.expanduser(arg))
+    if kind == 'tfds' and arg:
+        d = config.data
+        cache_dir = d.cache_dir or default_cache_dir()
+        tag = f'{config.image_size}px-crop{d.crop}-c{d.channels}'
+        return sources.tfds_source(
+            arg, data_dir=d.tfds_data_dir, manual_dir=d.tfds_manual_dir, download=d.tfds_download,
+            image_key=d.image_key, preprocess=preprocess,
+            cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
+    raise UserError(f'config.dataset={name!r} is not one of digits, npy:PATH, folder:PATH, '
+                    'tfds:NAME[:SPLIT]')
+
+
+def load(config: ml_collections.ConfigDict) -> Dataset:
+    """Opens config.dataset and works out the spec of what training will see."""
+    channels = config.data.channels
+
+    def preprocess(raw: np.ndarray, name: str = 'image') -> np.ndarray:
+        return transforms.preprocess_image(raw, size=config.image_size, crop=config.data.crop,
+                                           channels=channels or _channels_of(raw), name=name)
+
+    source = open_source(config, preprocess)
+    first = source[0]
+    if source.kind == 'vector':
+        array = np.asarray(source.array, np.float64)
+        mean, std = array.mean(0), array.std(0)
+        std = np.where(std > 0, std, 1.0)
+        spec = DataSpec('vector', (array.shape[1],), len(source), source.description,
+                        tuple(map(float, mean)), tuple(map(float, std)))
+        mean32, std32 = mean.astype(np.float32), std.astype(np.float32)
+        return Dataset(source, spec, lambda x: ((np.asarray(x, np.float32) - mean32) / std32))
+    if source.preprocessed:
+        shape = first.shape
+        prepare = np.asarray
+    else:
+        channels = channels or _channels_of(first)
+        shape = preprocess(first, f'{source.description}[0]').shape
+        prepare = preprocess
+    return Dataset(source, DataSpec('image', tuple(shape), len(source), source.description), prepare)
+
+
+def _channels_of(image: np.ndarray) -> int:
+    return 1 if image.ndim == 2 or image.shape[-1] == 1 else 3
+
+
+class Batcher:
+    """This process's share of each global batch, by D-update index; see the module docstring."""
+
+    def __init__(self, dataset: Dataset, *, global_batch: int, seed: int, workers: int,
+                 process_index: int = 0, process_count: int = 1):
+        if global_batch % process_count:
+            raise UserError(f'config.batch_size={global_batch} is not divisible by the '
+                            f'{process_count} processes')
+        self.dataset = dataset
+        self.global_batch = global_batch
+        self.local_batch = global_batch // process_count
+        self.offset = process_index * self.local_batch
+        self.seed = seed
+        self._perms: dict[int, np.ndarray] = {}
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-data')
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            if len(self._perms) > 2:
+                self._perms.pop(min(self._perms))
+            rng = np.random.default_rng([self.seed, epoch])
+            self._perms[epoch] = rng.permutation(self.dataset.spec.num_examples)
+        return self._perms[epoch]
+
+    def indices(self, t: int) -> np.ndarray:
+        """Source indices of this process's examples for D-update t."""
+        n = self.dataset.spec.num_examples
+        positions = t * self.global_batch + self.offset + np.arange(self.local_batch, dtype=np.int64)
+        epochs, offsets = np.divmod(positions, n)
+        return np.concatenate([self._permutation(int(e))[offsets[epochs == e]] for e in np.unique(epochs)])
+
+    def batch(self, t: int) -> np.ndarray:
+        return self.dataset.examples(self.indices(t), self._pool)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def dispatch_batches(batcher: Batcher, *, start_step: int, num_steps: int, n_critic: int,
+                     steps_per_dispatch: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(step, host batch) for each dispatch from start_step: [n_critic, b, ...] per step, with a
+    leading [steps_per_dispatch] axis when that is above 1. The last dispatch may hold fewer steps."""
+    for step in range(start_step, num_steps, steps_per_dispatch):
+        k = min(steps_per_dispatch, num_steps - step)
+        ts = range(step * n_critic, (step + k) * n_critic)
+        stacked = np.stack([batcher.batch(t) for t in ts])
+        stacked = stacked.reshape(k, n_critic, *stacked.shape[1:])
+        yield step, (stacked if steps_per_dispatch > 1 else stacked[0])
+
+
+class Prefetcher:
+    """Runs a host-batch iterator on a thread and places each batch on the devices, `depth` ahead.
+
+    `place` turns a host batch into a device array (see `parallel.place_batch`). An exception on the
+    thread (an unreadable file, say) is raised by `next()` in the consumer.
+    """
+
+    def __init__(self, batches: Iterator[tuple[int, np.ndarray]], place: Callable[[np.ndarray], jax.Array],
+                 depth: int = 2):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(batches, place), daemon=True,
+                                        name='jaxgan-prefetch')
+        self._thread.start()
+
+    def _run(self, batches, place) -> None:
+        try:
+            for step, host in batches:
+                self._put_until_stopped((step, place(host)))
+                if self._stop.is_set():
+                    return
+            self._put_until_stopped(StopIteration())
+        except BaseException as e:  # handed to the consumer, which raises it
+            self._put_until_stopped(e)
+
+    def _put(self, item) -> bool:
+        try:
+            self._queue.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            return False
+
+    def _put_until_stopped(self, item) -> None:
+        while not self._stop.is_set() and not self._put(item):
+            pass
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            if isinstance(item, StopIteration):
+                raise StopIteration
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

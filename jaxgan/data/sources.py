@@ -1,0 +1,228 @@
+"""Data sources: one function per kind of `config.dataset` string, each giving random access.
+
+    digits              scikit-learn's 8x8 digits (1,797 images), embedded: no download
+    npy:PATH            an array file: [N, H, W, C] or [N, H, W] uint8 images, or [N, D] float vectors
+    folder:PATH         a directory tree of image files (JPEG, PNG, BMP, GIF, WebP)
+    tfds:NAME[:SPLIT]   a TensorFlow Datasets dataset (split 'train' by default)
+
+A source is a sequence: `len(source)` and `source[i]`, a raw example (an image of any size as uint8
+[H, W, C], or a float vector). Preprocessing to the model's size lives in `pipeline.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from jaxgan.errors import UserError
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp')
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Random access to raw examples. `read(i)` returns example i; `kind` is 'image' or 'vector'."""
+
+    description: str
+    kind: str
+    size: int
+    read: Callable[[int], np.ndarray]
+    array: np.ndarray | None = None  # set where all examples sit in one array (npy, digits, caches)
+    preprocessed: bool = False  # examples are already at the training size (decoded caches)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.read(int(i))
+
+
+def array_source(array: np.ndarray, description: str) -> Source:
+    """Images [N, H, W(, C)] uint8 or vectors [N, D] float, checked for what training cannot use."""
+    if array.ndim == 3 and array.dtype == np.uint8:
+        array = array[..., None]
+    if array.ndim == 4:
+        if array.dtype != np.uint8:
+            raise UserError(f'{description}: images must be uint8, got {array.dtype}')
+        if array.shape[-1] not in (1, 3, 4):
+            raise UserError(f'{description}: images must have 1, 3 or 4 channels, got shape {array.shape}')
+        kind = 'image'
+    elif array.ndim == 2:
+        if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
+            raise UserError(f'{description}: vectors must be numbers, got {array.dtype}')
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            bad = np.argwhere(~np.isfinite(array))[0]
+            raise UserError(f'{description}: non-finite value at row {bad[0]}, column {bad[1]}')
+        kind = 'vector'
+    else:
+        raise UserError(f'{description}: expected [N, H, W, C] uint8 images or [N, D] vectors, '
+                        f'got shape {array.shape} of {array.dtype}')
+    if len(array) == 0:
+        raise UserError(f'{description}: the array is empty')
+    return Source(description, kind, len(array), lambda i: np.asarray(array[i]), array)
+
+
+def digits() -> Source:
+    """scikit-learn's embedded 8x8 handwritten digits, as uint8 images in [0, 255]."""
+    from sklearn.datasets import load_digits
+    images = load_digits().images  # float64 in [0, 16]
+    return array_source(np.round(images * (255.0 / 16.0)).astype(np.uint8), 'digits')
+
+
+def npy(path: str) -> Source:
+    if not os.path.isfile(path):
+        raise UserError(f'npy file not found: {path}')
+    try:
+        array = np.load(path, mmap_mode='r', allow_pickle=False)
+    except Exception as e:  # numpy raises several types for a file that is not an array
+        raise UserError(f'cannot read {path} as a .npy array: {e}') from None
+    if not isinstance(array, np.ndarray):
+        raise UserError(f'{path} holds no single array (an .npz archive?); save one array with np.save')
+    return array_source(array, f'npy:{path}')
+
+
+def decode_image(data: bytes | str, name: str) -> np.ndarray:
+    """Decodes an image file (path or bytes) to uint8 [H, W, C] with C in {1, 3}."""
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
+            img.load()
+            if img.mode in ('L', 'RGB'):
+                out = img
+            elif img.mode in ('I;16', 'I;16B', 'I', 'F', '1', 'LA'):
+                out = img.convert('L')
+            else:  # RGBA, P, CMYK, YCbCr, ...: to RGB (alpha dropped)
+                out = img.convert('RGB')
+            array = np.asarray(out, dtype=np.uint8)
+    except Exception as e:  # PIL raises many types for truncated or foreign files
+        raise UserError(f'cannot decode image {name}: {type(e).__name__}: {e}') from None
+    return array[..., None] if array.ndim == 2 else array
+
+
+def folder(path: str) -> Source:
+    if not os.path.isdir(path):
+        raise UserError(f'image folder not found: {path}')
+    files = sorted(
+        os.path.join(root, f)
+        for root, _, names in os.walk(path, followlinks=True)
+        for f in names if f.lower().endswith(IMAGE_SUFFIXES))
+    if not files:
+        raise UserError(f'image folder {path} holds no {"/".join(s[1:] for s in IMAGE_SUFFIXES)} files')
+    return Source(f'folder:{path}', 'image', len(files), lambda i: decode_image(files[i], files[i]))
+
+
+def parse_tfds(spec: str) -> tuple[str, str]:
+    """'celeb_a' -> ('celeb_a', 'train'); 'mnist:3.0.1:test[:10%]' -> ('mnist:3.0.1', 'test[:10%]')."""
+    match = re.fullmatch(r'(?P<name>[^:\[\]]+(?::\d+\.\d+\.\d+)?)(?::(?P<split>.+))?', spec)
+    if not match:
+        raise UserError(f'config.dataset=tfds:{spec} is not tfds:NAME[:VERSION][:SPLIT]')
+    return match['name'], match['split'] or 'train'
+
+
+def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, image_key: str,
+                cache_path: Callable[[str], str],
+                preprocess: Callable[[np.ndarray, str], np.ndarray]) -> Source:
+    """A TFDS split, read by index from ArrayRecord files, or else from a decoded cache.
+
+    Datasets prepared as TFRecord files (TFDS's default) cannot be read by index: their split is
+    decoded and preprocessed once into `cache_path(fingerprint)`, an .npy at the training size.
+    """
+    import tensorflow_datasets as tfds
+    name, split = parse_tfds(spec)
+    description = f'tfds:{name}:{split}'
+    try:
+        builder = tfds.builder(name, data_dir=data_dir or None)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise UserError(f'unknown TFDS dataset {name!r} (config.dataset=tfds:{spec})') from None
+    if not builder.is_prepared():
+        if not download:
+            raise UserError(f'{description} is not prepared in {builder.data_dir} and '
+                            'config.data.tfds_download is False')
+        try:
+            builder.download_and_prepare(
+                file_format='array_record',
+                download_config=tfds.download.DownloadConfig(manual_dir=manual_dir or None))
+        except Exception as e:  # network, manual-download and preparation errors of every kind
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise UserError(f'cannot download or prepare {description} in {builder.data_dir}: {first}'
+                            ' (download it by hand and set config.data.tfds_manual_dir, or point'
+                            ' config.data.tfds_data_dir at a prepared copy)') from None
+    if builder.info.splits and split.split('[')[0] not in builder.info.splits:
+        raise UserError(f'{description}: no split {split!r}; the dataset has '
+                        f'{", ".join(sorted(builder.info.splits))}')
+    if image_key not in builder.info.features:
+        raise UserError(f'{description} has no feature {image_key!r} (config.data.image_key); it has '
+                        f'{", ".join(builder.info.features)}')
+    decoders = {image_key: tfds.decode.SkipDecoding()}
+    try:
+        records: Sequence[Any] = builder.as_data_source(split=split, decoders=decoders)
+    except NotImplementedError:  # TFRecord files: no random access
+        fingerprint = re.sub(r'[^\w.-]+', '_', f'{builder.info.full_name}-{split}')
+        path = cache_path(fingerprint)
+        if not os.path.exists(path):
+            dataset = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
+            _decode_to_cache(dataset, _count(builder, split, dataset), image_key, preprocess, path,
+                             description)
+        cached = np.load(path, mmap_mode='r')
+        return Source(f'{description} (decoded cache {path})', 'image', len(cached),
+                      lambda i: cached[i], cached, preprocessed=True)
+
+    def read(i: int) -> np.ndarray:
+        return _image(records[i][image_key], f'{description}[{i}]')
+
+    return Source(description, 'image', len(records), read)
+
+
+def _image(value: Any, name: str) -> np.ndarray:
+    """A TFDS image feature (encoded bytes, or an array where decoding was not skipped)."""
+    if isinstance(value, bytes):
+        return decode_image(value, name)
+    value = np.asarray(value)
+    return value if value.ndim == 3 else value[..., None]
+
+
+def _count(builder, split: str, dataset) -> int:
+    """Examples in a split, from the dataset's info where it has them."""
+    try:
+        return builder.info.splits[split].num_examples
+    except (KeyError, ValueError):
+        n = int(dataset.cardinality())
+        return n if n >= 0 else sum(1 for _ in dataset)
+
+
+def _decode_to_cache(dataset, num_examples: int, image_key: str,
+                     preprocess: Callable[[np.ndarray, str], np.ndarray], path: str,
+                     description: str) -> None:
+    """Decodes a tf.data split once into an .npy; written beside and renamed, so never half there."""
+    import tensorflow_datasets as tfds
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    tmp = f'{path}.tmp{os.getpid()}'
+    out = None
+    try:
+        def prepare(item: tuple[int, dict]) -> np.ndarray:
+            name = f'{description}[{item[0]}]'
+            return preprocess(_image(item[1][image_key], name), name)
+
+        examples = enumerate(tfds.as_numpy(dataset))
+        with ThreadPoolExecutor(os.cpu_count()) as pool:
+            while chunk := list(itertools.islice(examples, 1024)):  # bounded memory
+                images = pool.map(prepare, chunk)
+                for (i, _), image in zip(chunk, images):
+                    if out is None:
+                        out = np.lib.format.open_memmap(tmp, 'w+', np.uint8, (num_examples, *image.shape))
+                    out[i] = image
+        if out is None:
+            raise UserError(f'{description} is empty')
+        out.flush()
+        del out
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,55 @@
+"""What a dataset's examples look like, and the map between the data's units and the model's."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """The examples a pipeline yields, as the model sees them.
+
+    kind: 'image' (uint8 [H, W, C] in [0, 255], scaled to [-1, 1] on the device) or 'vector'
+      (float32 [D], standardised on the host with `mean` and `std`).
+    """
+
+    kind: str
+    shape: tuple[int, ...]
+    num_examples: int
+    source: str
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+
+    @property
+    def host_dtype(self) -> np.dtype:
+        return np.dtype(np.uint8) if self.kind == 'image' else np.dtype(np.float32)
+
+    def model_input(self, x):
+        """Device side: a host batch to the model's input range ([-1, 1] for images)."""
+        if self.kind == 'image':
+            return x.astype(jnp.float32) / 127.5 - 1.0
+        return x.astype(jnp.float32)
+
+    def to_data_units(self, x: np.ndarray) -> np.ndarray:
+        """Host side: model outputs back to the data's own range and units."""
+        x = np.asarray(x, np.float32)
+        if self.kind == 'image':
+            return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        return x * np.asarray(self.std, np.float32) + np.asarray(self.mean, np.float32)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> 'DataSpec':
+        d = dict(d)
+        for key in ('shape', 'mean', 'std'):
+            d[key] = tuple(d.get(key, ()))
+        return cls(**d)
+
+    def __str__(self) -> str:
+        return json.dumps(self.to_json())

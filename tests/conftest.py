@@ -1,0 +1,64 @@
+"""Test set-up: 8 simulated CPU devices (set before jax is imported) and tiny configs."""
+
+import os
+import sys
+import tempfile
+
+_flags = os.environ.get('XLA_FLAGS', '')
+if 'xla_force_host_platform_device_count' not in _flags:
+    os.environ['XLA_FLAGS'] = f'{_flags} --xla_force_host_platform_device_count=8'.strip()
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# Identical programs compiled by different tests, and by the CLI tests' subprocesses, compile once.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jaxgan-test-xla-'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+from jaxgan import config as config_lib  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(**overrides):
+    """A DCGAN small enough to compile and step in about a second on one CPU core."""
+    c = config_lib.base_config()
+    c.dataset = 'digits'
+    c.image_size = 16
+    c.batch_size = 16
+    c.num_steps = 4
+    c.model.z_dim = 8
+    c.model.g_width = 8
+    c.model.d_width = 8
+    c.data.workers = 2
+    c.log_every = 2
+    c.checkpoint_every = 2
+    c.sample_every = 2
+    c.num_samples = 16
+    c.async_checkpoints = False
+    with c.unlocked():
+        for dotted, value in overrides.items():
+            *path, last = dotted.split('__')
+            node = c
+            for part in path:
+                node = node[part]
+            node[last] = value
+    return c
+
+
+@pytest.fixture
+def python_env():
+    """Environment for CLI subprocesses: the repo importable, the test XLA settings inherited."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join([REPO, env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    return env
+
+
+def run_cli(args, env, cwd, timeout=300):
+    import subprocess
+    return subprocess.run([sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+assert jax.device_count() == 8, 'tests expect 8 simulated CPU devices; is XLA_FLAGS overridden?'

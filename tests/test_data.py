@@ -1,0 +1,155 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxgan import data
+from jaxgan.data import sources, transforms
+from jaxgan.errors import UserError
+from tests.conftest import tiny_config
+
+
+def write_images(folder, sizes, mode='RGB', fmt='png', seed=0):
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i, (h, w) in enumerate(sizes):
+        channels = {'RGB': 3, 'L': 1, 'RGBA': 4}[mode]
+        array = rng.integers(0, 256, (h, w, channels), np.uint8)
+        path = os.path.join(folder, f'sub{i % 2}', f'img{i:03d}.{fmt}')
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        Image.fromarray(array[..., 0] if channels == 1 else array, mode).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_digits_is_embedded():
+    dataset = data.load(tiny_config(image_size=32))
+    assert dataset.spec.kind == 'image' and dataset.spec.shape == (32, 32, 1)
+    assert dataset.spec.num_examples == 1797
+    x = dataset.examples(np.arange(4))
+    assert x.dtype == np.uint8 and x.shape == (4, 32, 32, 1) and x.max() > 200
+
+
+def test_folder_of_mixed_sizes_and_formats(tmp_path):
+    write_images(tmp_path, [(40, 30), (30, 40), (64, 64)], fmt='png')
+    write_images(tmp_path / 'jpegs', [(50, 50)], mode='L', fmt='jpg')
+    dataset = data.load(tiny_config(dataset=f'folder:{tmp_path}', image_size=16, data__channels=3))
+    assert dataset.spec.num_examples == 4 and dataset.spec.shape == (16, 16, 3)
+    assert dataset.examples(np.arange(4)).shape == (4, 16, 16, 3)
+
+
+def test_folder_errors_name_the_problem(tmp_path):
+    with pytest.raises(UserError, match='not found'):
+        data.load(tiny_config(dataset=f'folder:{tmp_path}/missing'))
+    with pytest.raises(UserError, match='holds no'):
+        data.load(tiny_config(dataset=f'folder:{tmp_path}'))
+
+
+def test_corrupt_image_error_names_the_file(tmp_path):
+    paths = write_images(tmp_path, [(20, 20)] * 3)
+    with open(paths[1], 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n this is not an image')
+    dataset = data.load(tiny_config(dataset=f'folder:{tmp_path}'))
+    with pytest.raises(UserError, match=f'cannot decode image {paths[1]}'):
+        dataset.examples(np.arange(3))
+
+
+def test_npy_images_and_vectors(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (10, 20, 20), np.uint8)
+    np.save(tmp_path / 'images.npy', images)
+    dataset = data.load(tiny_config(dataset=f'npy:{tmp_path}/images.npy', image_size=16))
+    assert dataset.spec.shape == (16, 16, 1) and dataset.examples(np.arange(10)).shape == (10, 16, 16, 1)
+
+    vectors = np.random.default_rng(1).normal(5.0, 3.0, (100, 2))
+    np.save(tmp_path / 'points.npy', vectors)
+    dataset = data.load(tiny_config(dataset=f'npy:{tmp_path}/points.npy'))
+    assert dataset.spec.kind == 'vector' and dataset.spec.shape == (2,)
+    x = dataset.examples(np.arange(100))
+    np.testing.assert_allclose(x.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(x.std(0), 1, atol=1e-4)
+    np.testing.assert_allclose(dataset.spec.to_data_units(x), vectors, rtol=1e-4)
+
+
+@pytest.mark.parametrize('array, message', [
+    (np.zeros((4, 3, 3, 3), np.float32), 'must be uint8'),
+    (np.zeros((4,), np.float32), 'expected'),
+    (np.array([[0.0, np.nan]]), 'non-finite value at row 0, column 1'),
+    (np.zeros((0, 2)), 'empty'),
+])
+def test_npy_rejects_what_training_cannot_use(tmp_path, array, message):
+    np.save(tmp_path / 'bad.npy', array)
+    with pytest.raises(UserError, match=message):
+        data.load(tiny_config(dataset=f'npy:{tmp_path}/bad.npy'))
+
+
+def test_unknown_dataset_string():
+    with pytest.raises(UserError, match='is not one of'):
+        data.load(tiny_config(dataset='imagenet'))
+
+
+def test_centre_crop_takes_the_centre():
+    image = np.zeros((218, 178, 3), np.uint8)
+    image[55:163, 35:143] = 200  # the central 108x108
+    crop = transforms.centre_crop(image, 108)
+    assert crop.shape == (108, 108, 3) and (crop == 200).all()
+    assert transforms.centre_crop(image, 0).shape == (178, 178, 3)
+    with pytest.raises(UserError, match='config.data.crop=300'):
+        transforms.centre_crop(image, 300)
+
+
+def test_channel_conversion():
+    rgb = np.stack([np.full((2, 2), v, np.uint8) for v in (255, 0, 0)], -1)
+    assert transforms.convert_channels(rgb, 1)[0, 0, 0] == 76  # 0.299 * 255
+    gray = np.full((2, 2, 1), 9, np.uint8)
+    assert (transforms.convert_channels(gray, 3) == 9).all()
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    assert transforms.convert_channels(rgba, 3).shape == (2, 2, 3)
+
+
+def test_batches_are_seeded_epochs_and_split_over_processes():
+    dataset = data.load(tiny_config())
+    n = dataset.spec.num_examples
+    one = data.Batcher(dataset, global_batch=64, seed=3, workers=1)
+    again = data.Batcher(dataset, global_batch=64, seed=3, workers=1)
+    other = data.Batcher(dataset, global_batch=64, seed=4, workers=1)
+    assert np.array_equal(one.indices(5), again.indices(5))
+    assert not np.array_equal(one.indices(5), other.indices(5))
+    # Every example once per epoch.
+    first_epoch = np.concatenate([one.indices(t) for t in range(n // 64 + 1)])[:n]
+    assert np.array_equal(np.sort(first_epoch), np.arange(n))
+    # Two processes read the two halves of the same global batches, and no more.
+    halves = [data.Batcher(dataset, global_batch=64, seed=3, workers=1, process_index=p, process_count=2)
+              for p in range(2)]
+    for t in (0, 28, 29):  # 28 and 29 straddle the end of the first epoch
+        assert np.array_equal(np.concatenate([h.indices(t) for h in halves]), one.indices(t))
+        assert np.array_equal(np.concatenate([h.batch(t) for h in halves]), one.batch(t))
+
+
+def test_dispatch_batches_shapes_and_resume():
+    dataset = data.load(tiny_config())
+    batcher = data.Batcher(dataset, global_batch=8, seed=0, workers=1)
+    full = list(data.dispatch_batches(batcher, start_step=0, num_steps=5, n_critic=2, steps_per_dispatch=2))
+    assert [s for s, _ in full] == [0, 2, 4]
+    assert full[0][1].shape == (2, 2, 8, 16, 16, 1) and full[-1][1].shape == (1, 2, 8, 16, 16, 1)
+    resumed = list(data.dispatch_batches(batcher, start_step=2, num_steps=5, n_critic=2, steps_per_dispatch=2))
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(full[1:], resumed))
+
+
+def test_prefetcher_raises_the_producers_error_in_the_consumer():
+    def batches():
+        yield 0, np.zeros(2)
+        raise UserError('cannot decode image x.png')
+
+    prefetcher = data.Prefetcher(batches(), place=lambda host: host)
+    assert next(prefetcher)[0] == 0
+    with pytest.raises(UserError, match='x.png'):
+        next(prefetcher)
+    prefetcher.close()
+
+
+def test_parse_tfds():
+    assert sources.parse_tfds('celeb_a') == ('celeb_a', 'train')
+    assert sources.parse_tfds('celeb_a:test') == ('celeb_a', 'test')
+    assert sources.parse_tfds('mnist:3.0.1') == ('mnist:3.0.1', 'train')
+    assert sources.parse_tfds('mnist:3.0.1:train[:10%]') == ('mnist:3.0.1', 'train[:10%]')

@@ -1,0 +1,74 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan import models
+from jaxgan.data.spec import DataSpec
+from jaxgan.errors import UserError
+from jaxgan.models import dcgan
+from tests.conftest import tiny_config
+
+
+@pytest.mark.parametrize('size', [32, 64, 128])
+def test_dcgan_shapes(size):
+    g = dcgan.Generator(size, channels=3, width=8)
+    d = dcgan.Discriminator(size, width=8)
+    z = jnp.ones((2, 100))
+    g_vars = jax.eval_shape(lambda: g.init(jax.random.key(0), z, train=False))
+    x = jax.eval_shape(functools.partial(g.apply, train=False), g_vars, z)
+    assert x.shape == (2, size, size, 3)
+    d_vars = jax.eval_shape(functools.partial(d.init, train=False), jax.random.key(0), x)
+    assert jax.eval_shape(functools.partial(d.apply, train=False), d_vars, x).shape == (2,)
+
+
+def test_dcgan_64_matches_the_paper():
+    g = dcgan.Generator(64, channels=3, width=64)
+    d = dcgan.Discriminator(64, width=64)
+    g_params = jax.eval_shape(lambda: g.init(jax.random.key(0), jnp.ones((2, 100)), train=False))['params']
+    d_params = jax.eval_shape(lambda: d.init(jax.random.key(0), jnp.ones((2, 64, 64, 3)), train=False))['params']
+    g_convs = [g_params[f'ConvTranspose_{i}']['kernel'].shape for i in range(5)]
+    assert [s[-1] for s in g_convs] == [512, 256, 128, 64, 3]
+    assert [d_params[f'Conv_{i}']['kernel'].shape[-1] for i in range(5)] == [64, 128, 256, 512, 1]
+    # No dense layers, no pooling: convolutions and BatchNorm only; none in D's first layer.
+    assert {name.split('_')[0] for name in {**g_params, **d_params}} == {'ConvTranspose', 'Conv', 'BatchNorm'}
+    assert sum(name.startswith('BatchNorm') for name in d_params) == 3
+    # Parameter count of the reference PyTorch DCGAN (no biases): G 3,576,704 and D 2,765,568.
+    count = lambda tree: sum(np.prod(x.shape) for x in jax.tree.leaves(tree))
+    assert count(g_params) == 3_576_704 and count(d_params) == 2_765_568
+
+
+def test_init_is_normal_0_02_and_output_in_tanh_range():
+    g = dcgan.Generator(32, channels=3, width=32)
+    variables = g.init(jax.random.key(1), jnp.ones((2, 100)), train=False)
+    kernel = np.asarray(variables['params']['ConvTranspose_1']['kernel'])
+    assert abs(kernel.std() - 0.02) < 0.002 and abs(kernel.mean()) < 0.002
+    scale = np.asarray(variables['params']['BatchNorm_0']['scale'])
+    assert abs(scale.mean() - 1.0) < 0.01 and 0.01 < scale.std() < 0.03
+    x, _ = g.apply(variables, jax.random.normal(jax.random.key(2), (16, 100)) * 50, train=True,
+                   mutable=['batch_stats'])
+    assert float(jnp.abs(x).max()) <= 1.0
+
+
+def test_build_rejects_vectors_and_bad_sizes():
+    config = tiny_config()
+    with pytest.raises(UserError, match='needs images'):
+        models.build(config, DataSpec('vector', (2,), 10, 'npy:x.npy', (0.0, 0.0), (1.0, 1.0)))
+    with pytest.raises(UserError, match='power-of-two'):
+        models.build(config, DataSpec('image', (48, 48, 3), 10, 'folder:x'))
+    config.model.name = 'nope'
+    with pytest.raises(UserError, match='config.model.name'):
+        models.build(config, DataSpec('image', (16, 16, 3), 10, 'folder:x'))
+
+
+def test_bfloat16_compute_keeps_float32_params():
+    config = tiny_config(compute_dtype='bfloat16')
+    g, d = models.build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
+    variables = g.init(jax.random.key(0), jnp.ones((2, 8)), train=False)
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(variables))
+    x = g.apply(variables, jnp.ones((2, 8)), train=False)
+    assert x.dtype == jnp.float32  # outputs are cast back for the loss
+    hlo = jax.jit(lambda v, z: g.apply(v, z, train=False)).lower(variables, jnp.ones((2, 8))).as_text()
+    assert 'bf16' in hlo

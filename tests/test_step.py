@@ -1,0 +1,136 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan import data, parallel
+from jaxgan.gan import GAN, build_gan
+from jaxgan.state import create_state
+from jaxgan.step import ema_update, make_train_step
+from tests.conftest import tiny_config
+
+
+def setup(config, devices=None):
+    mesh = parallel.make_mesh(devices)
+    dataset = data.load(config)
+    gan = build_gan(config, dataset.spec)
+    state = create_state(gan, config.seed, parallel.replicated(mesh))
+    batcher = data.Batcher(dataset, global_batch=config.batch_size, seed=0, workers=1)
+    return mesh, gan, state, batcher
+
+
+def batch(batcher, mesh, config, step):
+    n = config.n_critic
+    host = np.stack([batcher.batch(t) for t in range(step * n, (step + 1) * n)])
+    return {'x': parallel.place_batch(host, mesh, leading_axes=1)}
+
+
+def run(config, steps, devices=None):
+    mesh, gan, state, batcher = setup(config, devices)
+    train_step = make_train_step(gan, config, mesh)
+    metrics = None
+    for i in range(steps):
+        state, metrics = train_step(state, batch(batcher, mesh, config, i))
+    return parallel.to_host(state), parallel.to_host(metrics)
+
+
+def tree_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_one_step_moves_both_networks():
+    config = tiny_config()
+    mesh, gan, state, batcher = setup(config)
+    before = parallel.to_host(state)
+    state, metrics = make_train_step(gan, config, mesh)(state, batch(batcher, mesh, config, 0))
+    after = parallel.to_host(state)
+    assert int(after.step) == 1
+    for name in ('g_params', 'd_params', 'ema_params', 'g_state', 'd_state'):
+        leaves = zip(jax.tree.leaves(getattr(before, name)), jax.tree.leaves(getattr(after, name)))
+        assert all(not np.array_equal(x, y) for x, y in leaves), name
+    expected = {'d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob', 'd_real_logit', 'd_fake_logit',
+                'g_grad_norm', 'd_grad_norm', 'g_param_norm', 'd_param_norm'}
+    assert set(metrics) == expected
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+
+
+def test_same_seed_same_run_and_other_seed_another():
+    a, _ = run(tiny_config(), 3)
+    b, _ = run(tiny_config(), 3)
+    c, _ = run(tiny_config(seed=1), 3)
+    assert tree_equal(a, b)
+    assert not tree_equal(a.g_params, c.g_params)
+
+
+def _count_generator_calls(monkeypatch, config):
+    calls = []
+    original = GAN.generate
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(GAN, 'generate', counting)
+    mesh, gan, state, batcher = setup(config)
+    jax.eval_shape(make_train_step(gan, config, mesh), state, batch(batcher, mesh, config, 0))
+    return len(calls)
+
+
+def test_generator_forward_is_shared_by_the_last_d_update_and_the_g_update(monkeypatch):
+    assert _count_generator_calls(monkeypatch, tiny_config()) == 1
+    # n_critic = 3: one traced scan body for the first two D updates, one pass shared with G's update.
+    assert _count_generator_calls(monkeypatch, tiny_config(n_critic=3)) == 2
+
+
+def test_n_critic_updates_d_n_times_per_g_update():
+    state, _ = run(tiny_config(n_critic=3), 2)
+    d_count = [x for x in jax.tree.leaves(state.d_opt_state) if np.asarray(x).dtype == np.int32]
+    g_count = [x for x in jax.tree.leaves(state.g_opt_state) if np.asarray(x).dtype == np.int32]
+    assert int(d_count[0]) == 6 and int(g_count[0]) == 2 and int(state.step) == 2
+
+
+def test_steps_per_dispatch_equals_single_steps():
+    single, _ = run(tiny_config(), 4)
+    config = tiny_config(steps_per_dispatch=2)
+    mesh, gan, state, batcher = setup(config)
+    train_step = make_train_step(gan, config, mesh)
+    for start in (0, 2):
+        host = np.stack([batcher.batch(t) for t in range(start, start + 2)])[:, None]
+        state, metrics = train_step(state, {'x': parallel.place_batch(host, mesh, leading_axes=2)})
+    scanned = parallel.to_host(state)
+    assert int(scanned.step) == 4 and set(metrics) >= {'d_loss', 'g_loss'}
+    for x, y in zip(jax.tree.leaves(single), jax.tree.leaves(scanned)):
+        np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-6)
+
+
+def test_eight_devices_match_one_with_cross_device_batch_norm():
+    config = tiny_config(batch_norm='cross_device')
+    one, m1 = run(config, 3, devices=jax.devices()[:1])
+    eight, m8 = run(config, 3, devices=jax.devices())
+    for x, y in zip(jax.tree.leaves(one), jax.tree.leaves(eight)):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m1['d_loss'], m8['d_loss'], rtol=1e-4)
+
+
+def test_per_device_batch_norm_uses_per_device_statistics():
+    config = tiny_config()  # per_device is the default
+    one, _ = run(config, 1, devices=jax.devices()[:1])
+    eight, _ = run(config, 1, devices=jax.devices())
+    assert not np.allclose(one.g_params['ConvTranspose_0']['kernel'], eight.g_params['ConvTranspose_0']['kernel'],
+                           rtol=1e-4, atol=1e-6)
+
+
+def test_bfloat16_step():
+    state, metrics = run(tiny_config(compute_dtype='bfloat16'), 2)
+    assert all(x.dtype == np.float32 for x in jax.tree.leaves(state.g_params))
+    assert np.isfinite(metrics['d_loss']) and np.isfinite(metrics['g_loss'])
+
+
+def test_ema_update_follows_its_definition():
+    ema, params = {'w': jnp.zeros(3)}, {'w': jnp.ones(3)}
+    before_start = ema_update(ema, params, jnp.asarray(4), decay=0.999, start=5)
+    np.testing.assert_allclose(before_start['w'], 1.0)  # a copy before `start`
+    warm = ema_update(ema, params, jnp.asarray(5), decay=0.999, start=5)
+    np.testing.assert_allclose(warm['w'], 1 - 1 / 10)  # decay_0 = (1 + 0) / (10 + 0)
+    late = ema_update(ema, params, jnp.asarray(10_000_000), decay=0.999, start=0)
+    np.testing.assert_allclose(late['w'], 1 - 0.999, rtol=1e-4)

@@ -1,0 +1,61 @@
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan import parallel, train
+from jaxgan.checkpoint import Checkpoints, load_run
+from jaxgan.errors import UserError
+from tests.conftest import tiny_config
+
+
+def leaves(state):
+    return jax.tree.leaves(parallel.to_host(state))
+
+
+def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
+    straight = train.train(tiny_config(num_steps=4, async_checkpoints=True), str(tmp_path / 'a'))
+    train.train(tiny_config(num_steps=2, async_checkpoints=True), str(tmp_path / 'b'))
+    resumed = train.train(tiny_config(num_steps=4, async_checkpoints=True), str(tmp_path / 'b'))
+    assert int(parallel.to_host(resumed.step)) == 4
+    for x, y in zip(leaves(straight), leaves(resumed)):
+        assert np.array_equal(x, y)
+    rows = lambda d: [json.loads(line) for line in open(tmp_path / d / 'metrics.jsonl')]
+    assert rows('a')[-1] == {**rows('b')[-1], 'steps_per_s': rows('a')[-1]['steps_per_s'],
+                             'images_per_s': rows('a')[-1]['images_per_s']}
+
+
+def test_outputs_checkpoints_samples_logs(tmp_path):
+    config = tiny_config(num_steps=8, keep_checkpoints=2, steps_per_dispatch=2, log_every=4,
+                         sample_every=4)
+    train.train(config, str(tmp_path))
+    assert Checkpoints(str(tmp_path), read_only=True).all_steps() == [6, 8]
+    assert sorted(os.listdir(tmp_path / 'samples')) == ['step_00000004.png', 'step_00000008.png']
+    assert any(f.startswith('events.out.tfevents') for f in os.listdir(tmp_path / 'tensorboard'))
+    rows = [json.loads(line) for line in open(tmp_path / 'metrics.jsonl')]
+    assert [r['step'] for r in rows] == [4, 8]
+    assert {'d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob', 'g_grad_norm', 'd_grad_norm',
+            'g_param_norm', 'd_param_norm', 'images_per_s'} <= set(rows[0])
+    config_, gan, state = load_run(str(tmp_path))
+    assert int(parallel.to_host(state.step)) == 8 and config_.image_size == 16
+    assert gan.spec.shape == (16, 16, 1)
+
+
+def test_resume_refuses_an_incompatible_config(tmp_path):
+    train.train(tiny_config(num_steps=2), str(tmp_path))
+    before = sorted(os.listdir(tmp_path / 'checkpoints'))
+    with pytest.raises(UserError, match=r'another set-up \(image_size: 16 in the checkpoint, 32 now'):
+        train.train(tiny_config(num_steps=4, image_size=32), str(tmp_path))
+    assert sorted(os.listdir(tmp_path / 'checkpoints')) == before
+
+
+def test_invalid_config_values_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match='config.batch_size=12 is not divisible by the 8 devices'):
+        train.train(tiny_config(batch_size=12), str(tmp_path))
+    with pytest.raises(UserError, match='config.batch_size=0 must be a positive integer'):
+        train.train(tiny_config(batch_size=0), str(tmp_path))
+    with pytest.raises(UserError, match='config.image_size=48 must be a power of two'):
+        train.train(tiny_config(image_size=48), str(tmp_path))
+    assert not os.path.exists(tmp_path / 'checkpoints')
