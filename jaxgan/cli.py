@@ -17,6 +17,8 @@ from ml_collections import config_flags
 from jaxgan.errors import UserError
 
 FLAGS = flags.FLAGS
+SHARED_FLAGS = ('config', 'workdir', 'coordinator_address', 'num_processes', 'process_id', 'distributed',
+                'verbose_libraries')
 
 flags.DEFINE_string('coordinator_address', None,
                     'Multi-host: host:port of process 0, for jax.distributed.initialize. Leave unset on '
@@ -60,18 +62,35 @@ def run_main(main: Callable[[list[str]], None]) -> None:
             print(f'error: {e}', file=sys.stderr)
             sys.exit(2)
 
+    for name in SHARED_FLAGS:  # shown by --help, which lists the key flags of the main module only
+        if name in FLAGS:
+            FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
     app.run(wrapped)
 
 
 def define_experiment_flags(name: str, get_config: Callable[[], ml_collections.ConfigDict]) -> None:
+    config = get_config()
+    fields = '\n'.join(f'{field} = {value!r}' for field, value in flatten(config.to_dict()))
     config_flags.DEFINE_config_dict(
-        'config', get_config(),
-        f'The {name} config; set any field with --config.FIELD=VALUE (e.g. --config.batch_size=64). '
-        f'The fields and their defaults are in experiments/{name}.py and jaxgan/config.py.',
+        'config', config,
+        f'The {name} config: set any field with --config.FIELD=VALUE (e.g. --config.batch_size=64). '
+        f'The fields and their defaults (described in jaxgan/config.py):\n{fields}',
         lock_config=True)
+    FLAGS['config'].default_as_str = None  # the list above says it, one field a line
     flags.DEFINE_string('workdir', f'runs/{name}',
                         'Where checkpoints, samples and logs go. A workdir that holds checkpoints is '
                         'resumed from its latest one.')
+
+
+def flatten(tree: dict, prefix: str = '') -> list[tuple[str, object]]:
+    """{'data': {'crop': 0}} -> [('data.crop', 0)]"""
+    out = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.extend(flatten(value, f'{prefix}{key}.'))
+        else:
+            out.append((f'{prefix}{key}', value))
+    return out
 
 
 def run_experiment(name: str, get_config: Callable[[], ml_collections.ConfigDict]) -> None:
