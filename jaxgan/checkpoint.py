@@ -10,6 +10,7 @@ the previous checkpoints intact.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import jax
@@ -50,6 +51,21 @@ class Checkpoints:
         restored = self._manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract_state)))
         return restored.state
+
+    def set_aside(self, step: int) -> str:
+        """Moves an unreadable checkpoint out of the way (to checkpoints_unreadable/), deleting nothing."""
+        source = os.path.join(self.directory, str(step))
+        target = os.path.join(os.path.dirname(self.directory), 'checkpoints_unreadable', str(step))
+        if jax.process_index() == 0:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.exists(target):
+                target = f'{target}.{int(time.time())}'
+            os.replace(source, target)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+            multihost_utils.sync_global_devices(f'jaxgan set aside checkpoint {step}')
+        self._manager.reload()
+        return target
 
     def wait(self) -> None:
         self._manager.wait_until_finished()

@@ -43,6 +43,8 @@ class _QuietLibraries(pylogging.Filter):
     PACKAGES = tuple(f'{os.sep}{name}{os.sep}' for name in ('orbax', 'jax', 'etils', 'tensorflow_datasets'))
 
     def filter(self, record: pylogging.LogRecord) -> bool:
+        if 'Given directory is read only' in str(record.msg):  # we open checkpoints read-only to sample
+            return False
         return record.levelno >= pylogging.WARNING or not any(p in record.pathname for p in self.PACKAGES)
 
 

@@ -34,6 +34,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.tfds_manual_dir = ''  # for datasets downloaded by hand; '': <data_dir>/downloads/manual
     c.data.tfds_download = True  # download and prepare the dataset if it is missing
     c.data.cache_dir = ''  # decoded TFDS copies at the target size; '': $XDG_CACHE_HOME/jaxgan or ~/.cache/jaxgan
+    c.data.on_corrupt = 'error'  # error: stop, naming the file | skip: use the next readable image, count
     c.data.workers = 8  # host threads decoding and resizing images
     c.data.prefetch = 2  # batches placed on the devices ahead of the step
 
@@ -57,6 +58,12 @@ def base_config() -> ml_collections.ConfigDict:
     c.batch_norm = 'per_device'  # per_device (as DCGAN) | cross_device (statistics over the global batch)
     c.compute_dtype = 'float32'  # float32 | bfloat16 (params stay float32)
     c.steps_per_dispatch = 1  # train steps run by one jitted call (lax.scan over that many batches)
+
+    c.nonfinite = 'stop'  # a non-finite loss or gradient: stop (naming step and quantity) | skip the update
+    c.max_nonfinite_skips = 10  # with nonfinite='skip': stop after this many skipped updates
+
+    c.resume_step = -1  # the checkpoint to resume from; -1: the latest
+    c.resume_fallback = False  # if that checkpoint cannot be read, resume from the one before
 
     c.log_every = 100
     c.checkpoint_every = 1000
@@ -124,6 +131,10 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _one_of(config, 'batch_norm', ('per_device', 'cross_device'))
     _one_of(config, 'compute_dtype', ('float32', 'bfloat16'))
     _one_of(config, 'sample_bn', ('batch', 'running'))
+    _one_of(config, 'nonfinite', ('stop', 'skip'))
+    _one_of(config, 'data.on_corrupt', ('error', 'skip'))
+    _check(config.max_nonfinite_skips >= 0,
+           f'config.max_nonfinite_skips={config.max_nonfinite_skips} must be >= 0')
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')
     for opt in ('g_optimizer', 'd_optimizer'):
         _one_of(config, f'{opt}.name', ('adam', 'adamw', 'rmsprop', 'sgd'))

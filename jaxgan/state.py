@@ -22,6 +22,7 @@ class GANState:
     g_opt_state: Any
     d_opt_state: Any
     ema_params: Any  # exponential moving average of g_params, used for samples
+    nonfinite_skips: jax.Array  # int32 []: updates skipped for a non-finite loss or gradient
 
     def key(self) -> jax.Array:
         return jax.random.wrap_key_data(self.rng)
@@ -45,7 +46,8 @@ def init_state(gan: GAN, seed: int) -> GANState:
         rng=jax.random.key_data(run_key),
         g_params=g_params, g_state=g_state, d_params=d_params, d_state=d_state,
         g_opt_state=gan.g_optimizer.init(g_params), d_opt_state=gan.d_optimizer.init(d_params),
-        ema_params=jax.tree.map(jnp.copy, g_params))
+        ema_params=jax.tree.map(jnp.copy, g_params),
+        nonfinite_skips=jnp.zeros((), jnp.int32))
 
 
 def create_state(gan: GAN, seed: int, sharding: jax.sharding.Sharding) -> GANState:

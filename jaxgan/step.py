@@ -24,9 +24,12 @@ import optax
 from jax import lax
 from jax.sharding import Mesh, PartitionSpec as P
 
+from jaxgan import health
 from jaxgan.gan import GAN
 from jaxgan.parallel import DATA, batch_spec, replicated
 from jaxgan.state import GANState
+
+PER_STEP_METRICS = ('nonfinite', 'nonfinite_skips')  # kept [k] per dispatch of k steps, not averaged
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -61,14 +64,16 @@ def make_local_step(gan: GAN, config: ml_collections.ConfigDict):
             loss_fn, has_aux=True)(d_params)
         updates, d_opt_state = gan.d_optimizer.update(grads, d_opt_state, d_params)
         d_params = optax.apply_updates(d_params, updates)
+        grad_norm = optax.tree.norm(grads)
         metrics = {
-            'd_loss': value,
+            'd_loss': value, 'd_grad_norm': grad_norm,
             'd_real_logit': jnp.mean(real_logits), 'd_fake_logit': jnp.mean(fake_logits),
             'd_real_prob': jnp.mean(jax.nn.sigmoid(real_logits)),
             'd_fake_prob': jnp.mean(jax.nn.sigmoid(fake_logits)),
-            'd_grad_norm': optax.tree.norm(grads),
+            'd_real_acc': jnp.mean(real_logits > 0), 'd_fake_acc': jnp.mean(fake_logits < 0),
         }
-        return (d_params, _sync(d_state), d_opt_state), metrics
+        nonfinite = health.nonfinite_mask(d_loss=value, d_grads=grad_norm)
+        return (d_params, _sync(d_state), d_opt_state), metrics, nonfinite
 
     def local_step(state: GANState, x: jax.Array, z: jax.Array) -> tuple[GANState, Metrics]:
         real = gan.spec.model_input(x)
@@ -76,19 +81,21 @@ def make_local_step(gan: GAN, config: ml_collections.ConfigDict):
         d = (state.d_params, state.d_state, state.d_opt_state)
 
         def critic_iteration(carry, inputs):
-            d, g_state = carry
+            d, g_state, nonfinite = carry
             real_i, z_i = inputs
             fake, g_state = gan.generate(g_params, g_state, z_i, train=True)
-            d, _ = d_update(d, real_i, lax.stop_gradient(fake))
-            return (d, _sync(g_state)), None
+            d, _, bad = d_update(d, real_i, lax.stop_gradient(fake))
+            return (d, _sync(g_state), nonfinite | bad), None
 
+        nonfinite = jnp.zeros((), jnp.int32)
         if config.n_critic > 1:
-            (d, g_state), _ = lax.scan(critic_iteration, (d, g_state), (real[:-1], z[:-1]))
+            (d, g_state, nonfinite), _ = lax.scan(critic_iteration, (d, g_state, nonfinite),
+                                                  (real[:-1], z[:-1]))
 
         # The last D update and the G update share one G forward pass.
         fake, g_vjp, g_state = jax.vjp(
             lambda p: gan.generate(p, g_state, z[-1], train=True), g_params, has_aux=True)
-        (d_params, d_state, d_opt_state), metrics = d_update(d, real[-1], lax.stop_gradient(fake))
+        (d_params, d_state, d_opt_state), metrics, bad = d_update(d, real[-1], lax.stop_gradient(fake))
 
         def g_loss_fn(fake):
             logits, s = gan.discriminate(d_params, d_state, fake, train=True)
@@ -100,14 +107,23 @@ def make_local_step(gan: GAN, config: ml_collections.ConfigDict):
         g_params = optax.apply_updates(g_params, updates)
         ema_params = ema_update(state.ema_params, g_params, state.step,
                                 decay=config.ema.decay, start=config.ema.start)
+        g_grad_norm = optax.tree.norm(g_grads)
+        nonfinite = nonfinite | bad | health.nonfinite_mask(g_loss=g_loss, g_grads=g_grad_norm)
         metrics.update(
-            g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads),
-            g_param_norm=optax.tree.norm(g_params), d_param_norm=optax.tree.norm(d_params))
+            g_loss=g_loss, g_grad_norm=g_grad_norm,
+            g_param_norm=optax.tree.norm(g_params), d_param_norm=optax.tree.norm(d_params),
+            fake_diversity=health.mean_pairwise_distance(fake)
+            / jnp.maximum(health.mean_pairwise_distance(real[-1]), 1e-12))
         new_state = state.replace(
             step=state.step + 1, g_params=g_params, g_state=_sync(g_state), d_params=d_params,
             d_state=_sync(d_state), g_opt_state=g_opt_state, d_opt_state=d_opt_state,
             ema_params=ema_params)
-        return new_state, _sync(metrics)
+        if config.nonfinite == 'skip':  # keep the old state; only the step and the count move on
+            skipped = state.replace(step=state.step + 1, nonfinite_skips=state.nonfinite_skips + 1)
+            new_state = jax.tree.map(lambda a, b: jnp.where(nonfinite == 0, a, b), new_state, skipped)
+        metrics = _sync(metrics)
+        metrics.update(nonfinite=nonfinite, nonfinite_skips=new_state.nonfinite_skips)
+        return new_state, metrics
 
     return local_step
 
@@ -140,7 +156,8 @@ def make_train_step(gan: GAN, config: ml_collections.ConfigDict, mesh: Mesh) -> 
 
         def step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
             state, metrics = lax.scan(single, state, batch)
-            return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+            # Means over the k steps; per step where the host must see each one.
+            return state, {k: v if k in PER_STEP_METRICS else jnp.mean(v, axis=0) for k, v in metrics.items()}
 
         leading = 2
     rep = replicated(mesh)

@@ -6,12 +6,19 @@ Starts from the latest checkpoint in <workdir>/checkpoints if there is one (weig
 EMA, step, RNG; the data stream is a function of the step and continues where it stopped), else from
 scratch. Writes checkpoints, sample grids (<workdir>/samples/), TensorBoard events
 (<workdir>/tensorboard/) and metrics.jsonl; reports progress on the console.
+
+Faults: SIGTERM (preemption) saves a checkpoint at the current step and returns; a non-finite loss or
+gradient stops the run naming the step and the quantity (or, with config.nonfinite='skip', skips the
+update, a bounded number of times); a state that is not finite is never saved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
+import threading
 import time
 
 import jax
@@ -19,11 +26,15 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, parallel, sample, step as step_lib, writers
+from jaxgan import config as config_lib, data, health, parallel, sample, step as step_lib, writers
 from jaxgan.checkpoint import Checkpoints, abstract_like
 from jaxgan.errors import UserError
 from jaxgan.gan import GAN, build_gan
 from jaxgan.state import GANState, create_state, init_state
+
+
+class NonFiniteError(UserError):
+    """A loss or gradient became NaN or infinite."""
 
 
 def crossed(before: int, after: int, every: int) -> bool:
@@ -35,19 +46,51 @@ def _meta(config: ml_collections.ConfigDict, gan: GAN) -> dict:
     return {'config': config.to_dict(), 'data': gan.spec.to_json()}
 
 
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+
+
 def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.ConfigDict,
                     mesh: jax.sharding.Mesh) -> GANState:
+    """The checkpoint config.resume_step asks for (the latest by default), or a fresh state.
+
+    A checkpoint that cannot be read is an error, unless config.resume_fallback, which moves it aside
+    (never deletes it) and tries the one before.
+    """
     rep = parallel.replicated(mesh)
-    latest = checkpoints.latest_step()
-    if latest is None:
+    steps = checkpoints.all_steps()
+    if config.resume_step >= 0 and config.resume_step not in steps:
+        raise UserError(f'config.resume_step={config.resume_step}: no checkpoint at that step in '
+                        f'{checkpoints.directory}; there are {steps or "none"}')
+    if not steps:
         return create_state(gan, config.seed, rep)
-    diffs = config_lib.structural_diff(checkpoints.read_meta(latest)['config'], config)
-    if diffs:
-        raise UserError(f'{checkpoints.directory} holds checkpoints of another set-up '
-                        f'({"; ".join(diffs)}): use another --workdir, or the same config')
-    logging.info('resuming from the checkpoint at step %d in %s', latest, checkpoints.directory)
+    candidates = sorted((s for s in steps if config.resume_step < 0 or s <= config.resume_step),
+                        reverse=True)
     abstract = abstract_like(jax.eval_shape(lambda: init_state(gan, config.seed)), rep)
-    return checkpoints.restore(latest, abstract)
+    for step in candidates:
+        try:
+            saved = checkpoints.read_meta(step)['config']
+        except Exception as e:  # orbax and tensorstore raise many types for damaged files
+            error = e
+        else:
+            diffs = config_lib.structural_diff(saved, config)
+            if diffs:
+                raise UserError(f'{checkpoints.directory} holds checkpoints of another set-up '
+                                f'({"; ".join(diffs)}): use another --workdir, or the same config')
+            try:
+                state = checkpoints.restore(step, abstract)
+            except Exception as e:
+                error = e
+            else:
+                logging.info('resuming from the checkpoint at step %d in %s', step, checkpoints.directory)
+                return state
+        problem = f'the checkpoint at step {step} in {checkpoints.directory} cannot be read ({_first_line(error)})'
+        if not config.resume_fallback:
+            raise UserError(f'{problem}; --config.resume_fallback=True resumes from the one before')
+        moved = checkpoints.set_aside(step)
+        logging.warning('%s; moved it to %s and trying the one before', problem, moved)
+    logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
+    return create_state(gan, config.seed, rep)
 
 
 class SampleGrid:
@@ -57,7 +100,6 @@ class SampleGrid:
         self.gan, self.writer = gan, writer
         self.directory = os.path.join(workdir, 'samples')
         self.z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), 0x5a), config.num_samples)
-        self.bn = config.sample_bn
         self._fn = jax.jit(lambda p, s, z: sample.generate(gan, p, s, z, bn=config.sample_bn))
 
     def __call__(self, state: GANState, step: int) -> None:
@@ -71,6 +113,97 @@ class SampleGrid:
             self.writer.image(step, 'samples', grid)
 
 
+class Preemption:
+    """Whether the run was asked to stop (SIGTERM): by a handler of our own in a single process, and
+    through JAX's preemption sync point in a multi-process run, so that all processes stop together."""
+
+    def __init__(self):
+        self.requested = False
+        self._multi = jax.process_count() > 1
+        self._previous = None
+        if not self._multi and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        del signum, frame
+        self.requested = True
+
+    def reached(self, dispatch: int) -> bool:
+        if self._multi:
+            from jax.experimental import multihost_utils
+            return multihost_utils.reached_preemption_sync_point(dispatch)
+        return self.requested
+
+    def close(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+@dataclasses.dataclass
+class Dispatched:
+    """One dispatch's steps (before, after] and its metrics, still on the device."""
+
+    before: int
+    after: int
+    metrics: dict
+
+
+class Trainer:
+    """The loop's state: what was dispatched, when it was last reported, what was last saved."""
+
+    def __init__(self, config: ml_collections.ConfigDict, workdir: str, gan: GAN,
+                 checkpoints: Checkpoints, writer: writers.Writer):
+        self.config, self.workdir, self.gan = config, workdir, gan
+        self.checkpoints, self.writer = checkpoints, writer
+        self.clock = (time.perf_counter(), 0)
+        self.last_saved = -1
+        self._finite = jax.jit(health.all_finite)
+
+    def save(self, state: GANState, step: int) -> None:
+        if step == self.last_saved:
+            return
+        if not bool(parallel.to_host(self._finite(state))):
+            logging.error('step %d: the state is not finite; not saved (the checkpoint of step %d stays)',
+                          step, self.last_saved)
+            return
+        self.checkpoints.save(step, state, _meta(self.config, self.gan))
+        self.last_saved = step
+
+    def check(self, done: Dispatched) -> None:
+        """Reads a finished dispatch's health flags; reports it at log steps."""
+        flags = parallel.to_host({k: done.metrics[k] for k in step_lib.PER_STEP_METRICS})
+        masks, skips = np.atleast_1d(flags['nonfinite']), np.atleast_1d(flags['nonfinite_skips'])
+        for offset in np.flatnonzero(masks):
+            step = done.before + int(offset) + 1
+            what = health.describe_nonfinite(int(masks[offset]))
+            if self.config.nonfinite == 'stop':
+                raise NonFiniteError(f'non-finite {what} at step {step}: stopped; the checkpoint of step '
+                                     f'{self.last_saved} in {self.checkpoints.directory} is the last good one '
+                                     '(--config.nonfinite=skip skips such updates)')
+            logging.warning('step %d: non-finite %s: update skipped (%d so far)', step, what, skips[offset])
+            if skips[offset] > self.config.max_nonfinite_skips:
+                raise NonFiniteError(f'{skips[offset]} updates skipped for non-finite values, more than '
+                                     f'config.max_nonfinite_skips={self.config.max_nonfinite_skips}; last at '
+                                     f'step {step} ({what})')
+        if crossed(done.before, done.after, self.config.log_every) or done.after == self.config.num_steps:
+            self.report(done)
+
+    def report(self, done: Dispatched) -> None:
+        scalars = {k: float(v) for k, v in parallel.to_host(done.metrics).items()
+                   if k not in step_lib.PER_STEP_METRICS}
+        now = time.perf_counter()
+        rate = (done.after - self.clock[1]) / max(now - self.clock[0], 1e-9)
+        self.clock = (now, done.after)
+        scalars.update(steps_per_s=rate, images_per_s=rate * self.config.batch_size)
+        logging.info(writers.progress_line(done.after, self.config.num_steps, scalars, rate,
+                                           rate * self.config.batch_size))
+        if scalars.get('fake_diversity', 1.0) < health.COLLAPSE_DIVERSITY:
+            logging.warning('step %d: fake_diversity %.3g: the generator may have collapsed to a few '
+                            'outputs (generated examples are much closer to each other than real ones)',
+                            done.after, scalars['fake_diversity'])
+        self.writer.scalars(done.after, scalars)
+
+
 def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
@@ -79,7 +212,11 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
 
     checkpoints = Checkpoints(workdir, keep=config.keep_checkpoints, async_save=config.async_checkpoints)
-    state = restore_or_init(checkpoints, gan, config, mesh)
+    try:
+        state = restore_or_init(checkpoints, gan, config, mesh)
+    except BaseException:
+        checkpoints.close()
+        raise
     start = int(parallel.to_host(state.step))
     if start >= config.num_steps:
         logging.info('step %d already reaches config.num_steps=%d: nothing to do', start, config.num_steps)
@@ -91,6 +228,8 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
         with open(os.path.join(workdir, 'config.json'), 'w', encoding='utf-8') as f:
             json.dump(_meta(config, gan), f, indent=2)
     writer = writers.Writer(workdir, enabled=is_chief)
+    trainer = Trainer(config, workdir, gan, checkpoints, writer)
+    trainer.last_saved = start
     grid = SampleGrid(gan, config, workdir, writer)
     train_step = step_lib.make_train_step(gan, config, mesh)
     k = config.steps_per_dispatch
@@ -102,54 +241,41 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
                               n_critic=config.n_critic, steps_per_dispatch=k),
         place=lambda host: parallel.place_batch(host, mesh, leading_axes=2 if k > 1 else 1),
         depth=config.data.prefetch)
+    preemption = Preemption()
 
-    step, last_saved = start, start
-    pending = None  # (step, metrics on device): read one dispatch late so the host never waits
-    clock = (time.perf_counter(), start)
-    first_dispatch = True
+    step, previous = start, None
     try:
-        for at, x in batches:
+        for dispatch, (at, x) in enumerate(batches):
             assert at == step, (at, step)
             state, metrics = train_step(state, {'x': x})
-            done = step + (x.shape[0] if k > 1 else 1)
-            if first_dispatch:
+            current = Dispatched(step, step + (x.shape[0] if k > 1 else 1), metrics)
+            if previous is None:
                 jax.block_until_ready(metrics)
-                logging.info('first step (with compilation) took %.1f s', time.perf_counter() - clock[0])
-                clock, first_dispatch = (time.perf_counter(), done), False
-            if pending is not None:
-                clock = _report(pending, clock, config, writer)
-                pending = None
-            if crossed(step, done, config.log_every) or done == config.num_steps:
-                pending = (done, metrics)
-            if crossed(step, done, config.sample_every):
-                grid(state, done)
-            if crossed(step, done, config.checkpoint_every):
-                checkpoints.save(done, state, _meta(config, gan))
-                last_saved = done
-            step = done
-        if pending is not None:
-            _report(pending, clock, config, writer)
-        if last_saved != step:
-            checkpoints.save(step, state, _meta(config, gan))
+                logging.info('first step (with compilation) took %.1f s', time.perf_counter() - trainer.clock[0])
+                trainer.clock = (time.perf_counter(), current.after)
+            else:
+                trainer.check(previous)  # one dispatch late: the device is busy with `current` meanwhile
+            previous, step = current, current.after
+            if crossed(current.before, step, config.sample_every):
+                grid(state, step)
+            if crossed(current.before, step, config.checkpoint_every):
+                trainer.save(state, step)
+            if preemption.reached(dispatch):
+                trainer.check(previous)
+                trainer.save(state, step)
+                checkpoints.wait()
+                logging.warning('preempted (SIGTERM): saved the checkpoint of step %d; exiting', step)
+                return state
+        trainer.check(previous)
+        trainer.save(state, step)
         if not crossed(step - 1, step, config.sample_every):
             grid(state, step)
         checkpoints.wait()
         logging.info('done: step %d; checkpoints in %s', step, checkpoints.directory)
     finally:
+        preemption.close()
         batches.close()
         batcher.close()
         checkpoints.close()
         writer.close()
     return state
-
-
-def _report(pending, clock, config: ml_collections.ConfigDict, writer: writers.Writer):
-    step, metrics = pending
-    scalars = {k: float(v) for k, v in parallel.to_host(metrics).items()}
-    now = time.perf_counter()
-    steps = step - clock[1]
-    rate = steps / max(now - clock[0], 1e-9)
-    scalars.update(steps_per_s=rate, images_per_s=rate * config.batch_size)
-    logging.info(writers.progress_line(step, config.num_steps, scalars, rate, rate * config.batch_size))
-    writer.scalars(step, scalars)
-    return now, step

@@ -49,9 +49,12 @@ def test_one_step_moves_both_networks():
         leaves = zip(jax.tree.leaves(getattr(before, name)), jax.tree.leaves(getattr(after, name)))
         assert all(not np.array_equal(x, y) for x, y in leaves), name
     expected = {'d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob', 'd_real_logit', 'd_fake_logit',
-                'g_grad_norm', 'd_grad_norm', 'g_param_norm', 'd_param_norm'}
+                'g_grad_norm', 'd_grad_norm', 'g_param_norm', 'd_param_norm', 'd_real_acc', 'd_fake_acc',
+                'fake_diversity', 'nonfinite', 'nonfinite_skips'}
     assert set(metrics) == expected
     assert all(np.isfinite(float(v)) for v in metrics.values())
+    assert int(metrics['nonfinite']) == 0 and int(metrics['nonfinite_skips']) == 0
+    assert 0 <= float(metrics['d_real_acc']) <= 1 and float(metrics['fake_diversity']) > 0
 
 
 def test_same_seed_same_run_and_other_seed_another():

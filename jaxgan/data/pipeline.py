@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 import jax
 import ml_collections
 import numpy as np
+from absl import logging
 
 from jaxgan.data import sources, transforms
 from jaxgan.data.spec import DataSpec
@@ -26,11 +27,17 @@ from jaxgan.errors import UserError
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """A source, the map from its raw examples to model-shaped host examples, and the result's spec."""
+    """A source, the map from its raw examples to model-shaped host examples, and the result's spec.
+
+    on_corrupt='skip' replaces an image that cannot be decoded by the next readable one (by index, so
+    the same on every run and resume) and counts it in `skipped`; 'error' raises, naming the file.
+    """
 
     source: sources.Source
     spec: DataSpec
     prepare: Callable[[np.ndarray], np.ndarray]  # raw example -> host example of spec.shape
+    on_corrupt: str = 'error'
+    skipped: set = dataclasses.field(default_factory=set)  # indices of unreadable examples seen
 
     def examples(self, indices: np.ndarray, pool: ThreadPoolExecutor | None = None) -> np.ndarray:
         """Host examples [len(indices), *spec.shape] in spec.host_dtype."""
@@ -38,7 +45,21 @@ class Dataset:
             return self.prepare(np.asarray(self.source.array[np.sort(indices)])[
                 np.argsort(np.argsort(indices))])  # sorted reads are faster on memory maps
         mapper = pool.map if pool is not None else map
-        return np.stack(list(mapper(lambda i: self.prepare(self.source[i]), indices)))
+        return np.stack(list(mapper(self.example, indices)))
+
+    def example(self, index: int) -> np.ndarray:
+        n = len(self.source)
+        for offset in range(n):
+            i = (int(index) + offset) % n
+            try:
+                return self.prepare(self.source[i])
+            except sources.CorruptImageError as e:
+                if self.on_corrupt != 'skip':
+                    raise
+                if i not in self.skipped:
+                    self.skipped.add(i)
+                    logging.warning('skipped an unreadable image (%d so far): %s', len(self.skipped), e)
+        raise UserError(f'{self.source.description}: no example can be read')
 
 
 def default_cache_dir() -> str:
@@ -76,7 +97,7 @@ def load(config: ml_collections.ConfigDict) -> Dataset:
                                            channels=channels or _channels_of(raw), name=name)
 
     source = open_source(config, preprocess)
-    first = source[0]
+    first = _first_readable(source, config.data.on_corrupt)
     if source.kind == 'vector':
         array = np.asarray(source.array, np.float64)
         mean, std = array.mean(0), array.std(0)
@@ -92,7 +113,19 @@ def load(config: ml_collections.ConfigDict) -> Dataset:
         channels = channels or _channels_of(first)
         shape = preprocess(first, f'{source.description}[0]').shape
         prepare = preprocess
-    return Dataset(source, DataSpec('image', tuple(shape), len(source), source.description), prepare)
+    return Dataset(source, DataSpec('image', tuple(shape), len(source), source.description), prepare,
+                   config.data.on_corrupt)
+
+
+def _first_readable(source: sources.Source, on_corrupt: str) -> np.ndarray:
+    """Example 0, or with on_corrupt='skip' the first that can be decoded."""
+    for i in range(len(source)):
+        try:
+            return source[i]
+        except sources.CorruptImageError:
+            if on_corrupt != 'skip':
+                raise
+    raise UserError(f'{source.description}: no example can be read')
 
 
 def _channels_of(image: np.ndarray) -> int:

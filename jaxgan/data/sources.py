@@ -89,6 +89,10 @@ def npy(path: str) -> Source:
     return array_source(array, f'npy:{path}')
 
 
+class CorruptImageError(UserError):
+    """An image file that cannot be decoded."""
+
+
 def decode_image(data: bytes | str, name: str) -> np.ndarray:
     """Decodes an image file (path or bytes) to uint8 [H, W, C] with C in {1, 3}."""
     try:
@@ -102,7 +106,7 @@ def decode_image(data: bytes | str, name: str) -> np.ndarray:
                 out = img.convert('RGB')
             array = np.asarray(out, dtype=np.uint8)
     except Exception as e:  # PIL raises many types for truncated or foreign files
-        raise UserError(f'cannot decode image {name}: {type(e).__name__}: {e}') from None
+        raise CorruptImageError(f'cannot decode image {name}: {type(e).__name__}: {e}') from None
     return array[..., None] if array.ndim == 2 else array
 
 
