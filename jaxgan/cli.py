@@ -33,6 +33,7 @@ flags.DEFINE_bool('distributed', False,
 def _initialize_distributed() -> None:
     if FLAGS.coordinator_address or FLAGS.distributed:
         import jax
+        jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU only; GPU/TPU ignore it
         jax.distributed.initialize(coordinator_address=FLAGS.coordinator_address,
                                    num_processes=FLAGS.num_processes, process_id=FLAGS.process_id)
 

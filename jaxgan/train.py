@@ -146,6 +146,7 @@ class Dispatched:
     before: int
     after: int
     metrics: dict
+    checked: bool = False
 
 
 class Trainer:
@@ -159,9 +160,12 @@ class Trainer:
         self.last_saved = -1
         self._finite = jax.jit(health.all_finite)
 
-    def save(self, state: GANState, step: int) -> None:
+    def save(self, state: GANState, done: Dispatched) -> None:
+        """Saves the state after `done`, unless that dispatch or the state is not finite."""
+        step = done.after
         if step == self.last_saved:
             return
+        self.check(done)  # waits for the dispatch; raises in 'stop' mode if it went non-finite
         if not bool(parallel.to_host(self._finite(state))):
             logging.error('step %d: the state is not finite; not saved (the checkpoint of step %d stays)',
                           step, self.last_saved)
@@ -170,7 +174,10 @@ class Trainer:
         self.last_saved = step
 
     def check(self, done: Dispatched) -> None:
-        """Reads a finished dispatch's health flags; reports it at log steps."""
+        """Reads a finished dispatch's health flags (once); reports it at log steps."""
+        if done.checked:
+            return
+        done.checked = True
         flags = parallel.to_host({k: done.metrics[k] for k in step_lib.PER_STEP_METRICS})
         masks, skips = np.atleast_1d(flags['nonfinite']), np.atleast_1d(flags['nonfinite_skips'])
         for offset in np.flatnonzero(masks):
@@ -192,12 +199,14 @@ class Trainer:
         scalars = {k: float(v) for k, v in parallel.to_host(done.metrics).items()
                    if k not in step_lib.PER_STEP_METRICS}
         now = time.perf_counter()
-        rate = (done.after - self.clock[1]) / max(now - self.clock[0], 1e-9)
+        steps = done.after - self.clock[1]
+        if steps > 0:  # none after the first dispatch, whose time was compilation
+            rate = steps / max(now - self.clock[0], 1e-9)
+            scalars.update(steps_per_s=rate, images_per_s=rate * self.config.batch_size)
         self.clock = (now, done.after)
-        scalars.update(steps_per_s=rate, images_per_s=rate * self.config.batch_size)
-        logging.info(writers.progress_line(done.after, self.config.num_steps, scalars, rate,
-                                           rate * self.config.batch_size))
-        if scalars.get('fake_diversity', 1.0) < health.COLLAPSE_DIVERSITY:
+        logging.info(writers.progress_line(done.after, self.config.num_steps, scalars))
+        finite = np.isfinite(scalars.get('d_loss', 0.0)) and np.isfinite(scalars.get('g_loss', 0.0))
+        if finite and scalars.get('fake_diversity', 1.0) < health.COLLAPSE_DIVERSITY:
             logging.warning('step %d: fake_diversity %.3g: the generator may have collapsed to a few '
                             'outputs (generated examples are much closer to each other than real ones)',
                             done.after, scalars['fake_diversity'])
@@ -259,15 +268,14 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
             if crossed(current.before, step, config.sample_every):
                 grid(state, step)
             if crossed(current.before, step, config.checkpoint_every):
-                trainer.save(state, step)
+                trainer.save(state, current)
             if preemption.reached(dispatch):
-                trainer.check(previous)
-                trainer.save(state, step)
+                trainer.save(state, current)
                 checkpoints.wait()
                 logging.warning('preempted (SIGTERM): saved the checkpoint of step %d; exiting', step)
                 return state
         trainer.check(previous)
-        trainer.save(state, step)
+        trainer.save(state, previous)
         if not crossed(step - 1, step, config.sample_every):
             grid(state, step)
         checkpoints.wait()

@@ -48,9 +48,11 @@ class Writer:
             self.enabled = False
 
 
-def progress_line(step: int, num_steps: int, scalars: dict[str, float], steps_per_s: float,
-                  images_per_s: float) -> str:
+def progress_line(step: int, num_steps: int, scalars: dict[str, float]) -> str:
     shown = ' '.join(f'{k} {scalars[k]:.4g}' for k in ('d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob')
                      if k in scalars)
-    return f'step {step}/{num_steps} | {shown} | {steps_per_s:.2f} steps/s, {images_per_s:.0f} img/s'
+    line = f'step {step}/{num_steps} | {shown}'
+    if 'steps_per_s' in scalars:
+        line += f' | {scalars["steps_per_s"]:.2f} steps/s, {scalars["images_per_s"]:.0f} img/s'
+    return line
 

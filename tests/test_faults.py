@@ -1,0 +1,148 @@
+"""Faults, with real processes where a process is what fails: SIGKILL, SIGTERM, damaged checkpoints,
+non-finite values. See docs/faults.md for the table of what the user sees."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan import parallel, train
+from jaxgan.checkpoint import Checkpoints, load_run
+from jaxgan.errors import UserError
+from tests.conftest import run_cli, tiny_config
+from tests.test_cli import TINY
+
+RUN = ['-m', 'experiments.dcgan_celeba', '--config.dataset=digits', *TINY]
+
+
+def start(args, env, log_path):
+    log = open(log_path, 'w')
+    return subprocess.Popen([sys.executable, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for(log_path, text, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in open(log_path).read():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def final_state(workdir):
+    _, _, state = load_run(str(workdir))
+    return parallel.to_host(state)
+
+
+def assert_same_state(a, b):
+    leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert len(leaves_a) == len(leaves_b)
+    for x, y in zip(leaves_a, leaves_b):
+        assert np.array_equal(x, y)
+
+
+def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path, python_env):
+    steps = ['--config.num_steps=40', '--config.checkpoint_every=1', '--config.log_every=5',
+             '--config.sample_every=20', '--config.async_checkpoints=True']
+    reference = run_cli([*RUN, *steps, f'--workdir={tmp_path}/ref'], python_env, tmp_path)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    rng = random.Random(0)
+    workdir, kills = tmp_path / 'killed', 0
+    for attempt in range(8):
+        log = tmp_path / f'attempt{attempt}.log'
+        process = start([*RUN, *steps, f'--workdir={workdir}'], python_env, log)
+        if kills < 3 and wait_for(log, 'first step'):
+            time.sleep(rng.uniform(0.0, 1.0))  # mid-step and mid-save: a save starts every step
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                kills += 1
+                # Every checkpoint orbax lists is complete and readable.
+                for step in Checkpoints(str(workdir), read_only=True).all_steps():
+                    load_run(str(workdir), step)
+                continue
+        assert process.wait(timeout=300) == 0, open(log).read()[-3000:]
+        break
+    assert kills == 3
+    assert_same_state(final_state(tmp_path / 'ref'), final_state(workdir))
+
+
+def test_sigterm_saves_the_current_step_and_exits_0(tmp_path, python_env):
+    log = tmp_path / 'run.log'
+    process = start([*RUN, '--config.num_steps=100000', '--config.checkpoint_every=100000',
+                     '--config.log_every=1000', f'--workdir={tmp_path}/run'], python_env, log)
+    assert wait_for(log, 'first step')
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 0, open(log).read()[-3000:]
+    text = open(log).read()
+    assert 'preempted (SIGTERM): saved the checkpoint of step' in text
+    saved = int(text.split('saved the checkpoint of step ')[1].split(';')[0])
+    assert Checkpoints(str(tmp_path / 'run'), read_only=True).all_steps() == [saved] and saved > 0
+    assert int(final_state(tmp_path / 'run').step) == saved
+
+
+def _diverging(**overrides):
+    return tiny_config(num_steps=12, checkpoint_every=1, g_optimizer__learning_rate=1e8,
+                       d_optimizer__learning_rate=1e8, **overrides)
+
+
+def test_nonfinite_stops_naming_step_and_quantity_and_keeps_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(train.NonFiniteError, match=r'non-finite (d|g)_\w+.* at step (\d+): stopped') as error:
+        train.train(_diverging(), str(tmp_path))
+    bad_step = int(str(error.value).split(' at step ')[1].split(':')[0])
+    steps = Checkpoints(str(tmp_path), read_only=True).all_steps()
+    assert steps and max(steps) < bad_step
+    state = final_state(tmp_path)
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(state) if np.issubdtype(x.dtype, np.floating))
+
+
+def test_nonfinite_skip_is_bounded(tmp_path):
+    with pytest.raises(train.NonFiniteError, match='4 updates skipped .* config.max_nonfinite_skips=3'):
+        train.train(_diverging(nonfinite='skip', max_nonfinite_skips=3), str(tmp_path))
+    state = final_state(tmp_path)
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(state) if np.issubdtype(x.dtype, np.floating))
+
+
+def _damage(checkpoint_dir):
+    for root, _, files in os.walk(checkpoint_dir / 'state'):
+        for name in files:
+            if name not in ('commit_success.txt', '_CHECKPOINT_METADATA'):
+                with open(os.path.join(root, name), 'wb') as f:
+                    f.write(b'garbage')
+
+
+def test_damaged_latest_checkpoint_is_an_error_with_a_fallback(tmp_path):
+    train.train(tiny_config(num_steps=4), str(tmp_path))
+    _damage(tmp_path / 'checkpoints' / '4')
+    with pytest.raises(UserError, match=r'the checkpoint at step 4 .* cannot be read .*resume_fallback=True'):
+        train.train(tiny_config(num_steps=6), str(tmp_path))
+    state = train.train(tiny_config(num_steps=6, resume_fallback=True), str(tmp_path))
+    assert int(parallel.to_host(state.step)) == 6
+    assert os.listdir(tmp_path / 'checkpoints_unreadable') == ['4']  # moved aside, not deleted
+    assert Checkpoints(str(tmp_path), read_only=True).all_steps() == [2, 4, 6][-3:]
+
+
+def test_resume_from_a_step_that_does_not_exist(tmp_path):
+    train.train(tiny_config(num_steps=2), str(tmp_path))
+    with pytest.raises(UserError, match=r'config.resume_step=7: no checkpoint at that step .* there are \[2\]'):
+        train.train(tiny_config(num_steps=4, resume_step=7), str(tmp_path))
+
+
+def test_corrupt_image_skip_counts_and_continues(tmp_path, caplog):
+    from tests.test_data import write_images
+    paths = write_images(tmp_path / 'images', [(20, 20)] * 16)
+    for bad in paths[3:5]:
+        with open(bad, 'wb') as f:
+            f.write(b'not an image')
+    config = tiny_config(dataset=f'folder:{tmp_path}/images', num_steps=2, data__on_corrupt='skip')
+    state = train.train(config, str(tmp_path / 'run'))
+    assert int(parallel.to_host(state.step)) == 2
+    assert 'skipped an unreadable image (2 so far)' in caplog.text
