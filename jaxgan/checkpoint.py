@@ -26,8 +26,9 @@ class Checkpoints:
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=async_save, create=not read_only,
             read_only=read_only)
-        self._manager = ocp.CheckpointManager(epath.Path(self.directory), options=options,
-                                              item_names=('state', 'meta'))
+        self._manager = ocp.CheckpointManager(
+            epath.Path(self.directory), options=options,
+            item_handlers={'state': ocp.StandardCheckpointHandler(), 'meta': ocp.JsonCheckpointHandler()})
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
@@ -42,6 +43,12 @@ class Checkpoints:
 
     def read_meta(self, step: int) -> dict:
         return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+
+    def layout(self, step: int) -> dict[str, tuple]:
+        """{'g_params.Conv_0.kernel': (shape, dtype), ...}: the arrays of the state saved at `step`."""
+        tree = self._manager.item_metadata(step)['state']
+        return {'.'.join(_key(k) for k in path): (tuple(m.shape), str(m.dtype))
+                for path, m in jax.tree_util.tree_leaves_with_path(tree)}
 
     def restore(self, step: int, abstract_state: Any) -> Any:
         """The state at `step`, laid out as `abstract_state` (ShapeDtypeStructs with shardings)."""
@@ -72,6 +79,30 @@ class Checkpoints:
 
     def close(self) -> None:
         self._manager.close()
+
+
+def _key(k) -> str:
+    for attribute in ('key', 'name', 'idx'):
+        if hasattr(k, attribute):
+            return str(getattr(k, attribute))
+    return str(k)
+
+
+def layout_of(state: Any) -> dict[str, tuple]:
+    """The same as `Checkpoints.layout` for a state (arrays or shape structs) in memory."""
+    from flax import serialization
+    tree = serialization.to_state_dict(state)
+    return {'.'.join(_key(k) for k in path): (tuple(x.shape), str(x.dtype))
+            for path, x in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def layout_diff(saved: dict[str, tuple], expected: dict[str, tuple], limit: int = 3) -> list[str]:
+    """Where a saved state's arrays differ from the expected: missing, extra, or of another shape."""
+    diffs = [f'{name}: {saved[name][0]} in the checkpoint, {expected[name][0]} now'
+             for name in sorted(saved.keys() & expected.keys()) if saved[name] != expected[name]]
+    diffs += [f'{name}: not in the checkpoint' for name in sorted(expected.keys() - saved.keys())]
+    diffs += [f'{name}: only in the checkpoint' for name in sorted(saved.keys() - expected.keys())]
+    return diffs[:limit] + ([f'{len(diffs) - limit} more'] if len(diffs) > limit else [])
 
 
 def abstract_like(tree: Any, sharding: jax.sharding.Sharding) -> Any:

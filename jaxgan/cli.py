@@ -96,12 +96,14 @@ def flatten(tree: dict, prefix: str = '') -> list[tuple[str, object]]:
     return out
 
 
-def run_experiment(name: str, get_config: Callable[[], ml_collections.ConfigDict]) -> None:
-    """Trains config `get_config()` (with the command line's overrides) in --workdir."""
+def run_experiment(name: str, get_config: Callable[[], ml_collections.ConfigDict],
+                   run: Callable[[ml_collections.ConfigDict, str], object] | None = None) -> None:
+    """Runs `run(config, workdir)` (by default, `train.train`) on `get_config()` with the command
+    line's overrides, in --workdir."""
     define_experiment_flags(name, get_config)
 
     def main(argv: list[str]) -> None:
         from jaxgan import train
-        train.train(FLAGS.config, FLAGS.workdir)
+        (run or train.train)(FLAGS.config, FLAGS.workdir)
 
     run_main(main)

@@ -6,14 +6,13 @@ every field can be overridden on the command line, e.g. `--config.batch_size=64`
 
 from __future__ import annotations
 
-import math
-
 import ml_collections
 
 from jaxgan.errors import UserError
 
 # Fields whose change makes an existing workdir's checkpoints unusable (checked on resume).
-STRUCTURAL_FIELDS = ('dataset', 'image_size', 'model', 'data.channels', 'data.crop')
+# The rest (model sizes, layers) show in the checkpoint's state, which is compared too.
+STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop')
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -42,11 +41,37 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.name = 'dcgan'
     c.model.z_dim = 100
     c.model.latent = 'normal'  # normal | uniform (the DCGAN paper's U[-1, 1])
-    c.model.g_width = 64  # channels of G's last hidden layer, doubled per layer towards z
-    c.model.d_width = 64  # channels of D's first layer, doubled per layer
+    c.model.g_width = 64  # dcgan: channels of G's last hidden layer, doubled per layer towards z
+    c.model.d_width = 64  # dcgan: channels of D's first layer, doubled per layer
+    c.model.g_norm = ''  # '': the architecture's own; batch | virtual_batch (dcgan) | layer | none
+    c.model.d_norm = ''  # '': the architecture's own; batch | layer | none
+    c.model.vbn_reference_size = 64  # virtual batch norm: size of the fixed reference batch
+    c.model.spectral_norm = False  # spectral normalisation of every D layer (Miyato et al. 2018)
+    c.model.minibatch_discrimination = 0  # kernels of minibatch discrimination before D's output; 0: off
+    c.model.g_hidden = (256, 256)  # mlp: widths of G's hidden layers
+    c.model.d_hidden = (256, 256)  # mlp: widths of D's hidden layers
+    c.model.d_activation = 'leaky_relu'  # mlp: leaky_relu | relu | maxout
+    c.model.maxout_pieces = 5  # mlp with maxout
+    c.model.dropout = 0.0  # mlp: dropout in D
 
-    c.loss = 'non_saturating'  # non_saturating | minimax
-    c.n_critic = 1  # discriminator updates per generator update, inside one jitted step
+    c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge
+    c.label_smoothing = 0.0  # one-sided: real targets 1 - label_smoothing (minimax, non_saturating)
+    c.n_critic = 1  # D updates per G update, inside one jitted step; 0: no D (a GMMN)
+
+    # Added to D's loss. Weights; 0 turns a term off.
+    c.penalties = ml_collections.ConfigDict()
+    c.penalties.gradient_penalty = 0.0  # WGAN-GP's lambda (10 in the paper)
+    c.penalties.r1 = 0.0  # R1's gamma: gamma / 2 E ||grad D(x)||^2 on real data
+    c.penalties.r1_every = 1  # lazy R1: every k steps, weighed k gamma / 2 (16 in StyleGAN2)
+    c.penalties.dragan = 0.0  # DRAGAN's lambda (10 in the paper)
+    c.penalties.historical_averaging = 0.0  # lambda, on both networks' params (Salimans et al. 2016)
+
+    # G's loss: weighted sum of these terms.
+    c.g_objective = ml_collections.ConfigDict()
+    c.g_objective.adversarial = 1.0  # the loss's generator term
+    c.g_objective.feature_matching = 0.0  # ||E f(x) - E f(G(z))||^2, f: D's last hidden layer
+    c.g_objective.mmd = 0.0  # MMD between real and generated batches (GMMN; Li et al. 2015)
+    c.g_objective.mmd_bandwidths = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # Gaussian kernels' sigmas
 
     c.g_optimizer = optimizer_config()
     c.d_optimizer = optimizer_config()
@@ -85,6 +110,7 @@ def optimizer_config(name: str = 'adam', learning_rate: float = 2e-4, b1: float 
     c.eps = 1e-8
     c.weight_decay = 0.0  # adamw only
     c.grad_clip = 0.0  # global-norm clipping; 0: none
+    c.schedule = 'constant'  # constant | linear | cosine: decayed to 0 over the run's num_steps
     return c
 
 
@@ -113,21 +139,33 @@ def lookup(config: ml_collections.ConfigDict, dotted: str):
 
 def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_processes: int = 1) -> None:
     """Raises UserError naming the first invalid field; checks what needs no data or model."""
-    _positive(config, 'batch_size', 'n_critic', 'steps_per_dispatch', 'log_every', 'checkpoint_every',
+    _positive(config, 'batch_size', 'steps_per_dispatch', 'log_every', 'checkpoint_every', 'penalties.r1_every',
               'keep_checkpoints', 'sample_every', 'num_samples', 'model.z_dim', 'data.workers',
               'data.prefetch')
+    _check(isinstance(config.n_critic, int) and config.n_critic >= 0,
+           f'config.n_critic={config.n_critic!r} must be a non-negative integer')
+    uses_d = config.g_objective.adversarial > 0 or config.g_objective.feature_matching > 0
+    _check(config.n_critic > 0 or not uses_d,
+           'config.n_critic=0 trains no discriminator: set config.g_objective.adversarial and '
+           'feature_matching to 0 (and mmd above 0)')
+    _check(config.n_critic > 0 or config.g_objective.mmd > 0,
+           'config.n_critic=0 and config.g_objective.mmd=0: the generator has no objective')
+    _check(0.0 <= config.label_smoothing < 1.0, f'config.label_smoothing={config.label_smoothing} must be in [0, 1)')
+    for name, weight in config.penalties.items():
+        _check(weight >= 0, f'config.penalties.{name}={weight} must be >= 0')
+    for name in ('adversarial', 'feature_matching', 'mmd'):
+        _check(config.g_objective[name] >= 0, f'config.g_objective.{name} must be >= 0')
     _check(isinstance(config.num_steps, int) and config.num_steps >= 0,
            f'config.num_steps={config.num_steps!r} must be a non-negative integer')
     _check(config.batch_size % num_devices == 0,
            f'config.batch_size={config.batch_size} is not divisible by the {num_devices} devices')
     _check(config.batch_size % num_processes == 0,
            f'config.batch_size={config.batch_size} is not divisible by the {num_processes} processes')
-    size = config.image_size
-    _check(isinstance(size, int) and size >= 8 and math.log2(size).is_integer(),
-           f'config.image_size={size!r} must be a power of two, at least 8')
+    _positive(config, 'image_size')
     _check(config.data.crop >= 0, f'config.data.crop={config.data.crop} must be >= 0')
     _one_of(config, 'data.channels', (0, 1, 3))
     _one_of(config, 'model.latent', ('normal', 'uniform'))
+    _one_of(config, 'model.d_activation', ('leaky_relu', 'relu', 'maxout'))
     _one_of(config, 'batch_norm', ('per_device', 'cross_device'))
     _one_of(config, 'compute_dtype', ('float32', 'bfloat16'))
     _one_of(config, 'sample_bn', ('batch', 'running'))
@@ -138,6 +176,7 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')
     for opt in ('g_optimizer', 'd_optimizer'):
         _one_of(config, f'{opt}.name', ('adam', 'adamw', 'rmsprop', 'sgd'))
+        _one_of(config, f'{opt}.schedule', ('constant', 'linear', 'cosine'))
         lr = config[opt].learning_rate
         _check(lr > 0, f'config.{opt}.learning_rate={lr} must be positive')
 

@@ -1,11 +1,21 @@
-"""Adversarial losses: small keyword-only pure functions of the discriminator's logits.
+"""Adversarial losses: small keyword-only pure functions of the discriminator's outputs.
 
 Written with softplus (softplus(x) = -log sigmoid(-x)), never log(sigmoid(x)), so that logits of
-+-200 give finite losses and gradients. With D(x) = sigmoid(logit):
++-200 give finite losses and gradients. With D(x) = sigmoid(logit) where D is a classifier:
 
-    discriminator (both):  -E log D(x) - E log(1 - D(G(z)))  = E softplus(-real) + E softplus(fake)
-    minimax generator:      E log(1 - D(G(z)))               = -E softplus(fake)
-    non-saturating G:      -E log D(G(z))                    = E softplus(-fake)
+    minimax, non_saturating (Goodfellow et al. 2014)
+      D: -E log D(x) - E log(1 - D(G(z)))  = E softplus(-real) + E softplus(fake)
+      G, minimax:        E log(1 - D(G(z))) = -E softplus(fake)
+      G, non-saturating: -E log D(G(z))     =  E softplus(-fake)
+    least_squares (LSGAN, Mao et al. 2017, targets a=0, b=c=1)
+      D: 1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2      G: 1/2 E (D(G(z)) - 1)^2
+    wasserstein (WGAN, Arjovsky et al. 2017; D is a critic)
+      D: E D(G(z)) - E D(x)                         G: -E D(G(z))
+    hinge (Lim & Ye 2017; Miyato et al. 2018)
+      D: E relu(1 - D(x)) + E relu(1 + D(G(z)))     G: -E D(G(z))
+
+One-sided label smoothing (Salimans et al. 2016) replaces the real target 1 by 1 - label_smoothing in
+the classifier losses: D: (1-s) E softplus(-real) + s E softplus(real) + E softplus(fake).
 """
 
 from __future__ import annotations
@@ -19,8 +29,10 @@ import jax.numpy as jnp
 from jaxgan.errors import UserError
 
 
-def bce_discriminator_loss(*, real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
-    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+def bce_discriminator_loss(*, real_logits: jax.Array, fake_logits: jax.Array,
+                           label_smoothing: float = 0.0) -> jax.Array:
+    real = (1.0 - label_smoothing) * jax.nn.softplus(-real_logits) + label_smoothing * jax.nn.softplus(real_logits)
+    return jnp.mean(real) + jnp.mean(jax.nn.softplus(fake_logits))
 
 
 def minimax_generator_loss(*, fake_logits: jax.Array) -> jax.Array:
@@ -31,15 +43,40 @@ def non_saturating_generator_loss(*, fake_logits: jax.Array) -> jax.Array:
     return jnp.mean(jax.nn.softplus(-fake_logits))
 
 
+def least_squares_discriminator_loss(*, real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    return 0.5 * jnp.mean(jnp.square(real_logits - 1.0)) + 0.5 * jnp.mean(jnp.square(fake_logits))
+
+
+def least_squares_generator_loss(*, fake_logits: jax.Array) -> jax.Array:
+    return 0.5 * jnp.mean(jnp.square(fake_logits - 1.0))
+
+
+def wasserstein_discriminator_loss(*, real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    return jnp.mean(fake_logits) - jnp.mean(real_logits)
+
+
+def hinge_discriminator_loss(*, real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
+def critic_generator_loss(*, fake_logits: jax.Array) -> jax.Array:
+    """-E D(G(z)): the generator's loss for the Wasserstein and hinge objectives."""
+    return -jnp.mean(fake_logits)
+
+
 @dataclasses.dataclass(frozen=True)
 class Loss:
-    discriminator: Callable[..., jax.Array]  # (*, real_logits, fake_logits) -> scalar
+    discriminator: Callable[..., jax.Array]  # (*, real_logits, fake_logits[, label_smoothing]) -> scalar
     generator: Callable[..., jax.Array]  # (*, fake_logits) -> scalar
+    classifier: bool  # D's output is a logit of P(real): label smoothing and D(x) probabilities apply
 
 
 LOSSES = {
-    'minimax': Loss(bce_discriminator_loss, minimax_generator_loss),
-    'non_saturating': Loss(bce_discriminator_loss, non_saturating_generator_loss),
+    'minimax': Loss(bce_discriminator_loss, minimax_generator_loss, True),
+    'non_saturating': Loss(bce_discriminator_loss, non_saturating_generator_loss, True),
+    'least_squares': Loss(least_squares_discriminator_loss, least_squares_generator_loss, False),
+    'wasserstein': Loss(wasserstein_discriminator_loss, critic_generator_loss, False),
+    'hinge': Loss(hinge_discriminator_loss, critic_generator_loss, False),
 }
 
 

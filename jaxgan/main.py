@@ -24,7 +24,7 @@ def main() -> None:
     flags.FLAGS(sys.argv, known_only=True)  # reads --experiment; the rest are parsed by app.run
     name = flags.FLAGS.experiment
     module = importlib.import_module(f'experiments.{name}')
-    cli.run_experiment(name, module.get_config)
+    cli.run_experiment(name, module.get_config, getattr(module, 'run', None))
 
 
 if __name__ == '__main__':

@@ -6,15 +6,26 @@ import ml_collections
 import optax
 
 
-def make(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
+def learning_rate(c: ml_collections.ConfigDict, updates: int) -> optax.ScalarOrSchedule:
+    """c.learning_rate, constant or decayed to 0 over `updates` optimizer updates."""
+    if c.schedule == 'linear':
+        return optax.linear_schedule(c.learning_rate, 0.0, updates)
+    if c.schedule == 'cosine':
+        return optax.cosine_decay_schedule(c.learning_rate, updates)
+    return c.learning_rate
+
+
+def make(c: ml_collections.ConfigDict, updates: int) -> optax.GradientTransformation:
+    """The optimizer of config c; `updates`: how many updates it will make in the whole run."""
+    lr = learning_rate(c, updates)
     if c.name == 'adam':
-        tx = optax.adam(c.learning_rate, b1=c.b1, b2=c.b2, eps=c.eps)
+        tx = optax.adam(lr, b1=c.b1, b2=c.b2, eps=c.eps)
     elif c.name == 'adamw':
-        tx = optax.adamw(c.learning_rate, b1=c.b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay)
+        tx = optax.adamw(lr, b1=c.b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay)
     elif c.name == 'rmsprop':
-        tx = optax.rmsprop(c.learning_rate, decay=c.b2, eps=c.eps)
+        tx = optax.rmsprop(lr, decay=c.b2, eps=c.eps)
     elif c.name == 'sgd':
-        tx = optax.sgd(c.learning_rate, momentum=c.b1 or None)
+        tx = optax.sgd(lr, momentum=c.b1 or None)
     else:
         raise ValueError(f'unknown optimizer {c.name!r}')  # validated earlier, in config.validate
     return optax.chain(optax.clip_by_global_norm(c.grad_clip), tx) if c.grad_clip > 0 else tx

@@ -23,6 +23,7 @@ class GANState:
     d_opt_state: Any
     ema_params: Any  # exponential moving average of g_params, used for samples
     nonfinite_skips: jax.Array  # int32 []: updates skipped for a non-finite loss or gradient
+    averages: Any  # historical averaging: {'g': ..., 'd': ...} running means of the params; else {}
 
     def key(self) -> jax.Array:
         return jax.random.wrap_key_data(self.rng)
@@ -47,7 +48,9 @@ def init_state(gan: GAN, seed: int) -> GANState:
         g_params=g_params, g_state=g_state, d_params=d_params, d_state=d_state,
         g_opt_state=gan.g_optimizer.init(g_params), d_opt_state=gan.d_optimizer.init(d_params),
         ema_params=jax.tree.map(jnp.copy, g_params),
-        nonfinite_skips=jnp.zeros((), jnp.int32))
+        nonfinite_skips=jnp.zeros((), jnp.int32),
+        averages={'g': jax.tree.map(jnp.copy, g_params), 'd': jax.tree.map(jnp.copy, d_params)}
+        if gan.keeps_averages else {})
 
 
 def create_state(gan: GAN, seed: int, sharding: jax.sharding.Sharding) -> GANState:

@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 import time
+from typing import Callable, Sequence
 
 import jax
 import ml_collections
@@ -27,7 +28,7 @@ import numpy as np
 from absl import logging
 
 from jaxgan import config as config_lib, data, health, parallel, sample, step as step_lib, writers
-from jaxgan.checkpoint import Checkpoints, abstract_like
+from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.errors import UserError
 from jaxgan.gan import GAN, build_gan
 from jaxgan.state import GANState, create_state, init_state
@@ -73,7 +74,8 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         except Exception as e:  # orbax and tensorstore raise many types for damaged files
             error = e
         else:
-            diffs = config_lib.structural_diff(saved, config)
+            diffs = config_lib.structural_diff(saved, config) or layout_diff(checkpoints.layout(step),
+                                                                             layout_of(abstract))
             if diffs:
                 raise UserError(f'{checkpoints.directory} holds checkpoints of another set-up '
                                 f'({"; ".join(diffs)}): use another --workdir, or the same config')
@@ -102,7 +104,7 @@ class SampleGrid:
         self.z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), 0x5a), config.num_samples)
         self._fn = jax.jit(lambda p, s, z: sample.generate(gan, p, s, z, bn=config.sample_bn))
 
-    def __call__(self, state: GANState, step: int) -> None:
+    def __call__(self, gan: GAN, state: GANState, step: int) -> None:
         if self.gan.spec.kind != 'image':
             return
         images = self.gan.spec.to_data_units(
@@ -213,7 +215,12 @@ class Trainer:
         self.writer.scalars(done.after, scalars)
 
 
-def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
+Callback = Callable[[GAN, GANState, int], None]
+
+
+def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> GANState:
+    """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
+    the end, after the sample grid (experiments use them for plots of their own)."""
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
     dataset = data.load(config)
@@ -240,6 +247,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
     trainer = Trainer(config, workdir, gan, checkpoints, writer)
     trainer.last_saved = start
     grid = SampleGrid(gan, config, workdir, writer)
+    periodic = lambda state, step: [f(gan, state, step) for f in (grid, *callbacks)]
     train_step = step_lib.make_train_step(gan, config, mesh)
     k = config.steps_per_dispatch
     batcher = data.Batcher(dataset, global_batch=config.batch_size, seed=config.seed,
@@ -247,7 +255,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
                            process_count=jax.process_count())
     batches = data.Prefetcher(
         data.dispatch_batches(batcher, start_step=start, num_steps=config.num_steps,
-                              n_critic=config.n_critic, steps_per_dispatch=k),
+                              n_critic=max(config.n_critic, 1), steps_per_dispatch=k),
         place=lambda host: parallel.place_batch(host, mesh, leading_axes=2 if k > 1 else 1),
         depth=config.data.prefetch)
     preemption = Preemption()
@@ -266,7 +274,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
                 trainer.check(previous)  # one dispatch late: the device is busy with `current` meanwhile
             previous, step = current, current.after
             if crossed(current.before, step, config.sample_every):
-                grid(state, step)
+                periodic(state, step)
             if crossed(current.before, step, config.checkpoint_every):
                 trainer.save(state, current)
             if preemption.reached(dispatch):
@@ -277,7 +285,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> GANState:
         trainer.check(previous)
         trainer.save(state, previous)
         if not crossed(step - 1, step, config.sample_every):
-            grid(state, step)
+            periodic(state, step)
         checkpoints.wait()
         logging.info('done: step %d; checkpoints in %s', step, checkpoints.directory)
     finally:

@@ -20,7 +20,7 @@ def setup(config, devices=None):
 
 
 def batch(batcher, mesh, config, step):
-    n = config.n_critic
+    n = max(config.n_critic, 1)
     host = np.stack([batcher.batch(t) for t in range(step * n, (step + 1) * n)])
     return {'x': parallel.place_batch(host, mesh, leading_axes=1)}
 
@@ -50,7 +50,7 @@ def test_one_step_moves_both_networks():
         assert all(not np.array_equal(x, y) for x, y in leaves), name
     expected = {'d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob', 'd_real_logit', 'd_fake_logit',
                 'g_grad_norm', 'd_grad_norm', 'g_param_norm', 'd_param_norm', 'd_real_acc', 'd_fake_acc',
-                'fake_diversity', 'nonfinite', 'nonfinite_skips'}
+                'fake_diversity', 'nonfinite', 'nonfinite_skips', 'd_adversarial', 'g_adversarial'}
     assert set(metrics) == expected
     assert all(np.isfinite(float(v)) for v in metrics.values())
     assert int(metrics['nonfinite']) == 0 and int(metrics['nonfinite_skips']) == 0

@@ -56,6 +56,6 @@ def test_invalid_config_values_are_user_errors(tmp_path):
         train.train(tiny_config(batch_size=12), str(tmp_path))
     with pytest.raises(UserError, match='config.batch_size=0 must be a positive integer'):
         train.train(tiny_config(batch_size=0), str(tmp_path))
-    with pytest.raises(UserError, match='config.image_size=48 must be a power of two'):
+    with pytest.raises(UserError, match='config.image_size=48: model dcgan makes square images of a power-of-two'):
         train.train(tiny_config(image_size=48), str(tmp_path))
     assert not os.path.exists(tmp_path / 'checkpoints')

@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan.data import sources, transforms
+from jaxgan.data import sources, toy, transforms
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 
@@ -72,6 +72,8 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
     kind, _, arg = name.partition(':')
     if kind == 'digits' and not arg:
         return sources.digits()
+    if kind == 'toy' and arg in toy.MIXTURES:
+        return sources.array_source(toy.sample(arg, seed=config.seed), f'toy:{arg}')
     if kind == 'npy' and arg:
         return sources.npy(os.path.expanduser(arg))
     if kind == 'folder' and arg:
@@ -85,7 +87,7 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
             image_key=d.image_key, preprocess=preprocess,
             cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
     raise UserError(f'config.dataset={name!r} is not one of digits, npy:PATH, folder:PATH, '
-                    'tfds:NAME[:SPLIT]')
+                    f'tfds:NAME[:SPLIT], {", ".join("toy:" + t for t in toy.MIXTURES)}')
 
 
 def load(config: ml_collections.ConfigDict) -> Dataset:

@@ -1,8 +1,13 @@
 """Generator and discriminator architectures, chosen by config.model.name.
 
 Every architecture is a pair of Flax modules used as pure functions: `G.apply(vars, z, train=...)`
-returns images (or vectors) in [-1, 1]-scaled model units and `D.apply(vars, x, train=...)` returns one
-logit per example. A new architecture is a new module here and one entry in `build`.
+returns examples in model units ([-1, 1] images, or standardised vectors) and
+`D.apply(vars, x, train=..., features=False)` one logit per example (with features=True also its last
+hidden layer). A new architecture is a new module here and one entry in `build`.
+
+    dcgan    Radford et al. 2015, any power-of-two image size from 8
+    mlp      multilayer perceptrons (Goodfellow et al. 2014; toy distributions), any data
+    resnet   Miyato et al. 2018 / Gulrajani et al. 2017, power-of-two images from 8 (32 for CIFAR-10)
 """
 
 from __future__ import annotations
@@ -13,10 +18,36 @@ import ml_collections
 
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
-from jaxgan.models import dcgan
+from jaxgan.models import dcgan, mlp, resnet
 from jaxgan.parallel import DATA
 
-NAMES = ('dcgan',)
+NAMES = ('dcgan', 'mlp', 'resnet')
+# (G norms, D norms) each architecture supports; the first is its default (config value '').
+NORMS = {
+    'dcgan': (('batch', 'virtual_batch', 'none'), ('batch', 'layer', 'none')),
+    'mlp': (('none', 'batch'), ('none',)),
+    'resnet': (('batch', 'none'), ('none', 'layer', 'batch')),
+}
+
+
+def _norms(name: str, m: ml_collections.ConfigDict) -> tuple[str, str]:
+    g_choices, d_choices = NORMS[name]
+    g, d = m.g_norm or g_choices[0], m.d_norm or d_choices[0]
+    if g not in g_choices:
+        raise UserError(f'config.model.g_norm={g!r}: model {name} supports {", ".join(g_choices)}')
+    if d not in d_choices:
+        raise UserError(f'config.model.d_norm={d!r}: model {name} supports {", ".join(d_choices)}')
+    return g, d
+
+
+def _square_image(name: str, spec: DataSpec) -> tuple[int, int]:
+    if spec.kind != 'image':
+        raise UserError(f'model {name} needs images; {spec.source} holds vectors of shape {spec.shape}')
+    size, channels = spec.shape[0], spec.shape[-1]
+    if size < 8 or size & (size - 1) or spec.shape[1] != size:
+        raise UserError(f'config.image_size={size}: model {name} makes square images of a power-of-two '
+                        f'size, at least 8 (the data are {spec.shape})')
+    return size, channels
 
 
 def build(config: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
@@ -24,12 +55,20 @@ def build(config: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module,
     m = config.model
     dtype = jnp.bfloat16 if config.compute_dtype == 'bfloat16' else jnp.float32
     bn_axis = DATA if config.batch_norm == 'cross_device' else None
+    if m.name not in NAMES:
+        raise UserError(f'config.model.name={m.name!r} is not one of {", ".join(NAMES)}')
+    g_norm, d_norm = _norms(m.name, m)
     if m.name == 'dcgan':
-        if spec.kind != 'image':
-            raise UserError(f'model dcgan needs images; {spec.source} holds vectors of shape {spec.shape}')
-        size, channels = spec.shape[0], spec.shape[-1]
-        if size < 8 or size & (size - 1):
-            raise UserError(f'model dcgan makes square images of a power-of-two size; got {size}')
-        return (dcgan.Generator(size, channels, m.g_width, dtype, bn_axis),
-                dcgan.Discriminator(size, m.d_width, dtype, bn_axis))
-    raise UserError(f'config.model.name={m.name!r} is not one of {", ".join(NAMES)}')
+        size, channels = _square_image(m.name, spec)
+        return (dcgan.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm, m.vbn_reference_size),
+                dcgan.Discriminator(size, m.d_width, dtype, bn_axis, d_norm, m.spectral_norm,
+                                    m.minibatch_discrimination))
+    if m.name == 'resnet':
+        size, channels = _square_image(m.name, spec)
+        if m.minibatch_discrimination:
+            raise UserError('config.model.minibatch_discrimination: not available for model resnet')
+        return (resnet.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm),
+                resnet.Discriminator(size, m.d_width, dtype, bn_axis, d_norm, m.spectral_norm))
+    return (mlp.Generator(tuple(spec.shape), tuple(m.g_hidden), spec.kind == 'image', dtype, g_norm, bn_axis),
+            mlp.Discriminator(tuple(m.d_hidden), m.d_activation, m.maxout_pieces, m.dropout, dtype,
+                              m.spectral_norm, m.minibatch_discrimination, bn_axis))

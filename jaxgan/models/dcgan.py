@@ -5,6 +5,10 @@ D: image -> stride-2 conv, LeakyReLU(0.2) -> (stride-2 conv, BN, LeakyReLU) ... 
 Weights N(0, 0.02), BN scales N(1, 0.02), as in the paper and the reference PyTorch example; no biases
 before BatchNorm. Widths double per layer away from the image: for 64x64 and width 64, G has
 512-256-128-64 channels and D 64-128-256-512.
+
+Options beyond the paper: G's normalisation ('batch', 'virtual_batch', 'none'); D's ('batch',
+'layer', 'none'), spectral normalisation of D's layers, and minibatch discrimination before D's
+output (which then is a dense layer on the flattened 4x4 features).
 """
 
 from __future__ import annotations
@@ -16,11 +20,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.layers import MinibatchDiscrimination, norm_layer, with_spectral_norm
+
 weight_init = nn.initializers.normal(0.02)
-
-
-def bn_scale_init(key, shape, dtype=jnp.float32):
-    return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
 
 
 def num_resolutions(image_size: int) -> int:
@@ -34,20 +36,28 @@ class Generator(nn.Module):
     width: int = 64
     dtype: Any = jnp.float32
     bn_axis_name: str | None = None  # set to the mesh axis for cross-device BatchNorm
+    norm: str = 'batch'
+    reference_size: int = 64  # virtual_batch: latents in the fixed reference batch
 
     @nn.compact
     def __call__(self, z_BxZ: jax.Array, *, train: bool) -> jax.Array:
         n = num_resolutions(self.image_size)
-        bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                                  scale_init=bn_scale_init, dtype=self.dtype, axis_name=self.bn_axis_name)
+        r = self.reference_size if self.norm == 'virtual_batch' else 0
+        if r:  # the reference batch's latents: drawn once at init, part of the model state
+            ref = self.variable('reference', 'z', lambda: jax.random.normal(
+                self.make_rng('params'), (r, z_BxZ.shape[-1]), z_BxZ.dtype))
+            z_BxZ = jnp.concatenate([ref.value, z_BxZ])
+        norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name,
+                                  reference_size=r)
+        use_bias = self.norm == 'none'
         deconv = lambda features, **kw: nn.ConvTranspose(
-            features, (4, 4), use_bias=False, kernel_init=weight_init, dtype=self.dtype, **kw)
+            features, (4, 4), use_bias=use_bias, kernel_init=weight_init, dtype=self.dtype, **kw)
         x = z_BxZ.reshape(z_BxZ.shape[0], 1, 1, -1)
-        x = nn.relu(bn()(deconv(self.width * 2 ** (n - 1), padding='VALID')(x)))  # 4x4
+        x = nn.relu(norm()(deconv(self.width * 2 ** (n - 1), padding='VALID')(x)))  # 4x4
         for i in reversed(range(n - 1)):
-            x = nn.relu(bn()(deconv(self.width * 2 ** i, strides=(2, 2), padding=((2, 2), (2, 2)))(x)))
+            x = nn.relu(norm()(deconv(self.width * 2 ** i, strides=(2, 2), padding=((2, 2), (2, 2)))(x)))
         x = deconv(self.channels, strides=(2, 2), padding=((2, 2), (2, 2)))(x)
-        return jnp.tanh(x.astype(jnp.float32))
+        return jnp.tanh(x[r:].astype(jnp.float32))
 
 
 class Discriminator(nn.Module):
@@ -55,17 +65,29 @@ class Discriminator(nn.Module):
     width: int = 64
     dtype: Any = jnp.float32
     bn_axis_name: str | None = None
+    norm: str = 'batch'
+    spectral_norm: bool = False
+    minibatch_kernels: int = 0  # minibatch discrimination kernels; 0: none
 
     @nn.compact
-    def __call__(self, x_BxHxWxC: jax.Array, *, train: bool) -> jax.Array:
+    def __call__(self, x_BxHxWxC: jax.Array, *, train: bool, features: bool = False):
+        """Logits [B]; with features=True also the last hidden layer's activations [B, F]."""
         n = num_resolutions(self.image_size)
-        conv = lambda features, **kw: nn.Conv(features, (4, 4), use_bias=False, kernel_init=weight_init,
-                                              dtype=self.dtype, **kw)
+        use_bias = self.norm == 'none'
+        conv = lambda features, **kw: with_spectral_norm(nn.Conv(
+            features, (4, 4), use_bias=use_bias, kernel_init=weight_init, dtype=self.dtype, **kw),
+            self.spectral_norm, train)
         x = nn.leaky_relu(conv(self.width, strides=(2, 2), padding=((1, 1), (1, 1)))(x_BxHxWxC), 0.2)
         for i in range(1, n):
             x = conv(self.width * 2 ** i, strides=(2, 2), padding=((1, 1), (1, 1)))(x)
-            x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                             scale_init=bn_scale_init, dtype=self.dtype, axis_name=self.bn_axis_name)(x)
+            x = norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)(x)
             x = nn.leaky_relu(x, 0.2)
-        x = conv(1, padding='VALID')(x)  # 4x4 -> 1x1
-        return x.reshape(x.shape[0]).astype(jnp.float32)
+        hidden = x.reshape(x.shape[0], -1)
+        if self.minibatch_kernels:
+            h = MinibatchDiscrimination(self.minibatch_kernels)(hidden)
+            logits = with_spectral_norm(nn.Dense(1, kernel_init=weight_init, dtype=self.dtype),
+                                        self.spectral_norm, train)(h)
+        else:
+            logits = conv(1, padding='VALID')(x)  # 4x4 -> 1x1
+        logits = logits.reshape(x.shape[0]).astype(jnp.float32)
+        return (logits, hidden.astype(jnp.float32)) if features else logits

@@ -1,0 +1,102 @@
+"""Layers the architectures share: normalisation by name, spectral normalisation, and the layers of
+Salimans et al. (2016): minibatch discrimination and virtual batch normalisation."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+NORMS = ('batch', 'layer', 'virtual_batch', 'none')
+
+
+def bn_scale_init(key, shape, dtype=jnp.float32):
+    """N(1, 0.02): DCGAN's initialisation of normalisation scales."""
+    return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+class VirtualBatchNorm(nn.Module):
+    """Normalises each example with the statistics of a fixed reference batch plus the example itself.
+
+    Input [R + B, ..., C] whose first R rows are the reference batch's activations: those rows are
+    normalised with the reference statistics alone, and row i > R with mean and mean square
+    (R * ref + x_i) / (R + 1), statistics over examples and spatial positions per channel. An example's
+    output therefore does not depend on the other examples of its batch.
+    """
+
+    reference_size: int
+    epsilon: float = 1e-5
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        r = self.reference_size
+        axes = tuple(range(1, x.ndim - 1))
+        xf = x.astype(jnp.float32)
+        mean_i = jnp.mean(xf, axis=axes) if axes else xf  # [R + B, C]
+        square_i = jnp.mean(jnp.square(xf), axis=axes) if axes else jnp.square(xf)
+        ref_mean, ref_square = jnp.mean(mean_i[:r], axis=0), jnp.mean(square_i[:r], axis=0)
+        w = 1.0 / (r + 1.0)
+        mean = jnp.concatenate([jnp.broadcast_to(ref_mean, mean_i[:r].shape),
+                                (1.0 - w) * ref_mean + w * mean_i[r:]])
+        square = jnp.concatenate([jnp.broadcast_to(ref_square, square_i[:r].shape),
+                                  (1.0 - w) * ref_square + w * square_i[r:]])
+        var = jnp.maximum(square - jnp.square(mean), 0.0)
+        shape = (x.shape[0],) + (1,) * len(axes) + (x.shape[-1],)
+        y = (xf - mean.reshape(shape)) * jax.lax.rsqrt(var.reshape(shape) + self.epsilon)
+        scale = self.param('scale', bn_scale_init, (x.shape[-1],))
+        bias = self.param('bias', nn.initializers.zeros, (x.shape[-1],))
+        return (y * scale + bias).astype(self.dtype)
+
+
+def norm_layer(kind: str, *, train: bool, dtype: Any, axis_name: str | None = None,
+               reference_size: int = 0) -> Callable[[jax.Array], jax.Array]:
+    """The normalisation `kind` (NORMS) as a function of x, created in the calling compact module."""
+    if kind == 'batch':
+        return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                            scale_init=bn_scale_init, dtype=dtype, axis_name=axis_name)
+    if kind == 'layer':  # per example, over every axis but the batch: as WGAN-GP's critic wants
+        return LayerNormAllAxes(dtype=dtype)
+    if kind == 'virtual_batch':
+        return VirtualBatchNorm(reference_size, dtype=dtype)
+    if kind == 'none':
+        return lambda x: x
+    raise ValueError(f'unknown norm {kind!r}')
+
+
+class LayerNormAllAxes(nn.Module):
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return nn.LayerNorm(epsilon=1e-5, reduction_axes=tuple(range(1, x.ndim)), dtype=self.dtype,
+                            scale_init=bn_scale_init)(x)
+
+
+def with_spectral_norm(layer: nn.Module, enabled: bool, train: bool) -> Callable[[jax.Array], jax.Array]:
+    """`layer`, its weight divided by its largest singular value (Miyato et al. 2018) if enabled.
+
+    Flax's SpectralNorm estimates it by one power iteration per training call; the iterate lives in the
+    'spectral' variable collection, part of the model state.
+    """
+    if not enabled:
+        return layer
+    wrapped = nn.SpectralNorm(layer, n_steps=1, collection_name='spectral')
+    return lambda x: wrapped(x, update_stats=train)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. (2016): features f [B, A] -> [B, A + K] with, for each of K kernels,
+    o_k(x_i) = sum_j exp(-||M_ik - M_jk||_1), M = f T reshaped to [B, K, kernel_dim]."""
+
+    num_kernels: int = 100
+    kernel_dim: int = 5
+
+    @nn.compact
+    def __call__(self, f: jax.Array) -> jax.Array:
+        t = self.param('T', nn.initializers.normal(0.05), (f.shape[-1], self.num_kernels * self.kernel_dim))
+        m = (f.astype(jnp.float32) @ t).reshape(f.shape[0], self.num_kernels, self.kernel_dim)
+        l1 = jnp.sum(jnp.abs(m[:, None] - m[None, :]), axis=-1)  # [B, B, K]
+        return jnp.concatenate([f, jnp.sum(jnp.exp(-l1), axis=1).astype(f.dtype)], axis=-1)

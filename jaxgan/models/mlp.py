@@ -1,0 +1,66 @@
+"""Multilayer perceptrons: the GAN of Goodfellow et al. (2014) and the toy-distribution models.
+
+G: z -> (Dense, ReLU) x len(hidden) -> Dense to the data's size -> tanh for images in [-1, 1], none
+for standardised vectors. D: x flattened -> (Dense, activation, dropout) x len(hidden) -> Dense -> logit;
+activation 'maxout' takes the max over `maxout_pieces` linear pieces, as the original paper's D did.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.models.layers import MinibatchDiscrimination, norm_layer, with_spectral_norm
+
+
+class Generator(nn.Module):
+    shape: tuple[int, ...]  # of one example
+    hidden: Sequence[int] = (256, 256)
+    bounded: bool = True  # tanh output (images); False: linear (standardised vectors)
+    dtype: Any = jnp.float32
+    norm: str = 'none'  # 'batch' between layers, or 'none'
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+        x = z
+        for width in self.hidden:
+            x = nn.Dense(width, dtype=self.dtype)(x)
+            x = nn.relu(norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)(x))
+        x = nn.Dense(math.prod(self.shape), dtype=self.dtype)(x).astype(jnp.float32)
+        return (jnp.tanh(x) if self.bounded else x).reshape(z.shape[0], *self.shape)
+
+
+class Discriminator(nn.Module):
+    hidden: Sequence[int] = (256, 256)
+    activation: str = 'leaky_relu'  # leaky_relu (0.2) | relu | maxout
+    maxout_pieces: int = 5
+    dropout: float = 0.0
+    dtype: Any = jnp.float32
+    spectral_norm: bool = False
+    minibatch_kernels: int = 0
+    bn_axis_name: str | None = None  # unused: no normalisation; kept for a uniform interface
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool, features: bool = False):
+        h = x.reshape(x.shape[0], -1)
+        for width in self.hidden:
+            pieces = self.maxout_pieces if self.activation == 'maxout' else 1
+            h = with_spectral_norm(nn.Dense(width * pieces, dtype=self.dtype), self.spectral_norm, train)(h)
+            if self.activation == 'maxout':
+                h = jnp.max(h.reshape(h.shape[0], width, pieces), axis=-1)
+            elif self.activation == 'relu':
+                h = nn.relu(h)
+            else:
+                h = nn.leaky_relu(h, 0.2)
+            h = nn.Dropout(self.dropout, deterministic=not train or self.dropout == 0.0)(h)
+        hidden = h
+        if self.minibatch_kernels:
+            h = MinibatchDiscrimination(self.minibatch_kernels)(h)
+        logits = with_spectral_norm(nn.Dense(1, dtype=self.dtype), self.spectral_norm, train)(h)
+        logits = logits.reshape(x.shape[0]).astype(jnp.float32)
+        return (logits, hidden.astype(jnp.float32)) if features else logits

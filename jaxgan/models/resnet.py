@@ -1,0 +1,79 @@
+"""The ResNet generator and discriminator for 32x32 images of Miyato et al. (2018) (SN-GAN), after the
+CIFAR-10 models of Gulrajani et al. (2017) (WGAN-GP).
+
+G: z -> Dense to 4x4xW -> 3 up blocks (BN, ReLU, nearest 2x, conv3x3, BN, ReLU, conv3x3; shortcut
+   nearest 2x, conv1x1) -> BN, ReLU, conv3x3 -> tanh. W = g_width (256 in SN-GAN).
+D: optimised first block (conv3x3, ReLU, conv3x3, avg-pool 2; shortcut avg-pool, conv1x1) -> down block
+   -> 2 blocks (ReLU, conv3x3, ReLU, conv3x3; shortcut conv1x1 where the width changes) -> ReLU ->
+   sum over positions -> Dense -> logit. W = d_width (128). Spectral normalisation on every D layer as an
+   option (SN-GAN), none otherwise (WGAN-GP); D has no normalisation layers by default.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.models.layers import norm_layer, with_spectral_norm
+
+init = nn.initializers.xavier_uniform()
+
+
+def _up(x: jax.Array) -> jax.Array:
+    b, h, w, c = x.shape
+    return jax.image.resize(x, (b, 2 * h, 2 * w, c), 'nearest')
+
+
+def _down(x: jax.Array) -> jax.Array:
+    return nn.avg_pool(x, (2, 2), (2, 2))
+
+
+class Generator(nn.Module):
+    image_size: int
+    channels: int
+    width: int = 256
+    dtype: Any = jnp.float32
+    bn_axis_name: str | None = None
+    norm: str = 'batch'
+
+    @nn.compact
+    def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+        norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
+        conv = lambda k: nn.Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype)
+        x = nn.Dense(4 * 4 * self.width, kernel_init=init, dtype=self.dtype)(z).reshape(-1, 4, 4, self.width)
+        for _ in range(int(math.log2(self.image_size)) - 2):
+            h = conv(3)(_up(nn.relu(norm()(x))))
+            h = conv(3)(nn.relu(norm()(h)))
+            x = h + conv(1)(_up(x))
+        x = nn.relu(norm()(x))
+        x = nn.Conv(self.channels, (3, 3), padding='SAME', kernel_init=init, dtype=self.dtype)(x)
+        return jnp.tanh(x.astype(jnp.float32))
+
+
+class Discriminator(nn.Module):
+    image_size: int
+    width: int = 128
+    dtype: Any = jnp.float32
+    bn_axis_name: str | None = None
+    norm: str = 'none'
+    spectral_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool, features: bool = False):
+        sn = lambda layer: with_spectral_norm(layer, self.spectral_norm, train)
+        conv = lambda k: sn(nn.Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
+        norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
+        h = _down(conv(3)(nn.relu(norm()(conv(3)(x)))))  # the optimised first block
+        x = h + conv(1)(_down(x))
+        h = _down(conv(3)(nn.relu(norm()(conv(3)(nn.relu(norm()(x)))))))
+        x = h + _down(conv(1)(x))
+        for _ in range(2):
+            x = x + conv(3)(nn.relu(norm()(conv(3)(nn.relu(norm()(x))))))
+        hidden = jnp.sum(nn.relu(x), axis=(1, 2))
+        logits = sn(nn.Dense(1, kernel_init=init, dtype=self.dtype))(hidden).reshape(x.shape[0])
+        logits = logits.astype(jnp.float32)
+        return (logits, hidden.astype(jnp.float32)) if features else logits

@@ -1,0 +1,54 @@
+"""Every experiment end to end with a tiny config on CPU (TFDS datasets through mock data)."""
+
+import importlib
+import json
+import os
+
+import pytest
+
+tfds = pytest.importorskip('tensorflow_datasets')
+
+from jaxgan import train  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+
+SMALL_IMAGES = {'batch_size': 16, 'num_steps': 2, 'log_every': 1, 'sample_every': 2, 'checkpoint_every': 2,
+                'num_samples': 16, 'async_checkpoints': False, 'steps_per_dispatch': 1}
+EXPERIMENTS = {
+    'dcgan_celeba': {'image_size': 16, 'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8},
+    'gan_mnist': {'model.g_hidden': (32, 32), 'model.d_hidden': (16, 16), 'image_size': 16},
+    'gmmn_mnist': {'model.g_hidden': (16, 16)},
+    'wgan_gp_cifar10': {'model.g_width': 8, 'model.d_width': 8, 'n_critic': 2, 'model.z_dim': 8},
+    'sngan_cifar10': {'model.g_width': 8, 'model.d_width': 8, 'n_critic': 2, 'model.z_dim': 8},
+    'toy_1d': {'model.g_hidden': (8,), 'model.d_hidden': (8,), 'num_steps': 4, 'steps_per_dispatch': 2},
+    'toy_2d': {'model.g_hidden': (16,), 'model.d_hidden': (16,), 'num_steps': 4, 'steps_per_dispatch': 2,
+               'eval_samples': 200},
+}
+
+
+def test_every_experiment_module_is_covered():
+    names = {f[:-3] for f in os.listdir(os.path.join(REPO, 'experiments')) if not f.startswith('_')}
+    assert names == set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize('name', sorted(EXPERIMENTS))
+def test_experiment_runs_end_to_end(name, tmp_path):
+    module = importlib.import_module(f'experiments.{name}')
+    config = module.get_config()
+    for dotted, value in {**SMALL_IMAGES, **EXPERIMENTS[name]}.items():
+        *path, last = dotted.split('.')
+        node = config
+        for part in path:
+            node = node[part]
+        node[last] = value
+    with tfds.testing.mock_data(num_examples=64):
+        getattr(module, 'run', train.train)(config, str(tmp_path))
+    assert os.listdir(tmp_path / 'checkpoints')
+    samples = os.listdir(tmp_path / 'samples')
+    if name == 'toy_1d':
+        assert 'density_00000004.png' in samples
+    elif name == 'toy_2d':
+        assert 'scatter_00000004.png' in samples
+        result = json.load(open(tmp_path / 'mode_coverage.json'))
+        assert result['num_modes'] == 8 and result['samples'] == 200
+    else:
+        assert 'step_00000002.png' in samples

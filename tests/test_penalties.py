@@ -1,0 +1,84 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan import penalties
+from tests.test_step import run
+from tests.conftest import tiny_config
+
+
+@pytest.fixture
+def linear_critic():
+    w = jnp.asarray(np.random.default_rng(0).normal(size=(4, 4, 3)).astype(np.float32))
+    return w, lambda x: jnp.sum(x * w, axis=(1, 2, 3))
+
+
+def batch(seed, shape=(6, 4, 4, 3)):
+    return jnp.asarray(np.random.default_rng(seed).normal(size=shape).astype(np.float32))
+
+
+def test_gradient_penalty_of_a_linear_critic_is_closed_form(linear_critic):
+    w, d_fn = linear_critic
+    value = penalties.gradient_penalty(d_fn=d_fn, real=batch(1), fake=batch(2), epsilon=jnp.linspace(0, 1, 6))
+    np.testing.assert_allclose(value, (np.linalg.norm(w) - 1) ** 2, rtol=1e-5)
+
+
+def test_r1_of_a_linear_critic_is_its_squared_norm(linear_critic):
+    w, d_fn = linear_critic
+    np.testing.assert_allclose(penalties.r1_penalty(d_fn=d_fn, real=batch(1)), np.sum(np.square(w)), rtol=1e-5)
+
+
+def test_dragan_of_a_linear_critic_is_closed_form(linear_critic):
+    w, d_fn = linear_critic
+    value = penalties.dragan_penalty(d_fn=d_fn, real=batch(1), std=jnp.asarray(1.3),
+                                     uniform=jnp.abs(batch(3)) % 1, alpha=jnp.linspace(0, 1, 6))
+    np.testing.assert_allclose(value, (np.linalg.norm(w) - 1) ** 2, rtol=1e-5)
+
+
+def test_r1_of_a_quadratic_critic():
+    # D(x) = sum x^2 / 2: grad = x, so R1 = mean over examples of ||x||^2.
+    x = batch(4)
+    value = penalties.r1_penalty(d_fn=lambda x: 0.5 * jnp.sum(x ** 2, axis=(1, 2, 3)), real=x)
+    np.testing.assert_allclose(value, np.mean(np.sum(np.square(x), axis=(1, 2, 3))), rtol=1e-5)
+
+
+def test_historical_average_is_the_running_mean_and_its_penalty():
+    values = [{'w': jnp.full(3, float(v))} for v in (1.0, 5.0, 9.0)]
+    average = values[0]
+    for count, params in enumerate(values[1:], start=1):
+        average = penalties.update_average(average, params, jnp.asarray(count))
+    np.testing.assert_allclose(average['w'], 5.0)
+    value = penalties.historical_average_penalty(params={'w': jnp.full(3, 7.0)}, average=average)
+    np.testing.assert_allclose(value, 3 * 4.0)
+
+
+def test_mmd_of_two_points_is_closed_form():
+    x, y = jnp.zeros((1, 1)), jnp.full((1, 1), 2.0)
+    sigmas = (1.0, 3.0)
+    expected = np.sqrt(sum(2 * (1 - np.exp(-4.0 / (2 * s * s))) for s in sigmas))
+    np.testing.assert_allclose(penalties.mmd(x=x, y=y, bandwidths=sigmas), expected, rtol=1e-5)
+    same = batch(5, (16, 3))
+    assert float(penalties.mmd(x=same, y=same, bandwidths=sigmas)) < 1e-5
+
+
+def test_lazy_r1_runs_every_k_steps_weighed_k():
+    config = tiny_config(penalties__r1=2.0, penalties__r1_every=2, model__d_norm='none')
+    _, first = run(config, 1)  # step 0: computed
+    _, second = run(config, 2)  # step 1: skipped
+    assert float(first['r1']) > 0 and float(second['r1']) == 0.0
+
+
+@pytest.mark.parametrize('overrides', [
+    dict(loss='wasserstein', penalties__gradient_penalty=10.0, model__d_norm='layer', n_critic=2),
+    dict(loss='hinge', model__spectral_norm=True),
+    dict(loss='least_squares', penalties__dragan=10.0, model__d_norm='none'),
+    dict(label_smoothing=0.1, penalties__historical_averaging=0.01, model__minibatch_discrimination=8),
+    dict(g_objective__adversarial=0.0, g_objective__feature_matching=1.0, model__g_norm='virtual_batch',
+         model__vbn_reference_size=4),
+    dict(n_critic=0, g_objective__adversarial=0.0, g_objective__mmd=1.0),
+])
+def test_objectives_compose_in_one_step(overrides):
+    state, metrics = run(tiny_config(**overrides), 2)
+    assert int(state.step) == 2 and int(metrics['nonfinite']) == 0
+    assert all(np.isfinite(v).all() for v in metrics.values())
