@@ -35,11 +35,11 @@ def get_config():
     c.model.d_hidden = (32, 32)
     c.loss = 'minimax'
     for opt in (c.g_optimizer, c.d_optimizer):
-        opt.learning_rate = 1e-3
+        opt.learning_rate = 2e-4
     c.ema.decay = 0.0  # plot G as trained, as the paper's figures do
-    c.steps_per_dispatch = 50
+    c.steps_per_dispatch = 25
     c.log_every = 500
-    c.sample_every = 250
+    c.sample_every = 100
     c.checkpoint_every = 1000
     return c
 
@@ -53,7 +53,7 @@ def run(config, workdir: str) -> None:
     pdf = np.exp(-0.5 * ((grid - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
     spec = dataset.spec
     grid_model = (grid[:, None] - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    d_fn = jax.jit(lambda p, s, x: jax.nn.sigmoid(gan.discriminate(p, s, x, train=False)[0]))
+    d_fn = jax.jit(lambda p, s, x: jax.nn.sigmoid(gan.discriminate(p, s, x, train=False)[0]['logits']))
 
     def plot(gan, state, step):
         z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), step), 20_000)

@@ -32,14 +32,14 @@ from jaxgan.metrics.modes import mode_coverage
 def get_config():
     c = config_lib.base_config()
     c.dataset = 'toy:ring8'
-    c.num_steps = 8000
+    c.num_steps = 24_000
     c.batch_size = 256
     c.model.name = 'mlp'
     c.model.z_dim = 16
-    c.model.g_hidden = (256, 256, 256)
-    c.model.d_hidden = (256, 256, 256)
+    c.model.g_hidden = (128, 128, 128)
+    c.model.d_hidden = (128, 128, 128)
     c.loss = 'non_saturating'
-    c.penalties.r1 = 0.01
+    c.penalties.r1 = 0.001
     for opt in (c.g_optimizer, c.d_optimizer):
         opt.learning_rate = 1e-3
         opt.b1, opt.b2 = 0.0, 0.99
@@ -47,8 +47,8 @@ def get_config():
     c.ema.decay = 0.999
     c.steps_per_dispatch = 50  # small models: many steps per dispatch keep the host out of the way
     c.log_every = 1000
-    c.sample_every = 2000
-    c.checkpoint_every = 2000
+    c.sample_every = 4000
+    c.checkpoint_every = 4000
     with c.unlocked():
         c.eval_samples = 2500
     return c

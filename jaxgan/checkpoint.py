@@ -21,8 +21,9 @@ from jaxgan.errors import UserError
 
 
 class Checkpoints:
-    def __init__(self, workdir: str, *, keep: int = 3, async_save: bool = True, read_only: bool = False):
-        self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+    def __init__(self, workdir: str, *, keep: int = 3, async_save: bool = True, read_only: bool = False,
+                 subdir: str = 'checkpoints'):
+        self.directory = os.path.abspath(os.path.join(workdir, subdir))
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=async_save, create=not read_only,
             read_only=read_only)

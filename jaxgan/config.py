@@ -29,6 +29,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.crop = 0  # centre crop in pixels before resizing (CelebA: 108 or 140); 0: largest square
     c.data.channels = 0  # 0: as in the data; 1 or 3 to convert
     c.data.image_key = 'image'  # the feature holding the image in TFDS examples
+    c.data.label_key = 'label'  # the feature holding the class in TFDS examples (where there is one)
     c.data.tfds_data_dir = ''  # '' : TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR)
     c.data.tfds_manual_dir = ''  # for datasets downloaded by hand; '': <data_dir>/downloads/manual
     c.data.tfds_download = True  # download and prepare the dataset if it is missing
@@ -66,6 +67,25 @@ def base_config() -> ml_collections.ConfigDict:
     c.penalties.dragan = 0.0  # DRAGAN's lambda (10 in the paper)
     c.penalties.historical_averaging = 0.0  # lambda, on both networks' params (Salimans et al. 2016)
 
+    # Class conditioning (labels from the data: TFDS, folder sub-folders, PATH.labels.npy).
+    c.conditioning = ml_collections.ConfigDict()
+    c.conditioning.g = 'none'  # none | concat (one-hot y beside z) | cbn (conditional BatchNorm)
+    c.conditioning.d = 'none'  # none | concat (one-hot y as input) | projection (Miyato & Koyama) | acgan
+    c.conditioning.acgan_weight = 1.0  # AC-GAN: weight of the auxiliary classifier's cross-entropy
+
+    # InfoGAN (Chen et al. 2016): codes appended to z, recovered by a Q head on D's body.
+    c.infogan = ml_collections.ConfigDict()
+    c.infogan.categorical = 0  # classes of the categorical code (10 for MNIST); 0: none
+    c.infogan.continuous = 0  # continuous codes, U[-1, 1]
+    c.infogan.weight = 1.0  # lambda of the mutual-information term, on G's and D's losses
+    c.infogan.continuous_weight = 1.0  # weight of the continuous codes' Gaussian log-likelihood
+
+    # Semi-supervised GAN (Salimans et al. 2016): D has K class outputs; real/fake is their log-sum-exp.
+    c.semi_supervised = ml_collections.ConfigDict()
+    c.semi_supervised.num_labels = 0  # labelled examples, balanced over classes; 0: off
+    c.semi_supervised.batch_size = 100  # labelled examples per D update
+    c.semi_supervised.weight = 1.0  # weight of the supervised cross-entropy
+
     # G's loss: weighted sum of these terms.
     c.g_objective = ml_collections.ConfigDict()
     c.g_objective.adversarial = 1.0  # the loss's generator term
@@ -89,6 +109,18 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.resume_step = -1  # the checkpoint to resume from; -1: the latest
     c.resume_fallback = False  # if that checkpoint cannot be read, resume from the one before
+
+    # Evaluation during training (python -m jaxgan.evaluate does it after): every `every` steps, logged
+    # to TensorBoard and <workdir>/eval/history.jsonl; the checkpoint of the best FID is kept in
+    # <workdir>/best, apart from the rolling ones.
+    c.eval = ml_collections.ConfigDict()
+    c.eval.every = 0  # 0: never
+    c.eval.metrics = 'fid'  # comma-separated: fid, kid, is, pr, dc, classes, stacked
+    c.eval.num_samples = 10_000
+    c.eval.features = 'inception'  # or classifier:DIR
+    c.eval.inception_weights = ''  # .npz or pytorch-fid .pth; '': cached or downloaded
+    c.eval.reference_size = 50_000
+    c.eval.keep = 10_000
 
     c.log_every = 100
     c.checkpoint_every = 1000
@@ -150,6 +182,14 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
            'feature_matching to 0 (and mmd above 0)')
     _check(config.n_critic > 0 or config.g_objective.mmd > 0,
            'config.n_critic=0 and config.g_objective.mmd=0: the generator has no objective')
+    _check(config.infogan.categorical >= 0 and config.infogan.continuous >= 0,
+           'config.infogan.categorical and continuous must be >= 0')
+    _check(config.semi_supervised.num_labels >= 0, 'config.semi_supervised.num_labels must be >= 0')
+    if config.semi_supervised.num_labels:
+        _positive(config, 'semi_supervised.batch_size')
+        _check(config.semi_supervised.batch_size % num_devices == 0,
+               f'config.semi_supervised.batch_size={config.semi_supervised.batch_size} is not divisible by '
+               f'the {num_devices} devices')
     _check(0.0 <= config.label_smoothing < 1.0, f'config.label_smoothing={config.label_smoothing} must be in [0, 1)')
     for name, weight in config.penalties.items():
         _check(weight >= 0, f'config.penalties.{name}={weight} must be >= 0')
@@ -161,7 +201,8 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
            f'config.batch_size={config.batch_size} is not divisible by the {num_devices} devices')
     _check(config.batch_size % num_processes == 0,
            f'config.batch_size={config.batch_size} is not divisible by the {num_processes} processes')
-    _positive(config, 'image_size')
+    _positive(config, 'image_size', 'eval.num_samples', 'eval.reference_size', 'eval.keep')
+    _check(config.eval.every >= 0, f'config.eval.every={config.eval.every} must be >= 0')
     _check(config.data.crop >= 0, f'config.data.crop={config.data.crop} must be >= 0')
     _one_of(config, 'data.channels', (0, 1, 3))
     _one_of(config, 'model.latent', ('normal', 'uniform'))

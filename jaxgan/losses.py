@@ -84,3 +84,23 @@ def get(name: str) -> Loss:
     if name not in LOSSES:
         raise UserError(f'config.loss={name!r} is not one of {", ".join(LOSSES)}')
     return LOSSES[name]
+
+
+def classification_loss(*, logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean softmax cross-entropy of class logits [B, K] against integer labels [B]."""
+    log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None].astype(jnp.int32), axis=-1))
+
+
+def infogan_loss(*, outputs: dict, categorical: jax.Array | None, continuous: jax.Array | None,
+                 continuous_weight: float) -> jax.Array:
+    """InfoGAN's lower bound on the mutual information, as a loss: the cross-entropy of the categorical
+    code under Q plus continuous_weight times the Gaussian negative log-likelihood (unit variance, up to a
+    constant) of the continuous codes."""
+    total = jnp.zeros(())
+    if categorical is not None:
+        total = total + classification_loss(logits=outputs['q_categorical'], labels=categorical)
+    if continuous is not None:
+        total = total + continuous_weight * 0.5 * jnp.mean(
+            jnp.sum(jnp.square(outputs['q_continuous'] - continuous), axis=-1))
+    return total

@@ -2,6 +2,7 @@
 
     python -m jaxgan.sample --workdir=DIR --num=64 --out=samples.png    # a grid
     python -m jaxgan.sample --workdir=DIR --num=10000 --out=samples.npy # the raw array
+    python -m jaxgan.sample --workdir=DIR --label=3 --num=500 --out=threes.npy  # one class
 
 `.npy` holds the samples in the data's own range and units (uint8 [N, H, W, C] images, or vectors in
 the data's units); `.png` a grid of images. The EMA generator is used unless --noema.
@@ -21,8 +22,9 @@ from PIL import Image
 from jaxgan.gan import GAN, ModelState, Params, apply
 
 
-def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, *, bn: str) -> jax.Array:
-    """G(z) in model units, not updating any state.
+def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y: jax.Array | None = None, *,
+             bn: str) -> jax.Array:
+    """G(z[, y]) in model units, not updating any state.
 
     bn='batch' normalises with the batch's own statistics (as DCGAN's reference code samples);
     bn='running' uses the running averages gathered in training.
@@ -31,19 +33,24 @@ def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, *,
         module = gan.generator
         if hasattr(module, 'bn_axis_name'):  # a sample batch is not split over devices
             module = module.clone(bn_axis_name=None)
-        return apply(module, params, model_state, z, train=True)[0]
-    return gan.generate(params, model_state, z, train=False)[0]
+        return apply(module, params, model_state, z, y if gan.g_conditioned else None, train=True)[0]
+    return gan.generate(params, model_state, z, y=y, train=False)[0]
 
 
-def sample(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, *, bn: str,
-           batch_size: int) -> np.ndarray:
-    """Samples for latents z [N, Z] in the data's units, generated batch_size at a time."""
-    fn = jax.jit(lambda p, s, z: generate(gan, p, s, z, bn=bn))
+def sample(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y: jax.Array | None = None, *,
+           bn: str, batch_size: int) -> np.ndarray:
+    """Samples for latents z [N, Z] (and labels y [N] for a conditional G) in the data's units,
+    generated batch_size at a time."""
+    fn = jax.jit(lambda p, s, z, y: generate(gan, p, s, z, y, bn=bn))
     n = z.shape[0]
+    if gan.g_conditioned and y is None:
+        y = jnp.arange(n) % gan.num_classes
     pad = -n % batch_size
     if pad:  # filler latents complete the last batch (its statistics), then are dropped
         z = jnp.concatenate([z, gan.latents(jax.random.key(n), pad)])
-    chunks = [np.asarray(fn(params, model_state, z[i:i + batch_size])) for i in range(0, len(z), batch_size)]
+        y = None if y is None else jnp.concatenate([y, jnp.arange(pad) % gan.num_classes])
+    chunks = [np.asarray(fn(params, model_state, z[i:i + batch_size], None if y is None else y[i:i + batch_size]))
+              for i in range(0, len(z), batch_size)]
     return gan.spec.to_data_units(np.concatenate(chunks)[:n])
 
 
@@ -84,8 +91,15 @@ def _main(argv) -> None:
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
     z = gan.latents(jax.random.key(f.seed), f.num)
+    y = None
+    if f.label is not None:
+        if not gan.g_conditioned:
+            raise UserError('--label: this generator is not class-conditional')
+        if not 0 <= f.label < gan.num_classes:
+            raise UserError(f'--label={f.label}: the classes are 0 to {gan.num_classes - 1}')
+        y = jnp.full((f.num,), f.label, jnp.int32)
     params = state.ema_params if f.ema else state.g_params
-    samples = sample(gan, params, state.g_state, z, bn=config.sample_bn, batch_size=config.batch_size)
+    samples = sample(gan, params, state.g_state, z, y, bn=config.sample_bn, batch_size=config.batch_size)
     if out.endswith('.npy'):
         tmp = f'{out}.tmp.npy'
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -105,6 +119,8 @@ def main() -> None:
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
     flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
     flags.DEFINE_bool('ema', True, 'Use the EMA generator (--noema: the trained params).')
+    flags.DEFINE_integer('label', None, 'Class of every sample (class-conditional generators); by default '
+                         'the classes in turn.')
     cli.run_main(_main)
 
 

@@ -38,10 +38,11 @@ def init_state(gan: GAN, seed: int) -> GANState:
     """A fresh state; pure, so `jax.jit(init_state, static_argnums=0, out_shardings=...)` works."""
     key = jax.random.key(seed)
     g_key, d_key, run_key = jax.random.split(key, 3)
-    g_params, g_state = _split_variables(
-        gan.generator.init(g_key, jnp.zeros((2, gan.z_dim)), train=False))
-    d_params, d_state = _split_variables(
-        gan.discriminator.init(d_key, jnp.zeros((2, *gan.spec.shape)), train=False))
+    labels = jnp.zeros((2,), jnp.int32)
+    g_params, g_state = _split_variables(gan.generator.init(
+        g_key, jnp.zeros((2, gan.latent_dim)), labels if gan.g_conditioned else None, train=False))
+    d_params, d_state = _split_variables(gan.discriminator.init(
+        d_key, jnp.zeros((2, *gan.spec.shape)), labels if gan.d_conditioned else None, train=False))
     return GANState(
         step=jnp.zeros((), jnp.int32),
         rng=jax.random.key_data(run_key),

@@ -3,7 +3,8 @@
     train_step(state, batch) -> (state, metrics)
 
 batch['x'] holds one real batch per discriminator update, [n_critic, B, ...] in the data's host units
-(uint8 images or standardised vectors); with n_critic = 0 (no discriminator) it holds one.
+(uint8 images or standardised vectors); with n_critic = 0 (no discriminator) it holds one. Labelled
+runs add batch['y'] [n_critic, B]; semi-supervised ones 'x_labelled' and 'y_labelled'.
 
 The step is data parallel: `shard_map` over the mesh's 'data' axis runs the per-device program below
 on B / num_devices examples. Each loss is the mean over devices (`lax.pmean`), so the gradients with
@@ -29,7 +30,7 @@ import optax
 from jax import lax
 from jax.sharding import Mesh, PartitionSpec as P
 
-from jaxgan import health, penalties
+from jaxgan import health, losses, penalties
 from jaxgan.gan import GAN
 from jaxgan.parallel import DATA, batch_spec, replicated
 from jaxgan.state import GANState
@@ -54,8 +55,10 @@ def _sync(tree: Any) -> Any:
 
 def step_noise(gan: GAN, config: ml_collections.ConfigDict, key: jax.Array, n: int, batch: int) -> dict:
     """The random numbers of one step for the global batch, [n, B, ...] each."""
-    z_key, gp_key, u_key, a_key = jax.random.split(key, 4)
+    z_key, y_key, gp_key, u_key, a_key = jax.random.split(key, 5)
     noise = {'z': gan.latents(z_key, n, batch)}
+    if gan.g_conditioned:
+        noise['y_fake'] = gan.labels(y_key, n, batch)
     if config.penalties.gradient_penalty:
         noise['gp_epsilon'] = jax.random.uniform(gp_key, (n, batch))
     if config.penalties.dragan:
@@ -70,22 +73,46 @@ def _global_std(x: jax.Array) -> jax.Array:
 
 
 def make_local_step(gan: GAN, config: ml_collections.ConfigDict):
-    """The per-device program: (state, x, noise, rng) -> (state, metrics); see the module docstring."""
+    """The per-device program: (state, batch, noise, rng) -> (state, metrics); see the module docstring.
+
+    batch: 'x' [n, b, ...] and, where the config needs them, 'y' [n, b] (the real examples' labels) and
+    'x_labelled', 'y_labelled' [n, b_l, ...] (a semi-supervised run's labelled examples).
+    """
     loss, pen, obj = gan.loss, config.penalties, config.g_objective
     smoothing = {'label_smoothing': config.label_smoothing} if config.label_smoothing else {}
-    uses_d_in_g = obj.adversarial > 0 or obj.feature_matching > 0
+    acgan = config.conditioning.d == 'acgan'
+    info = gan.categorical_code or gan.continuous_codes
+    uses_d_in_g = obj.adversarial > 0 or obj.feature_matching > 0 or acgan or info
 
-    def d_loss_terms(params, d_state, real, fake, noise, step, rng):
-        keys = list(jax.random.split(rng, 3)) if rng is not None else [None] * 3
-        real_logits, s = gan.discriminate(params, d_state, real, train=True, rng=keys[0])
-        fake_logits, s = gan.discriminate(params, s, fake, train=True, rng=keys[1])
+    def mutual_info(out, z):
+        categorical, continuous = gan.codes(z)
+        return config.infogan.weight * losses.infogan_loss(
+            outputs=out, categorical=categorical, continuous=continuous,
+            continuous_weight=config.infogan.continuous_weight)
+
+    def d_loss_terms(params, d_state, real, fake, inputs, step, rng):
+        keys = list(jax.random.split(rng, 4)) if rng is not None else [None] * 4
+        real_out, s = gan.discriminate(params, d_state, real, y=inputs.get('y'), train=True, rng=keys[0])
+        fake_out, s = gan.discriminate(params, s, fake, y=inputs.get('y_fake'), train=True, rng=keys[1])
+        real_logits, fake_logits = real_out['logits'], fake_out['logits']
         terms = {'d_adversarial': loss.discriminator(real_logits=real_logits, fake_logits=fake_logits,
                                                      **smoothing)}
+        if acgan:
+            w = config.conditioning.acgan_weight
+            terms['acgan_real'] = w * losses.classification_loss(logits=real_out['class_logits'], labels=inputs['y'])
+            terms['acgan_fake'] = w * losses.classification_loss(logits=fake_out['class_logits'],
+                                                                 labels=inputs['y_fake'])
+        if info:
+            terms['d_mutual_info'] = mutual_info(fake_out, inputs['z'])
+        if 'x_labelled' in inputs:
+            labelled_out, s = gan.discriminate(params, s, inputs['x_labelled'], train=True, rng=keys[3])
+            terms['supervised'] = config.semi_supervised.weight * losses.classification_loss(
+                logits=labelled_out['class_logits'], labels=inputs['y_labelled'])
         # D as a function of its input for the penalties; their model-state updates are dropped.
-        d_fn = lambda x: gan.discriminate(params, s, x, train=True, rng=keys[2])[0]
+        d_fn = lambda x: gan.discriminate(params, s, x, y=inputs.get('y'), train=True, rng=keys[2])[0]['logits']
         if pen.gradient_penalty:
             terms['gradient_penalty'] = pen.gradient_penalty * penalties.gradient_penalty(
-                d_fn=d_fn, real=real, fake=fake, epsilon=noise['gp_epsilon'])
+                d_fn=d_fn, real=real, fake=fake, epsilon=inputs['gp_epsilon'])
         if pen.r1:
             r1 = lambda: _sync(penalties.r1_penalty(d_fn=d_fn, real=real))
             k = pen.r1_every
@@ -95,15 +122,15 @@ def make_local_step(gan: GAN, config: ml_collections.ConfigDict):
                 terms['r1'] = 0.5 * pen.r1 * k * lax.cond(step % k == 0, r1, lambda: jnp.zeros(()))
         if pen.dragan:
             terms['dragan'] = pen.dragan * penalties.dragan_penalty(
-                d_fn=d_fn, real=real, std=_global_std(real), uniform=noise['dragan_uniform'],
-                alpha=noise['dragan_alpha'])
+                d_fn=d_fn, real=real, std=_global_std(real), uniform=inputs['dragan_uniform'],
+                alpha=inputs['dragan_alpha'])
         return terms, (s, real_logits, fake_logits)
 
-    def d_update(d, averages, real, fake, noise, step, rng):
+    def d_update(d, averages, real, fake, inputs, step, rng):
         d_params, d_state, d_opt_state = d
 
         def loss_fn(params):
-            terms, aux = d_loss_terms(params, d_state, real, fake, noise, step, rng)
+            terms, aux = d_loss_terms(params, d_state, real, fake, inputs, step, rng)
             if pen.historical_averaging:
                 terms['d_historical_averaging'] = pen.historical_averaging * penalties.historical_average_penalty(
                     params=params, average=averages['d'])
@@ -126,37 +153,41 @@ def make_local_step(gan: GAN, config: ml_collections.ConfigDict):
         nonfinite = health.nonfinite_mask(d_loss=value, d_grads=grad_norm)
         return (d_params, _sync(d_state), d_opt_state), metrics, nonfinite
 
-    def local_step(state: GANState, x: jax.Array, noise: dict, rng: jax.Array | None
+    def local_step(state: GANState, batch: dict, noise: dict, rng: jax.Array | None
                    ) -> tuple[GANState, Metrics]:
-        real = gan.spec.model_input(x)
+        # Per D update i: inputs[key][i]. Real images go to model units once.
+        inputs = {**{k: v for k, v in batch.items() if not k.startswith('x')}, **noise,
+                  **{k: gan.spec.model_input(v) for k, v in batch.items() if k.startswith('x')}}
+        real = inputs.pop('x')
         if rng is not None:  # dropout differs per device
             rng = jax.random.fold_in(rng, lax.axis_index(DATA))
         rng_at = lambda i: None if rng is None else jax.random.fold_in(rng, i)
-        g_params, g_state, z = state.g_params, state.g_state, noise['z']
+        g_params, g_state = state.g_params, state.g_state
         d = (state.d_params, state.d_state, state.d_opt_state)
         averages = state.averages
         nonfinite = jnp.zeros((), jnp.int32)
         metrics = {}
 
-        def critic_iteration(carry, inputs):
+        def critic_iteration(carry, xs):
             d, g_state, nonfinite = carry
-            i, real_i, noise_i = inputs
-            fake, g_state = gan.generate(g_params, g_state, noise_i['z'], train=True)
-            d, _, bad = d_update(d, averages, real_i, lax.stop_gradient(fake), noise_i, state.step,
+            i, real_i, inputs_i = xs
+            fake, g_state = gan.generate(g_params, g_state, inputs_i['z'], y=inputs_i.get('y_fake'), train=True)
+            d, _, bad = d_update(d, averages, real_i, lax.stop_gradient(fake), inputs_i, state.step,
                                  None if rng is None else jax.random.fold_in(rng, i))
             return (d, _sync(g_state), nonfinite | bad), None
 
         n = config.n_critic
         if n > 1:
-            first = jax.tree.map(lambda a: a[:-1], noise)
+            first = jax.tree.map(lambda a: a[:-1], inputs)
             (d, g_state, nonfinite), _ = lax.scan(critic_iteration, (d, g_state, nonfinite),
                                                   (jnp.arange(n - 1), real[:-1], first))
 
         # The last D update and the G update share one G forward pass.
+        last = jax.tree.map(lambda a: a[-1], inputs)
+        z, y_fake = last['z'], last.get('y_fake')
         fake, g_vjp, g_state = jax.vjp(
-            lambda p: gan.generate(p, g_state, z[-1], train=True), g_params, has_aux=True)
+            lambda p: gan.generate(p, g_state, z, y=y_fake, train=True), g_params, has_aux=True)
         if n > 0:
-            last = jax.tree.map(lambda a: a[-1], noise)
             d, metrics, bad = d_update(d, averages, real[-1], lax.stop_gradient(fake), last, state.step,
                                        rng_at(n))
             nonfinite = nonfinite | bad
@@ -165,15 +196,20 @@ def make_local_step(gan: GAN, config: ml_collections.ConfigDict):
         def g_loss_fn(fake):
             terms, s = {}, d_state
             if uses_d_in_g:
-                logits, fake_features, s = gan.discriminate_features(d_params, s, fake, train=True,
-                                                                     rng=rng_at(n + 1))
+                out, s = gan.discriminate(d_params, s, fake, y=y_fake, train=True, rng=rng_at(n + 1))
                 if obj.adversarial:
-                    terms['g_adversarial'] = obj.adversarial * loss.generator(fake_logits=logits)
+                    terms['g_adversarial'] = obj.adversarial * loss.generator(fake_logits=out['logits'])
                 if obj.feature_matching:
-                    _, real_features, _ = gan.discriminate_features(d_params, d_state, real[-1], train=True,
-                                                                    rng=rng_at(n + 2))
-                    gap = _sync(jnp.mean(lax.stop_gradient(real_features), 0)) - _sync(jnp.mean(fake_features, 0))
+                    real_out, _ = gan.discriminate(d_params, d_state, real[-1], y=last.get('y'), train=True,
+                                                   rng=rng_at(n + 2))
+                    gap = (_sync(jnp.mean(lax.stop_gradient(real_out['features']), 0))
+                           - _sync(jnp.mean(out['features'], 0)))
                     terms['feature_matching'] = obj.feature_matching * jnp.sum(jnp.square(gap))
+                if acgan:
+                    terms['acgan_g'] = config.conditioning.acgan_weight * losses.classification_loss(
+                        logits=out['class_logits'], labels=y_fake)
+                if info:
+                    terms['g_mutual_info'] = mutual_info(out, z)
             if obj.mmd:
                 terms['mmd'] = obj.mmd * penalties.mmd(x=real[-1], y=fake, bandwidths=tuple(obj.mmd_bandwidths))
             terms = _sync(terms)
@@ -222,11 +258,10 @@ def make_step_fn(gan: GAN, config: ml_collections.ConfigDict, mesh: Mesh) -> Tra
         in_specs=(P(), batch_spec(1), batch_spec(1), P()), out_specs=(P(), P()))
 
     def step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
-        x = batch['x']
         key = jax.random.fold_in(state.key(), state.step)
-        noise = step_noise(gan, config, key, max(config.n_critic, 1), x.shape[1])
+        noise = step_noise(gan, config, key, max(config.n_critic, 1), batch['x'].shape[1])
         rng = jax.random.fold_in(key, 0xd0) if gan.needs_rng else None
-        return local_step(state, x, noise, rng)
+        return local_step(state, batch, noise, rng)
 
     return step
 
@@ -249,6 +284,6 @@ def make_train_step(gan: GAN, config: ml_collections.ConfigDict, mesh: Mesh) -> 
 
         leading = 2
     rep = replicated(mesh)
-    batch_sharding = {'x': jax.sharding.NamedSharding(mesh, batch_spec(leading))}
+    batch_sharding = jax.sharding.NamedSharding(mesh, batch_spec(leading))  # every array of the batch
     return jax.jit(step, in_shardings=(rep, batch_sharding), out_shardings=(rep, rep),
                    donate_argnums=0)

@@ -23,6 +23,7 @@ import time
 from typing import Callable, Sequence
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
@@ -70,12 +71,11 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
     abstract = abstract_like(jax.eval_shape(lambda: init_state(gan, config.seed)), rep)
     for step in candidates:
         try:
-            saved = checkpoints.read_meta(step)['config']
+            saved, layout = checkpoints.read_meta(step)['config'], checkpoints.layout(step)
         except Exception as e:  # orbax and tensorstore raise many types for damaged files
             error = e
         else:
-            diffs = config_lib.structural_diff(saved, config) or layout_diff(checkpoints.layout(step),
-                                                                             layout_of(abstract))
+            diffs = config_lib.structural_diff(saved, config) or layout_diff(layout, layout_of(abstract))
             if diffs:
                 raise UserError(f'{checkpoints.directory} holds checkpoints of another set-up '
                                 f'({"; ".join(diffs)}): use another --workdir, or the same config')
@@ -102,17 +102,58 @@ class SampleGrid:
         self.gan, self.writer = gan, writer
         self.directory = os.path.join(workdir, 'samples')
         self.z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), 0x5a), config.num_samples)
-        self._fn = jax.jit(lambda p, s, z: sample.generate(gan, p, s, z, bn=config.sample_bn))
+        self.y = jnp.arange(config.num_samples) % gan.num_classes if gan.g_conditioned else None
+        self.columns = gan.num_classes if gan.g_conditioned else None  # a column per class
+        self._fn = jax.jit(lambda p, s, z, y: sample.generate(gan, p, s, z, y, bn=config.sample_bn))
 
     def __call__(self, gan: GAN, state: GANState, step: int) -> None:
         if self.gan.spec.kind != 'image':
             return
         images = self.gan.spec.to_data_units(
-            parallel.to_host(self._fn(state.ema_params, state.g_state, self.z)))
+            parallel.to_host(self._fn(state.ema_params, state.g_state, self.z, self.y)))
         if jax.process_index() == 0:
-            grid = sample.make_grid(images)
+            grid = sample.make_grid(images, self.columns)
             sample.save_png(os.path.join(self.directory, f'step_{step:08d}.png'), grid)
             self.writer.image(step, 'samples', grid)
+
+
+class PeriodicEvaluation:
+    """config.eval: metrics every `every` steps, logged; the best-FID checkpoint kept in <workdir>/best."""
+
+    def __init__(self, config: ml_collections.ConfigDict, workdir: str, meta: dict):
+        from jaxgan import evaluate
+        e = config.eval
+        self.evaluator = evaluate.make_evaluator(
+            config, tuple(m.strip() for m in e.metrics.split(',') if m.strip()), num_samples=e.num_samples,
+            features=e.features, inception_weights=e.inception_weights, reference_size=e.reference_size,
+            keep=e.keep)
+        self.writer: writers.Writer | None = None  # set once the run's writer exists
+        self.meta = meta
+        self.directory = os.path.join(workdir, 'eval')
+        self.best = Checkpoints(workdir, keep=1, async_save=False, subdir='best')
+        self.best_path = os.path.join(workdir, 'best', 'best.json')
+        self.best_fid = json.load(open(self.best_path))['fid'] if os.path.exists(self.best_path) else float('inf')
+
+    def __call__(self, gan: GAN, state: GANState, step: int) -> None:
+        result = self.evaluator(gan, state)
+        logging.info('step %d: %s', step, json.dumps(result['metrics']))
+        self.writer.scalars(step, {f'eval/{k}': float(v) for k, v in result['metrics'].items()})
+        if jax.process_index() == 0:
+            os.makedirs(self.directory, exist_ok=True)
+            with open(os.path.join(self.directory, 'history.jsonl'), 'a', encoding='utf-8') as f:
+                f.write(json.dumps(result) + '\n')
+        fid = result['metrics'].get('fid')
+        if fid is not None and fid < self.best_fid:
+            self.best_fid = fid
+            self.best.save(step, state, self.meta)
+            self.best.wait()
+            if jax.process_index() == 0:
+                with open(f'{self.best_path}.part', 'w', encoding='utf-8') as f:
+                    json.dump({'step': step, 'fid': fid, 'protocol': result['protocol']}, f, indent=2)
+                os.replace(f'{self.best_path}.part', self.best_path)
+
+    def close(self) -> None:
+        self.best.close()
 
 
 class Preemption:
@@ -218,6 +259,20 @@ class Trainer:
 Callback = Callable[[GAN, GANState, int], None]
 
 
+def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan: GAN) -> dict[str, data.Batcher]:
+    """The data streams of a run: the main one ('') and a semi-supervised run's labelled one."""
+    common = dict(seed=config.seed, workers=config.data.workers, process_index=jax.process_index(),
+                  process_count=jax.process_count())
+    needs_labels = gan.d_conditioned or config.conditioning.d == 'acgan'
+    batchers = {'': data.Batcher(dataset, global_batch=config.batch_size, labels=needs_labels, **common)}
+    ssl = config.semi_supervised
+    if ssl.num_labels:
+        subset = data.balanced_subset(dataset.source.labels, ssl.num_labels, config.seed)
+        batchers['_labelled'] = data.Batcher(dataset, global_batch=ssl.batch_size, labels=True, subset=subset,
+                                             **common)
+    return batchers
+
+
 def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> GANState:
     """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
     the end, after the sample grid (experiments use them for plots of their own)."""
@@ -227,16 +282,22 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     gan = build_gan(config, dataset.spec)
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
 
+    # Built before anything is written: missing Inception weights stop the run here.
+    evaluation = PeriodicEvaluation(config, workdir, _meta(config, gan)) if config.eval.every else None
     checkpoints = Checkpoints(workdir, keep=config.keep_checkpoints, async_save=config.async_checkpoints)
     try:
         state = restore_or_init(checkpoints, gan, config, mesh)
     except BaseException:
         checkpoints.close()
+        if evaluation:
+            evaluation.close()
         raise
     start = int(parallel.to_host(state.step))
     if start >= config.num_steps:
         logging.info('step %d already reaches config.num_steps=%d: nothing to do', start, config.num_steps)
         checkpoints.close()
+        if evaluation:
+            evaluation.close()
         return state
 
     is_chief = jax.process_index() == 0
@@ -247,14 +308,15 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     trainer = Trainer(config, workdir, gan, checkpoints, writer)
     trainer.last_saved = start
     grid = SampleGrid(gan, config, workdir, writer)
+    if evaluation:
+        evaluation.writer = writer
     periodic = lambda state, step: [f(gan, state, step) for f in (grid, *callbacks)]
+
     train_step = step_lib.make_train_step(gan, config, mesh)
     k = config.steps_per_dispatch
-    batcher = data.Batcher(dataset, global_batch=config.batch_size, seed=config.seed,
-                           workers=config.data.workers, process_index=jax.process_index(),
-                           process_count=jax.process_count())
+    batchers = make_batchers(config, dataset, gan)
     batches = data.Prefetcher(
-        data.dispatch_batches(batcher, start_step=start, num_steps=config.num_steps,
+        data.dispatch_batches(batchers, start_step=start, num_steps=config.num_steps,
                               n_critic=max(config.n_critic, 1), steps_per_dispatch=k),
         place=lambda host: parallel.place_batch(host, mesh, leading_axes=2 if k > 1 else 1),
         depth=config.data.prefetch)
@@ -264,8 +326,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     try:
         for dispatch, (at, x) in enumerate(batches):
             assert at == step, (at, step)
-            state, metrics = train_step(state, {'x': x})
-            current = Dispatched(step, step + (x.shape[0] if k > 1 else 1), metrics)
+            state, metrics = train_step(state, x)
+            current = Dispatched(step, step + (x['x'].shape[0] if k > 1 else 1), metrics)
             if previous is None:
                 jax.block_until_ready(metrics)
                 logging.info('first step (with compilation) took %.1f s', time.perf_counter() - trainer.clock[0])
@@ -275,6 +337,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
             previous, step = current, current.after
             if crossed(current.before, step, config.sample_every):
                 periodic(state, step)
+            if evaluation and crossed(current.before, step, config.eval.every):
+                evaluation(gan, state, step)
             if crossed(current.before, step, config.checkpoint_every):
                 trainer.save(state, current)
             if preemption.reached(dispatch):
@@ -289,9 +353,12 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
         checkpoints.wait()
         logging.info('done: step %d; checkpoints in %s', step, checkpoints.directory)
     finally:
+        if evaluation:
+            evaluation.close()
         preemption.close()
         batches.close()
-        batcher.close()
+        for batcher in batchers.values():
+            batcher.close()
         checkpoints.close()
         writer.close()
     return state

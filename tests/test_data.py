@@ -123,17 +123,18 @@ def test_batches_are_seeded_epochs_and_split_over_processes():
               for p in range(2)]
     for t in (0, 28, 29):  # 28 and 29 straddle the end of the first epoch
         assert np.array_equal(np.concatenate([h.indices(t) for h in halves]), one.indices(t))
-        assert np.array_equal(np.concatenate([h.batch(t) for h in halves]), one.batch(t))
+        assert np.array_equal(np.concatenate([h.batch(t)['x'] for h in halves]), one.batch(t)['x'])
 
 
 def test_dispatch_batches_shapes_and_resume():
     dataset = data.load(tiny_config())
-    batcher = data.Batcher(dataset, global_batch=8, seed=0, workers=1)
-    full = list(data.dispatch_batches(batcher, start_step=0, num_steps=5, n_critic=2, steps_per_dispatch=2))
+    batchers = {'': data.Batcher(dataset, global_batch=8, seed=0, workers=1, labels=True)}
+    full = list(data.dispatch_batches(batchers, start_step=0, num_steps=5, n_critic=2, steps_per_dispatch=2))
     assert [s for s, _ in full] == [0, 2, 4]
-    assert full[0][1].shape == (2, 2, 8, 16, 16, 1) and full[-1][1].shape == (1, 2, 8, 16, 16, 1)
-    resumed = list(data.dispatch_batches(batcher, start_step=2, num_steps=5, n_critic=2, steps_per_dispatch=2))
-    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(full[1:], resumed))
+    assert full[0][1]['x'].shape == (2, 2, 8, 16, 16, 1) and full[-1][1]['x'].shape == (1, 2, 8, 16, 16, 1)
+    assert full[0][1]['y'].shape == (2, 2, 8) and full[0][1]['y'].dtype == np.int32
+    resumed = list(data.dispatch_batches(batchers, start_step=2, num_steps=5, n_critic=2, steps_per_dispatch=2))
+    assert all(np.array_equal(a['x'], b['x']) for (_, a), (_, b) in zip(full[1:], resumed))
 
 
 def test_prefetcher_raises_the_producers_error_in_the_consumer():

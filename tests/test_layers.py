@@ -48,7 +48,7 @@ def test_spectral_norm_makes_the_largest_singular_value_one():
     for _ in range(30):  # one power iteration per training call
         _, updates = Net().apply(variables, x, True, mutable=['spectral'])
         variables = {**variables, **updates}
-    kernel = np.asarray(variables['params']['SpectralNorm_0']['Dense_0']['kernel'])
+    kernel = np.asarray(variables['params']['Dense_0']['kernel'])
     flat = {'/'.join(str(getattr(k, 'key', k)) for k in path): v
             for path, v in jax.tree_util.tree_leaves_with_path(variables['spectral'])}
     sigma = np.asarray(next(v for k, v in flat.items() if k.endswith('sigma'))).reshape(())  # the estimate

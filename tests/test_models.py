@@ -21,7 +21,8 @@ def test_dcgan_shapes(size):
     x = jax.eval_shape(functools.partial(g.apply, train=False), g_vars, z)
     assert x.shape == (2, size, size, 3)
     d_vars = jax.eval_shape(functools.partial(d.init, train=False), jax.random.key(0), x)
-    assert jax.eval_shape(functools.partial(d.apply, train=False), d_vars, x).shape == (2,)
+    out = jax.eval_shape(functools.partial(d.apply, train=False), d_vars, x)
+    assert out['logits'].shape == (2,) and out['features'].shape[0] == 2
 
 
 def test_dcgan_64_matches_the_paper():
@@ -72,3 +73,29 @@ def test_bfloat16_compute_keeps_float32_params():
     assert x.dtype == jnp.float32  # outputs are cast back for the loss
     hlo = jax.jit(lambda v, z: g.apply(v, z, train=False)).lower(variables, jnp.ones((2, 8))).as_text()
     assert 'bf16' in hlo
+
+
+@pytest.mark.parametrize('name', ['dcgan', 'resnet', 'mlp'])
+@pytest.mark.parametrize('g_cond, d_cond', [('concat', 'concat'), ('cbn', 'projection'), ('none', 'acgan')])
+def test_conditional_models_and_heads(name, g_cond, d_cond):
+    if name == 'mlp' and g_cond == 'cbn':
+        pytest.skip('the MLP generator has no BatchNorm to condition')
+    config = tiny_config(model__name=name, conditioning__g=g_cond, conditioning__d=d_cond,
+                         infogan__categorical=4, infogan__continuous=2, image_size=32)
+    g, d = models.build(config, DataSpec('image', (32, 32, 1), 10, 'digits', num_classes=10,
+                                         class_names=tuple('0123456789')))
+    z, y = jnp.ones((2, 8 + 4 + 2)), jnp.array([3, 7])
+    g_vars = jax.eval_shape(functools.partial(g.init, train=False), jax.random.key(0), z, y if g_cond != 'none' else None)
+    x = jax.eval_shape(functools.partial(g.apply, train=False), g_vars, z, y if g_cond != 'none' else None)
+    assert x.shape == (2, 32, 32, 1)
+    d_y = y if d_cond in ('concat', 'projection') else None
+    d_vars = jax.eval_shape(functools.partial(d.init, train=False), jax.random.key(0), x, d_y)
+    out = jax.eval_shape(functools.partial(d.apply, train=False), d_vars, x, d_y)
+    assert out['logits'].shape == (2,) and out['q_categorical'].shape == (2, 4) and out['q_continuous'].shape == (2, 2)
+    assert ('class_logits' in out) == (d_cond == 'acgan')
+
+
+def test_conditioning_needs_labels():
+    config = tiny_config(conditioning__g='concat')
+    with pytest.raises(UserError, match='has no labels'):
+        models.build(config, DataSpec('image', (16, 16, 1), 10, 'folder:x'))

@@ -77,8 +77,20 @@ def test_lazy_r1_runs_every_k_steps_weighed_k():
     dict(g_objective__adversarial=0.0, g_objective__feature_matching=1.0, model__g_norm='virtual_batch',
          model__vbn_reference_size=4),
     dict(n_critic=0, g_objective__adversarial=0.0, g_objective__mmd=1.0),
+    dict(conditioning__g='cbn', conditioning__d='projection'),
+    dict(conditioning__g='concat', conditioning__d='acgan', n_critic=2),
+    dict(infogan__categorical=10, infogan__continuous=2),
+    dict(semi_supervised__num_labels=20, semi_supervised__batch_size=8, g_objective__adversarial=0.0,
+         g_objective__feature_matching=1.0),
 ])
 def test_objectives_compose_in_one_step(overrides):
     state, metrics = run(tiny_config(**overrides), 2)
     assert int(state.step) == 2 and int(metrics['nonfinite']) == 0
     assert all(np.isfinite(v).all() for v in metrics.values())
+    expected_terms = {'conditioning__d': {'acgan': {'acgan_real', 'acgan_fake', 'acgan_g'}},
+                      'infogan__categorical': {10: {'d_mutual_info', 'g_mutual_info'}},
+                      'semi_supervised__num_labels': {20: {'supervised', 'feature_matching'}},
+                      'penalties__gradient_penalty': {10.0: {'gradient_penalty'}},
+                      'penalties__dragan': {10.0: {'dragan'}}}
+    for field, value in overrides.items():
+        assert expected_terms.get(field, {}).get(value, set()) <= set(metrics), field

@@ -15,14 +15,25 @@ def setup(config, devices=None):
     dataset = data.load(config)
     gan = build_gan(config, dataset.spec)
     state = create_state(gan, config.seed, parallel.replicated(mesh))
-    batcher = data.Batcher(dataset, global_batch=config.batch_size, seed=0, workers=1)
-    return mesh, gan, state, batcher
+    from jaxgan.train import make_batchers
+    batchers = make_batchers(config, dataset, gan)
+    return mesh, gan, state, _Merged(batchers)
+
+
+class _Merged:
+    """The run's batchers as one, with their keys suffixed (see data.dispatch_batches)."""
+
+    def __init__(self, batchers):
+        self.batchers = batchers
+
+    def batch(self, t):
+        return {k + suffix: v for suffix, b in self.batchers.items() for k, v in b.batch(t).items()}
 
 
 def batch(batcher, mesh, config, step):
     n = max(config.n_critic, 1)
-    host = np.stack([batcher.batch(t) for t in range(step * n, (step + 1) * n)])
-    return {'x': parallel.place_batch(host, mesh, leading_axes=1)}
+    parts = [batcher.batch(t) for t in range(step * n, (step + 1) * n)]
+    return {k: parallel.place_batch(np.stack([p[k] for p in parts]), mesh, leading_axes=1) for k in parts[0]}
 
 
 def run(config, steps, devices=None):
@@ -98,7 +109,7 @@ def test_steps_per_dispatch_equals_single_steps():
     mesh, gan, state, batcher = setup(config)
     train_step = make_train_step(gan, config, mesh)
     for start in (0, 2):
-        host = np.stack([batcher.batch(t) for t in range(start, start + 2)])[:, None]
+        host = np.stack([batcher.batch(t)['x'] for t in range(start, start + 2)])[:, None]
         state, metrics = train_step(state, {'x': parallel.place_batch(host, mesh, leading_axes=2)})
     scanned = parallel.to_host(state)
     assert int(scanned.step) == 4 and set(metrics) >= {'d_loss', 'g_loss'}

@@ -16,7 +16,7 @@ def test_celeb_a_by_random_access():
     with tfds.testing.mock_data(num_examples=12):
         dataset = data.load(tiny_config(dataset='tfds:celeb_a', image_size=32, data__crop=108))
         assert dataset.spec.shape == (32, 32, 3) and dataset.spec.num_examples == 12
-        batch = data.Batcher(dataset, global_batch=8, seed=0, workers=2).batch(0)
+        batch = data.Batcher(dataset, global_batch=8, seed=0, workers=2).batch(0)['x']
     assert batch.shape == (8, 32, 32, 3) and batch.dtype == np.uint8
 
 
@@ -27,13 +27,15 @@ def test_tfrecord_dataset_is_decoded_once_into_a_cache(tmp_path):
     config = tiny_config(dataset='tfds:mnist:test', image_size=16, data__cache_dir=str(tmp_path))
     with tfds.testing.mock_data(num_examples=20, as_data_source_fn=no_random_access):
         dataset = data.load(config)
-        cached = os.listdir(tmp_path)
-        assert len(cached) == 1 and cached[0].endswith('16px-crop0-c0.npy'), cached
+        cached = sorted(os.listdir(tmp_path))
+        assert len(cached) == 2, cached
+        assert cached[0].endswith('-test-16px-crop0-c0.labels.npy') and cached[1].endswith('-test-16px-crop0-c0.npy')
+        assert dataset.source.labels is not None and len(dataset.source.labels) == 20
         assert dataset.spec.shape == (16, 16, 1) and dataset.spec.num_examples == 20
         x = dataset.examples(np.array([3, 1, 2]))
         again = data.load(config)  # read back from the cache, not decoded again
         assert np.array_equal(again.examples(np.array([3, 1, 2])), x)
-    assert os.listdir(tmp_path) == cached  # no temporary file left behind
+    assert sorted(os.listdir(tmp_path)) == cached  # no temporary file left behind
 
 
 def test_unknown_tfds_name():

@@ -51,6 +51,12 @@ def test_resume_refuses_an_incompatible_config(tmp_path):
     assert sorted(os.listdir(tmp_path / 'checkpoints')) == before
 
 
+def test_resume_refuses_another_model_size(tmp_path):
+    train.train(tiny_config(num_steps=2), str(tmp_path))
+    with pytest.raises(UserError, match=r'another set-up \(d_opt_state.*\(4, 4, 1, 8\) in the checkpoint, \(4, 4, 1, 16\) now'):
+        train.train(tiny_config(num_steps=4, model__d_width=16), str(tmp_path))
+
+
 def test_invalid_config_values_are_user_errors(tmp_path):
     with pytest.raises(UserError, match='config.batch_size=12 is not divisible by the 8 devices'):
         train.train(tiny_config(batch_size=12), str(tmp_path))

@@ -72,6 +72,10 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
     kind, _, arg = name.partition(':')
     if kind == 'digits' and not arg:
         return sources.digits()
+    if kind == 'stacked' and arg:
+        base = config.copy_and_resolve_references()
+        base.dataset = arg
+        return sources.stacked(open_source(base, preprocess), seed=config.seed)
     if kind == 'toy' and arg in toy.MIXTURES:
         return sources.array_source(toy.sample(arg, seed=config.seed), f'toy:{arg}')
     if kind == 'npy' and arg:
@@ -84,10 +88,10 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
         tag = f'{config.image_size}px-crop{d.crop}-c{d.channels}'
         return sources.tfds_source(
             arg, data_dir=d.tfds_data_dir, manual_dir=d.tfds_manual_dir, download=d.tfds_download,
-            image_key=d.image_key, preprocess=preprocess,
+            image_key=d.image_key, label_key=d.label_key, preprocess=preprocess,
             cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
     raise UserError(f'config.dataset={name!r} is not one of digits, npy:PATH, folder:PATH, '
-                    f'tfds:NAME[:SPLIT], {", ".join("toy:" + t for t in toy.MIXTURES)}')
+                    f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}')
 
 
 def load(config: ml_collections.ConfigDict) -> Dataset:
@@ -100,12 +104,13 @@ def load(config: ml_collections.ConfigDict) -> Dataset:
 
     source = open_source(config, preprocess)
     first = _first_readable(source, config.data.on_corrupt)
+    classes = {'num_classes': len(source.class_names), 'class_names': source.class_names} if source.labels is not None else {}
     if source.kind == 'vector':
         array = np.asarray(source.array, np.float64)
         mean, std = array.mean(0), array.std(0)
         std = np.where(std > 0, std, 1.0)
         spec = DataSpec('vector', (array.shape[1],), len(source), source.description,
-                        tuple(map(float, mean)), tuple(map(float, std)))
+                        tuple(map(float, mean)), tuple(map(float, std)), **classes)
         mean32, std32 = mean.astype(np.float32), std.astype(np.float32)
         return Dataset(source, spec, lambda x: ((np.asarray(x, np.float32) - mean32) / std32))
     if source.preprocessed:
@@ -115,8 +120,25 @@ def load(config: ml_collections.ConfigDict) -> Dataset:
         channels = channels or _channels_of(first)
         shape = preprocess(first, f'{source.description}[0]').shape
         prepare = preprocess
-    return Dataset(source, DataSpec('image', tuple(shape), len(source), source.description), prepare,
+    return Dataset(source, DataSpec('image', tuple(shape), len(source), source.description, **classes), prepare,
                    config.data.on_corrupt)
+
+
+def balanced_subset(labels: np.ndarray | None, num: int, seed: int) -> np.ndarray:
+    """`num` example indices, the same number of each class, drawn with the seed (sorted)."""
+    if labels is None:
+        raise UserError('config.semi_supervised.num_labels: the data have no labels')
+    classes = int(labels.max()) + 1
+    if num % classes:
+        raise UserError(f'config.semi_supervised.num_labels={num} is not a multiple of the {classes} classes')
+    rng = np.random.default_rng([seed, 0x1abe1])
+    chosen = []
+    for c in range(classes):
+        members = np.flatnonzero(labels == c)
+        if len(members) < num // classes:
+            raise UserError(f'config.semi_supervised.num_labels={num}: class {c} has only {len(members)} examples')
+        chosen.append(rng.choice(members, num // classes, replace=False))
+    return np.sort(np.concatenate(chosen))
 
 
 def _first_readable(source: sources.Source, on_corrupt: str) -> np.ndarray:
@@ -135,18 +157,28 @@ def _channels_of(image: np.ndarray) -> int:
 
 
 class Batcher:
-    """This process's share of each global batch, by D-update index; see the module docstring."""
+    """This process's share of each global batch, by D-update index; see the module docstring.
+
+    `subset`: draw from these source indices only (the labelled examples of a semi-supervised run).
+    `labels`: batches hold the examples' classes too.
+    """
 
     def __init__(self, dataset: Dataset, *, global_batch: int, seed: int, workers: int,
-                 process_index: int = 0, process_count: int = 1):
+                 process_index: int = 0, process_count: int = 1, labels: bool = False,
+                 subset: np.ndarray | None = None):
         if global_batch % process_count:
             raise UserError(f'config.batch_size={global_batch} is not divisible by the '
                             f'{process_count} processes')
+        if labels and dataset.source.labels is None:
+            raise UserError(f'{dataset.spec.source} has no labels, and this config needs them')
         self.dataset = dataset
         self.global_batch = global_batch
         self.local_batch = global_batch // process_count
         self.offset = process_index * self.local_batch
         self.seed = seed
+        self.labels = labels
+        self.subset = subset
+        self.size = len(subset) if subset is not None else dataset.spec.num_examples
         self._perms: dict[int, np.ndarray] = {}
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-data')
 
@@ -154,34 +186,44 @@ class Batcher:
         if epoch not in self._perms:
             if len(self._perms) > 2:
                 self._perms.pop(min(self._perms))
-            rng = np.random.default_rng([self.seed, epoch])
-            self._perms[epoch] = rng.permutation(self.dataset.spec.num_examples)
+            perm = np.random.default_rng([self.seed, epoch]).permutation(self.size)
+            self._perms[epoch] = self.subset[perm] if self.subset is not None else perm
         return self._perms[epoch]
 
     def indices(self, t: int) -> np.ndarray:
         """Source indices of this process's examples for D-update t."""
-        n = self.dataset.spec.num_examples
         positions = t * self.global_batch + self.offset + np.arange(self.local_batch, dtype=np.int64)
-        epochs, offsets = np.divmod(positions, n)
+        epochs, offsets = np.divmod(positions, self.size)
         return np.concatenate([self._permutation(int(e))[offsets[epochs == e]] for e in np.unique(epochs)])
 
-    def batch(self, t: int) -> np.ndarray:
-        return self.dataset.examples(self.indices(t), self._pool)
+    def batch(self, t: int) -> dict[str, np.ndarray]:
+        """{'x': examples [b, ...]} and, with labels, {'y': classes [b]}."""
+        indices = self.indices(t)
+        out = {'x': self.dataset.examples(indices, self._pool)}
+        if self.labels:
+            out['y'] = self.dataset.source.labels[indices].astype(np.int32)
+        return out
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def dispatch_batches(batcher: Batcher, *, start_step: int, num_steps: int, n_critic: int,
-                     steps_per_dispatch: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(step, host batch) for each dispatch from start_step: [n_critic, b, ...] per step, with a
-    leading [steps_per_dispatch] axis when that is above 1. The last dispatch may hold fewer steps."""
+def dispatch_batches(batchers: dict[str, Batcher], *, start_step: int, num_steps: int, n_critic: int,
+                     steps_per_dispatch: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """(step, host batch) for each dispatch from start_step. The batch is a dict of arrays
+    [n_critic, b, ...] per step, with a leading [steps_per_dispatch] axis when that is above 1; the last
+    dispatch may hold fewer steps. Each batcher's keys get its name as a suffix ('' for the main one:
+    'x', 'y'; '_labelled' for a semi-supervised run's labelled stream: 'x_labelled', 'y_labelled')."""
     for step in range(start_step, num_steps, steps_per_dispatch):
         k = min(steps_per_dispatch, num_steps - step)
-        ts = range(step * n_critic, (step + k) * n_critic)
-        stacked = np.stack([batcher.batch(t) for t in ts])
-        stacked = stacked.reshape(k, n_critic, *stacked.shape[1:])
-        yield step, (stacked if steps_per_dispatch > 1 else stacked[0])
+        out = {}
+        for suffix, batcher in batchers.items():
+            parts = [batcher.batch(t) for t in range(step * n_critic, (step + k) * n_critic)]
+            for key in parts[0]:
+                stacked = np.stack([p[key] for p in parts])
+                stacked = stacked.reshape(k, n_critic, *stacked.shape[1:])
+                out[key + suffix] = stacked if steps_per_dispatch > 1 else stacked[0]
+        yield step, out
 
 
 class Prefetcher:
@@ -191,7 +233,7 @@ class Prefetcher:
     thread (an unreadable file, say) is raised by `next()` in the consumer.
     """
 
-    def __init__(self, batches: Iterator[tuple[int, np.ndarray]], place: Callable[[np.ndarray], jax.Array],
+    def __init__(self, batches: Iterator[tuple[int, dict]], place: Callable[[np.ndarray], jax.Array],
                  depth: int = 2):
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
@@ -202,7 +244,7 @@ class Prefetcher:
     def _run(self, batches, place) -> None:
         try:
             for step, host in batches:
-                self._put_until_stopped((step, place(host)))
+                self._put_until_stopped((step, jax.tree.map(place, host)))
                 if self._stop.is_set():
                     return
             self._put_until_stopped(StopIteration())

@@ -37,6 +37,8 @@ class Source:
     read: Callable[[int], np.ndarray]
     array: np.ndarray | None = None  # set where all examples sit in one array (npy, digits, caches)
     preprocessed: bool = False  # examples are already at the training size (decoded caches)
+    labels: np.ndarray | None = None  # int class of each example, where the data have classes
+    class_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return self.size
@@ -45,7 +47,16 @@ class Source:
         return self.read(int(i))
 
 
-def array_source(array: np.ndarray, description: str) -> Source:
+def check_labels(labels: np.ndarray, size: int, description: str) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (size,) or not np.issubdtype(labels.dtype, np.integer) or (labels < 0).any():
+        raise UserError(f'{description}: labels must be {size} non-negative integers, got shape '
+                        f'{labels.shape} of {labels.dtype}')
+    return labels.astype(np.int32)
+
+
+def array_source(array: np.ndarray, description: str, labels: np.ndarray | None = None,
+                 class_names: tuple[str, ...] = ()) -> Source:
     """Images [N, H, W(, C)] uint8 or vectors [N, D] float, checked for what training cannot use."""
     if array.ndim == 3 and array.dtype == np.uint8:
         array = array[..., None]
@@ -67,14 +78,18 @@ def array_source(array: np.ndarray, description: str) -> Source:
                         f'got shape {array.shape} of {array.dtype}')
     if len(array) == 0:
         raise UserError(f'{description}: the array is empty')
-    return Source(description, kind, len(array), lambda i: np.asarray(array[i]), array)
+    if labels is not None:
+        labels = check_labels(labels, len(array), description)
+        class_names = class_names or tuple(str(c) for c in range(int(labels.max()) + 1))
+    return Source(description, kind, len(array), lambda i: np.asarray(array[i]), array, labels=labels,
+                  class_names=class_names)
 
 
 def digits() -> Source:
     """scikit-learn's embedded 8x8 handwritten digits, as uint8 images in [0, 255]."""
     from sklearn.datasets import load_digits
-    images = load_digits().images  # float64 in [0, 16]
-    return array_source(np.round(images * (255.0 / 16.0)).astype(np.uint8), 'digits')
+    digits = load_digits()  # images: float64 in [0, 16]
+    return array_source(np.round(digits.images * (255.0 / 16.0)).astype(np.uint8), 'digits', digits.target)
 
 
 def npy(path: str) -> Source:
@@ -86,7 +101,14 @@ def npy(path: str) -> Source:
         raise UserError(f'cannot read {path} as a .npy array: {e}') from None
     if not isinstance(array, np.ndarray):
         raise UserError(f'{path} holds no single array (an .npz archive?); save one array with np.save')
-    return array_source(array, f'npy:{path}')
+    labels_path = labels_path_for(path)
+    labels = np.load(labels_path, allow_pickle=False) if os.path.isfile(labels_path) else None
+    return array_source(array, f'npy:{path}', labels)
+
+
+def labels_path_for(path: str) -> str:
+    """The optional label file beside an npy dataset: x.npy -> x.labels.npy, [N] integers."""
+    return f'{path[:-4] if path.endswith(".npy") else path}.labels.npy'
 
 
 class CorruptImageError(UserError):
@@ -119,7 +141,35 @@ def folder(path: str) -> Source:
         for f in names if f.lower().endswith(IMAGE_SUFFIXES))
     if not files:
         raise UserError(f'image folder {path} holds no {"/".join(s[1:] for s in IMAGE_SUFFIXES)} files')
-    return Source(f'folder:{path}', 'image', len(files), lambda i: decode_image(files[i], files[i]))
+    # Sub-folder names are classes, where every file sits in one.
+    parts = [os.path.relpath(f, path).split(os.sep) for f in files]
+    labels, class_names = None, ()
+    if all(len(p) > 1 for p in parts):
+        class_names = tuple(sorted({p[0] for p in parts}))
+        index = {name: i for i, name in enumerate(class_names)}
+        labels = np.array([index[p[0]] for p in parts], np.int32)
+    return Source(f'folder:{path}', 'image', len(files), lambda i: decode_image(files[i], files[i]),
+                  labels=labels, class_names=class_names)
+
+
+def stacked(base: Source, *, seed: int, count: int = 3) -> Source:
+    """Stacked MNIST (VEEGAN): example i stacks `count` grey examples of `base` (three independent
+    permutations) as the channels of one image; with 10 classes, 10^count modes, label sum_k y_k 10^(count-1-k)."""
+    if base.kind != 'image':
+        raise UserError(f'stacked:{base.description} needs images')
+    perms = [np.random.default_rng([seed, 0x57ac, k]).permutation(len(base)) for k in range(count)]
+
+    def read(i: int) -> np.ndarray:
+        planes = [base[int(p[i])] for p in perms]
+        if any(plane.shape[-1] != 1 for plane in planes):
+            raise UserError(f'stacked:{base.description} needs grey images')
+        return np.concatenate(planes, axis=-1)
+
+    labels = None
+    if base.labels is not None:
+        labels = sum(base.labels[p] * 10 ** (count - 1 - k) for k, p in enumerate(perms)).astype(np.int32)
+    return Source(f'stacked:{base.description}', 'image', len(base), read, labels=labels,
+                  class_names=tuple(f'{i:0{count}d}' for i in range(10 ** count)) if labels is not None else ())
 
 
 def parse_tfds(spec: str) -> tuple[str, str]:
@@ -131,7 +181,7 @@ def parse_tfds(spec: str) -> tuple[str, str]:
 
 
 def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, image_key: str,
-                cache_path: Callable[[str], str],
+                label_key: str, cache_path: Callable[[str], str],
                 preprocess: Callable[[np.ndarray, str], np.ndarray]) -> Source:
     """A TFDS split, read by index from ArrayRecord files, or else from a decoded cache.
 
@@ -165,23 +215,33 @@ def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, im
         raise UserError(f'{description} has no feature {image_key!r} (config.data.image_key); it has '
                         f'{", ".join(builder.info.features)}')
     decoders = {image_key: tfds.decode.SkipDecoding()}
+    feature = builder.info.features[label_key] if label_key in builder.info.features else None
+    class_names = tuple(getattr(feature, 'names', None) or ())
     try:
         records: Sequence[Any] = builder.as_data_source(split=split, decoders=decoders)
     except NotImplementedError:  # TFRecord files: no random access
         fingerprint = re.sub(r'[^\w.-]+', '_', f'{builder.info.full_name}-{split}')
         path = cache_path(fingerprint)
+        labels_path = labels_path_for(path)
         if not os.path.exists(path):
             dataset = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
-            _decode_to_cache(dataset, _count(builder, split, dataset), image_key, preprocess, path,
-                             description)
+            _decode_to_cache(dataset, _count(builder, split, dataset), image_key,
+                             label_key if feature is not None else None, preprocess, path, description)
         cached = np.load(path, mmap_mode='r')
+        labels = np.load(labels_path) if os.path.exists(labels_path) else None
         return Source(f'{description} (decoded cache {path})', 'image', len(cached),
-                      lambda i: cached[i], cached, preprocessed=True)
+                      lambda i: cached[i], cached, preprocessed=True, labels=labels,
+                      class_names=class_names if labels is not None else ())
 
     def read(i: int) -> np.ndarray:
         return _image(records[i][image_key], f'{description}[{i}]')
 
-    return Source(description, 'image', len(records), read)
+    labels = None
+    if feature is not None:
+        labels = check_labels([int(records[i][label_key]) for i in range(len(records))], len(records),
+                              description)
+        class_names = class_names or tuple(str(c) for c in range(int(labels.max()) + 1))
+    return Source(description, 'image', len(records), read, labels=labels, class_names=class_names)
 
 
 def _image(value: Any, name: str) -> np.ndarray:
@@ -201,14 +261,16 @@ def _count(builder, split: str, dataset) -> int:
         return n if n >= 0 else sum(1 for _ in dataset)
 
 
-def _decode_to_cache(dataset, num_examples: int, image_key: str,
+def _decode_to_cache(dataset, num_examples: int, image_key: str, label_key: str | None,
                      preprocess: Callable[[np.ndarray, str], np.ndarray], path: str,
                      description: str) -> None:
-    """Decodes a tf.data split once into an .npy; written beside and renamed, so never half there."""
+    """Decodes a tf.data split once into an .npy (and its labels into .labels.npy); written beside
+    and renamed, so never half there."""
     import tensorflow_datasets as tfds
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     tmp = f'{path}.tmp{os.getpid()}'
     out = None
+    labels = np.zeros(num_examples, np.int64)
     try:
         def prepare(item: tuple[int, dict]) -> np.ndarray:
             name = f'{description}[{item[0]}]'
@@ -218,14 +280,19 @@ def _decode_to_cache(dataset, num_examples: int, image_key: str,
         with ThreadPoolExecutor(os.cpu_count()) as pool:
             while chunk := list(itertools.islice(examples, 1024)):  # bounded memory
                 images = pool.map(prepare, chunk)
-                for (i, _), image in zip(chunk, images):
+                for (i, example), image in zip(chunk, images):
                     if out is None:
                         out = np.lib.format.open_memmap(tmp, 'w+', np.uint8, (num_examples, *image.shape))
                     out[i] = image
+                    if label_key is not None:
+                        labels[i] = example[label_key]
         if out is None:
             raise UserError(f'{description} is empty')
         out.flush()
         del out
+        if label_key is not None:
+            np.save(f'{tmp}.labels.npy', labels)
+            os.replace(f'{tmp}.labels.npy', labels_path_for(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

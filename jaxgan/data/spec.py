@@ -23,6 +23,8 @@ class DataSpec:
     source: str
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    num_classes: int = 0  # where the data have labels
+    class_names: tuple[str, ...] = ()
 
     @property
     def host_dtype(self) -> np.dtype:
@@ -47,7 +49,7 @@ class DataSpec:
     @classmethod
     def from_json(cls, d: dict) -> 'DataSpec':
         d = dict(d)
-        for key in ('shape', 'mean', 'std'):
+        for key in ('shape', 'mean', 'std', 'class_names'):
             d[key] = tuple(d.get(key, ()))
         return cls(**d)
 

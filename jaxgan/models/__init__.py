@@ -1,9 +1,10 @@
 """Generator and discriminator architectures, chosen by config.model.name.
 
-Every architecture is a pair of Flax modules used as pure functions: `G.apply(vars, z, train=...)`
-returns examples in model units ([-1, 1] images, or standardised vectors) and
-`D.apply(vars, x, train=..., features=False)` one logit per example (with features=True also its last
-hidden layer). A new architecture is a new module here and one entry in `build`.
+Every architecture is a pair of Flax modules used as pure functions: `G.apply(vars, z, y, train=...)`
+returns examples in model units ([-1, 1] images, or standardised vectors) and `D.apply(vars, x, y,
+train=...)` a dict with one logit per example ('logits'), its last hidden layer ('features') and the
+outputs of the heads config asks for (see layers.Heads); y, the labels, is None for unconditional
+models. A new architecture is a new module here and one entry in `build`.
 
     dcgan    Radford et al. 2015, any power-of-two image size from 8
     mlp      multilayer perceptrons (Goodfellow et al. 2014; toy distributions), any data
@@ -50,25 +51,51 @@ def _square_image(name: str, spec: DataSpec) -> tuple[int, int]:
     return size, channels
 
 
+G_CONDITIONING = {'dcgan': ('none', 'concat', 'cbn'), 'mlp': ('none', 'concat'), 'resnet': ('none', 'concat', 'cbn')}
+D_CONDITIONING = ('none', 'concat', 'projection', 'acgan')
+
+
+def num_classes(config: ml_collections.ConfigDict, spec: DataSpec) -> int:
+    """The classes the models use: the data's, where conditioning or the semi-supervised GAN needs them."""
+    c = config.conditioning
+    if c.g == 'none' and c.d == 'none' and not config.semi_supervised.num_labels:
+        return 0
+    if not spec.num_classes:
+        raise UserError(f'{spec.source} has no labels; class conditioning and the semi-supervised GAN need them '
+                        '(TFDS labels, folder:PATH with one sub-folder per class, or PATH.labels.npy beside an npy)')
+    return spec.num_classes
+
+
 def build(config: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
     """The (generator, discriminator) pair for config.model on data of `spec`."""
-    m = config.model
+    m, c = config.model, config.conditioning
     dtype = jnp.bfloat16 if config.compute_dtype == 'bfloat16' else jnp.float32
     bn_axis = DATA if config.batch_norm == 'cross_device' else None
     if m.name not in NAMES:
         raise UserError(f'config.model.name={m.name!r} is not one of {", ".join(NAMES)}')
     g_norm, d_norm = _norms(m.name, m)
+    if c.g not in G_CONDITIONING[m.name]:
+        raise UserError(f'config.conditioning.g={c.g!r}: model {m.name} supports {", ".join(G_CONDITIONING[m.name])}')
+    if c.d not in D_CONDITIONING:
+        raise UserError(f'config.conditioning.d={c.d!r} is not one of {", ".join(D_CONDITIONING)}')
+    if g_norm == 'virtual_batch' and c.g != 'none':
+        raise UserError('virtual batch norm and class conditioning of G do not combine')
+    k = num_classes(config, spec)
+    heads = dict(num_classes=k, conditioning=c.d, semi_supervised=config.semi_supervised.num_labels > 0,
+                 q_categorical=config.infogan.categorical, q_continuous=config.infogan.continuous)
     if m.name == 'dcgan':
         size, channels = _square_image(m.name, spec)
-        return (dcgan.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm, m.vbn_reference_size),
+        return (dcgan.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm, m.vbn_reference_size,
+                                num_classes=k, conditioning=c.g),
                 dcgan.Discriminator(size, m.d_width, dtype, bn_axis, d_norm, m.spectral_norm,
-                                    m.minibatch_discrimination))
+                                    m.minibatch_discrimination, **heads))
     if m.name == 'resnet':
         size, channels = _square_image(m.name, spec)
         if m.minibatch_discrimination:
             raise UserError('config.model.minibatch_discrimination: not available for model resnet')
-        return (resnet.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm),
-                resnet.Discriminator(size, m.d_width, dtype, bn_axis, d_norm, m.spectral_norm))
-    return (mlp.Generator(tuple(spec.shape), tuple(m.g_hidden), spec.kind == 'image', dtype, g_norm, bn_axis),
+        return (resnet.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm, num_classes=k, conditioning=c.g),
+                resnet.Discriminator(size, m.d_width, dtype, bn_axis, d_norm, m.spectral_norm, **heads))
+    return (mlp.Generator(tuple(spec.shape), tuple(m.g_hidden), spec.kind == 'image', dtype, g_norm, bn_axis,
+                          num_classes=k, conditioning=c.g),
             mlp.Discriminator(tuple(m.d_hidden), m.d_activation, m.maxout_pieces, m.dropout, dtype,
-                              m.spectral_norm, m.minibatch_discrimination, bn_axis))
+                              m.spectral_norm, m.minibatch_discrimination, bn_axis, **heads))

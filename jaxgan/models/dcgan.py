@@ -20,7 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import MinibatchDiscrimination, norm_layer, with_spectral_norm
+from jaxgan.models.layers import (ConditionalBatchNorm, Heads, MinibatchDiscrimination, norm_layer,
+                                  one_hot_channels, with_spectral_norm)
 
 weight_init = nn.initializers.normal(0.02)
 
@@ -38,17 +39,25 @@ class Generator(nn.Module):
     bn_axis_name: str | None = None  # set to the mesh axis for cross-device BatchNorm
     norm: str = 'batch'
     reference_size: int = 64  # virtual_batch: latents in the fixed reference batch
+    num_classes: int = 0
+    conditioning: str = 'none'  # none | concat (one-hot y beside z) | cbn (conditional BatchNorm)
 
     @nn.compact
-    def __call__(self, z_BxZ: jax.Array, *, train: bool) -> jax.Array:
+    def __call__(self, z_BxZ: jax.Array, y: jax.Array | None = None, *, train: bool) -> jax.Array:
         n = num_resolutions(self.image_size)
         r = self.reference_size if self.norm == 'virtual_batch' else 0
+        if self.conditioning == 'concat':
+            z_BxZ = jnp.concatenate([z_BxZ, jax.nn.one_hot(y, self.num_classes, dtype=z_BxZ.dtype)], axis=-1)
         if r:  # the reference batch's latents: drawn once at init, part of the model state
             ref = self.variable('reference', 'z', lambda: jax.random.normal(
                 self.make_rng('params'), (r, z_BxZ.shape[-1]), z_BxZ.dtype))
             z_BxZ = jnp.concatenate([ref.value, z_BxZ])
-        norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name,
-                                  reference_size=r)
+        if self.conditioning == 'cbn':
+            norm = lambda: (lambda x, cbn=ConditionalBatchNorm(self.num_classes, train, self.dtype,
+                                                               self.bn_axis_name): cbn(x, y))
+        else:
+            norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name,
+                                      reference_size=r)
         use_bias = self.norm == 'none'
         deconv = lambda features, **kw: nn.ConvTranspose(
             features, (4, 4), use_bias=use_bias, kernel_init=weight_init, dtype=self.dtype, **kw)
@@ -68,11 +77,18 @@ class Discriminator(nn.Module):
     norm: str = 'batch'
     spectral_norm: bool = False
     minibatch_kernels: int = 0  # minibatch discrimination kernels; 0: none
+    num_classes: int = 0
+    conditioning: str = 'none'  # none | concat (one-hot y as channels) | projection | acgan
+    semi_supervised: bool = False
+    q_categorical: int = 0
+    q_continuous: int = 0
 
     @nn.compact
-    def __call__(self, x_BxHxWxC: jax.Array, *, train: bool, features: bool = False):
-        """Logits [B]; with features=True also the last hidden layer's activations [B, F]."""
+    def __call__(self, x_BxHxWxC: jax.Array, y: jax.Array | None = None, *, train: bool) -> dict:
+        """{'logits': [B], 'features': [B, F], and the heads' outputs} (see layers.Heads)."""
         n = num_resolutions(self.image_size)
+        if self.conditioning == 'concat':
+            x_BxHxWxC = one_hot_channels(x_BxHxWxC, y, self.num_classes)
         use_bias = self.norm == 'none'
         conv = lambda features, **kw: with_spectral_norm(nn.Conv(
             features, (4, 4), use_bias=use_bias, kernel_init=weight_init, dtype=self.dtype, **kw),
@@ -82,12 +98,10 @@ class Discriminator(nn.Module):
             x = conv(self.width * 2 ** i, strides=(2, 2), padding=((1, 1), (1, 1)))(x)
             x = norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)(x)
             x = nn.leaky_relu(x, 0.2)
-        hidden = x.reshape(x.shape[0], -1)
+        hidden, logits = x.reshape(x.shape[0], -1), None
         if self.minibatch_kernels:
-            h = MinibatchDiscrimination(self.minibatch_kernels)(hidden)
-            logits = with_spectral_norm(nn.Dense(1, kernel_init=weight_init, dtype=self.dtype),
-                                        self.spectral_norm, train)(h)
-        else:
-            logits = conv(1, padding='VALID')(x)  # 4x4 -> 1x1
-        logits = logits.reshape(x.shape[0]).astype(jnp.float32)
-        return (logits, hidden.astype(jnp.float32)) if features else logits
+            hidden = MinibatchDiscrimination(self.minibatch_kernels)(hidden)
+        elif not self.semi_supervised:
+            logits = conv(1, padding='VALID')(x).reshape(x.shape[0])  # 4x4 -> 1x1
+        return Heads(self.num_classes, self.conditioning, self.semi_supervised, self.q_categorical,
+                     self.q_continuous, self.spectral_norm, train, self.dtype)(hidden, y, logits)

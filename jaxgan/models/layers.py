@@ -100,3 +100,76 @@ class MinibatchDiscrimination(nn.Module):
         m = (f.astype(jnp.float32) @ t).reshape(f.shape[0], self.num_kernels, self.kernel_dim)
         l1 = jnp.sum(jnp.abs(m[:, None] - m[None, :]), axis=-1)  # [B, B, K]
         return jnp.concatenate([f, jnp.sum(jnp.exp(-l1), axis=1).astype(f.dtype)], axis=-1)
+
+
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm whose scale and bias are looked up per class (de Vries et al. 2017; Miyato & Koyama
+    2018): normalise, then x * gamma[y] + beta[y]."""
+
+    num_classes: int
+    train: bool
+    dtype: Any = jnp.float32
+    axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
+        x = nn.BatchNorm(use_running_average=not self.train, momentum=0.9, epsilon=1e-5, use_scale=False,
+                         use_bias=False, dtype=self.dtype, axis_name=self.axis_name)(x)
+        c = x.shape[-1]
+        gamma = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.ones, name='scale')(y)
+        beta = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.zeros, name='bias')(y)
+        shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (c,)
+        return (x * gamma.reshape(shape) + beta.reshape(shape)).astype(self.dtype)
+
+
+def one_hot_channels(x: jax.Array, y: jax.Array, num_classes: int) -> jax.Array:
+    """x [B, ..., C] with one-hot(y) appended to its last axis, broadcast over the positions."""
+    onehot = jax.nn.one_hot(y, num_classes, dtype=x.dtype)
+    onehot = onehot.reshape((x.shape[0],) + (1,) * (x.ndim - 2) + (num_classes,))
+    return jnp.concatenate([x, jnp.broadcast_to(onehot, x.shape[:-1] + (num_classes,))], axis=-1)
+
+
+class Heads(nn.Module):
+    """What a discriminator puts on its body's last hidden layer h [B, F]: a dict of outputs.
+
+    'logits' [B]: real versus fake (the body's own where it has one); + <embed(y), h> with projection
+    conditioning (Miyato & Koyama 2018). 'class_logits' [B, K]: AC-GAN's auxiliary classifier, or the
+    semi-supervised GAN's K classes, whose log-sum-exp is then the real/fake logit (Salimans et al.
+    2016). 'q_categorical', 'q_continuous': InfoGAN's Q head (Chen et al. 2016). 'features': h.
+    """
+
+    num_classes: int = 0
+    conditioning: str = 'none'  # none | concat | projection | acgan
+    semi_supervised: bool = False
+    q_categorical: int = 0
+    q_continuous: int = 0
+    spectral_norm: bool = False
+    train: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, h: jax.Array, y: jax.Array | None = None, logits: jax.Array | None = None) -> dict:
+        dense = lambda n, name: with_spectral_norm(nn.Dense(n, dtype=self.dtype, name=name), self.spectral_norm,
+                                                   self.train)
+        out = {'features': h.astype(jnp.float32)}
+        if self.semi_supervised:
+            class_logits = dense(self.num_classes, 'classes')(h).astype(jnp.float32)
+            out['class_logits'] = class_logits
+            logits = jax.nn.logsumexp(class_logits, axis=-1)
+        elif logits is None:
+            logits = dense(1, 'logit')(h).reshape(h.shape[0])
+        logits = logits.astype(jnp.float32)
+        if self.conditioning == 'projection':
+            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=nn.initializers.xavier_uniform(),
+                             name='projection')(y)
+            logits = logits + jnp.sum(embed.astype(jnp.float32) * h.astype(jnp.float32), axis=-1)
+        if self.conditioning == 'acgan':
+            out['class_logits'] = dense(self.num_classes, 'classes')(h).astype(jnp.float32)
+        if self.q_categorical or self.q_continuous:
+            q = nn.leaky_relu(nn.Dense(128, dtype=self.dtype, name='q_hidden')(h), 0.2)
+            if self.q_categorical:
+                out['q_categorical'] = nn.Dense(self.q_categorical, name='q_categorical')(q).astype(jnp.float32)
+            if self.q_continuous:
+                out['q_continuous'] = nn.Dense(self.q_continuous, name='q_continuous')(q).astype(jnp.float32)
+        out['logits'] = logits
+        return out

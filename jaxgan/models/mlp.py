@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import MinibatchDiscrimination, norm_layer, with_spectral_norm
+from jaxgan.models.layers import Heads, MinibatchDiscrimination, norm_layer, with_spectral_norm
 
 
 class Generator(nn.Module):
@@ -24,10 +24,14 @@ class Generator(nn.Module):
     dtype: Any = jnp.float32
     norm: str = 'none'  # 'batch' between layers, or 'none'
     bn_axis_name: str | None = None
+    num_classes: int = 0
+    conditioning: str = 'none'  # none | concat (one-hot y beside z)
 
     @nn.compact
-    def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    def __call__(self, z: jax.Array, y: jax.Array | None = None, *, train: bool) -> jax.Array:
         x = z
+        if self.conditioning == 'concat':
+            x = jnp.concatenate([x, jax.nn.one_hot(y, self.num_classes, dtype=x.dtype)], axis=-1)
         for width in self.hidden:
             x = nn.Dense(width, dtype=self.dtype)(x)
             x = nn.relu(norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)(x))
@@ -44,10 +48,17 @@ class Discriminator(nn.Module):
     spectral_norm: bool = False
     minibatch_kernels: int = 0
     bn_axis_name: str | None = None  # unused: no normalisation; kept for a uniform interface
+    num_classes: int = 0
+    conditioning: str = 'none'  # none | concat (one-hot y beside x) | projection | acgan
+    semi_supervised: bool = False
+    q_categorical: int = 0
+    q_continuous: int = 0
 
     @nn.compact
-    def __call__(self, x: jax.Array, *, train: bool, features: bool = False):
+    def __call__(self, x: jax.Array, y: jax.Array | None = None, *, train: bool) -> dict:
         h = x.reshape(x.shape[0], -1)
+        if self.conditioning == 'concat':
+            h = jnp.concatenate([h, jax.nn.one_hot(y, self.num_classes, dtype=h.dtype)], axis=-1)
         for width in self.hidden:
             pieces = self.maxout_pieces if self.activation == 'maxout' else 1
             h = with_spectral_norm(nn.Dense(width * pieces, dtype=self.dtype), self.spectral_norm, train)(h)
@@ -58,9 +69,7 @@ class Discriminator(nn.Module):
             else:
                 h = nn.leaky_relu(h, 0.2)
             h = nn.Dropout(self.dropout, deterministic=not train or self.dropout == 0.0)(h)
-        hidden = h
         if self.minibatch_kernels:
             h = MinibatchDiscrimination(self.minibatch_kernels)(h)
-        logits = with_spectral_norm(nn.Dense(1, dtype=self.dtype), self.spectral_norm, train)(h)
-        logits = logits.reshape(x.shape[0]).astype(jnp.float32)
-        return (logits, hidden.astype(jnp.float32)) if features else logits
+        return Heads(self.num_classes, self.conditioning, self.semi_supervised, self.q_categorical,
+                     self.q_continuous, self.spectral_norm, train, self.dtype)(h, y)

@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import norm_layer, with_spectral_norm
+from jaxgan.models.layers import ConditionalBatchNorm, Heads, norm_layer, one_hot_channels, with_spectral_norm
 
 init = nn.initializers.xavier_uniform()
 
@@ -39,10 +39,18 @@ class Generator(nn.Module):
     dtype: Any = jnp.float32
     bn_axis_name: str | None = None
     norm: str = 'batch'
+    num_classes: int = 0
+    conditioning: str = 'none'  # none | concat | cbn (conditional BatchNorm, as SN-GAN's cGAN)
 
     @nn.compact
-    def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
-        norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
+    def __call__(self, z: jax.Array, y: jax.Array | None = None, *, train: bool) -> jax.Array:
+        if self.conditioning == 'concat':
+            z = jnp.concatenate([z, jax.nn.one_hot(y, self.num_classes, dtype=z.dtype)], axis=-1)
+        if self.conditioning == 'cbn':
+            norm = lambda: (lambda x, cbn=ConditionalBatchNorm(self.num_classes, train, self.dtype,
+                                                               self.bn_axis_name): cbn(x, y))
+        else:
+            norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
         conv = lambda k: nn.Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype)
         x = nn.Dense(4 * 4 * self.width, kernel_init=init, dtype=self.dtype)(z).reshape(-1, 4, 4, self.width)
         for _ in range(int(math.log2(self.image_size)) - 2):
@@ -61,9 +69,16 @@ class Discriminator(nn.Module):
     bn_axis_name: str | None = None
     norm: str = 'none'
     spectral_norm: bool = False
+    num_classes: int = 0
+    conditioning: str = 'none'  # none | concat | projection (SN-GAN's cGAN) | acgan
+    semi_supervised: bool = False
+    q_categorical: int = 0
+    q_continuous: int = 0
 
     @nn.compact
-    def __call__(self, x: jax.Array, *, train: bool, features: bool = False):
+    def __call__(self, x: jax.Array, y: jax.Array | None = None, *, train: bool) -> dict:
+        if self.conditioning == 'concat':
+            x = one_hot_channels(x, y, self.num_classes)
         sn = lambda layer: with_spectral_norm(layer, self.spectral_norm, train)
         conv = lambda k: sn(nn.Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
         norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
@@ -74,6 +89,5 @@ class Discriminator(nn.Module):
         for _ in range(2):
             x = x + conv(3)(nn.relu(norm()(conv(3)(nn.relu(norm()(x))))))
         hidden = jnp.sum(nn.relu(x), axis=(1, 2))
-        logits = sn(nn.Dense(1, kernel_init=init, dtype=self.dtype))(hidden).reshape(x.shape[0])
-        logits = logits.astype(jnp.float32)
-        return (logits, hidden.astype(jnp.float32)) if features else logits
+        return Heads(self.num_classes, self.conditioning, self.semi_supervised, self.q_categorical,
+                     self.q_continuous, self.spectral_norm, train, self.dtype)(hidden, y)

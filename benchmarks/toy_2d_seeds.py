@@ -1,0 +1,59 @@
+"""toy_2d on its default config over several seeds: mode coverage and wall time per run.
+
+    python benchmarks/toy_2d_seeds.py [--seeds=5] [--out=benchmarks/results/toy_2d.json]
+
+Each run is a fresh process, `python -m experiments.toy_2d --config.dataset=toy:NAME --config.seed=S`,
+timed from start to exit (start-up, compilation, training, evaluation). Prints a table of the mean and
+standard deviation over seeds, for ring8 and grid25, beside the published figures (PacGAN, table 1).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+PUBLISHED = {  # (modes, high-quality %) from PacGAN (Lin et al. 2018), table 1
+    'ring8': {'PacGAN4': (7.8, 95.9), 'VEEGAN': (8, 52.9), 'GAN': (6.3, None)},
+    'grid25': {'PacGAN4': (24.8, 93.6), 'VEEGAN': (24.6, 40.0), 'GAN': (17.3, None)},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--seeds', type=int, default=5)
+    parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results', 'toy_2d.json'))
+    args = parser.parse_args()
+    runs = []
+    for name in ('ring8', 'grid25'):
+        for seed in range(args.seeds):
+            with tempfile.TemporaryDirectory() as workdir:
+                start = time.perf_counter()
+                subprocess.run([sys.executable, '-m', 'experiments.toy_2d', f'--workdir={workdir}',
+                                f'--config.dataset=toy:{name}', f'--config.seed={seed}'],
+                               check=True, capture_output=True)
+                seconds = time.perf_counter() - start
+                result = json.load(open(os.path.join(workdir, 'mode_coverage.json')))
+            result.update(seed=seed, seconds=seconds)
+            runs.append(result)
+            print(json.dumps(result), flush=True)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(runs, f, indent=1)
+    print(f'\n{"mixture":8} {"modes":>14} {"high quality %":>16} {"reverse KL":>14} {"seconds":>12}')
+    for name in ('ring8', 'grid25'):
+        r = [x for x in runs if x['dataset'] == f'toy:{name}']
+        col = lambda k, scale=1.0: np.array([x[k] for x in r], float) * scale
+        fmt = lambda a, p: f'{a.mean():.{p}f} +- {a.std():.{p}f}'
+        print(f'{name:8} {fmt(col("modes"), 1):>14} {fmt(col("high_quality", 100), 1):>16} '
+              f'{fmt(col("reverse_kl"), 3):>14} {fmt(col("seconds"), 0):>12}')
+        print(f'{"":8} published: ' + ', '.join(f'{k} {m}/{r[0]["num_modes"]}' + (f' at {hq}%' if hq else '')
+                                                for k, (m, hq) in PUBLISHED[name].items()))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,109 @@
+import numpy as np
+import pytest
+import scipy.linalg
+
+from jaxgan.metrics import modes, stats
+
+
+def random_cov(rng, d):
+    a = rng.normal(size=(d, 2 * d))
+    return a @ a.T / (2 * d)
+
+
+def reference_frechet(mu1, s1, mu2, s2):
+    """The usual formula, through scipy.linalg.sqrtm (as the reference FID code)."""
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * covmean)
+
+
+def test_frechet_distance_matches_the_sqrtm_reference():
+    rng = np.random.default_rng(0)
+    for d in (8, 64):
+        mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+        s1, s2 = random_cov(rng, d), random_cov(rng, d)
+        np.testing.assert_allclose(stats.frechet_distance(mu1, s1, mu2, s2), reference_frechet(mu1, s1, mu2, s2),
+                                   rtol=1e-6)
+
+
+def test_moments_accumulate_batch_by_batch():
+    x = np.random.default_rng(1).normal(3.0, 2.0, size=(1000, 16)).astype(np.float32)
+    acc = stats.MomentAccumulator()
+    for part in np.array_split(x, 7):
+        acc.add(part)
+    mean, cov = acc.mean_cov()
+    np.testing.assert_allclose(mean, x.astype(np.float64).mean(0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(cov, np.cov(x.astype(np.float64), rowvar=False), rtol=1e-5, atol=1e-6)
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_grows_with_a_shift():
+    x = np.random.default_rng(2).normal(size=(2000, 12))
+    mu, cov = x.mean(0), np.cov(x, rowvar=False)
+    assert abs(stats.frechet_distance(mu, cov, mu, cov)) < 1e-6
+    shift = np.full(12, 0.5)
+    np.testing.assert_allclose(stats.frechet_distance(mu + shift, cov, mu, cov), np.sum(shift ** 2), rtol=1e-6)
+
+
+def test_kid_is_the_unbiased_polynomial_mmd():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(50, 4)), rng.normal(0.5, 1.0, size=(50, 4))
+    k = lambda a, b: (a @ b.T / 4 + 1) ** 3
+    m = 50
+    expected = ((k(x, x).sum() - np.trace(k(x, x))) / (m * (m - 1)) + (k(y, y).sum() - np.trace(k(y, y))) / (m * (m - 1))
+                - 2 * k(x, y).mean())
+    value, _ = stats.kid(x, y, num_subsets=1, subset_size=50)
+    np.testing.assert_allclose(value, expected, rtol=1e-10)
+    same, _ = stats.kid(rng.normal(size=(2000, 4)), rng.normal(size=(2000, 4)), num_subsets=10, subset_size=500)
+    assert abs(same) < 0.01 < value
+
+
+def test_inception_score_bounds():
+    uniform = np.zeros((100, 10))
+    np.testing.assert_allclose(stats.inception_score(uniform, splits=2)[0], 1.0, rtol=1e-9)
+    confident = np.full((100, 10), -50.0)
+    confident[np.arange(100), np.arange(100) % 10] = 50.0
+    np.testing.assert_allclose(stats.inception_score(confident, splits=2)[0], 10.0, rtol=1e-6)
+
+
+def test_precision_recall_on_constructed_sets():
+    grid = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), -1).reshape(-1, 2)
+    assert stats.precision_recall(grid, grid.copy()) == {'precision': 1.0, 'recall': 1.0}
+    far = grid + 100.0
+    assert stats.precision_recall(grid, far) == {'precision': 0.0, 'recall': 0.0}
+    half = np.concatenate([grid[:50] + 0.01, far[:50]])
+    result = stats.precision_recall(grid, half)
+    assert result['precision'] == 0.5 and result['recall'] < 1.0
+
+
+def test_density_coverage_on_constructed_sets():
+    grid = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), -1).reshape(-1, 2)
+    same = stats.density_coverage(grid, grid + 1e-3, k=5)
+    assert same['coverage'] == 1.0 and same['density'] > 0.9
+    far = stats.density_coverage(grid, grid + 100.0, k=5)
+    assert far == {'density': 0.0, 'coverage': 0.0}
+    corner = stats.density_coverage(grid, np.zeros((100, 2)), k=5)  # all fakes on one real point
+    assert corner['coverage'] == pytest.approx(0.01, abs=0.05)
+
+
+def test_stacked_mode_counter(monkeypatch):
+    import jaxgan.metrics.classifier as classifier
+    # A stand-in classifier: a channel's digit is its mean pixel value // 20.
+    monkeypatch.setattr(classifier, 'predict', lambda trained, images: (images.mean(axis=(1, 2, 3)) // 20).astype(int))
+
+    class Stub:
+        def check_input(self, shape):
+            assert shape == (4, 4, 1)
+
+    digits = np.array([[1, 2, 3], [1, 2, 3], [9, 0, 0], [4, 5, 6]])
+    images = np.repeat(np.repeat((digits * 20 + 5)[:, None, None, :], 4, axis=1), 4, axis=2).astype(np.uint8)
+    result = modes.stacked_modes(images, Stub())
+    assert result['stacked_modes'] == 3 and result['stacked_total'] == 1000
+    q = np.array([0.5, 0.25, 0.25])
+    np.testing.assert_allclose(result['stacked_kl_to_uniform'], np.sum(q * np.log(q * 1000)))
+
+
+def test_mode_coverage_of_known_mixture():
+    centers = np.array([[0.0, 0.0], [10.0, 0.0]])
+    samples = np.array([[0.0, 0.01], [0.02, 0.0], [10.0, 0.0], [5.0, 5.0]])
+    result = modes.mode_coverage(samples, centers, sigma=0.01)
+    assert result['modes'] == 2 and result['high_quality'] == 0.75
+    np.testing.assert_allclose(result['reverse_kl'], (2 / 3) * np.log(4 / 3) + (1 / 3) * np.log(2 / 3))
