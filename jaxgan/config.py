@@ -54,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.d_activation = 'leaky_relu'  # mlp: leaky_relu | relu | maxout
     c.model.maxout_pieces = 5  # mlp with maxout
     c.model.dropout = 0.0  # mlp: dropout in D
+    c.model.d_noise = 0.0  # mlp: std of Gaussian noise on D's input and hidden layers in training
 
     c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge
     c.label_smoothing = 0.0  # one-sided: real targets 1 - label_smoothing (minimax, non_saturating)

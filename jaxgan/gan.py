@@ -46,8 +46,9 @@ class GAN:
 
     @property
     def needs_rng(self) -> bool:
-        """Whether D draws random numbers (dropout) when training."""
-        return getattr(self.discriminator, 'dropout', 0.0) > 0.0
+        """Whether D draws random numbers (dropout, noise) when training."""
+        d = self.discriminator
+        return getattr(d, 'dropout', 0.0) > 0.0 or getattr(d, 'noise', 0.0) > 0.0
 
     @property
     def latent_dim(self) -> int:

@@ -17,8 +17,14 @@ EXPERIMENTS = {
     'dcgan_celeba': {'image_size': 16, 'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8},
     'gan_mnist': {'model.g_hidden': (32, 32), 'model.d_hidden': (16, 16), 'image_size': 16},
     'gmmn_mnist': {'model.g_hidden': (16, 16)},
-    'wgan_gp_cifar10': {'model.g_width': 8, 'model.d_width': 8, 'n_critic': 2, 'model.z_dim': 8},
-    'sngan_cifar10': {'model.g_width': 8, 'model.d_width': 8, 'n_critic': 2, 'model.z_dim': 8},
+    'wgan_gp_cifar10': {'model.g_width': 8, 'model.d_width': 8, 'n_critic': 2, 'model.z_dim': 8, 'image_size': 16},
+    'sngan_cifar10': {'model.g_width': 8, 'model.d_width': 8, 'n_critic': 2, 'model.z_dim': 8, 'image_size': 16},
+    'cgan_mnist': {'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8, 'num_samples': 20},
+    'cgan_cifar10': {'model.g_width': 8, 'model.d_width': 8, 'n_critic': 1, 'model.z_dim': 8, 'num_samples': 20,
+                     'image_size': 16},
+    'infogan_mnist': {'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8},
+    'ssgan_mnist': {'model.g_hidden': (16,), 'model.d_hidden': (16, 16), 'semi_supervised.num_labels': 10,
+                    'semi_supervised.batch_size': 8, 'image_size': 16},
     'toy_1d': {'model.g_hidden': (8,), 'model.d_hidden': (8,), 'num_steps': 4, 'steps_per_dispatch': 2},
     'toy_2d': {'model.g_hidden': (16,), 'model.d_hidden': (16,), 'num_steps': 4, 'steps_per_dispatch': 2,
                'eval_samples': 200},
@@ -46,9 +52,16 @@ def test_experiment_runs_end_to_end(name, tmp_path):
     samples = os.listdir(tmp_path / 'samples')
     if name == 'toy_1d':
         assert 'density_00000004.png' in samples
+    elif name == 'infogan_mnist':
+        assert {'codes_categorical.png', 'codes_continuous_1.png', 'codes_continuous_2.png'} <= set(os.listdir(tmp_path))
+        result = json.load(open(tmp_path / 'infogan_accuracy.json'))
+        assert 0 <= result['accuracy'] <= 1 and result['examples'] == 64
+    elif name == 'ssgan_mnist':
+        result = json.load(open(tmp_path / 'ssgan_error.json'))
+        assert 0 <= result['error'] <= 1 and result['num_labels'] == 10
     elif name == 'toy_2d':
         assert 'scatter_00000004.png' in samples
         result = json.load(open(tmp_path / 'mode_coverage.json'))
         assert result['num_modes'] == 8 and result['samples'] == 200
-    else:
+    if name not in ('toy_1d', 'toy_2d'):
         assert 'step_00000002.png' in samples

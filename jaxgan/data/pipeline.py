@@ -70,8 +70,8 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
     """The source named by config.dataset (see `sources`)."""
     name = config.dataset
     kind, _, arg = name.partition(':')
-    if kind == 'digits' and not arg:
-        return sources.digits()
+    if kind == 'digits':
+        return sources.digits(arg)
     if kind == 'stacked' and arg:
         base = config.copy_and_resolve_references()
         base.dataset = arg
@@ -90,7 +90,7 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
             arg, data_dir=d.tfds_data_dir, manual_dir=d.tfds_manual_dir, download=d.tfds_download,
             image_key=d.image_key, label_key=d.label_key, preprocess=preprocess,
             cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
-    raise UserError(f'config.dataset={name!r} is not one of digits, npy:PATH, folder:PATH, '
+    raise UserError(f'config.dataset={name!r} is not one of digits[:train|test], npy:PATH, folder:PATH, '
                     f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}')
 
 

@@ -85,11 +85,20 @@ def array_source(array: np.ndarray, description: str, labels: np.ndarray | None 
                   class_names=class_names)
 
 
-def digits() -> Source:
-    """scikit-learn's embedded 8x8 handwritten digits, as uint8 images in [0, 255]."""
+def digits(split: str = '') -> Source:
+    """scikit-learn's embedded 8x8 handwritten digits (1,797), as uint8 images in [0, 255], with labels.
+
+    split '' takes all; 'train' the first 1,437 and 'test' the last 360 (80/20, in the file's order).
+    """
     from sklearn.datasets import load_digits
     digits = load_digits()  # images: float64 in [0, 16]
-    return array_source(np.round(digits.images * (255.0 / 16.0)).astype(np.uint8), 'digits', digits.target)
+    images, labels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8), digits.target
+    cut = 1437
+    parts = {'': slice(None), 'train': slice(None, cut), 'test': slice(cut, None)}
+    if split not in parts:
+        raise UserError(f'digits:{split}: the splits are digits:train and digits:test')
+    name = f'digits:{split}' if split else 'digits'
+    return array_source(images[parts[split]], name, labels[parts[split]])
 
 
 def npy(path: str) -> Source:

@@ -97,5 +97,5 @@ def build(config: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module,
                 resnet.Discriminator(size, m.d_width, dtype, bn_axis, d_norm, m.spectral_norm, **heads))
     return (mlp.Generator(tuple(spec.shape), tuple(m.g_hidden), spec.kind == 'image', dtype, g_norm, bn_axis,
                           num_classes=k, conditioning=c.g),
-            mlp.Discriminator(tuple(m.d_hidden), m.d_activation, m.maxout_pieces, m.dropout, dtype,
+            mlp.Discriminator(tuple(m.d_hidden), m.d_activation, m.maxout_pieces, m.dropout, m.d_noise, dtype,
                               m.spectral_norm, m.minibatch_discrimination, bn_axis, **heads))

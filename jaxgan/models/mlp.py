@@ -2,7 +2,8 @@
 
 G: z -> (Dense, ReLU) x len(hidden) -> Dense to the data's size -> tanh for images in [-1, 1], none
 for standardised vectors. D: x flattened -> (Dense, activation, dropout) x len(hidden) -> Dense -> logit;
-activation 'maxout' takes the max over `maxout_pieces` linear pieces, as the original paper's D did.
+activation 'maxout' takes the max over `maxout_pieces` linear pieces, as the original paper's D did; `noise`
+adds Gaussian noise to D's input and hidden layers in training, as the semi-supervised GAN's D.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Discriminator(nn.Module):
     activation: str = 'leaky_relu'  # leaky_relu (0.2) | relu | maxout
     maxout_pieces: int = 5
     dropout: float = 0.0
+    noise: float = 0.0  # std of Gaussian noise added to the input and each hidden layer when training
     dtype: Any = jnp.float32
     spectral_norm: bool = False
     minibatch_kernels: int = 0
@@ -56,7 +58,9 @@ class Discriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array | None = None, *, train: bool) -> dict:
-        h = x.reshape(x.shape[0], -1)
+        noisy = lambda h: h + self.noise * jax.random.normal(self.make_rng('dropout'), h.shape, h.dtype) \
+            if train and self.noise > 0 else h
+        h = noisy(x.reshape(x.shape[0], -1))
         if self.conditioning == 'concat':
             h = jnp.concatenate([h, jax.nn.one_hot(y, self.num_classes, dtype=h.dtype)], axis=-1)
         for width in self.hidden:
@@ -68,7 +72,7 @@ class Discriminator(nn.Module):
                 h = nn.relu(h)
             else:
                 h = nn.leaky_relu(h, 0.2)
-            h = nn.Dropout(self.dropout, deterministic=not train or self.dropout == 0.0)(h)
+            h = noisy(nn.Dropout(self.dropout, deterministic=not train or self.dropout == 0.0)(h))
         if self.minibatch_kernels:
             h = MinibatchDiscrimination(self.minibatch_kernels)(h)
         return Heads(self.num_classes, self.conditioning, self.semi_supervised, self.q_categorical,

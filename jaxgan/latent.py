@@ -1,0 +1,138 @@
+"""The latent space (Radford et al. 2015): interpolation between codes and vector arithmetic on averaged
+codes, from a trained workdir; and InfoGAN's code sweeps.
+
+    python -m jaxgan.latent --workdir=DIR --op=interpolate --seeds=3,7,11 --steps=8 --path=slerp --out=walk.png
+    python -m jaxgan.latent --workdir=DIR --op=arithmetic --a=1,2,3 --b=4,5,6 --c=7,8,9 --out=sum.png
+
+A code is named by a seed: `codes(gan, [s])` is the latent vector that jax.random.key(s) draws, the same
+that `python -m jaxgan.sample --seed=s --num=1` renders. Interpolation writes one row through the codes
+in turn; `linear` mixes them directly, `slerp` along the great circle, which keeps a Gaussian code's
+norm typical in between. Arithmetic averages the codes of each group (DCGAN averaged three) and renders
+mean(a) - mean(b) + mean(c): a row per group (its codes, then their mean) and a last row with the result
+and noisy neighbours of it (the result plus N(0, 0.25^2) noise).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan import sample
+from jaxgan.errors import UserError
+
+
+def codes(gan, seeds: Sequence[int]) -> jax.Array:
+    """The latent vectors [len(seeds), latent_dim] named by seeds."""
+    return jnp.concatenate([gan.latents(jax.random.key(int(s)), 1) for s in seeds])
+
+
+def interpolate(a: jax.Array, b: jax.Array, steps: int, path: str = 'linear') -> jax.Array:
+    """`steps` codes from a to b inclusive, [steps, Z]: straight, or spherical (slerp)."""
+    t = jnp.linspace(0.0, 1.0, steps)[:, None]
+    if path == 'linear':
+        return (1 - t) * a + t * b
+    if path != 'slerp':
+        raise UserError(f'--path={path!r} is not linear or slerp')
+    cos = jnp.dot(a, b) / (jnp.linalg.norm(a) * jnp.linalg.norm(b))
+    omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))
+    if float(jnp.abs(jnp.sin(omega))) < 1e-6:  # (anti)parallel codes: the straight line
+        return (1 - t) * a + t * b
+    return (jnp.sin((1 - t) * omega) * a + jnp.sin(t * omega) * b) / jnp.sin(omega)
+
+
+def walk(points: jax.Array, steps: int, path: str) -> jax.Array:
+    """Codes through points[0], points[1], ... in turn, `steps` per leg (shared ends counted once)."""
+    legs = [interpolate(points[i], points[i + 1], steps, path)[(1 if i else 0):] for i in range(len(points) - 1)]
+    return jnp.concatenate(legs)
+
+
+def arithmetic(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
+    """mean(a) - mean(b) + mean(c) of code groups [n, Z]."""
+    return a.mean(0) - b.mean(0) + c.mean(0)
+
+
+def with_codes(gan, z: jax.Array, categorical: int | None = None, continuous: dict[int, float] | None = None) -> jax.Array:
+    """z with InfoGAN's categorical code set to `categorical` and continuous code i to continuous[i]."""
+    if categorical is not None:
+        onehot = jax.nn.one_hot(categorical, gan.categorical_code)
+        z = z.at[..., gan.z_dim:gan.z_dim + gan.categorical_code].set(onehot)
+    for i, value in (continuous or {}).items():
+        z = z.at[..., gan.z_dim + gan.categorical_code + i].set(value)
+    return z
+
+
+def render(gan, state, config, z: jax.Array, y: jax.Array | None = None) -> np.ndarray:
+    """uint8 images of codes z with the EMA generator."""
+    return sample.sample(gan, state.ema_params, state.g_state, z, y, bn=config.sample_bn,
+                         batch_size=max(config.batch_size, len(z)))
+
+
+def _seeds(text: str, flag: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(',') if s.strip()]
+    except ValueError:
+        raise UserError(f'--{flag}={text!r}: a comma-separated list of integer seeds') from None
+    if not seeds:
+        raise UserError(f'--{flag}: give at least one seed')
+    return seeds
+
+
+def _main(argv) -> None:
+    from absl import flags
+    from jaxgan.checkpoint import load_run
+    del argv
+    f = flags.FLAGS
+    config, gan, state = load_run(f.workdir, f.step)
+    if gan.spec.kind != 'image':
+        raise UserError('the latent tools render images; this model makes vectors')
+    y = None
+    if gan.g_conditioned:
+        y_value = f.label if f.label is not None else 0
+        if not 0 <= y_value < gan.num_classes:
+            raise UserError(f'--label={y_value}: the classes are 0 to {gan.num_classes - 1}')
+    if f.op == 'interpolate':
+        seeds = _seeds(f.seeds, 'seeds')
+        if len(seeds) < 2:
+            raise UserError('--seeds: interpolation needs at least two codes')
+        z = walk(codes(gan, seeds), f.steps, f.path)
+        columns = len(z)
+    else:
+        groups = [codes(gan, _seeds(getattr(f, name), name)) for name in ('a', 'b', 'c')]
+        columns = max(len(g) for g in groups) + 1
+        # A row per group: its codes, then their mean (repeated to fill the row); the last row: the
+        # result, then noisy neighbours of it.
+        rows = [jnp.concatenate([g, jnp.repeat(g.mean(0, keepdims=True), columns - len(g), axis=0)]) for g in groups]
+        result = arithmetic(*groups)
+        noise = 0.25 * jax.random.normal(jax.random.key(0), (columns - 1, result.shape[0]))
+        rows.append(jnp.concatenate([result[None], result[None] + noise]))
+        z = jnp.concatenate(rows)
+    if gan.g_conditioned:
+        y = jnp.full((len(z),), y_value, jnp.int32)
+    images = render(gan, state, config, z, y)
+    sample.save_png(f.out, sample.make_grid(images, columns))
+    print(f'wrote {f.out}')
+
+
+def main() -> None:
+    from absl import flags
+    from jaxgan import cli
+    flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
+    flags.DEFINE_enum('op', 'interpolate', ['interpolate', 'arithmetic'], 'What to render.')
+    flags.DEFINE_string('seeds', '0,1', 'interpolate: codes to walk through, as seeds.')
+    flags.DEFINE_integer('steps', 8, 'interpolate: images per leg, ends included.')
+    flags.DEFINE_string('path', 'slerp', 'interpolate: linear or slerp.')
+    flags.DEFINE_string('a', '0,1,2', 'arithmetic: seeds of the first group.')
+    flags.DEFINE_string('b', '3,4,5', 'arithmetic: seeds of the group subtracted.')
+    flags.DEFINE_string('c', '6,7,8', 'arithmetic: seeds of the group added.')
+    flags.DEFINE_integer('label', None, 'Class, for class-conditional generators (default 0).')
+    flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
+    flags.DEFINE_string('out', 'latent.png', 'The PNG to write.')
+    cli.run_main(_main)
+
+
+if __name__ == '__main__':
+    main()
