@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN ?= runs/quickstart
 
-.PHONY: setup quickstart test test-slow clean
+.PHONY: setup quickstart test test-slow test-torch clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ test: setup
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow tests
+
+# The Flax FID network against an independent PyTorch implementation (installs PyTorch, CPU build).
+test-torch: setup
+	$(PY) -m pip install --quiet torch
+	$(PY) -m pytest -q tests/test_inception.py
 
 clean:
 	rm -rf $(VENV) runs

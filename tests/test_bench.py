@@ -1,0 +1,35 @@
+import json
+
+import numpy as np
+
+from experiments import dcgan_celeba
+from jaxgan import bench, data, parallel
+from jaxgan.gan import build_gan
+from jaxgan.state import init_state
+from tests.conftest import run_cli, tiny_config, REPO
+import jax
+
+
+def test_dcgan64_flops_match_the_analytic_count():
+    config = dcgan_celeba.get_config()
+    spec = data.DataSpec('image', (64, 64, 3), 1, 'synthetic')
+    gan = build_gan(config, spec)
+    state = jax.eval_shape(lambda: init_state(gan, 0))
+    g, d = bench.forward_flops(gan, state)
+    # The reference PyTorch DCGAN: G forward 0.105 GMAC, D forward 0.104 GMAC per image.
+    np.testing.assert_allclose(g / 2e9, 0.105, rtol=0.01)
+    np.testing.assert_allclose(d / 2e9, 0.104, rtol=0.01)
+    np.testing.assert_allclose(bench.step_flops_per_image(g, d, 1) / 1e9, 2.29, rtol=0.01)
+
+
+def test_bench_command_line(tmp_path, python_env):
+    out = tmp_path / 'bench.json'
+    result = run_cli(['-m', 'jaxgan.bench', '--batch_sizes=16', '--dtypes=float32,bfloat16', '--steps_per_dispatch=1,2',
+                      '--steps=4', '--warmup=1', '--peak_tflops=1', f'--out={out}', '--config.image_size=16',
+                      '--config.model.g_width=8', '--config.model.d_width=8'], python_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.load(open(out))['results']
+    assert [(r['dtype'], r['steps_per_dispatch']) for r in rows] == [('float32', 1), ('float32', 2), ('bfloat16', 1),
+                                                                       ('bfloat16', 2)]
+    assert all(r['images_per_s'] > 0 and r['compile_s'] > 0 and r['timed_steps'] == 4 for r in rows)
+    assert 'img/s' in result.stdout
