@@ -27,7 +27,6 @@ import time
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from jaxgan import data, parallel
 from jaxgan.gan import GAN, build_gan
@@ -50,8 +49,8 @@ def _conv_flops(eqn) -> float:
 
 
 def _dot_flops(eqn) -> float:
-    lhs, rhs = eqn.invars[0].aval, eqn.invars[1].aval
-    (lhs_contract, _), (lhs_batch, _) = eqn.params['dimension_numbers']
+    lhs = eqn.invars[0].aval
+    (lhs_contract, _), _ = eqn.params['dimension_numbers']
     contract = math.prod(lhs.shape[d] for d in lhs_contract)
     return 2.0 * math.prod(eqn.outvars[0].aval.shape) * contract
 

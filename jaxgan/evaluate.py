@@ -35,7 +35,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import logging
 
 from jaxgan import data, parallel, sample
 from jaxgan.errors import UserError

@@ -14,7 +14,6 @@ and noisy neighbours of it (the result plus N(0, 0.25^2) noise).
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import jax

@@ -3,10 +3,10 @@ import json
 import numpy as np
 
 from experiments import dcgan_celeba
-from jaxgan import bench, data, parallel
+from jaxgan import bench, data
 from jaxgan.gan import build_gan
 from jaxgan.state import init_state
-from tests.conftest import run_cli, tiny_config, REPO
+from tests.conftest import run_cli
 import jax
 
 

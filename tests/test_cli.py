@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli
 from tests.test_data import write_images
 
 TINY = ['--config.image_size=16', '--config.batch_size=16', '--config.model.z_dim=8',

@@ -1,7 +1,6 @@
 """Evaluation end to end on the embedded digits, with a classifier as the feature network."""
 
 import json
-import os
 
 import numpy as np
 import pytest

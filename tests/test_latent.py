@@ -3,7 +3,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import latent, train
-from jaxgan.checkpoint import load_run
 from tests.conftest import run_cli, tiny_config
 
 

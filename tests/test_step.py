@@ -1,7 +1,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from jaxgan import data, parallel
 from jaxgan.gan import GAN, build_gan

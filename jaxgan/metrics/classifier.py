@@ -15,11 +15,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 
@@ -144,7 +144,8 @@ def main() -> None:
     try:
         trained = train_classifier(args.dataset, args.image_size, steps=args.steps, channels=args.channels)
     except UserError as e:
-        raise SystemExit(f'error: {e}')
+        print(f'error: {e}', file=sys.stderr)
+        raise SystemExit(2)
     save(trained, args.out)
     print(json.dumps(trained.meta))
 

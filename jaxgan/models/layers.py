@@ -160,7 +160,7 @@ class Heads(nn.Module):
             logits = dense(1, 'logit')(h).reshape(h.shape[0])
         logits = logits.astype(jnp.float32)
         if self.conditioning == 'projection':
-            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=nn.initializers.xavier_uniform(),
+            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=nn.initializers.normal(0.02),
                              name='projection')(y)
             logits = logits + jnp.sum(embed.astype(jnp.float32) * h.astype(jnp.float32), axis=-1)
         if self.conditioning == 'acgan':
