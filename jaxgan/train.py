@@ -195,13 +195,20 @@ class Dispatched:
 class Trainer:
     """The loop's state: what was dispatched, when it was last reported, what was last saved."""
 
-    def __init__(self, config: ml_collections.ConfigDict, workdir: str, gan: GAN,
-                 checkpoints: Checkpoints, writer: writers.Writer):
-        self.config, self.workdir, self.gan = config, workdir, gan
+    def __init__(self, config: ml_collections.ConfigDict, gan: GAN, checkpoints: Checkpoints,
+                 writer: writers.Writer, start: int):
+        self.config, self.gan = config, gan
         self.checkpoints, self.writer = checkpoints, writer
-        self.clock = (time.perf_counter(), 0)
-        self.last_saved = -1
+        self.clock = (time.perf_counter(), start)
+        self.last_saved = start  # the step of the state restored (or initialised), which needs no saving
         self._finite = jax.jit(health.all_finite)
+
+    def last_good(self) -> str:
+        """Where the last good checkpoint is, for messages."""
+        latest = self.checkpoints.latest_step()
+        if latest is None:
+            return 'no checkpoint has been saved yet'
+        return f'the checkpoint of step {latest} in {self.checkpoints.directory} stays the last good one'
 
     def save(self, state: GANState, done: Dispatched) -> None:
         """Saves the state after `done`, unless that dispatch or the state is not finite."""
@@ -210,8 +217,7 @@ class Trainer:
             return
         self.check(done)  # waits for the dispatch; raises in 'stop' mode if it went non-finite
         if not bool(parallel.to_host(self._finite(state))):
-            logging.error('step %d: the state is not finite; not saved (the checkpoint of step %d stays)',
-                          step, self.last_saved)
+            logging.error('step %d: the state is not finite; not saved (%s)', step, self.last_good())
             return
         self.checkpoints.save(step, state, _meta(self.config, self.gan))
         self.last_saved = step
@@ -227,8 +233,7 @@ class Trainer:
             step = done.before + int(offset) + 1
             what = health.describe_nonfinite(int(masks[offset]))
             if self.config.nonfinite == 'stop':
-                raise NonFiniteError(f'non-finite {what} at step {step}: stopped; the checkpoint of step '
-                                     f'{self.last_saved} in {self.checkpoints.directory} is the last good one '
+                raise NonFiniteError(f'non-finite {what} at step {step}: stopped; {self.last_good()} '
                                      '(--config.nonfinite=skip skips such updates)')
             logging.warning('step %d: non-finite %s: update skipped (%d so far)', step, what, skips[offset])
             if skips[offset] > self.config.max_nonfinite_skips:
@@ -305,8 +310,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
         with open(os.path.join(workdir, 'config.json'), 'w', encoding='utf-8') as f:
             json.dump(_meta(config, gan), f, indent=2)
     writer = writers.Writer(workdir, enabled=is_chief)
-    trainer = Trainer(config, workdir, gan, checkpoints, writer)
-    trainer.last_saved = start
+    trainer = Trainer(config, gan, checkpoints, writer, start)
     grid = SampleGrid(gan, config, workdir, writer)
     if evaluation:
         evaluation.writer = writer

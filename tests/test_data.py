@@ -154,3 +154,39 @@ def test_parse_tfds():
     assert sources.parse_tfds('celeb_a:test') == ('celeb_a', 'test')
     assert sources.parse_tfds('mnist:3.0.1') == ('mnist:3.0.1', 'train')
     assert sources.parse_tfds('mnist:3.0.1:train[:10%]') == ('mnist:3.0.1', 'train[:10%]')
+
+
+def test_labels_from_every_kind_of_source(tmp_path):
+    write_images(tmp_path / 'f', [(20, 20)] * 6)  # sub0/ and sub1/
+    folder = data.load(tiny_config(dataset=f'folder:{tmp_path}/f'))
+    assert folder.spec.num_classes == 2 and folder.spec.class_names == ('sub0', 'sub1')
+    assert list(folder.source.labels) == [0, 0, 0, 1, 1, 1]  # files in sorted path order
+    np.save(tmp_path / 'x.npy', np.zeros((4, 8, 8), np.uint8))
+    np.save(tmp_path / 'x.labels.npy', np.array([2, 0, 1, 2]))
+    npy = data.load(tiny_config(dataset=f'npy:{tmp_path}/x.npy'))
+    assert npy.spec.num_classes == 3 and list(npy.source.labels) == [2, 0, 1, 2]
+    np.save(tmp_path / 'x.labels.npy', np.array([2, 0]))
+    with pytest.raises(UserError, match='labels must be 4 non-negative integers'):
+        data.load(tiny_config(dataset=f'npy:{tmp_path}/x.npy'))
+    train, test = (data.load(tiny_config(dataset=f'digits:{s}')) for s in ('train', 'test'))
+    assert (train.spec.num_examples, test.spec.num_examples) == (1437, 360) and train.spec.num_classes == 10
+
+
+def test_stacked_digits_have_1000_modes():
+    stacked = data.load(tiny_config(dataset='stacked:digits'))
+    base = data.load(tiny_config(dataset='digits'))
+    assert stacked.spec.shape == (16, 16, 3) and stacked.spec.num_classes == 1000
+    x = stacked.examples(np.array([5]))[0]
+    digits = [int(np.flatnonzero([np.array_equal(x[..., c], b[..., 0]) for b in base.examples(np.arange(1797))])[0])
+              for c in range(3)]
+    labels = base.source.labels
+    assert stacked.source.labels[5] == labels[digits[0]] * 100 + labels[digits[1]] * 10 + labels[digits[2]]
+
+
+def test_balanced_subset():
+    labels = np.repeat(np.arange(4), 10)
+    subset = data.balanced_subset(labels, 8, seed=0)
+    assert np.array_equal(np.bincount(labels[subset]), [2, 2, 2, 2])
+    assert np.array_equal(subset, data.balanced_subset(labels, 8, seed=0))
+    with pytest.raises(UserError, match='not a multiple of the 4 classes'):
+        data.balanced_subset(labels, 6, seed=0)

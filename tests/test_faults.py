@@ -90,8 +90,8 @@ def test_sigterm_saves_the_current_step_and_exits_0(tmp_path, python_env):
 
 
 def _diverging(**overrides):
-    return tiny_config(num_steps=12, checkpoint_every=1, g_optimizer__learning_rate=1e8,
-                       d_optimizer__learning_rate=1e8, **overrides)
+    return tiny_config(**{'num_steps': 12, 'checkpoint_every': 1, 'g_optimizer__learning_rate': 1e8,
+                          'd_optimizer__learning_rate': 1e8, **overrides})
 
 
 def test_nonfinite_stops_naming_step_and_quantity_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -100,8 +100,15 @@ def test_nonfinite_stops_naming_step_and_quantity_and_keeps_the_last_good_checkp
     bad_step = int(str(error.value).split(' at step ')[1].split(':')[0])
     steps = Checkpoints(str(tmp_path), read_only=True).all_steps()
     assert steps and max(steps) < bad_step
+    assert f'the checkpoint of step {max(steps)} in ' in str(error.value)
     state = final_state(tmp_path)
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(state) if np.issubdtype(x.dtype, np.floating))
+
+
+def test_nonfinite_before_any_checkpoint_says_so(tmp_path):
+    with pytest.raises(train.NonFiniteError, match='stopped; no checkpoint has been saved yet'):
+        train.train(_diverging(checkpoint_every=1000), str(tmp_path))
+    assert not os.path.exists(tmp_path / 'checkpoints') or not Checkpoints(str(tmp_path), read_only=True).all_steps()
 
 
 def test_nonfinite_skip_is_bounded(tmp_path):

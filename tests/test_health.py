@@ -23,7 +23,7 @@ def test_nonfinite_mask_names_the_quantities():
 
 
 def test_collapse_warning_in_the_log(caplog):
-    trainer = train.Trainer(tiny_config(), '/nonexistent', None, None, writer=_NullWriter())
+    trainer = train.Trainer(tiny_config(), None, None, writer=_NullWriter(), start=0)
     metrics = {'d_loss': 0.5, 'g_loss': 2.0, 'fake_diversity': 0.02, 'nonfinite': 0, 'nonfinite_skips': 0}
     with caplog.at_level(logging.WARNING):
         trainer.report(train.Dispatched(9, 10, metrics))
