@@ -8,7 +8,9 @@ For each batch size x compute dtype x steps per dispatch it compiles the experim
 runs `--warmup` dispatches, then times `--steps` steps and reports compile time, steps/s, images/s, FLOPs
 per image counted analytically from the layers, achieved TFLOP/s and the fraction of `--peak_tflops`.
 Modes: `synthetic` feeds one random batch that stays on the devices (the step alone); `pipeline` feeds
-the experiment's real input pipeline (decode, resize, shuffle, transfer), so that the two rates compare.
+the experiment's real input pipeline (decode, resize, shuffle, transfer), so that the two rates compare;
+with `--config.data.on_device=true` that pipeline is the dataset held on the devices, gathered there by
+index (decoded once before timing).
 
 FLOPs: every convolution and matrix product in G's and D's forward passes (a jaxpr walk; XLA's cost
 analysis undercounts convolutions), combined as a step uses them: with n = n_critic, G runs forward n
@@ -96,26 +98,18 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
     g_flops, d_flops = forward_flops(gan, state)
     per_image = step_flops_per_image(g_flops, d_flops, config.n_critic)
     k = config.steps_per_dispatch
-    leading = 2 if k > 1 else 1
-    n = max(config.n_critic, 1)
     train_step = make_train_step(gan, config, mesh)
-    from jaxgan.train import make_batchers
+    from jaxgan.train import batch_stream, make_batchers
     batchers = make_batchers(config, dataset, gan)
-    host = next(data.dispatch_batches(batchers, start_step=0, num_steps=k, n_critic=n, steps_per_dispatch=k))[1]
-    place = lambda h: parallel.place_batch(h, mesh, leading)
-    first = jax.tree.map(place, host)
+    dispatches = max(1, math.ceil(steps / k))
+    stream = batch_stream(config, dataset, batchers, mesh, start_step=0, num_steps=(1 + warmup + dispatches) * k)
+    first = next(stream)[1]
 
     start = time.perf_counter()
     compiled = train_step.lower(state, first).compile()
     compile_s = time.perf_counter() - start
 
-    dispatches = max(1, math.ceil(steps / k))
-    if mode == 'synthetic':
-        batches = iter(lambda: first, None)
-    else:
-        batches = (b for _, b in data.Prefetcher(
-            data.dispatch_batches(batchers, start_step=0, num_steps=(warmup + dispatches) * k, n_critic=n,
-                                  steps_per_dispatch=k), place=lambda h: place(h), depth=config.data.prefetch))
+    batches = iter(lambda: first, None) if mode == 'synthetic' else (b for _, b in stream)
     for _ in range(warmup):
         state, metrics = compiled(state, next(batches))
     jax.block_until_ready(metrics)
@@ -124,13 +118,15 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
         state, metrics = compiled(state, next(batches))
     jax.block_until_ready((state, metrics))
     seconds = time.perf_counter() - start
+    stream.close()
     for b in batchers.values():
         b.close()
     steps_per_s = dispatches * k / seconds
     images_per_s = steps_per_s * config.batch_size
     tflops = images_per_s * per_image / 1e12
     return {
-        'mode': mode, 'batch': config.batch_size, 'dtype': config.compute_dtype, 'steps_per_dispatch': k,
+        'mode': mode, 'on_device': bool(config.data.on_device), 'batch': config.batch_size,
+        'dtype': config.compute_dtype, 'steps_per_dispatch': k,
         'compile_s': round(compile_s, 2), 'steps_per_s': round(steps_per_s, 2), 'images_per_s': round(images_per_s, 1),
         'gflop_per_image': round(per_image / 1e9, 4), 'g_forward_gflop': round(g_flops / 1e9, 4),
         'd_forward_gflop': round(d_flops / 1e9, 4), 'tflops': round(tflops, 3),
@@ -168,7 +164,8 @@ def _main(argv) -> None:
     if f.out:
         with open(f.out, 'w', encoding='utf-8') as fh:
             json.dump({'meta': meta, 'results': rows}, fh, indent=1)
-    print(f'\n{meta["device"]} x{meta["devices"]}, jax {meta["jax"]}, {f.mode} data')
+    held = ', held on the devices' if f.mode == 'pipeline' and config.data.on_device else ''
+    print(f'\n{meta["device"]} x{meta["devices"]}, jax {meta["jax"]}, {f.mode} data{held}')
     print(f'{"batch":>6} {"dtype":>9} {"k":>3} {"compile s":>10} {"steps/s":>9} {"img/s":>10} {"GFLOP/img":>10} '
           f'{"TFLOP/s":>8} {"of peak":>8}')
     for r in rows:

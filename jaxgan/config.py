@@ -37,6 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.on_corrupt = 'error'  # error: stop, naming the file | skip: use the next readable image, count
     c.data.workers = 8  # host threads decoding and resizing images
     c.data.prefetch = 2  # batches placed on the devices ahead of the step
+    c.data.on_device = False  # decode the whole dataset once and hold it on every device; send indices only
 
     c.model = ml_collections.ConfigDict()
     c.model.name = 'dcgan'
@@ -191,6 +192,8 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
         _check(config.semi_supervised.batch_size % num_devices == 0,
                f'config.semi_supervised.batch_size={config.semi_supervised.batch_size} is not divisible by '
                f'the {num_devices} devices')
+        _check(config.conditioning.d != 'acgan', "config.semi_supervised with config.conditioning.d='acgan': "
+               "both are D's class outputs; the semi-supervised D already classifies, so choose one")
     _check(0.0 <= config.label_smoothing < 1.0, f'config.label_smoothing={config.label_smoothing} must be in [0, 1)')
     for name, weight in config.penalties.items():
         _check(weight >= 0, f'config.penalties.{name}={weight} must be >= 0')

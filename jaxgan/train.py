@@ -30,6 +30,7 @@ from absl import logging
 
 from jaxgan import config as config_lib, data, health, parallel, sample, step as step_lib, writers
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
+from jaxgan.data import resident
 from jaxgan.errors import UserError
 from jaxgan.gan import GAN, build_gan
 from jaxgan.state import GANState, create_state, init_state
@@ -278,6 +279,27 @@ def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan:
     return batchers
 
 
+def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batchers: dict[str, data.Batcher],
+                 mesh: jax.sharding.Mesh, *, start_step: int, num_steps: int) -> data.Prefetcher:
+    """(step, device batch) for each dispatch of steps [start_step, num_steps), prepared on a thread:
+    read and placed by the host pipeline, or with config.data.on_device gathered on the devices from
+    the dataset held there (`data.resident`)."""
+    leading = 2 if config.steps_per_dispatch > 1 else 1
+    place = lambda host: {key: parallel.place_batch(a, mesh, leading) for key, a in host.items()}
+    if config.data.on_device:
+        table = resident.load_table(dataset, mesh, labels=any(b.labels for b in batchers.values()),
+                                    workers=config.data.workers)
+        gather = resident.make_gather(table, {suffix: b.labels for suffix, b in batchers.items()},
+                                      jax.sharding.NamedSharding(mesh, parallel.batch_spec(leading)))
+        place_indices = place
+        place = lambda host: gather(place_indices(host))
+    return data.Prefetcher(
+        data.dispatch_batches(batchers, start_step=start_step, num_steps=num_steps,
+                              n_critic=max(config.n_critic, 1), steps_per_dispatch=config.steps_per_dispatch,
+                              indices_only=config.data.on_device),
+        place=place, depth=config.data.prefetch)
+
+
 def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> GANState:
     """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
     the end, after the sample grid (experiments use them for plots of their own)."""
@@ -319,11 +341,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     train_step = step_lib.make_train_step(gan, config, mesh)
     k = config.steps_per_dispatch
     batchers = make_batchers(config, dataset, gan)
-    batches = data.Prefetcher(
-        data.dispatch_batches(batchers, start_step=start, num_steps=config.num_steps,
-                              n_critic=max(config.n_critic, 1), steps_per_dispatch=k),
-        place=lambda host: parallel.place_batch(host, mesh, leading_axes=2 if k > 1 else 1),
-        depth=config.data.prefetch)
+    batches = batch_stream(config, dataset, batchers, mesh, start_step=start, num_steps=config.num_steps)
     preemption = Preemption()
 
     step, previous = start, None

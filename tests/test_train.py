@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 
 import jax
@@ -64,4 +65,25 @@ def test_invalid_config_values_are_user_errors(tmp_path):
         train.train(tiny_config(batch_size=0), str(tmp_path))
     with pytest.raises(UserError, match='config.image_size=48: model dcgan makes square images of a power-of-two'):
         train.train(tiny_config(image_size=48), str(tmp_path))
+    with pytest.raises(UserError, match="config.semi_supervised with config.conditioning.d='acgan'"):
+        train.train(tiny_config(conditioning__d='acgan', semi_supervised__num_labels=10,
+                                semi_supervised__batch_size=8), str(tmp_path))
     assert not os.path.exists(tmp_path / 'checkpoints')
+
+
+@pytest.mark.parametrize('overrides', [
+    {'steps_per_dispatch': 2},  # DCGAN, images as uint8
+    {'model__name': 'mlp', 'model__g_hidden': (16,), 'model__d_hidden': (16,), 'dataset': 'toy:ring8',
+     'n_critic': 2},  # vectors, standardised on the host
+    {'model__name': 'mlp', 'model__g_hidden': (16,), 'model__d_hidden': (16,), 'conditioning__g': 'concat',
+     'semi_supervised__num_labels': 10, 'semi_supervised__batch_size': 8},  # labels, a second stream
+], ids=['dcgan', 'vectors', 'labels'])
+def test_dataset_on_the_devices_trains_exactly_as_the_host_pipeline(tmp_path, overrides, caplog):
+    host = train.train(tiny_config(**overrides), str(tmp_path / 'host'))
+    assert 'on_device' not in caplog.text
+    with caplog.at_level(logging.INFO):
+        held = train.train(tiny_config(data__on_device=True, **overrides), str(tmp_path / 'held'))
+    assert 'config.data.on_device: ' in caplog.text  # the batches were gathered on the devices
+    assert int(parallel.to_host(held.step)) == 4
+    for x, y in zip(leaves(host), leaves(held)):
+        assert np.array_equal(x, y)

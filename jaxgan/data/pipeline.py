@@ -15,7 +15,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
-import jax
 import ml_collections
 import numpy as np
 from absl import logging
@@ -204,21 +203,29 @@ class Batcher:
             out['y'] = self.dataset.source.labels[indices].astype(np.int32)
         return out
 
+    def index_batch(self, t: int) -> dict[str, np.ndarray]:
+        """{'i': [b] int32}: the indices of `batch(t)`'s examples, for a dataset held on the devices."""
+        return {'i': self.indices(t).astype(np.int32)}
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def dispatch_batches(batchers: dict[str, Batcher], *, start_step: int, num_steps: int, n_critic: int,
-                     steps_per_dispatch: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+                     steps_per_dispatch: int, indices_only: bool = False
+                     ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """(step, host batch) for each dispatch from start_step. The batch is a dict of arrays
     [n_critic, b, ...] per step, with a leading [steps_per_dispatch] axis when that is above 1; the last
     dispatch may hold fewer steps. Each batcher's keys get its name as a suffix ('' for the main one:
-    'x', 'y'; '_labelled' for a semi-supervised run's labelled stream: 'x_labelled', 'y_labelled')."""
+    'x', 'y'; '_labelled' for a semi-supervised run's labelled stream: 'x_labelled', 'y_labelled').
+    With `indices_only`, the batch holds the examples' indices instead ('i', 'i_labelled'; see
+    `resident`)."""
     for step in range(start_step, num_steps, steps_per_dispatch):
         k = min(steps_per_dispatch, num_steps - step)
         out = {}
         for suffix, batcher in batchers.items():
-            parts = [batcher.batch(t) for t in range(step * n_critic, (step + k) * n_critic)]
+            read = batcher.index_batch if indices_only else batcher.batch
+            parts = [read(t) for t in range(step * n_critic, (step + k) * n_critic)]
             for key in parts[0]:
                 stacked = np.stack([p[key] for p in parts])
                 stacked = stacked.reshape(k, n_critic, *stacked.shape[1:])
@@ -229,12 +236,12 @@ def dispatch_batches(batchers: dict[str, Batcher], *, start_step: int, num_steps
 class Prefetcher:
     """Runs a host-batch iterator on a thread and places each batch on the devices, `depth` ahead.
 
-    `place` turns a host batch into a device array (see `parallel.place_batch`). An exception on the
-    thread (an unreadable file, say) is raised by `next()` in the consumer.
+    `place` turns a host batch (a dict of arrays) into the step's device batch (see
+    `parallel.place_batch`). An exception on the thread (an unreadable file, say) is raised by `next()`
+    in the consumer.
     """
 
-    def __init__(self, batches: Iterator[tuple[int, dict]], place: Callable[[np.ndarray], jax.Array],
-                 depth: int = 2):
+    def __init__(self, batches: Iterator[tuple[int, dict]], place: Callable[[dict], dict], depth: int = 2):
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(batches, place), daemon=True,
@@ -244,7 +251,7 @@ class Prefetcher:
     def _run(self, batches, place) -> None:
         try:
             for step, host in batches:
-                self._put_until_stopped((step, jax.tree.map(place, host)))
+                self._put_until_stopped((step, place(host)))
                 if self._stop.is_set():
                     return
             self._put_until_stopped(StopIteration())

@@ -1,0 +1,54 @@
+"""A dataset held on the devices (config.data.on_device): decoded once, gathered by index on the devices.
+
+Every example is decoded and preprocessed once on the host, and the result (uint8 images or standardised
+vectors, as the host pipeline would give them) is copied to every device. The host then sends each step
+only the examples' indices, 4 bytes an example, and the devices gather the batch from their copy. The
+indices are the host pipeline's (the same seeded epochs and per-process slices), so a run with the
+dataset on the devices reads the same batches in the same order as one without.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import jax
+import numpy as np
+from absl import logging
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from jaxgan.data.pipeline import Dataset
+
+Table = dict[str, jax.Array]  # 'x': [N, ...] every example; 'y': [N] their classes (where needed)
+
+
+def load_table(dataset: Dataset, mesh: Mesh, *, labels: bool, workers: int) -> Table:
+    """Every example of `dataset` (and its label, with `labels`) on every device of `mesh`."""
+    n = dataset.spec.num_examples
+    with ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-decode') as pool:
+        host = {'x': dataset.examples(np.arange(n), pool)}
+    if labels:
+        host['y'] = np.asarray(dataset.source.labels, np.int32)
+    replicated = NamedSharding(mesh, P())
+    size = sum(a.nbytes for a in host.values())
+    logging.info('config.data.on_device: %d examples, %.1f MiB on each device', n, size / 2**20)
+    return {k: jax.make_array_from_callback(a.shape, replicated, lambda index, a=a: a[index])
+            for k, a in host.items()}
+
+
+def make_gather(table: Table, labelled: dict[str, bool], out_sharding: NamedSharding
+                ) -> Callable[[dict[str, jax.Array]], dict[str, jax.Array]]:
+    """A jitted map from placed index batches {'i' + suffix: [..., B]} to the batches the step takes:
+    {'x' + suffix: [..., B, ...]} and, where `labelled[suffix]`, {'y' + suffix: [..., B]}."""
+
+    def gather(table: Table, indices: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        out = {}
+        for key, i in indices.items():
+            suffix = key[1:]
+            out['x' + suffix] = table['x'][i]
+            if labelled[suffix]:
+                out['y' + suffix] = table['y'][i]
+        return out
+
+    jitted = jax.jit(gather, out_shardings=out_sharding)
+    return lambda indices: jitted(table, indices)
