@@ -48,8 +48,8 @@ def assert_same_state(a, b):
 
 
 def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path, python_env):
-    steps = ['--config.num_steps=40', '--config.checkpoint_every=1', '--config.log_every=5',
-             '--config.sample_every=20', '--config.async_checkpoints=True']
+    steps = ['--config.num_steps=20', '--config.checkpoint_every=1', '--config.log_every=5',
+             '--config.sample_every=10', '--config.async_checkpoints=True']
     reference = run_cli([*RUN, *steps, f'--workdir={tmp_path}/ref'], python_env, tmp_path)
     assert reference.returncode == 0, reference.stderr[-3000:]
 
