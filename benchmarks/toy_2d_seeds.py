@@ -1,10 +1,11 @@
 """toy_2d on its default config over several seeds: mode coverage and wall time per run.
 
-    python benchmarks/toy_2d_seeds.py [--seeds=5] [--out=benchmarks/results/toy_2d.json]
+    python benchmarks/toy_2d_seeds.py [--seeds=5] [--out=benchmarks/results/toy_2d.json] [--config.FIELD=VALUE ...]
 
 Each run is a fresh process, `python -m experiments.toy_2d --config.dataset=toy:NAME --config.seed=S`,
 timed from start to exit (start-up, compilation, training, evaluation). Prints a table of the mean and
 standard deviation over seeds, for ring8 and grid25, beside the published figures (PacGAN, table 1).
+Further `--config.FIELD=VALUE` arguments go to every run, to measure another config the same way.
 """
 
 import argparse
@@ -27,18 +28,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--seeds', type=int, default=5)
     parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results', 'toy_2d.json'))
-    args = parser.parse_args()
+    args, overrides = parser.parse_known_args()
+    if any(not a.startswith('--config.') for a in overrides):
+        parser.error(f'unknown arguments {overrides}: only --config.FIELD=VALUE passes on to the runs')
     runs = []
     for name in ('ring8', 'grid25'):
         for seed in range(args.seeds):
             with tempfile.TemporaryDirectory() as workdir:
                 start = time.perf_counter()
                 subprocess.run([sys.executable, '-m', 'experiments.toy_2d', f'--workdir={workdir}',
-                                f'--config.dataset=toy:{name}', f'--config.seed={seed}'],
+                                f'--config.dataset=toy:{name}', f'--config.seed={seed}', *overrides],
                                check=True, capture_output=True)
                 seconds = time.perf_counter() - start
                 result = json.load(open(os.path.join(workdir, 'mode_coverage.json')))
-            result.update(seed=seed, seconds=seconds)
+            result.update(seed=seed, seconds=seconds, overrides=overrides)
             runs.append(result)
             print(json.dumps(result), flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
