@@ -23,7 +23,7 @@ import numpy as np
 from absl import logging
 from scipy.optimize import linear_sum_assignment
 
-from jaxgan import cli, config as config_lib, data, latent, sample, train
+from jaxgan import cli, config as config_lib, data, evaluate, latent, sample, train
 from jaxgan.gan import build_gan
 
 
@@ -49,14 +49,7 @@ def get_config():
 
 def code_accuracy(gan, state, config) -> dict:
     """Accuracy of the categorical code as a classifier of eval_dataset, best code-to-class matching."""
-    eval_config = config.copy_and_resolve_references()
-    eval_config.dataset = config.eval_dataset
-    dataset = data.load(eval_config)
-    labels = dataset.source.labels
-    predict = jax.jit(lambda p, s, x: jnp.argmax(
-        gan.discriminate(p, s, gan.spec.model_input(x), train=False)[0]['q_categorical'], axis=-1))
-    codes = np.concatenate([np.asarray(predict(state.d_params, state.d_state, dataset.examples(np.arange(i, min(i + 500, len(labels))))))
-                            for i in range(0, len(labels), 500)])
+    codes, labels = evaluate.d_head_predictions(gan, state, config, 'q_categorical')
     k = gan.categorical_code
     counts = np.zeros((k, int(labels.max()) + 1))
     np.add.at(counts, (codes, labels), 1)

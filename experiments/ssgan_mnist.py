@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import os
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, data, train
+from jaxgan import cli, config as config_lib, data, evaluate, train
 from jaxgan.gan import build_gan
 
 
@@ -53,15 +51,7 @@ def get_config():
 
 
 def test_error(gan, state, config) -> dict:
-    eval_config = config.copy_and_resolve_references()
-    eval_config.dataset = config.eval_dataset
-    dataset = data.load(eval_config)
-    labels = dataset.source.labels
-    predict = jax.jit(lambda p, s, x: jnp.argmax(
-        gan.discriminate(p, s, gan.spec.model_input(x), train=False)[0]['class_logits'], axis=-1))
-    predictions = np.concatenate([
-        np.asarray(predict(state.d_params, state.d_state, dataset.examples(np.arange(i, min(i + 500, len(labels))))))
-        for i in range(0, len(labels), 500)])
+    predictions, labels = evaluate.d_head_predictions(gan, state, config, 'class_logits')
     wrong = int(np.sum(predictions != labels))
     return {'error': wrong / len(labels), 'wrong': wrong, 'examples': int(len(labels)),
             'num_labels': config.semi_supervised.num_labels, 'dataset': config.eval_dataset}

@@ -102,6 +102,24 @@ class Extractor:
                 'images': np.concatenate(images_kept)}
 
 
+def d_head_predictions(gan, state, config: ml_collections.ConfigDict, head: str,
+                       batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """(argmax of D's output `head`, the true labels) for every example of config.eval_dataset: D as a
+    classifier (the semi-supervised GAN's 'class_logits', InfoGAN's 'q_categorical')."""
+    eval_config = config.copy_and_resolve_references()
+    eval_config.dataset = config.eval_dataset
+    dataset = data.load(eval_config)
+    labels = dataset.source.labels
+    if labels is None:
+        raise UserError(f'config.eval_dataset={config.eval_dataset!r} has no labels')
+    predict = jax.jit(lambda p, s, x: jnp.argmax(
+        gan.discriminate(p, s, gan.spec.model_input(x), train=False)[0][head], axis=-1))
+    predictions = [np.asarray(predict(state.d_params, state.d_state,
+                                      dataset.examples(np.arange(i, min(i + batch, len(labels))))))
+                   for i in range(0, len(labels), batch)]
+    return np.concatenate(predictions), np.asarray(labels)
+
+
 def _reference_batches(dataset: data.Dataset, num: int, batch: int, seed: int) -> Iterator[np.ndarray]:
     order = np.random.default_rng([seed, 0xe7a1]).permutation(dataset.spec.num_examples)[:num]
     for start in range(0, len(order), batch):
