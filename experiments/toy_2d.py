@@ -46,11 +46,7 @@ def get_config():
     c.loss = 'non_saturating'
     c.penalties.r1 = 0.001
     c.penalties.r1_every = 16  # lazy R1 (StyleGAN2's k): a fifth off the step's time
-    # A 64-way categorical code beside z, recovered from G's samples by a Q head on D (InfoGAN's mutual
-    # information term, here as the classifier of MGAN's mixture of generators, Hoang et al. 2018): G
-    # splits into components the Q head can tell apart, each compact, instead of one continuous map
-    # that must leave samples on the way between separated modes.
-    c.infogan.categorical = 64
+    c.infogan.categorical = 64  # G's components, told apart by D's Q head: see the module docstring
     for opt in (c.g_optimizer, c.d_optimizer):
         opt.learning_rate = 1e-3
         opt.b1, opt.b2 = 0.0, 0.99
