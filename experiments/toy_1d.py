@@ -57,8 +57,8 @@ def run(config, workdir: str) -> None:
 
     def plot(gan, state, step):
         z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), step), 20_000)
-        samples = sample.sample(gan, state.g_params, state.g_state, z, bn=config.sample_bn, batch_size=20_000)
-        d_out = np.asarray(d_fn(state.d_params, state.d_state, jnp.asarray(grid_model)))
+        samples = sample.sample(gan, state.params['G'], state.model_state['G'], z, bn=config.sample_bn, batch_size=20_000)
+        d_out = np.asarray(d_fn(state.params['D'], state.model_state['D'], jnp.asarray(grid_model)))
         if jax.process_index() == 0:
             plots.density_1d(os.path.join(workdir, 'samples', f'density_{step:08d}.png'), grid=grid,
                              data_pdf=pdf, samples=samples[:, 0], d_output=d_out, step=step)

@@ -64,7 +64,7 @@ def get_config():
 def generate(gan, state, config, num: int, seed: int) -> np.ndarray:
     """num samples of the EMA generator, in the data's units."""
     z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), seed), num)
-    return sample.sample(gan, state.ema_params, state.g_state, z, bn=config.sample_bn, batch_size=num)
+    return sample.sample(gan, state.ema['G'], state.model_state['G'], z, bn=config.sample_bn, batch_size=num)
 
 
 def run(config, workdir: str) -> dict | None:

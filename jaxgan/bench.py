@@ -30,10 +30,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan import data, parallel
-from jaxgan.gan import GAN, build_gan
-from jaxgan.state import create_state
-from jaxgan.step import make_train_step
+from jaxgan import data
+from jaxgan.core import parallel
+from jaxgan.gan import GAN, build_gan, make_train_step
+from jaxgan.core.state import create_state
+
 
 
 def _conv_flops(eqn) -> float:
@@ -79,9 +80,9 @@ def forward_flops(gan: GAN, state, batch: int = 8) -> tuple[float, float]:
     z = jnp.zeros((batch, gan.latent_dim))
     y = jnp.zeros((batch,), jnp.int32)
     x = jnp.zeros((batch, *gan.spec.shape))
-    g = jax.make_jaxpr(lambda p, s: gan.generate(p, s, z, y=y, train=False)[0])(state.g_params, state.g_state)
+    g = jax.make_jaxpr(lambda p, s: gan.generate(p, s, z, y=y, train=False)[0])(state.params['G'], state.model_state['G'])
     d = jax.make_jaxpr(lambda p, s: gan.discriminate(p, s, x, y=y, train=False)[0]['logits'])(
-        state.d_params, state.d_state)
+        state.params['D'], state.model_state['D'])
     return matmul_flops(g.jaxpr) / batch, matmul_flops(d.jaxpr) / batch
 
 
@@ -94,7 +95,7 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
               peak_tflops: float) -> dict:
     dataset = data.load(config)
     gan = build_gan(config, dataset.spec)
-    state = create_state(gan, config.seed, parallel.replicated(mesh))
+    state = create_state(gan.game, config.seed, parallel.replicated(mesh))
     g_flops, d_flops = forward_flops(gan, state)
     per_image = step_flops_per_image(g_flops, d_flops, config.n_critic)
     k = config.steps_per_dispatch

@@ -36,7 +36,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import data, parallel, sample
+from jaxgan import data, sample
+from jaxgan.core import parallel
 from jaxgan.errors import UserError
 from jaxgan.metrics import stats
 
@@ -114,7 +115,7 @@ def d_head_predictions(gan, state, config: ml_collections.ConfigDict, head: str,
         raise UserError(f'config.eval_dataset={config.eval_dataset!r} has no labels')
     predict = jax.jit(lambda p, s, x: jnp.argmax(
         gan.discriminate(p, s, gan.spec.model_input(x), train=False)[0][head], axis=-1))
-    predictions = [np.asarray(predict(state.d_params, state.d_state,
+    predictions = [np.asarray(predict(state.params['D'], state.model_state['D'],
                                       dataset.examples(np.arange(i, min(i + batch, len(labels))))))
                    for i in range(0, len(labels), batch)]
     return np.concatenate(predictions), np.asarray(labels)
@@ -205,9 +206,9 @@ class Evaluator:
 
     def __call__(self, gan, state, *, seed: int = 0, ema: bool = True) -> dict:
         start = time.perf_counter()
-        params = state.ema_params if ema else state.g_params
+        params = state.ema['G'] if ema else state.params['G']
         batch = max(self.config.batch_size, self.extractor.mesh.size)
-        fake = self.extractor(_sample_batches(gan, params, state.g_state, self.config, self.num_samples,
+        fake = self.extractor(_sample_batches(gan, params, state.model_state['G'], self.config, self.num_samples,
                                               batch, seed))
         results = compute_metrics(self.metrics, self.reference, fake, self.net)
         protocol = dict(self.protocol, samples=self.num_samples, generator='EMA' if ema else 'trained params',

@@ -66,7 +66,7 @@ def with_codes(gan, z: jax.Array, categorical: int | None = None, continuous: di
 
 def render(gan, state, config, z: jax.Array, y: jax.Array | None = None) -> np.ndarray:
     """uint8 images of codes z with the EMA generator."""
-    return sample.sample(gan, state.ema_params, state.g_state, z, y, bn=config.sample_bn,
+    return sample.sample(gan, state.ema['G'], state.model_state['G'], z, y, bn=config.sample_bn,
                          batch_size=max(config.batch_size, len(z)))
 
 

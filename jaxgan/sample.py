@@ -98,8 +98,8 @@ def _main(argv) -> None:
         if not 0 <= f.label < gan.num_classes:
             raise UserError(f'--label={f.label}: the classes are 0 to {gan.num_classes - 1}')
         y = jnp.full((f.num,), f.label, jnp.int32)
-    params = state.ema_params if f.ema else state.g_params
-    samples = sample(gan, params, state.g_state, z, y, bn=config.sample_bn, batch_size=config.batch_size)
+    params = state.ema['G'] if f.ema else state.params['G']
+    samples = sample(gan, params, state.model_state['G'], z, y, bn=config.sample_bn, batch_size=config.batch_size)
     if out.endswith('.npy'):
         tmp = f'{out}.tmp.npy'
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)

@@ -1,6 +1,6 @@
 """The training loop: the one place that knows about time.
 
-    train(config, workdir) -> GANState
+    train(config, workdir) -> RunState
 
 Starts from the latest checkpoint in <workdir>/checkpoints if there is one (weights, optimizer states,
 EMA, step, RNG; the data stream is a function of the step and continues where it stopped), else from
@@ -28,12 +28,13 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, health, parallel, sample, step as step_lib, writers
+from jaxgan import config as config_lib, data, sample, writers
+from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
 from jaxgan.errors import UserError
-from jaxgan.gan import GAN, build_gan
-from jaxgan.state import GANState, create_state, init_state
+from jaxgan.gan import GAN, build_gan, make_train_step
+from jaxgan.core.state import RunState, create_state, init_state
 
 
 class NonFiniteError(UserError):
@@ -54,7 +55,7 @@ def _first_line(e: Exception) -> str:
 
 
 def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.ConfigDict,
-                    mesh: jax.sharding.Mesh) -> GANState:
+                    mesh: jax.sharding.Mesh) -> RunState:
     """The checkpoint config.resume_step asks for (the latest by default), or a fresh state.
 
     A checkpoint that cannot be read is an error, unless config.resume_fallback, which moves it aside
@@ -66,10 +67,10 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         raise UserError(f'config.resume_step={config.resume_step}: no checkpoint at that step in '
                         f'{checkpoints.directory}; there are {steps or "none"}')
     if not steps:
-        return create_state(gan, config.seed, rep)
+        return create_state(gan.game, config.seed, rep)
     candidates = sorted((s for s in steps if config.resume_step < 0 or s <= config.resume_step),
                         reverse=True)
-    abstract = abstract_like(jax.eval_shape(lambda: init_state(gan, config.seed)), rep)
+    abstract = abstract_like(jax.eval_shape(lambda: init_state(gan.game, config.seed)), rep)
     for step in candidates:
         try:
             saved, layout = checkpoints.read_meta(step)['config'], checkpoints.layout(step)
@@ -93,7 +94,7 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         moved = checkpoints.set_aside(step)
         logging.warning('%s; moved it to %s and trying the one before', problem, moved)
     logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
-    return create_state(gan, config.seed, rep)
+    return create_state(gan.game, config.seed, rep)
 
 
 class SampleGrid:
@@ -107,11 +108,11 @@ class SampleGrid:
         self.columns = gan.num_classes if gan.g_conditioned else None  # a column per class
         self._fn = jax.jit(lambda p, s, z, y: sample.generate(gan, p, s, z, y, bn=config.sample_bn))
 
-    def __call__(self, gan: GAN, state: GANState, step: int) -> None:
+    def __call__(self, gan: GAN, state: RunState, step: int) -> None:
         if self.gan.spec.kind != 'image':
             return
         images = self.gan.spec.to_data_units(
-            parallel.to_host(self._fn(state.ema_params, state.g_state, self.z, self.y)))
+            parallel.to_host(self._fn(state.ema['G'], state.model_state['G'], self.z, self.y)))
         if jax.process_index() == 0:
             grid = sample.make_grid(images, self.columns)
             sample.save_png(os.path.join(self.directory, f'step_{step:08d}.png'), grid)
@@ -135,7 +136,7 @@ class PeriodicEvaluation:
         self.best_path = os.path.join(workdir, 'best', 'best.json')
         self.best_fid = json.load(open(self.best_path))['fid'] if os.path.exists(self.best_path) else float('inf')
 
-    def __call__(self, gan: GAN, state: GANState, step: int) -> None:
+    def __call__(self, gan: GAN, state: RunState, step: int) -> None:
         result = self.evaluator(gan, state)
         logging.info('step %d: %s', step, json.dumps(result['metrics']))
         self.writer.scalars(step, {f'eval/{k}': float(v) for k, v in result['metrics'].items()})
@@ -211,7 +212,7 @@ class Trainer:
             return 'no checkpoint has been saved yet'
         return f'the checkpoint of step {latest} in {self.checkpoints.directory} stays the last good one'
 
-    def save(self, state: GANState, done: Dispatched) -> None:
+    def save(self, state: RunState, done: Dispatched) -> None:
         """Saves the state after `done`, unless that dispatch or the state is not finite."""
         step = done.after
         if step == self.last_saved:
@@ -232,7 +233,8 @@ class Trainer:
         masks, skips = np.atleast_1d(flags['nonfinite']), np.atleast_1d(flags['nonfinite_skips'])
         for offset in np.flatnonzero(masks):
             step = done.before + int(offset) + 1
-            what = health.describe_nonfinite(int(masks[offset]))
+            what = health.describe_nonfinite(
+                int(masks[offset]), health.nonfinite_names(tuple(p.name for p in self.gan.game.players)))
             if self.config.nonfinite == 'stop':
                 raise NonFiniteError(f'non-finite {what} at step {step}: stopped; {self.last_good()} '
                                      '(--config.nonfinite=skip skips such updates)')
@@ -262,7 +264,7 @@ class Trainer:
         self.writer.scalars(done.after, scalars)
 
 
-Callback = Callable[[GAN, GANState, int], None]
+Callback = Callable[[GAN, RunState, int], None]
 
 
 def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan: GAN) -> dict[str, data.Batcher]:
@@ -300,7 +302,7 @@ def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batch
         place=place, depth=config.data.prefetch)
 
 
-def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> GANState:
+def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> RunState:
     """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
     the end, after the sample grid (experiments use them for plots of their own)."""
     mesh = parallel.make_mesh()
@@ -338,7 +340,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
         evaluation.writer = writer
     periodic = lambda state, step: [f(gan, state, step) for f in (grid, *callbacks)]
 
-    train_step = step_lib.make_train_step(gan, config, mesh)
+    train_step = make_train_step(gan, config, mesh)
     k = config.steps_per_dispatch
     batchers = make_batchers(config, dataset, gan)
     batches = batch_stream(config, dataset, batchers, mesh, start_step=start, num_steps=config.num_steps)

@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import parallel, train
+from jaxgan import train
+from jaxgan.core import parallel
 from jaxgan.checkpoint import Checkpoints, load_run
 from jaxgan.errors import UserError
 from tests.conftest import tiny_config
