@@ -18,8 +18,7 @@ import os
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, data, evaluate, train
-from jaxgan.gan import build_gan
+from jaxgan import cli, config as config_lib, evaluate, train
 
 
 def get_config():
@@ -58,8 +57,8 @@ def test_error(gan, state, config) -> dict:
 
 
 def run(config, workdir: str) -> dict:
-    state = train.train(config, workdir)
-    gan = build_gan(config, data.load(config).spec)
+    trained = train.train(config, workdir)
+    gan, state = trained.gan, trained.state
     result = test_error(gan, state, config)
     logging.info('semi-supervised GAN: %s', json.dumps(result))
     with open(os.path.join(workdir, 'ssgan_error.json'), 'w', encoding='utf-8') as f:

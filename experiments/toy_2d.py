@@ -28,9 +28,8 @@ import jax
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, data, plots, sample, train
+from jaxgan import cli, config as config_lib, data, plots, sampling, train
 from jaxgan.data import toy
-from jaxgan.gan import build_gan
 from jaxgan.metrics.modes import mode_coverage
 
 
@@ -64,20 +63,19 @@ def get_config():
 def generate(gan, state, config, num: int, seed: int) -> np.ndarray:
     """num samples of the EMA generator, in the data's units."""
     z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), seed), num)
-    return sample.sample(gan, state.ema['G'], state.model_state['G'], z, bn=config.sample_bn, batch_size=num)
+    return sampling.sample(gan, state.ema['G'], state.model_state['G'], z, bn=config.sample_bn, batch_size=num)
 
 
 def run(config, workdir: str) -> dict | None:
-    dataset = data.load(config)
-    gan = build_gan(config, dataset.spec)
-    points = np.asarray(dataset.source.array)[:5000]
+    points = np.asarray(data.load(config).source.array)[:5000]
 
     def scatter(gan, state, step):
         if jax.process_index() == 0:
             plots.scatter_2d(os.path.join(workdir, 'samples', f'scatter_{step:08d}.png'), data=points,
                              samples=generate(gan, state, config, 2000, step), title=f'{config.dataset}, step {step}')
 
-    state = train.train(config, workdir, callbacks=[scatter])
+    trained = train.train(config, workdir, callbacks=[scatter])
+    gan, state = trained.gan, trained.state
     mixture = toy.MIXTURES.get(config.dataset.removeprefix('toy:'))
     if not config.dataset.startswith('toy:') or mixture.centers.shape[1] != 2:
         return None

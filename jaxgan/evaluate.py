@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import data, sample
+from jaxgan import data, sampling
 from jaxgan.core import parallel
 from jaxgan.errors import UserError
 from jaxgan.metrics import stats
@@ -150,7 +150,7 @@ def reference_statistics(config: ml_collections.ConfigDict, extractor: Extractor
 
 def _sample_batches(gan, params, model_state, config, num: int, batch: int, seed: int) -> Iterator[np.ndarray]:
     """Generated examples in the data's units; a conditional G draws its classes uniformly."""
-    fn = jax.jit(lambda p, s, z, y: sample.generate(gan, p, s, z, y, bn=config.sample_bn))
+    fn = sampling.jitted_generate(gan, config.sample_bn)
     key = jax.random.fold_in(jax.random.key(seed), 0xe7a1)
     for start in range(0, num, batch):
         z_key, y_key = jax.random.split(jax.random.fold_in(key, start))

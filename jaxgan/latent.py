@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import sample
+from jaxgan import sampling
 from jaxgan.errors import UserError
 
 
@@ -66,7 +66,7 @@ def with_codes(gan, z: jax.Array, categorical: int | None = None, continuous: di
 
 def render(gan, state, config, z: jax.Array, y: jax.Array | None = None) -> np.ndarray:
     """uint8 images of codes z with the EMA generator."""
-    return sample.sample(gan, state.ema['G'], state.model_state['G'], z, y, bn=config.sample_bn,
+    return sampling.sample(gan, state.ema['G'], state.model_state['G'], z, y, bn=config.sample_bn,
                          batch_size=max(config.batch_size, len(z)))
 
 
@@ -112,7 +112,7 @@ def _main(argv) -> None:
     if gan.g_conditioned:
         y = jnp.full((len(z),), y_value, jnp.int32)
     images = render(gan, state, config, z, y)
-    sample.save_png(f.out, sample.make_grid(images, columns))
+    sampling.save_png(f.out, sampling.make_grid(images, columns))
     print(f'wrote {f.out}')
 
 

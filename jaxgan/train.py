@@ -1,6 +1,6 @@
 """The training loop: the one place that knows about time.
 
-    train(config, workdir) -> RunState
+    train(config, workdir) -> Trained(state, gan, dataset)
 
 Starts from the latest checkpoint in <workdir>/checkpoints if there is one (weights, optimizer states,
 EMA, step, RNG; the data stream is a function of the step and continues where it stopped), else from
@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, sample, writers
+from jaxgan import config as config_lib, data, sampling, writers
 from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
@@ -106,7 +106,7 @@ class SampleGrid:
         self.z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), 0x5a), config.num_samples)
         self.y = jnp.arange(config.num_samples) % gan.num_classes if gan.g_conditioned else None
         self.columns = gan.num_classes if gan.g_conditioned else None  # a column per class
-        self._fn = jax.jit(lambda p, s, z, y: sample.generate(gan, p, s, z, y, bn=config.sample_bn))
+        self._fn = sampling.jitted_generate(gan, config.sample_bn)
 
     def __call__(self, gan: GAN, state: RunState, step: int) -> None:
         if self.gan.spec.kind != 'image':
@@ -114,8 +114,8 @@ class SampleGrid:
         images = self.gan.spec.to_data_units(
             parallel.to_host(self._fn(state.ema['G'], state.model_state['G'], self.z, self.y)))
         if jax.process_index() == 0:
-            grid = sample.make_grid(images, self.columns)
-            sample.save_png(os.path.join(self.directory, f'step_{step:08d}.png'), grid)
+            grid = sampling.make_grid(images, self.columns)
+            sampling.save_png(os.path.join(self.directory, f'step_{step:08d}.png'), grid)
             self.writer.image(step, 'samples', grid)
 
 
@@ -267,6 +267,15 @@ class Trainer:
 Callback = Callable[[GAN, RunState, int], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """What `train` hands back: the final state, the GAN it trained and the dataset it read."""
+
+    state: RunState
+    gan: GAN
+    dataset: data.Dataset
+
+
 def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan: GAN) -> dict[str, data.Batcher]:
     """The data streams of a run: the main one ('') and a semi-supervised run's labelled one."""
     common = dict(seed=config.seed, workers=config.data.workers, process_index=jax.process_index(),
@@ -302,7 +311,7 @@ def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batch
         place=place, depth=config.data.prefetch)
 
 
-def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> RunState:
+def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> 'Trained':
     """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
     the end, after the sample grid (experiments use them for plots of their own)."""
     mesh = parallel.make_mesh()
@@ -327,7 +336,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
         checkpoints.close()
         if evaluation:
             evaluation.close()
-        return state
+        return Trained(state, gan, dataset)
 
     is_chief = jax.process_index() == 0
     if is_chief:
@@ -369,7 +378,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
                 trainer.save(state, current)
                 checkpoints.wait()
                 logging.warning('preempted (SIGTERM): saved the checkpoint of step %d; exiting', step)
-                return state
+                return Trained(state, gan, dataset)
         trainer.check(previous)
         trainer.save(state, previous)
         if not crossed(step - 1, step, config.sample_every):
@@ -385,4 +394,4 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
             batcher.close()
         checkpoints.close()
         writer.close()
-    return state
+    return Trained(state, gan, dataset)

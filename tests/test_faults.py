@@ -132,7 +132,7 @@ def test_damaged_latest_checkpoint_is_an_error_with_a_fallback(tmp_path):
     _damage(tmp_path / 'checkpoints' / '4')
     with pytest.raises(UserError, match=r'the checkpoint at step 4 .* cannot be read .*resume_fallback=True'):
         train.train(tiny_config(num_steps=6), str(tmp_path))
-    state = train.train(tiny_config(num_steps=6, resume_fallback=True), str(tmp_path))
+    state = train.train(tiny_config(num_steps=6, resume_fallback=True), str(tmp_path)).state
     assert int(parallel.to_host(state.step)) == 6
     assert os.listdir(tmp_path / 'checkpoints_unreadable') == ['4']  # moved aside, not deleted
     assert Checkpoints(str(tmp_path), read_only=True).all_steps() == [2, 4, 6][-3:]
@@ -151,6 +151,6 @@ def test_corrupt_image_skip_counts_and_continues(tmp_path, caplog):
         with open(bad, 'wb') as f:
             f.write(b'not an image')
     config = tiny_config(dataset=f'folder:{tmp_path}/images', num_steps=2, data__on_corrupt='skip')
-    state = train.train(config, str(tmp_path / 'run'))
+    state = train.train(config, str(tmp_path / 'run')).state
     assert int(parallel.to_host(state.step)) == 2
     assert 'skipped an unreadable image (2 so far)' in caplog.text
