@@ -23,7 +23,7 @@ import numpy as np
 from absl import logging
 from scipy.optimize import linear_sum_assignment
 
-from jaxgan import cli, config as config_lib, evaluate, latent, sampling, train
+from jaxgan import cli, config as config_lib, evaluation, latent, sampling, train
 
 
 def get_config():
@@ -48,7 +48,7 @@ def get_config():
 
 def code_accuracy(gan, state, config) -> dict:
     """Accuracy of the categorical code as a classifier of eval_dataset, best code-to-class matching."""
-    codes, labels = evaluate.d_head_predictions(gan, state, config, 'q_categorical')
+    codes, labels = evaluation.d_head_predictions(gan, state, config, 'q_categorical')
     k = gan.categorical_code
     counts = np.zeros((k, int(labels.max()) + 1))
     np.add.at(counts, (codes, labels), 1)

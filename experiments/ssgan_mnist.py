@@ -18,7 +18,7 @@ import os
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, evaluate, train
+from jaxgan import cli, config as config_lib, evaluation, train
 
 
 def get_config():
@@ -50,7 +50,7 @@ def get_config():
 
 
 def test_error(gan, state, config) -> dict:
-    predictions, labels = evaluate.d_head_predictions(gan, state, config, 'class_logits')
+    predictions, labels = evaluation.d_head_predictions(gan, state, config, 'class_logits')
     wrong = int(np.sum(predictions != labels))
     return {'error': wrong / len(labels), 'wrong': wrong, 'examples': int(len(labels)),
             'num_labels': config.semi_supervised.num_labels, 'dataset': config.eval_dataset}

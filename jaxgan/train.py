@@ -123,9 +123,9 @@ class PeriodicEvaluation:
     """config.eval: metrics every `every` steps, logged; the best-FID checkpoint kept in <workdir>/best."""
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: str, meta: dict):
-        from jaxgan import evaluate
+        from jaxgan import evaluation
         e = config.eval
-        self.evaluator = evaluate.make_evaluator(
+        self.evaluator = evaluation.make_evaluator(
             config, tuple(m.strip() for m in e.metrics.split(',') if m.strip()), num_samples=e.num_samples,
             features=e.features, inception_weights=e.inception_weights, reference_size=e.reference_size,
             keep=e.keep)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxgan import evaluate, train
+from jaxgan import evaluation, train
 from jaxgan.checkpoint import Checkpoints, load_run
 from jaxgan.metrics import classifier
 from tests.conftest import run_cli, tiny_config
@@ -32,7 +32,7 @@ def test_evaluate_a_run_with_its_protocol(tmp_path, digits_classifier, python_en
     directory, _ = digits_classifier
     train.train(tiny_config(num_steps=2), str(tmp_path))
     config, gan, state = load_run(str(tmp_path))
-    evaluator = evaluate.make_evaluator(config, ('fid', 'kid', 'is', 'pr', 'dc', 'classes'), num_samples=400,
+    evaluator = evaluation.make_evaluator(config, ('fid', 'kid', 'is', 'pr', 'dc', 'classes'), num_samples=400,
                                         features=f'classifier:{directory}', reference_size=1000, keep=400)
     result = evaluator(gan, state)
     m, p = result['metrics'], result['protocol']
@@ -40,7 +40,7 @@ def test_evaluate_a_run_with_its_protocol(tmp_path, digits_classifier, python_en
     assert 0 <= m['precision'] <= 1 and 0 <= m['coverage'] <= 1 and 1 <= m['classes'] <= 10
     assert p['reference_size'] == 1000 and p['samples'] == 400 and p['step'] == 2 and 'classifier' in p['features']
     # The real data against themselves: FID near 0, all classes.
-    real = evaluator.extractor(evaluate._reference_batches(__import__('jaxgan').data.load(config), 1000, 250, 1))
+    real = evaluator.extractor(evaluation._reference_batches(__import__('jaxgan').data.load(config), 1000, 250, 1))
     mu, sigma = real['moments'].mean_cov()
     from jaxgan.metrics import stats
     assert stats.frechet_distance(mu, sigma, evaluator.reference['mu'], evaluator.reference['sigma']) < 0.1 * m['fid']
@@ -67,6 +67,6 @@ def test_periodic_evaluation_keeps_the_best_checkpoint(tmp_path, digits_classifi
 def test_unknown_metric_and_missing_classifier(tmp_path):
     from jaxgan.errors import UserError
     with pytest.raises(UserError, match="unknown metric 'fidd'"):
-        evaluate.make_evaluator(tiny_config(), ('fidd',), num_samples=10)
+        evaluation.make_evaluator(tiny_config(), ('fidd',), num_samples=10)
     with pytest.raises(UserError, match='no classifier in'):
-        evaluate.make_evaluator(tiny_config(), ('fid',), num_samples=10, features=f'classifier:{tmp_path}')
+        evaluation.make_evaluator(tiny_config(), ('fid',), num_samples=10, features=f'classifier:{tmp_path}')
