@@ -73,6 +73,8 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
     for step in candidates:
         try:
             saved, layout = checkpoints.read_meta(step)['config'], checkpoints.layout(step)
+        except UserError:  # another checkpoint format: not damaged, not to be moved aside
+            raise
         except Exception as e:  # orbax and tensorstore raise many types for damaged files
             error = e
         else:
