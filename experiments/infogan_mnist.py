@@ -23,7 +23,7 @@ import numpy as np
 from absl import logging
 from scipy.optimize import linear_sum_assignment
 
-from jaxgan import cli, config as config_lib, evaluation, latent, sampling, train
+from jaxgan import cli, config as config_lib, evaluation, files, latent, sampling, train
 
 
 def get_config():
@@ -78,8 +78,7 @@ def run(config, workdir: str) -> dict:
     code_sweeps(gan, state, config, workdir)
     result = code_accuracy(gan, state, config)
     logging.info('InfoGAN categorical code as a classifier: %s', json.dumps(result))
-    with open(os.path.join(workdir, 'infogan_accuracy.json'), 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2)
+    files.atomic_write(os.path.join(workdir, 'infogan_accuracy.json'), json.dumps(result, indent=2))
     return result
 
 

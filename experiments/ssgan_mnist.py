@@ -18,7 +18,7 @@ import os
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, evaluation, train
+from jaxgan import cli, config as config_lib, evaluation, files, train
 
 
 def get_config():
@@ -61,8 +61,7 @@ def run(config, workdir: str) -> dict:
     gan, state = trained.gan, trained.state
     result = test_error(gan, state, config)
     logging.info('semi-supervised GAN: %s', json.dumps(result))
-    with open(os.path.join(workdir, 'ssgan_error.json'), 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2)
+    files.atomic_write(os.path.join(workdir, 'ssgan_error.json'), json.dumps(result, indent=2))
     return result
 
 

@@ -2,7 +2,8 @@
 
 Each step's checkpoint holds two items: 'state' (the whole RunState: params, BatchNorm statistics,
 both optimizer states, EMA, step and RNG) and 'meta' (JSON: the config and the data spec, so that tools
-such as `jaxgan.sample` can rebuild the model from a workdir alone). Saves are asynchronous; orbax
+such as `jaxgan.sample` can rebuild the model from a workdir alone, and `format`, the FORMAT that wrote
+it: a checkpoint of another format is refused with a one-line error rather than misread). Saves are asynchronous; orbax
 writes each into a temporary directory and renames it when complete, so a run killed mid-save leaves
 the previous checkpoints intact.
 """
@@ -19,14 +20,32 @@ from etils import epath
 
 from jaxgan.errors import UserError
 
+# The layout of what a checkpoint holds, written into its 'meta' item. Raised whenever a change to the
+# state or to the meta would make older checkpoints restore wrongly. 1: checkpoints from before the
+# format was recorded (no 'format' in their meta).
+FORMAT = 2
+
+
+def format_problem(meta: dict, where: str) -> str | None:
+    """Why a checkpoint whose meta is `meta` cannot be read by this jaxgan (None if it can)."""
+    found = meta.get('format', 1) if isinstance(meta, dict) else 1
+    if found == FORMAT:
+        return None
+    written = ('an earlier jaxgan, from before checkpoint formats were numbered' if 'format' not in meta
+               else 'another jaxgan version')
+    return (f'{where} is of checkpoint format {found} (written by {written}); this jaxgan reads format '
+            f'{FORMAT}: use another --workdir, or the jaxgan version that wrote it')
+
 
 class Checkpoints:
     def __init__(self, workdir: str, *, keep: int = 3, async_save: bool = True, read_only: bool = False,
                  subdir: str = 'checkpoints'):
         self.directory = os.path.abspath(os.path.join(workdir, subdir))
+        # Read-only managers neither save nor rotate: saying so here keeps orbax from warning that it
+        # changed these options itself, on every `sample`, `latent` and `evaluate`.
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep, enable_async_checkpointing=async_save, create=not read_only,
-            read_only=read_only)
+            max_to_keep=None if read_only else keep, save_interval_steps=0 if read_only else 1,
+            enable_async_checkpointing=async_save, create=not read_only, read_only=read_only)
         self._manager = ocp.CheckpointManager(
             epath.Path(self.directory), options=options,
             item_handlers={'state': ocp.StandardCheckpointHandler(), 'meta': ocp.JsonCheckpointHandler()})
@@ -40,13 +59,19 @@ class Checkpoints:
     def save(self, step: int, state: Any, meta: dict) -> None:
         """Starts an asynchronous save; the device arrays are copied before it returns."""
         self._manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({**meta, 'format': FORMAT})),
+            force=True)
 
     def read_meta(self, step: int) -> dict:
-        return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+        """The 'meta' item at `step`; a UserError if the checkpoint is of another FORMAT."""
+        meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+        problem = format_problem(meta, f'the checkpoint at step {step} in {self.directory}')
+        if problem:
+            raise UserError(problem)
+        return meta
 
     def layout(self, step: int) -> dict[str, tuple]:
-        """{'g_params.Conv_0.kernel': (shape, dtype), ...}: the arrays of the state saved at `step`."""
+        """{'params.G.Conv_0.kernel': (shape, dtype), ...}: the arrays of the state saved at `step`."""
         tree = self._manager.item_metadata(step)['state']
         return {'.'.join(_key(k) for k in path): (tuple(m.shape), str(m.dtype))
                 for path, m in jax.tree_util.tree_leaves_with_path(tree)}

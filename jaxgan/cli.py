@@ -49,12 +49,30 @@ class _QuietLibraries(pylogging.Filter):
         return record.levelno >= pylogging.WARNING or not any(p in record.pathname for p in self.PACKAGES)
 
 
+def closed_loop_callback(unraisable) -> bool:
+    """Whether an unraisable exception is tensorstore finishing a read for an asyncio loop that orbax
+    has already closed: after a restore fails on a damaged checkpoint, each read still in flight
+    reports `RuntimeError: Event loop is closed` from `call_soon_threadsafe` (hundreds of tracebacks,
+    nothing lost: the restore has already failed and been handled)."""
+    error, tb = unraisable.exc_value, unraisable.exc_traceback
+    return (isinstance(error, RuntimeError) and str(error) == 'Event loop is closed' and tb is not None
+            and tb.tb_frame.f_code.co_name == 'call_soon_threadsafe')
+
+
+def _quiet_unraisable_hook(previous: Callable) -> Callable:
+    def hook(unraisable) -> None:
+        if not closed_loop_callback(unraisable):
+            previous(unraisable)
+    return hook
+
+
 def run_main(main: Callable[[list[str]], None]) -> None:
     """app.run(main), with UserError shown as one line on stderr and exit status 2."""
 
     def wrapped(argv: list[str]) -> None:
         if not FLAGS.verbose_libraries:
             logging.get_absl_handler().addFilter(_QuietLibraries())
+            sys.unraisablehook = _quiet_unraisable_hook(sys.unraisablehook)
         if len(argv) > 1:
             raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
         try:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from jaxgan import files
 
 
 def _pyplot():
@@ -15,11 +15,9 @@ def _pyplot():
 
 
 def _save(fig, path: str) -> None:
-    """Writes beside the target and renames, so an existing plot is never left half-written."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp.png'
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    """Written whole or not at all (`files.atomic_path`): an existing plot is never left half-written."""
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
 
 
 def density_1d(path: str, *, grid: np.ndarray, data_pdf: np.ndarray, samples: np.ndarray,

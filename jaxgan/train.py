@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, sampling, writers
+from jaxgan import config as config_lib, data, files, sampling, writers
 from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
@@ -74,6 +74,8 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
     for step in candidates:
         try:
             saved, layout = checkpoints.read_meta(step)['config'], checkpoints.layout(step)
+        except UserError:  # another checkpoint format: not damaged, not to be moved aside
+            raise
         except Exception as e:  # orbax and tensorstore raise many types for damaged files
             error = e
         else:
@@ -150,9 +152,8 @@ class PeriodicEvaluation:
             self.best.save(step, state, self.meta)
             self.best.wait()
             if jax.process_index() == 0:
-                with open(f'{self.best_path}.part', 'w', encoding='utf-8') as f:
-                    json.dump({'step': step, 'fid': fid, 'protocol': result['protocol']}, f, indent=2)
-                os.replace(f'{self.best_path}.part', self.best_path)
+                files.atomic_write(self.best_path, json.dumps(
+                    {'step': step, 'fid': fid, 'protocol': result['protocol']}, indent=2))
 
     def close(self) -> None:
         self.best.close()
@@ -340,8 +341,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
 
     is_chief = jax.process_index() == 0
     if is_chief:
-        with open(os.path.join(workdir, 'config.json'), 'w', encoding='utf-8') as f:
-            json.dump(_meta(config, gan), f, indent=2)
+        files.atomic_write(os.path.join(workdir, 'config.json'), json.dumps(_meta(config, gan), indent=2))
     writer = writers.Writer(workdir, enabled=is_chief)
     trainer = Trainer(config, gan, checkpoints, writer, start)
     grid = SampleGrid(gan, config, workdir, writer)

@@ -71,3 +71,14 @@ def test_unknown_flag_fails(tmp_path, python_env):
 def test_sample_without_checkpoints(tmp_path, python_env):
     result = run_cli(['-m', 'jaxgan.sample', f'--workdir={tmp_path}', '--out=x.npy'], python_env, tmp_path)
     assert result.returncode == 2 and 'error: no checkpoints in' in result.stderr
+
+
+def test_sample_prints_no_library_warnings(tmp_path, python_env):
+    workdir = tmp_path / 'run'
+    trained = run_cli(['-m', 'experiments.dcgan_celeba', f'--workdir={workdir}', '--config.dataset=digits',
+                       '--config.num_steps=2', *TINY], python_env, tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    result = run_cli(['-m', 'jaxgan.sample', f'--workdir={workdir}', '--num=4', f'--out={tmp_path}/x.npy'],
+                     python_env, tmp_path)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [f'wrote 4 samples of step 2 to {tmp_path}/x.npy'], result.stderr

@@ -1,6 +1,7 @@
 """Faults, with real processes where a process is what fails: SIGKILL, SIGTERM, damaged checkpoints,
 non-finite values. See docs/faults.md for the table of what the user sees."""
 
+import json
 import os
 import random
 import signal
@@ -14,7 +15,7 @@ import pytest
 
 from jaxgan import train
 from jaxgan.core import parallel
-from jaxgan.checkpoint import Checkpoints, load_run
+from jaxgan.checkpoint import FORMAT, Checkpoints, load_run
 from jaxgan.errors import UserError
 from tests.conftest import run_cli, tiny_config
 from tests.test_cli import TINY
@@ -154,3 +155,46 @@ def test_corrupt_image_skip_counts_and_continues(tmp_path, caplog):
     state = train.train(config, str(tmp_path / 'run')).state
     assert int(parallel.to_host(state.step)) == 2
     assert 'skipped an unreadable image (2 so far)' in caplog.text
+
+
+def _set_format(checkpoint_dir, format_):
+    path = checkpoint_dir / 'meta' / 'metadata'
+    meta = json.loads(path.read_text())
+    meta.pop('format', None)
+    if format_ is not None:
+        meta['format'] = format_
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize('format_, written_by', [(None, 'format 1 \\(written by an earlier jaxgan'),
+                                                  (FORMAT + 1, f'format {FORMAT + 1} \\(written by another')])
+def test_a_checkpoint_of_another_format_is_refused(tmp_path, format_, written_by):
+    train.train(tiny_config(num_steps=2), str(tmp_path))
+    assert json.loads((tmp_path / 'checkpoints' / '2' / 'meta' / 'metadata').read_text())['format'] == FORMAT
+    _set_format(tmp_path / 'checkpoints' / '2', format_)
+    message = (rf'the checkpoint at step 2 in .* is of checkpoint {written_by}.*\); this jaxgan reads format '
+               rf'{FORMAT}: use another --workdir, or the jaxgan version that wrote it')
+    with pytest.raises(UserError, match=message):
+        train.train(tiny_config(num_steps=4, resume_fallback=True), str(tmp_path))
+    with pytest.raises(UserError, match=message):
+        load_run(str(tmp_path))
+    # Refused, not taken for damage: nothing moved aside, nothing written.
+    assert sorted(os.listdir(tmp_path)) == ['checkpoints', 'config.json', 'metrics.jsonl', 'samples', 'tensorboard']
+    assert os.listdir(tmp_path / 'checkpoints') == ['2']
+
+
+def test_resume_fallback_on_a_damaged_checkpoint_keeps_stderr_short(tmp_path, python_env):
+    workdir = tmp_path / 'run'
+    first = run_cli([*RUN, '--config.num_steps=4', f'--workdir={workdir}'], python_env, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    for root, _, names in os.walk(workdir / 'checkpoints' / '4' / 'state'):
+        if os.path.basename(root) == 'd':  # the array data only: the metadata still reads
+            for name in names:
+                with open(os.path.join(root, name), 'wb') as f:
+                    f.write(b'garbage')
+    result = run_cli([*RUN, '--config.num_steps=6', '--config.resume_fallback=True', f'--workdir={workdir}'],
+                     python_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'the checkpoint at step 4' in result.stderr and 'resuming from the checkpoint at step 2' in result.stderr
+    assert 'Event loop is closed' not in result.stderr and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    assert len(result.stderr.splitlines()) < 15, result.stderr
