@@ -101,6 +101,11 @@ class GAN:
         return self.game.networks['D'].module if 'D' in self.game.networks else None
 
     @property
+    def real_labels(self) -> bool:
+        """Whether real batches carry labels: D is conditioned on them, or classifies them (AC-GAN)."""
+        return self.d_conditioned or any(t.name == 'acgan_real' for t in self.game.terms)
+
+    @property
     def latent_dim(self) -> int:
         return self.z_dim + self.categorical_code + self.continuous_codes
 

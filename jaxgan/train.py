@@ -281,8 +281,7 @@ def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan:
     """The data streams of a run: the main one ('') and a semi-supervised run's labelled one."""
     common = dict(seed=config.seed, workers=config.data.workers, process_index=jax.process_index(),
                   process_count=jax.process_count())
-    needs_labels = gan.d_conditioned or config.conditioning.d == 'acgan'
-    batchers = {'': data.Batcher(dataset, global_batch=config.batch_size, labels=needs_labels, **common)}
+    batchers = {'': data.Batcher(dataset, global_batch=config.batch_size, labels=gan.real_labels, **common)}
     ssl = config.semi_supervised
     if ssl.num_labels:
         subset = data.balanced_subset(dataset.source.labels, ssl.num_labels, config.seed)
@@ -292,7 +291,7 @@ def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan:
 
 
 def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batchers: dict[str, data.Batcher],
-                 mesh: jax.sharding.Mesh, *, start_step: int, num_steps: int) -> data.Prefetcher:
+                 mesh: jax.sharding.Mesh, *, real_batches: int, start_step: int, num_steps: int) -> data.Prefetcher:
     """(step, device batch) for each dispatch of steps [start_step, num_steps), prepared on a thread:
     read and placed by the host pipeline, or with config.data.on_device gathered on the devices from
     the dataset held there (`data.resident`)."""
@@ -307,7 +306,7 @@ def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batch
         place = lambda host: gather(place_indices(host))
     return data.Prefetcher(
         data.dispatch_batches(batchers, start_step=start_step, num_steps=num_steps,
-                              n_critic=max(config.n_critic, 1), steps_per_dispatch=config.steps_per_dispatch,
+                              n_critic=real_batches, steps_per_dispatch=config.steps_per_dispatch,
                               indices_only=config.data.on_device),
         place=place, depth=config.data.prefetch)
 
@@ -352,7 +351,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     train_step = make_train_step(gan, config, mesh)
     k = config.steps_per_dispatch
     batchers = make_batchers(config, dataset, gan)
-    batches = batch_stream(config, dataset, batchers, mesh, start_step=start, num_steps=config.num_steps)
+    batches = batch_stream(config, dataset, batchers, mesh, real_batches=gan.game.real_batches, start_step=start,
+                           num_steps=config.num_steps)
     preemption = Preemption()
 
     step, previous = start, None

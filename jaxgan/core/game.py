@@ -78,6 +78,11 @@ class Game:
         return self.critic.repeats if self.critic else 0
 
     @property
+    def real_batches(self) -> int:
+        """Real batches a step takes: one per critic update, and one for a game without a critic."""
+        return max(self.critic_updates, 1)
+
+    @property
     def terms(self) -> tuple[Any, ...]:
         return tuple(t for p in self.players for t in p.terms)
 

@@ -2,7 +2,7 @@
 
     train_step(state, batch) -> (state, metrics)
 
-batch holds one real batch per critic update, [n, B, ...] each (n = max(n_critic, 1)), in the data's
+batch holds one real batch per critic update, [n, B, ...] each (n = game.real_batches), in the data's
 host units; `game.prepare` takes them to model units on the device. A step:
 
   1. draws the random numbers of the step for the global batch (the game's noise and each term's),
@@ -189,7 +189,7 @@ def make_step_fn(game: Game, mesh: Mesh, **options) -> TrainStep:
     def step(state: RunState, batch: Batch) -> tuple[RunState, Metrics]:
         key = jax.random.fold_in(state.key(), state.step)
         some = next(iter(batch.values()))
-        noise = step_noise(game, key, max(game.critic_updates, 1), some.shape[1])
+        noise = step_noise(game, key, game.real_batches, some.shape[1])
         rng = jax.random.fold_in(key, 0xd0) if needs_rng else None
         return local_step(state, batch, noise, rng)
 
