@@ -182,7 +182,8 @@ def check_independent_examples(config: Config) -> None:
     if config.model.minibatch_discrimination:
         coupling.append('config.model.minibatch_discrimination is on')
     if coupling:
-        raise UserError(f'{" and ".join(on)} need a discriminator that treats examples independently, but '
+        raise UserError(f'{" and ".join(on)} {"needs" if len(on) == 1 else "need"} a discriminator that treats '
+                        f'examples independently, but '
                         f'{" and ".join(coupling)}: set --config.model.d_norm=layer (or none) and turn '
                         'minibatch discrimination off')
 

@@ -96,9 +96,9 @@ def test_input_gradient_penalties_refuse_a_discriminator_that_couples_examples()
     from jaxgan.errors import UserError
     from jaxgan.gan import build_gan
     spec = DataSpec('image', (16, 16, 1), 10, 'digits')
-    with pytest.raises(UserError, match='r1 need a discriminator that treats examples independently.*BatchNorm'):
+    with pytest.raises(UserError, match='r1 needs a discriminator that treats examples independently.*BatchNorm'):
         build_gan(tiny_config(penalties__r1=1.0), spec)  # DCGAN's D normalises with BatchNorm by default
-    with pytest.raises(UserError, match='gradient_penalty.*minibatch discrimination is on'):
+    with pytest.raises(UserError, match='gradient_penalty.*minibatch_discrimination is on'):
         build_gan(tiny_config(penalties__gradient_penalty=10.0, model__d_norm='layer',
                               model__minibatch_discrimination=4), spec)
     build_gan(tiny_config(penalties__dragan=10.0, model__d_norm='layer'), spec)  # per example: accepted
