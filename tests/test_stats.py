@@ -107,3 +107,10 @@ def test_mode_coverage_of_known_mixture():
     result = modes.mode_coverage(samples, centers, sigma=0.01)
     assert result['modes'] == 2 and result['high_quality'] == 0.75
     np.testing.assert_allclose(result['reverse_kl'], (2 / 3) * np.log(4 / 3) + (1 / 3) * np.log(2 / 3))
+
+
+def test_mode_coverage_without_a_good_sample_is_json():
+    import json
+    result = modes.mode_coverage(np.full((5, 2), 50.0), np.array([[0.0, 0.0], [10.0, 0.0]]), sigma=0.01)
+    assert result['modes'] == 0 and result['high_quality'] == 0.0 and result['reverse_kl'] is None
+    assert json.loads(json.dumps(result, allow_nan=False))['reverse_kl'] is None  # null, not Infinity

@@ -11,15 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def mode_coverage(samples: np.ndarray, centers: np.ndarray, sigma: float) -> dict[str, float]:
-    """{'modes': captured, 'num_modes', 'high_quality': fraction in [0, 1], 'reverse_kl': nats}."""
+def mode_coverage(samples: np.ndarray, centers: np.ndarray, sigma: float) -> dict[str, float | None]:
+    """{'modes': captured, 'num_modes', 'high_quality': fraction in [0, 1], 'reverse_kl': nats}; the
+    reverse KL is None (JSON null) when no sample is of high quality: q is then no distribution."""
+    if samples.ndim != 2 or samples.shape[1] != centers.shape[1]:
+        raise ValueError(f'samples of shape {samples.shape} for modes in {centers.shape[1]} dimensions')
     d2 = np.sum((samples[:, None, :] - centers[None, :, :]) ** 2, axis=-1)
     nearest = np.argmin(d2, axis=1)
     good = np.sqrt(d2[np.arange(len(samples)), nearest]) <= 3.0 * sigma
     counts = np.bincount(nearest[good], minlength=len(centers)).astype(np.float64)
     q = counts / max(counts.sum(), 1.0)
     seen = q > 0
-    reverse_kl = float(np.sum(q[seen] * np.log(q[seen] * len(centers)))) if seen.any() else float('inf')
+    reverse_kl = float(np.sum(q[seen] * np.log(q[seen] * len(centers)))) if seen.any() else None
     return {'modes': int(seen.sum()), 'num_modes': len(centers), 'high_quality': float(good.mean()),
             'reverse_kl': reverse_kl}
 
