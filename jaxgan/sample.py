@@ -75,6 +75,14 @@ def save_png(path: str, image_HWC: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def save_npy(path: str, array: np.ndarray) -> None:
+    """Writes beside the target and renames, so an existing file is never left half-written."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp.npy'
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
 def _main(argv) -> None:
     from absl import flags
     from jaxgan.checkpoint import load_run
@@ -101,10 +109,7 @@ def _main(argv) -> None:
     params = state.ema_params if f.ema else state.g_params
     samples = sample(gan, params, state.g_state, z, y, bn=config.sample_bn, batch_size=config.batch_size)
     if out.endswith('.npy'):
-        tmp = f'{out}.tmp.npy'
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        np.save(tmp, samples)
-        os.replace(tmp, out)
+        save_npy(out, samples)
     else:
         save_png(out, make_grid(samples))
     print(f'wrote {len(samples)} samples of step {int(state.step)} to {out}', file=sys.stderr)

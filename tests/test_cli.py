@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+import experiments
 from tests.conftest import run_cli
 from tests.test_data import write_images
 
@@ -71,3 +72,12 @@ def test_unknown_flag_fails(tmp_path, python_env):
 def test_sample_without_checkpoints(tmp_path, python_env):
     result = run_cli(['-m', 'jaxgan.sample', f'--workdir={tmp_path}', '--out=x.npy'], python_env, tmp_path)
     assert result.returncode == 2 and 'error: no checkpoints in' in result.stderr
+
+
+@pytest.mark.parametrize('module', ['jaxgan.main', 'jaxgan.bench'])
+def test_unknown_experiment_is_one_line_and_exit_2(tmp_path, python_env, module):
+    result = run_cli(['-m', module, '--experiment=nope'], python_env, tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    assert errors == ["error: --experiment='nope' is not one of " + ', '.join(experiments.NAMES)]
+    assert 'dcgan_celeba' in experiments.NAMES and not os.listdir(tmp_path)  # nothing written
