@@ -177,13 +177,18 @@ def _main(argv) -> None:
 
 
 def main() -> None:
-    import importlib
     from absl import flags
+    import experiments
     from jaxgan import cli
+    from jaxgan.errors import UserError
     flags.DEFINE_string('experiment', 'dcgan_celeba', 'The experiment whose model and step to time.')
     flags.FLAGS(sys.argv, known_only=True)
     name = flags.FLAGS.experiment
-    module = importlib.import_module(f'experiments.{name}')
+    try:
+        module = experiments.load(name)
+    except UserError as e:  # before app.run, which would show it
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
 
     def bench_config():
         config = module.get_config()

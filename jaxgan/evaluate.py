@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from jaxgan import files
 from jaxgan.errors import UserError
 from jaxgan.evaluation import METRICS, make_evaluator
 
@@ -30,10 +31,7 @@ def _main(argv) -> None:
                                keep=f.keep)
     result = evaluator(gan, state, seed=f.seed, ema=f.ema)
     out = os.path.join(f.workdir, 'eval', f'step_{result["protocol"]["step"]:08d}.json')
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(f'{out}.part', 'w', encoding='utf-8') as fh:
-        json.dump(result, fh, indent=2)
-    os.replace(f'{out}.part', out)
+    files.atomic_write(out, json.dumps(result, indent=2))
     print(json.dumps(result['metrics']))
     print(f'wrote {out}', file=sys.stderr)
 

@@ -29,8 +29,14 @@ def codes(gan, seeds: Sequence[int]) -> jax.Array:
     return jnp.concatenate([gan.latents(jax.random.key(int(s)), 1) for s in seeds])
 
 
+def check_steps(steps: int) -> None:
+    if steps < 2:
+        raise UserError(f'--steps={steps}: a leg of the interpolation needs at least 2 images (its ends)')
+
+
 def interpolate(a: jax.Array, b: jax.Array, steps: int, path: str = 'linear') -> jax.Array:
     """`steps` codes from a to b inclusive, [steps, Z]: straight, or spherical (slerp)."""
+    check_steps(steps)
     t = jnp.linspace(0.0, 1.0, steps)[:, None]
     if path == 'linear':
         return (1 - t) * a + t * b
@@ -80,11 +86,20 @@ def _seeds(text: str, flag: str) -> list[int]:
     return seeds
 
 
+def check_out(out: str) -> None:
+    """--out: .png, a grid of the images; .npy, the images themselves (uint8 [N, H, W, C], row by row)."""
+    if not out.endswith(('.png', '.npy')):
+        raise UserError(f'--out={out} must end in .png (a grid) or .npy (the images as an array)')
+
+
 def _main(argv) -> None:
     from absl import flags
     from jaxgan.checkpoint import load_run
     del argv
     f = flags.FLAGS
+    check_out(f.out)
+    if f.op == 'interpolate':
+        check_steps(f.steps)
     config, gan, state = load_run(f.workdir, f.step)
     if gan.spec.kind != 'image':
         raise UserError('the latent tools render images; this model makes vectors')
@@ -112,7 +127,10 @@ def _main(argv) -> None:
     if gan.g_conditioned:
         y = jnp.full((len(z),), y_value, jnp.int32)
     images = render(gan, state, config, z, y)
-    sampling.save_png(f.out, sampling.make_grid(images, columns))
+    if f.out.endswith('.npy'):
+        sampling.save_npy(f.out, images)
+    else:
+        sampling.save_png(f.out, sampling.make_grid(images, columns))
     print(f'wrote {f.out}')
 
 
@@ -122,14 +140,15 @@ def main() -> None:
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
     flags.DEFINE_enum('op', 'interpolate', ['interpolate', 'arithmetic'], 'What to render.')
     flags.DEFINE_string('seeds', '0,1', 'interpolate: codes to walk through, as seeds.')
-    flags.DEFINE_integer('steps', 8, 'interpolate: images per leg, ends included.')
+    flags.DEFINE_integer('steps', 8, 'interpolate: images per leg, ends included (at least 2).')
     flags.DEFINE_string('path', 'slerp', 'interpolate: linear or slerp.')
     flags.DEFINE_string('a', '0,1,2', 'arithmetic: seeds of the first group.')
     flags.DEFINE_string('b', '3,4,5', 'arithmetic: seeds of the group subtracted.')
     flags.DEFINE_string('c', '6,7,8', 'arithmetic: seeds of the group added.')
     flags.DEFINE_integer('label', None, 'Class, for class-conditional generators (default 0).')
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
-    flags.DEFINE_string('out', 'latent.png', 'The PNG to write.')
+    flags.DEFINE_string('out', 'latent.png', '.png: a grid of the images; .npy: the images, uint8 [N, H, W, C] '
+                        'in the grid\'s order.')
     cli.run_main(_main)
 
 

@@ -10,14 +10,12 @@ the data's units); `.png` a grid of images. The EMA generator is used unless --n
 
 from __future__ import annotations
 
-import os
 import sys
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jaxgan.sampling import make_grid, sample, save_png
+from jaxgan.sampling import make_grid, sample, save_npy, save_png
 
 
 def _main(argv) -> None:
@@ -46,10 +44,7 @@ def _main(argv) -> None:
     params = state.ema['G'] if f.ema else state.params['G']
     samples = sample(gan, params, state.model_state['G'], z, y, bn=config.sample_bn, batch_size=config.batch_size)
     if out.endswith('.npy'):
-        tmp = f'{out}.tmp.npy'
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        np.save(tmp, samples)
-        os.replace(tmp, out)
+        save_npy(out, samples)
     else:
         save_png(out, make_grid(samples))
     print(f'wrote {len(samples)} samples of step {int(state.step)} to {out}', file=sys.stderr)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from jaxgan import files
 from jaxgan.gan import GAN, ModelState, Params, apply
 
 
@@ -65,9 +65,13 @@ def make_grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> n
 
 
 def save_png(path: str, image_HWC: np.ndarray) -> None:
-    """Writes beside the target and renames, so an existing file is never left half-written."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    """A uint8 [H, W, C] image as PNG, written whole or not at all."""
     image = image_HWC[..., 0] if image_HWC.shape[-1] == 1 else image_HWC
-    tmp = f'{path}.tmp.png'
-    Image.fromarray(image).save(tmp)
-    os.replace(tmp, path)
+    with files.atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format='PNG')
+
+
+def save_npy(path: str, array: np.ndarray) -> None:
+    """An array as .npy, written whole or not at all."""
+    with files.atomic_path(path) as tmp:
+        np.save(tmp, array)
