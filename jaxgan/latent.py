@@ -9,7 +9,8 @@ that `python -m jaxgan.sample --seed=s --num=1` renders. Interpolation writes on
 in turn; `linear` mixes them directly, `slerp` along the great circle, which keeps a Gaussian code's
 norm typical in between. Arithmetic averages the codes of each group (DCGAN averaged three) and renders
 mean(a) - mean(b) + mean(c): a row per group (its codes, then their mean) and a last row with the result
-and noisy neighbours of it (the result plus N(0, 0.25^2) noise).
+and noisy neighbours of it (the result plus N(0, 0.25^2) noise). `--out=FILE.npy` writes the images
+themselves, uint8 [N, H, W, C] in the grid's order, instead of the grid.
 """
 
 from __future__ import annotations
