@@ -46,8 +46,16 @@ def crossed(before: int, after: int, every: int) -> bool:
     return after // every > before // every
 
 
+def _canonical(config: ml_collections.ConfigDict) -> dict:
+    """The config as saved with checkpoints: its dataset's file paths absolute and real, so that the same
+    data named another way (relative, then absolute) resume as the same set-up."""
+    saved = config.to_dict()
+    saved['dataset'] = data.canonical_dataset(config.dataset)
+    return saved
+
+
 def _meta(config: ml_collections.ConfigDict, gan: GAN) -> dict:
-    return {'config': config.to_dict(), 'data': gan.spec.to_json()}
+    return {'config': _canonical(config), 'data': gan.spec.to_json()}
 
 
 def _first_line(e: Exception) -> str:
@@ -79,7 +87,8 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         except Exception as e:  # orbax and tensorstore raise many types for damaged files
             error = e
         else:
-            diffs = config_lib.structural_diff(saved, config) or layout_diff(layout, layout_of(abstract))
+            diffs = (config_lib.structural_diff(saved, ml_collections.ConfigDict(_canonical(config)))
+                     or layout_diff(layout, layout_of(abstract)))
             if diffs:
                 raise UserError(f'{checkpoints.directory} holds checkpoints of another set-up '
                                 f'({"; ".join(diffs)}): use another --workdir, or the same config')

@@ -88,3 +88,15 @@ def test_dataset_on_the_devices_trains_exactly_as_the_host_pipeline(tmp_path, ov
     assert int(parallel.to_host(held.step)) == 4
     for x, y in zip(leaves(host), leaves(held)):
         assert np.array_equal(x, y)
+
+
+def test_the_same_npy_named_relative_then_absolute_resumes(tmp_path, monkeypatch):
+    images = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 1), np.uint8)
+    np.save(tmp_path / 'imgs.npy', images)
+    monkeypatch.chdir(tmp_path)
+    train.train(tiny_config(dataset='npy:imgs.npy', num_steps=2), str(tmp_path / 'run'))
+    resumed = train.train(tiny_config(dataset=f'npy:{tmp_path}/imgs.npy', num_steps=4), str(tmp_path / 'run'))
+    assert int(parallel.to_host(resumed.state.step)) == 4
+    np.save(tmp_path / 'other.npy', images)  # other data: still another set-up
+    with pytest.raises(UserError, match='another set-up'):
+        train.train(tiny_config(dataset='npy:other.npy', num_steps=6), str(tmp_path / 'run'))
