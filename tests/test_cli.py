@@ -82,3 +82,34 @@ def test_sample_prints_no_library_warnings(tmp_path, python_env):
                      python_env, tmp_path)
     assert result.returncode == 0
     assert result.stderr.splitlines() == [f'wrote 4 samples of step 2 to {tmp_path}/x.npy'], result.stderr
+
+
+@pytest.mark.parametrize('flag, message', [
+    ('--config.batchsize=8', 'error: unknown config field batchsize (did you mean batch_size?)'),
+    ('--config.data.crpo=0', 'error: unknown config field data.crpo (did you mean data.crop?)'),
+    ('--noconfig.data.on_devic', 'error: unknown config field data.on_devic (did you mean data.on_device?)'),
+])
+def test_a_config_field_typo_is_one_line_with_the_closest_name(tmp_path, python_env, flag, message):
+    result = run_cli(['-m', 'experiments.dcgan_celeba', f'--workdir={tmp_path}/run', flag], python_env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [message], result.stderr[-2000:]
+    assert not os.path.exists(tmp_path / 'run')
+
+
+def test_every_config_field_has_a_description():
+    from jaxgan import cli, config as config_lib
+    described = config_lib.descriptions()
+    fields = [field for field, _ in cli.flatten(config_lib.base_config().to_dict())]
+    assert [f for f in fields if not described.get(f)] == []
+    assert described['data.crop'].startswith('centre crop in pixels before resizing')
+    assert described['g_optimizer.b1'] == described['d_optimizer.b1'] == "adam's beta1; sgd's momentum"
+    assert described['penalties'].startswith("Added to D's loss")  # a section, from the comment above it
+
+
+def test_help_shows_each_field_with_its_meaning_by_section(tmp_path, python_env):
+    result = run_cli(['-m', 'experiments.dcgan_celeba', '--help'], python_env, tmp_path)  # absl exits 1
+    text = ' '.join(result.stdout.split())  # absl wraps the help to the terminal's width
+    assert "[the run] dataset = 'tfds:celeb_a' # the training data: digits" in text
+    assert '[data] the input pipeline data.crop = 108 # centre crop in pixels before resizing' in text
+    assert "[penalties] Added to D's loss." in text
+    assert "g_optimizer.b1 = 0.5 # adam's beta1; sgd's momentum" in text
