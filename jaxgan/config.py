@@ -216,6 +216,8 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _positive(config, 'batch_size', 'steps_per_dispatch', 'log_every', 'checkpoint_every', 'penalties.r1_every',
               'keep_checkpoints', 'sample_every', 'num_samples', 'model.z_dim', 'data.workers',
               'data.prefetch')
+    _check(isinstance(config.seed, int) and 0 <= config.seed < 2**32,
+           f'config.seed={config.seed!r} must be an integer from 0 to 2**32 - 1')
     _check(isinstance(config.n_critic, int) and config.n_critic >= 0,
            f'config.n_critic={config.n_critic!r} must be a non-negative integer')
     uses_d = config.g_objective.adversarial > 0 or config.g_objective.feature_matching > 0

@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, files, health, parallel, sample, step as step_lib, writers
+from jaxgan import config as config_lib, data, files, health, parallel, preflight, sample, step as step_lib, writers
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
 from jaxgan.errors import UserError
@@ -304,11 +304,15 @@ def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batch
 def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> GANState:
     """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
     the end, after the sample grid (experiments use them for plots of their own)."""
+    preflight.check_workdir(workdir)
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
     dataset = data.load(config)
     gan = build_gan(config, dataset.spec)
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
+    preflight.check_eval_dataset(config, dataset.spec)  # read after training: checked before it
+    for warning in preflight.warnings(config, dataset):
+        logging.warning(warning)
 
     # Built before anything is written: missing Inception weights stop the run here.
     evaluation = PeriodicEvaluation(config, workdir, _meta(config, gan)) if config.eval.every else None

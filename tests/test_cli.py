@@ -53,6 +53,8 @@ def test_launcher_runs_an_experiment_by_name(tmp_path, python_env):
     ('--config.batch_size=-4', 'error: config.batch_size=-4 must be a positive integer'),
     ('--config.dataset=folder:/no/such/folder', 'error: image folder not found: /no/such/folder'),
     ('--config.loss=wasserstein_typo', "error: config.loss='wasserstein_typo' is not one of"),
+    ('--config.data.crop=108', 'error: config.data.crop=108 is larger than digits[0] of 8x8 pixels '
+                               '(--config.data.crop=0 takes the largest centred square)'),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, python_env, flag, message):
     result = run_cli(['-m', 'experiments.dcgan_celeba', f'--workdir={tmp_path}/run', '--config.dataset=digits',
@@ -113,3 +115,29 @@ def test_help_shows_each_field_with_its_meaning_by_section(tmp_path, python_env)
     assert '[data] the input pipeline data.crop = 108 # centre crop in pixels before resizing' in text
     assert "[penalties] Added to D's loss." in text
     assert "g_optimizer.b1 = 0.5 # adam's beta1; sgd's momentum" in text
+
+
+@pytest.mark.parametrize('flag, message', [
+    ('--config.seed=-1', 'error: config.seed=-1 must be an integer from 0 to 2**32 - 1'),
+    ('--workdir={tmp}/a_file', 'error: --workdir={tmp}/a_file is a file, not a directory'),
+    ('--workdir={tmp}/a_file/run', 'error: --workdir={tmp}/a_file/run cannot be made: {tmp}/a_file is a file'),
+])
+def test_a_bad_seed_or_workdir_is_one_line_and_writes_nothing(tmp_path, python_env, flag, message):
+    (tmp_path / 'a_file').write_text('mine')
+    result = run_cli(['-m', 'experiments.dcgan_celeba', f'--workdir={tmp_path}/run', '--config.dataset=digits',
+                      *TINY, flag.format(tmp=tmp_path)], python_env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(message.format(tmp=tmp_path)), result.stderr[-2000:]
+    assert 'Traceback' not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ['a_file'] and (tmp_path / 'a_file').read_text() == 'mine'
+
+
+def test_the_examples_in_an_experiments_help_run(tmp_path, python_env):
+    import experiments.dcgan_celeba
+    example = next(line.split('#')[0].split() for line in experiments.dcgan_celeba.__doc__.splitlines()
+                   if '--config.dataset=digits' in line)
+    assert example[:3] == ['python', '-m', 'experiments.dcgan_celeba']
+    small = ['--config.batch_size=16', '--config.model.z_dim=8', '--config.model.g_width=8',
+             '--config.model.d_width=8', '--config.num_steps=1', '--config.num_samples=16']  # as printed otherwise
+    result = run_cli([*example[1:], f'--workdir={tmp_path}/run', *small], python_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
