@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -96,6 +97,47 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         logging.warning('%s; moved it to %s and trying the one before', problem, moved)
     logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
     return create_state(gan, config.seed, rep)
+
+
+SAMPLE_STEP = re.compile(r'_(\d+)\.png$')  # samples/step_00000100.png, density_00000100.png, ...
+LOGS = ('metrics.jsonl', os.path.join('eval', 'history.jsonl'))
+
+
+def rewind(checkpoints: Checkpoints, workdir: str, step: int) -> str | None:
+    """Moves what `workdir` holds of the steps after `step`, where the run starts, out of its way into
+    <workdir>/rewound/<step>/ (<step>.2, ... where taken), deleting nothing: the later checkpoints (when
+    config.resume_step chose an earlier one), and the rows of metrics.jsonl and eval/history.jsonl and
+    the sample images of steps after `step` (a rewind's, or a killed run's from after its last
+    checkpoint). The run then forks at `step`: its logs hold each step once, its checkpoints one line.
+    Returns that directory, or None where nothing came after `step`."""
+    later = sorted(s for s in checkpoints.all_steps() if s > step)
+    samples = os.path.join(workdir, 'samples')
+    images = sorted(name for name in (os.listdir(samples) if os.path.isdir(samples) else ())
+                    if (m := SAMPLE_STEP.search(name)) and int(m.group(1)) > step)
+    target, n = os.path.join(workdir, 'rewound', str(step)), 1
+    while os.path.exists(target):
+        n += 1
+        target = os.path.join(workdir, 'rewound', f'{step}.{n}')
+    rows = 0
+    if jax.process_index() == 0:
+        rows = sum(writers.move_rows_after(os.path.join(workdir, log), step, os.path.join(target, log))
+                   for log in LOGS)
+        for name in images:
+            os.makedirs(os.path.join(target, 'samples'), exist_ok=True)
+            os.replace(os.path.join(samples, name), os.path.join(target, 'samples', name))
+    if later:
+        checkpoints.move_out({s: os.path.join(target, 'checkpoints', str(s)) for s in later})
+    if not (later or rows or images):
+        return None
+    if jax.process_index() == 0:
+        moved = f'{rows} log rows and {len(images)} sample images after step {step}'
+        if later:
+            logging.warning('rewound to the checkpoint of step %d: the run forks here; the later checkpoints '
+                            '(%s) and the %s are moved to %s', step, ', '.join(map(str, later)), moved, target)
+        else:
+            logging.info('the %s (written by an earlier start of the run after its last checkpoint; those '
+                         'steps are trained again) are moved to %s', moved, target)
+    return target
 
 
 class SampleGrid:
@@ -331,11 +373,12 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
         if evaluation:
             evaluation.close()
         return state
+    rewind(checkpoints, workdir, start)
 
     is_chief = jax.process_index() == 0
     if is_chief:
         files.atomic_write(os.path.join(workdir, 'config.json'), json.dumps(_meta(config, gan), indent=2))
-    writer = writers.Writer(workdir, enabled=is_chief)
+    writer = writers.Writer(workdir, enabled=is_chief, start=start)
     trainer = Trainer(config, gan, checkpoints, writer, start)
     grid = SampleGrid(gan, config, workdir, writer)
     if evaluation:

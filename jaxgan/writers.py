@@ -1,7 +1,9 @@
 """Where scalars and images go: the console, TensorBoard event files and a JSONL log.
 
 Only process 0 writes files. <workdir>/metrics.jsonl gets one JSON object per logged step
-({"step": ..., "d_loss": ..., ...}); it is opened for appending, so a resumed run adds to it.
+({"step": ..., "d_loss": ..., ...}); it is opened for appending, so a resumed run adds to it. A run that
+starts again at step s first moves the rows after s out (`move_rows_after`: they belong to steps that
+are trained again), so the log holds each step once; TensorBoard hides its events after s (purge_step).
 """
 
 from __future__ import annotations
@@ -12,15 +14,51 @@ import os
 
 import numpy as np
 
+from jaxgan import files
+
+
+def row_step(line: str) -> int | None:
+    """The step of a metrics.jsonl or eval/history.jsonl row (None for a line that is not one, such as
+    the half-written last line of a killed run)."""
+    try:
+        row = json.loads(line)
+        step = row['step'] if 'step' in row else row['protocol']['step']
+        return int(step)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def move_rows_after(path: str, step: int, aside: str) -> int:
+    """Moves the rows of JSONL file `path` after `step` (and lines that are not rows) to the end of
+    `aside`; rewrites `path` atomically with the rest. Returns how many lines moved."""
+    if not os.path.exists(path):
+        return 0
+    with open(path, encoding='utf-8') as f:
+        lines = f.read().splitlines(keepends=True)
+    keep, moved = [], []
+    for line in lines:
+        at = row_step(line)
+        (keep if at is not None and at <= step else moved).append(line if line.endswith('\n') else line + '\n')
+    if not moved:
+        return 0
+    os.makedirs(os.path.dirname(os.path.abspath(aside)), exist_ok=True)
+    with open(aside, 'a', encoding='utf-8') as f:
+        f.writelines(moved)
+    files.atomic_write(path, ''.join(keep))
+    return len(moved)
+
 
 class Writer:
-    def __init__(self, workdir: str, *, enabled: bool = True):
+    def __init__(self, workdir: str, *, enabled: bool = True, start: int = 0):
+        """`start`: the step the run starts at; TensorBoard hides events logged after it by an earlier
+        start of the run (tensorboardX's purge_step), which are trained again."""
         self.enabled = enabled
         self._tb = self._jsonl = None
         if enabled:
             from tensorboardX import SummaryWriter
             os.makedirs(workdir, exist_ok=True)
-            self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'), flush_secs=30)
+            self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'), flush_secs=30,
+                                     purge_step=start + 1 if start else None)
             self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a', encoding='utf-8')
 
     def scalars(self, step: int, scalars: dict[str, float]) -> None:
