@@ -17,7 +17,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from jaxgan import config as config_lib
-from jaxgan.errors import UserError
+from jaxgan.errors import Stopped, UserError
 
 FLAGS = flags.FLAGS
 SHARED_FLAGS = ('config', 'workdir', 'coordinator_address', 'num_processes', 'process_id', 'distributed',
@@ -84,6 +84,13 @@ def run_main(main: Callable[[list[str]], None]) -> None:
         except UserError as e:
             logging.flush()
             exit_with_error(str(e))
+        except Stopped as e:  # on a signal, after saving; the log says so
+            logging.flush()
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C before training started or after it ended: nothing to save
+            logging.flush()
+            print('interrupted', file=sys.stderr)
+            sys.exit(130)
 
     for name in SHARED_FLAGS:  # shown by --help, which lists the key flags of the main module only
         if name in FLAGS:

@@ -7,7 +7,8 @@ EMA, step, RNG; the data stream is a function of the step and continues where it
 scratch. Writes checkpoints, sample grids (<workdir>/samples/), TensorBoard events
 (<workdir>/tensorboard/) and metrics.jsonl; reports progress on the console.
 
-Faults: SIGTERM (preemption) saves a checkpoint at the current step and returns; a non-finite loss or
+Faults: SIGTERM (preemption) and SIGINT (Ctrl-C) save a checkpoint at the current step and raise
+errors.Stopped (the command line exits 0 and 130, without a traceback); a non-finite loss or
 gradient stops the run naming the step and the quantity (or, with config.nonfinite='skip', skips the
 update, a bounded number of times); a state that is not finite is never saved.
 """
@@ -29,7 +30,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, files, health, parallel, preflight, sample, step as step_lib, writers
+from jaxgan import config as config_lib, data, errors, files, health, parallel, preflight, sample, step as step_lib, writers
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
 from jaxgan.errors import UserError
@@ -201,29 +202,68 @@ class PeriodicEvaluation:
 
 
 class Preemption:
-    """Whether the run was asked to stop (SIGTERM): by a handler of our own in a single process, and
-    through JAX's preemption sync point in a multi-process run, so that all processes stop together."""
+    """Whether the run was asked to stop, and by which signal: SIGTERM (preemption) or SIGINT (Ctrl-C).
+
+    In a single process, handlers of our own note the signal; the loop saves at the end of the current
+    step and stops. A second Ctrl-C stops at once without saving (the latest complete checkpoint stays;
+    orbax never lists a save it did not finish). SIGINT is left alone where it is ignored (a background
+    job of a script). In a multi-process run, JAX's preemption sync point stops all processes at the
+    same step; a Ctrl-C is passed to it as SIGTERM.
+    """
+
+    EXIT_CODES = {'SIGTERM': 0, 'SIGINT': 130}
 
     def __init__(self):
-        self.requested = False
+        self.requested: str | None = None
         self._multi = jax.process_count() > 1
-        self._previous = None
-        if not self._multi and threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            signals = [signal.SIGINT] if self._multi else [signal.SIGTERM, signal.SIGINT]
+            for signum in signals:
+                if signum == signal.SIGINT and signal.getsignal(signum) is signal.SIG_IGN:
+                    continue
+                self._previous[signum] = signal.signal(signum, self._handle)
 
     def _handle(self, signum, frame) -> None:
-        del signum, frame
-        self.requested = True
+        del frame
+        name = signal.Signals(signum).name
+        if name == 'SIGINT' and self.requested == 'SIGINT':
+            os.write(2, b'\nstopped at once by a second Ctrl-C, without saving; the latest complete checkpoint '
+                        b'stays\n')
+            os._exit(130)
+        if name == 'SIGINT':
+            os.write(2, b'\ninterrupted (SIGINT): saving a checkpoint at the end of the current step, then '
+                        b'exiting; Ctrl-C again stops at once, without saving\n')
+        self.requested = self.requested or name
+        if self._multi:  # JAX's preemption notifier listens for SIGTERM: all processes stop together
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def reached(self, dispatch: int) -> bool:
         if self._multi:
             from jax.experimental import multihost_utils
-            return multihost_utils.reached_preemption_sync_point(dispatch)
-        return self.requested
+            if multihost_utils.reached_preemption_sync_point(dispatch):
+                self.requested = self.requested or 'SIGTERM'
+                return True
+            return False
+        return self.requested is not None
+
+    def before_training(self) -> None:
+        """Stops a single-process run signalled while it was getting ready: nothing new to save."""
+        if self.requested and not self._multi:
+            message = f'{self.requested} before training started: nothing new to save; exiting'
+            logging.warning(message)
+            raise errors.Stopped(message, self.EXIT_CODES[self.requested])
+
+    def stop(self, step: int) -> errors.Stopped:
+        """What to raise once the checkpoint of `step` is saved; logs it."""
+        what = 'preempted' if self.requested == 'SIGTERM' else 'interrupted'
+        message = f'{what} ({self.requested}): saved the checkpoint of step {step}; exiting'
+        logging.warning(message)
+        return errors.Stopped(message, self.EXIT_CODES[self.requested])
 
     def close(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 @dataclasses.dataclass
@@ -345,7 +385,19 @@ def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batch
 
 def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> GANState:
     """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
-    the end, after the sample grid (experiments use them for plots of their own)."""
+    the end, after the sample grid (experiments use them for plots of their own). Raises
+    errors.Stopped after saving, on SIGTERM or SIGINT."""
+    # Signals are noted from the start: a Ctrl-C while loading or compiling must not raise
+    # KeyboardInterrupt inside XLA or orbax (a crash at exit), but stop the run where it can stop.
+    preemption = Preemption()
+    try:
+        return _train(config, workdir, callbacks, preemption)
+    finally:
+        preemption.close()
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback],
+           preemption: Preemption) -> GANState:
     preflight.check_workdir(workdir)
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
@@ -389,10 +441,10 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     k = config.steps_per_dispatch
     batchers = make_batchers(config, dataset, gan)
     batches = batch_stream(config, dataset, batchers, mesh, start_step=start, num_steps=config.num_steps)
-    preemption = Preemption()
 
     step, previous = start, None
     try:
+        preemption.before_training()
         for dispatch, (at, x) in enumerate(batches):
             assert at == step, (at, step)
             state, metrics = train_step(state, x)
@@ -413,8 +465,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
             if preemption.reached(dispatch):
                 trainer.save(state, current)
                 checkpoints.wait()
-                logging.warning('preempted (SIGTERM): saved the checkpoint of step %d; exiting', step)
-                return state
+                raise preemption.stop(step)
         trainer.check(previous)
         trainer.save(state, previous)
         if not crossed(step - 1, step, config.sample_every):
@@ -424,7 +475,6 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     finally:
         if evaluation:
             evaluation.close()
-        preemption.close()
         batches.close()
         for batcher in batchers.values():
             batcher.close()

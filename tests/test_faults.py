@@ -259,3 +259,63 @@ def test_a_resume_moves_the_rows_logged_after_the_last_checkpoint_aside(tmp_path
     assert open(tmp_path / 'rewound' / '4' / 'metrics.jsonl').read().splitlines() == lines[2:]
     assert sorted(os.listdir(tmp_path / 'rewound' / '4')) == ['metrics.jsonl', 'samples']
     assert os.listdir(tmp_path / 'rewound' / '4' / 'samples') == ['step_00000006.png']
+
+
+def _start_interruptible(args, env, log_path):
+    """Like `start`, with Ctrl-C's default action even where this process ignores SIGINT (a background
+    job), as a process started from a terminal has it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a handled signal is reset by exec
+    try:
+        return start(args, env, log_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _clean_exit(text):
+    return 'Traceback' not in text and 'Fatal Python error' not in text and 'Segmentation' not in text
+
+
+def test_ctrl_c_while_training_saves_the_current_step_and_exits_130_quietly(tmp_path, python_env):
+    log, workdir = tmp_path / 'run.log', tmp_path / 'run'
+    process = _start_interruptible([*RUN, '--config.num_steps=100000', '--config.checkpoint_every=3',
+                                    '--config.async_checkpoints=True', '--config.log_every=1000',
+                                    f'--workdir={workdir}'], python_env, log)
+    assert wait_for(log, 'first step')
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130, open(log).read()[-3000:]
+    text = open(log).read()
+    assert _clean_exit(text), text[-3000:]
+    assert 'interrupted (SIGINT): saving a checkpoint at the end of the current step' in text
+    saved = int(text.split('interrupted (SIGINT): saved the checkpoint of step ')[1].split(';')[0])
+    assert Checkpoints(str(workdir), read_only=True).latest_step() == saved > 0
+    assert not [d for d in os.listdir(workdir / 'checkpoints') if 'tmp' in d]  # no save left half-done
+    assert int(final_state(workdir).step) == saved
+
+
+@pytest.mark.parametrize('delay', [0.0, 1.5, 3.0])
+def test_ctrl_c_while_loading_or_compiling_exits_130_without_a_crash(tmp_path, python_env, delay):
+    log = tmp_path / 'run.log'
+    process = _start_interruptible([*RUN, '--config.num_steps=100000', f'--workdir={tmp_path}/run'], python_env, log)
+    assert wait_for(log, 'data:')
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130, open(log).read()[-3000:]
+    text = open(log).read()
+    assert _clean_exit(text), text[-3000:]
+    assert ('SIGINT before training started: nothing new to save; exiting' in text
+            or 'interrupted (SIGINT): saved the checkpoint of step' in text), text[-3000:]
+
+
+def test_a_second_ctrl_c_stops_at_once_without_saving(tmp_path, python_env):
+    log = tmp_path / 'run.log'
+    process = _start_interruptible([*RUN, '--config.num_steps=100000', '--config.checkpoint_every=100000',
+                                    '--config.image_size=32', f'--workdir={tmp_path}/run'], python_env, log)
+    assert wait_for(log, 'data:')
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    text = open(log).read()
+    assert _clean_exit(text), text[-3000:]
+    assert 'stopped at once by a second Ctrl-C, without saving; the latest complete checkpoint stays' in text
