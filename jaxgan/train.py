@@ -20,6 +20,7 @@ import json
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from typing import Callable, Sequence
@@ -286,6 +287,20 @@ class Trainer:
         self.clock = (time.perf_counter(), start)
         self.last_saved = start  # the step of the state restored (or initialised), which needs no saving
         self._finite = jax.jit(health.all_finite)
+        # Progress: a live bar on a terminal, plain lines every log_every steps elsewhere (logs, CI).
+        self.live = writers.live_progress(sys.stderr.isatty(), jax.process_index() == 0)
+        self.bar: writers.ProgressBar | None = None
+
+    def started(self, step: int) -> None:
+        """The first dispatch (with compilation) is done: rates and the bar count from here."""
+        self.clock = (time.perf_counter(), step)
+        if self.live:
+            self.bar = writers.ProgressBar(step, self.config.num_steps, self.config.batch_size)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+            self.bar = None
 
     def last_good(self) -> str:
         """Where the last good checkpoint is, for messages."""
@@ -312,6 +327,8 @@ class Trainer:
             return
         done.checked = True
         flags = parallel.to_host({k: done.metrics[k] for k in step_lib.PER_STEP_METRICS})
+        if self.bar:
+            self.bar.update(done.after)
         masks, skips = np.atleast_1d(flags['nonfinite']), np.atleast_1d(flags['nonfinite_skips'])
         for offset in np.flatnonzero(masks):
             step = done.before + int(offset) + 1
@@ -336,7 +353,10 @@ class Trainer:
             rate = steps / max(now - self.clock[0], 1e-9)
             scalars.update(steps_per_s=rate, images_per_s=rate * self.config.batch_size)
         self.clock = (now, done.after)
-        logging.info(writers.progress_line(done.after, self.config.num_steps, scalars))
+        if self.bar:
+            self.bar.show(scalars)
+        else:
+            logging.info(writers.progress_line(done.after, self.config.num_steps, scalars))
         finite = np.isfinite(scalars.get('d_loss', 0.0)) and np.isfinite(scalars.get('g_loss', 0.0))
         if finite and scalars.get('fake_diversity', 1.0) < health.COLLAPSE_DIVERSITY:
             logging.warning('step %d: fake_diversity %.3g: the generator may have collapsed to a few '
@@ -452,7 +472,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
             if previous is None:
                 jax.block_until_ready(metrics)
                 logging.info('first step (with compilation) took %.1f s', time.perf_counter() - trainer.clock[0])
-                trainer.clock = (time.perf_counter(), current.after)
+                trainer.started(current.after)
             else:
                 trainer.check(previous)  # one dispatch late: the device is busy with `current` meanwhile
             previous, step = current, current.after
@@ -475,6 +495,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
     finally:
         if evaluation:
             evaluation.close()
+        trainer.close()
         batches.close()
         for batcher in batchers.values():
             batcher.close()

@@ -21,7 +21,7 @@ def test_train_on_a_folder_resume_and_sample(tmp_path, python_env):
     args = ['-m', 'experiments.dcgan_celeba', f'--workdir={workdir}', f'--config.dataset=folder:{images}', *TINY]
     first = run_cli([*args, '--config.num_steps=2'], python_env, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert 'step 2/2' in first.stderr and 'img/s' in first.stderr
+    assert 'step 2/2' in first.stderr and 'img/s' in first.stderr and '| ETA 0:00:00' in first.stderr
     assert os.listdir(workdir / 'checkpoints') == ['2']
     assert os.listdir(workdir / 'samples') == ['step_00000002.png']
     assert os.listdir(workdir / 'tensorboard') and (workdir / 'metrics.jsonl').exists()
