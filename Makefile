@@ -23,6 +23,7 @@ quickstart: setup
 	$(PY) -m jaxgan.sample --workdir=$(RUN) --num=64 --out=$(RUN)/samples.png
 
 test: setup
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q -m "not slow" tests
 
 test-slow: setup

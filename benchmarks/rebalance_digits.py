@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import cgan_mnist
-from jaxgan import config as config_lib, data, sample, train
+from jaxgan import config as config_lib, data, sampling, train
 from jaxgan.checkpoint import load_run
 from jaxgan.metrics import classifier
 
@@ -78,7 +78,7 @@ def main() -> None:
         gan_seconds = time.perf_counter() - start
         _, gan, state = load_run(os.path.join(tmp, 'gan'))
         z = gan.latents(jax.random.key(123), missing)
-        synthetic = sample.sample(gan, state.ema_params, state.g_state, z, jnp.full((missing,), args.rare, jnp.int32),
+        synthetic = sampling.sample(gan, state.ema['G'], state.model_state['G'], z, jnp.full((missing,), args.rare, jnp.int32),
                                   bn=config.sample_bn, batch_size=config.batch_size)
         rebalanced = save(tmp, 'rebalanced', np.concatenate([imb_x, synthetic]),
                           np.concatenate([imb_y, np.full(missing, args.rare, imb_y.dtype)]))

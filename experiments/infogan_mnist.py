@@ -23,8 +23,7 @@ import numpy as np
 from absl import logging
 from scipy.optimize import linear_sum_assignment
 
-from jaxgan import cli, config as config_lib, data, evaluate, files, latent, sample, train
-from jaxgan.gan import build_gan
+from jaxgan import cli, config as config_lib, evaluation, files, latent, sampling, train
 
 
 def get_config():
@@ -48,7 +47,7 @@ def get_config():
 
 def code_accuracy(gan, state, config) -> dict:
     """Accuracy of the categorical code as a classifier of eval_dataset, best code-to-class matching."""
-    codes, labels = evaluate.d_head_predictions(gan, state, config, 'q_categorical')
+    codes, labels = evaluation.d_head_predictions(gan, state, config, 'q_categorical')
     k = gan.categorical_code
     counts = np.zeros((k, int(labels.max()) + 1))
     np.add.at(counts, (codes, labels), 1)
@@ -62,19 +61,19 @@ def code_sweeps(gan, state, config, workdir: str) -> None:
     k, rows = gan.categorical_code, 10
     base = gan.latents(jax.random.key(config.seed + 1), rows)
     z = jnp.concatenate([latent.with_codes(gan, base[r], categorical=c)[None] for r in range(rows) for c in range(k)])
-    sample.save_png(os.path.join(workdir, 'codes_categorical.png'),
-                    sample.make_grid(latent.render(gan, state, config, z), k))
+    sampling.save_png(os.path.join(workdir, 'codes_categorical.png'),
+                    sampling.make_grid(latent.render(gan, state, config, z), k))
     values = np.linspace(-2.0, 2.0, 10)
     for i in range(gan.continuous_codes):
         z = jnp.concatenate([latent.with_codes(gan, base[0], categorical=c, continuous={i: float(v)})[None]
                              for c in range(k) for v in values])
-        sample.save_png(os.path.join(workdir, f'codes_continuous_{i + 1}.png'),
-                        sample.make_grid(latent.render(gan, state, config, z), len(values)))
+        sampling.save_png(os.path.join(workdir, f'codes_continuous_{i + 1}.png'),
+                        sampling.make_grid(latent.render(gan, state, config, z), len(values)))
 
 
 def run(config, workdir: str) -> dict:
-    state = train.train(config, workdir)
-    gan = build_gan(config, data.load(config).spec)
+    trained = train.train(config, workdir)
+    gan, state = trained.gan, trained.state
     code_sweeps(gan, state, config, workdir)
     result = code_accuracy(gan, state, config)
     logging.info('InfoGAN categorical code as a classifier: %s', json.dumps(result))

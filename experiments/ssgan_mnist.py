@@ -18,8 +18,7 @@ import os
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, data, evaluate, files, train
-from jaxgan.gan import build_gan
+from jaxgan import cli, config as config_lib, evaluation, files, train
 
 
 def get_config():
@@ -50,15 +49,15 @@ def get_config():
 
 
 def test_error(gan, state, config) -> dict:
-    predictions, labels = evaluate.d_head_predictions(gan, state, config, 'class_logits')
+    predictions, labels = evaluation.d_head_predictions(gan, state, config, 'class_logits')
     wrong = int(np.sum(predictions != labels))
     return {'error': wrong / len(labels), 'wrong': wrong, 'examples': int(len(labels)),
             'num_labels': config.semi_supervised.num_labels, 'dataset': config.eval_dataset}
 
 
 def run(config, workdir: str) -> dict:
-    state = train.train(config, workdir)
-    gan = build_gan(config, data.load(config).spec)
+    trained = train.train(config, workdir)
+    gan, state = trained.gan, trained.state
     result = test_error(gan, state, config)
     logging.info('semi-supervised GAN: %s', json.dumps(result))
     files.atomic_write(os.path.join(workdir, 'ssgan_error.json'), json.dumps(result, indent=2))

@@ -11,16 +11,15 @@ apart. The last plot's figures (the distance of D from 1/2, G's mean and spread)
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, data, plots, sample, train
+from jaxgan import cli, config as config_lib, plots, sampling, train
 from jaxgan.data import toy
-from jaxgan.gan import build_gan
 
 
 def get_config():
@@ -45,20 +44,21 @@ def get_config():
 
 
 def run(config, workdir: str) -> None:
-    dataset = data.load(config)
-    gan = build_gan(config, dataset.spec)
     mixture = toy.MIXTURES['gauss1d']
     mu, sigma = float(mixture.centers[0, 0]), mixture.sigma
     grid = np.linspace(mu - 6 * sigma, mu + 6 * sigma, 400, dtype=np.float32)
     pdf = np.exp(-0.5 * ((grid - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
-    spec = dataset.spec
-    grid_model = (grid[:, None] - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    d_fn = jax.jit(lambda p, s, x: jax.nn.sigmoid(gan.discriminate(p, s, x, train=False)[0]['logits']))
+
+    @functools.lru_cache(maxsize=1)
+    def d_fn(gan):  # D(x) on the grid, compiled once for the run's GAN
+        spec = gan.spec
+        grid_model = (grid[:, None] - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+        return jax.jit(lambda p, s: jax.nn.sigmoid(gan.discriminate(p, s, grid_model, train=False)[0]['logits']))
 
     def plot(gan, state, step):
         z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), step), 20_000)
-        samples = sample.sample(gan, state.g_params, state.g_state, z, bn=config.sample_bn, batch_size=20_000)
-        d_out = np.asarray(d_fn(state.d_params, state.d_state, jnp.asarray(grid_model)))
+        samples = sampling.sample(gan, state.params['G'], state.model_state['G'], z, bn=config.sample_bn, batch_size=20_000)
+        d_out = np.asarray(d_fn(gan)(state.params['D'], state.model_state['D']))
         if jax.process_index() == 0:
             plots.density_1d(os.path.join(workdir, 'samples', f'density_{step:08d}.png'), grid=grid,
                              data_pdf=pdf, samples=samples[:, 0], d_output=d_out, step=step)

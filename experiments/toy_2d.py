@@ -15,7 +15,8 @@ into 64 components, each mapped compactly, so that few samples fall between sepa
 
 After training, for the mixtures: modes captured, the fraction of high-quality samples (within 3 sigma
 of a mode) and the reverse KL of the mode histogram, over 2,500 samples of the EMA generator, in
-<workdir>/mode_coverage.json and the log. Every sample_every steps, <workdir>/samples/scatter_<step>.png
+<workdir>/mode_coverage.json and the log (the reverse KL is null where no sample is of high quality).
+Data that are not 2-d points are refused before training. Every sample_every steps, <workdir>/samples/scatter_<step>.png
 plots samples over the data.
 """
 
@@ -28,9 +29,9 @@ import jax
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, data, plots, sample, train
+from jaxgan import cli, config as config_lib, data, plots, sampling, train
 from jaxgan.data import toy
-from jaxgan.gan import build_gan
+from jaxgan.errors import UserError
 from jaxgan.metrics.modes import mode_coverage
 
 
@@ -64,12 +65,20 @@ def get_config():
 def generate(gan, state, config, num: int, seed: int) -> np.ndarray:
     """num samples of the EMA generator, in the data's units."""
     z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), seed), num)
-    return sample.sample(gan, state.ema_params, state.g_state, z, bn=config.sample_bn, batch_size=num)
+    return sampling.sample(gan, state.ema['G'], state.model_state['G'], z, bn=config.sample_bn, batch_size=num)
+
+
+def check_points(spec: data.DataSpec, dataset: str) -> None:
+    """toy_2d plots and scores points in the plane: anything else is refused before training."""
+    if spec.kind != 'vector' or spec.shape != (2,):
+        what = f'{spec.shape[0]}-d points' if spec.kind == 'vector' else f'images of {spec.shape}'
+        raise UserError(f'toy_2d trains on 2-d points and plots them; config.dataset={dataset} holds {what} '
+                        '(toy_1d takes 1-d points; other experiments, images)')
 
 
 def run(config, workdir: str) -> dict | None:
     dataset = data.load(config)
-    gan = build_gan(config, dataset.spec)
+    check_points(dataset.spec, config.dataset)
     points = np.asarray(dataset.source.array)[:5000]
 
     def scatter(gan, state, step):
@@ -77,16 +86,17 @@ def run(config, workdir: str) -> dict | None:
             plots.scatter_2d(os.path.join(workdir, 'samples', f'scatter_{step:08d}.png'), data=points,
                              samples=generate(gan, state, config, 2000, step), title=f'{config.dataset}, step {step}')
 
-    state = train.train(config, workdir, callbacks=[scatter])
+    trained = train.train(config, workdir, callbacks=[scatter])
+    gan, state = trained.gan, trained.state
     mixture = toy.MIXTURES.get(config.dataset.removeprefix('toy:'))
-    if not config.dataset.startswith('toy:') or mixture.centers.shape[1] != 2:
+    if mixture is None or not config.dataset.startswith('toy:'):
         return None
     result = mode_coverage(generate(gan, state, config, config.eval_samples, 0xe5), mixture.centers, mixture.sigma)
     result.update(dataset=config.dataset, samples=config.eval_samples, step=int(jax.device_get(state.step)))
     logging.info('mode coverage: %s', json.dumps(result))
     if jax.process_index() == 0:
         with open(os.path.join(workdir, 'mode_coverage.json'), 'w', encoding='utf-8') as f:
-            json.dump(result, f, indent=2)
+            json.dump(result, f, indent=2, allow_nan=False)
     return result
 
 

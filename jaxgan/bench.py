@@ -30,10 +30,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan import data, parallel
-from jaxgan.gan import GAN, build_gan
-from jaxgan.state import create_state
-from jaxgan.step import make_train_step
+from jaxgan import data
+from jaxgan.core import parallel
+from jaxgan.gan import GAN, build_gan, make_train_step
+from jaxgan.core.state import create_state
+
 
 
 def _conv_flops(eqn) -> float:
@@ -79,9 +80,9 @@ def forward_flops(gan: GAN, state, batch: int = 8) -> tuple[float, float]:
     z = jnp.zeros((batch, gan.latent_dim))
     y = jnp.zeros((batch,), jnp.int32)
     x = jnp.zeros((batch, *gan.spec.shape))
-    g = jax.make_jaxpr(lambda p, s: gan.generate(p, s, z, y=y, train=False)[0])(state.g_params, state.g_state)
+    g = jax.make_jaxpr(lambda p, s: gan.generate(p, s, z, y=y, train=False)[0])(state.params['G'], state.model_state['G'])
     d = jax.make_jaxpr(lambda p, s: gan.discriminate(p, s, x, y=y, train=False)[0]['logits'])(
-        state.d_params, state.d_state)
+        state.params['D'], state.model_state['D'])
     return matmul_flops(g.jaxpr) / batch, matmul_flops(d.jaxpr) / batch
 
 
@@ -94,7 +95,7 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
               peak_tflops: float) -> dict:
     dataset = data.load(config)
     gan = build_gan(config, dataset.spec)
-    state = create_state(gan, config.seed, parallel.replicated(mesh))
+    state = create_state(gan.game, config.seed, parallel.replicated(mesh))
     g_flops, d_flops = forward_flops(gan, state)
     per_image = step_flops_per_image(g_flops, d_flops, config.n_critic)
     k = config.steps_per_dispatch
@@ -102,7 +103,8 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
     from jaxgan.train import batch_stream, make_batchers
     batchers = make_batchers(config, dataset, gan)
     dispatches = max(1, math.ceil(steps / k))
-    stream = batch_stream(config, dataset, batchers, mesh, start_step=0, num_steps=(1 + warmup + dispatches) * k)
+    stream = batch_stream(config, dataset, batchers, mesh, real_batches=gan.game.real_batches, start_step=0,
+                          num_steps=(1 + warmup + dispatches) * k)
     first = next(stream)[1]
 
     start = time.perf_counter()
@@ -175,13 +177,18 @@ def _main(argv) -> None:
 
 
 def main() -> None:
-    import importlib
     from absl import flags
+    import experiments
     from jaxgan import cli
+    from jaxgan.errors import UserError
     flags.DEFINE_string('experiment', 'dcgan_celeba', 'The experiment whose model and step to time.')
     flags.FLAGS(sys.argv, known_only=True)
     name = flags.FLAGS.experiment
-    module = importlib.import_module(f'experiments.{name}')
+    try:
+        module = experiments.load(name)
+    except UserError as e:  # before app.run, which would show it
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
 
     def bench_config():
         config = module.get_config()

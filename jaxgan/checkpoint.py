@@ -1,6 +1,6 @@
 """Checkpoints: an orbax CheckpointManager in <workdir>/checkpoints.
 
-Each step's checkpoint holds two items: 'state' (the whole GANState: params, BatchNorm statistics,
+Each step's checkpoint holds two items: 'state' (the whole RunState: params, BatchNorm statistics,
 both optimizer states, EMA, step and RNG) and 'meta' (JSON: the config and the data spec, so that tools
 such as `jaxgan.sample` can rebuild the model from a workdir alone, and `format`, the FORMAT that wrote
 it: a checkpoint of another format is refused with a one-line error rather than misread). Saves are asynchronous; orbax
@@ -71,7 +71,7 @@ class Checkpoints:
         return meta
 
     def layout(self, step: int) -> dict[str, tuple]:
-        """{'g_params.Conv_0.kernel': (shape, dtype), ...}: the arrays of the state saved at `step`."""
+        """{'params.G.Conv_0.kernel': (shape, dtype), ...}: the arrays of the state saved at `step`."""
         tree = self._manager.item_metadata(step)['state']
         return {'.'.join(_key(k) for k in path): (tuple(m.shape), str(m.dtype))
                 for path, m in jax.tree_util.tree_leaves_with_path(tree)}
@@ -144,10 +144,10 @@ def abstract_like(tree: Any, sharding: jax.sharding.Sharding) -> Any:
 def load_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | None = None):
     """(config, gan, state) of a trained workdir at `step` (the latest by default), on `mesh`."""
     import ml_collections
-    from jaxgan import parallel
+    from jaxgan.core import parallel
     from jaxgan.data.spec import DataSpec
     from jaxgan.gan import build_gan
-    from jaxgan.state import init_state
+    from jaxgan.core.state import init_state
 
     if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
         raise UserError(f'no checkpoints in {workdir} (expected {workdir}/checkpoints)')
@@ -163,7 +163,7 @@ def load_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | No
         config = ml_collections.ConfigDict(meta['config'])
         gan = build_gan(config, DataSpec.from_json(meta['data']))
         mesh = mesh or parallel.make_mesh()
-        abstract = abstract_like(jax.eval_shape(lambda: init_state(gan, 0)), parallel.replicated(mesh))
+        abstract = abstract_like(jax.eval_shape(lambda: init_state(gan.game, 0)), parallel.replicated(mesh))
         state = checkpoints.restore(step, abstract)
     finally:
         checkpoints.close()

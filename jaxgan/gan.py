@@ -1,7 +1,11 @@
-"""A GAN's static parts: both modules, both optimizers, the loss, the latents and the labels.
+"""The classic GAN family as a `Game`: G and D, the config's objective terms, latents and labels.
 
-`GAN` holds no arrays; the arrays live in `state.GANState`. Its methods are the pure apply functions the
-step, the sampler and the tools share.
+    build_gan(config, spec) -> GAN        GAN.game is what the step machinery runs
+
+Every GAN jaxgan trains from a config is this one game: the unconditional G/D pair, class-conditional
+G and D, AC-GAN, InfoGAN, the semi-supervised GAN, and the GMMN (n_critic = 0: no D at all). Which
+terms each player's objective holds is decided in one place, `TERMS`: a row per term, with the
+condition on the config that selects it and the term it makes.
 
 The latent vector is [z | one-hot categorical code | continuous codes]: z of size z_dim, then InfoGAN's
 codes where config.infogan asks for them (Chen et al. 2016). Class-conditional models also take a label
@@ -11,33 +15,77 @@ y (config.conditioning).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 
-from jaxgan import losses, models, optim
+from jaxgan import models, optim
+from jaxgan.core import health, losses, step as step_lib, terms as T
+from jaxgan.core.game import Game, Network, Player, View
+from jaxgan.core.parallel import DATA
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 
 Params = Any  # a pytree of arrays
 ModelState = dict[str, Any]  # non-trained variables, e.g. {'batch_stats': ...}; {} where none
+Config = ml_collections.ConfigDict
+
+# Which terms a config selects: (player, selected(config), make(config, spec)). A new term is a row here.
+TERMS: tuple[tuple[str, Callable[[Config], bool], Callable[[Config, DataSpec], T.Term]], ...] = (
+    ('d', lambda c: True,
+     lambda c, s: T.DiscriminatorLoss('d_adversarial', 1.0, losses.get(c.loss), c.label_smoothing)),
+    ('d', lambda c: c.conditioning.d == 'acgan',
+     lambda c, s: T.Classification('acgan_real', c.conditioning.acgan_weight, 'd_real', ('real', 'y'))),
+    ('d', lambda c: c.conditioning.d == 'acgan',
+     lambda c, s: T.Classification('acgan_fake', c.conditioning.acgan_weight, 'd_fake', ('noise', 'y_fake'))),
+    ('d', lambda c: bool(c.infogan.categorical or c.infogan.continuous),
+     lambda c, s: _mutual_info('d_mutual_info', c)),
+    ('d', lambda c: c.semi_supervised.num_labels > 0,
+     lambda c, s: T.Classification('supervised', c.semi_supervised.weight, 'd_labelled', ('real', 'y_labelled'))),
+    ('d', lambda c: c.penalties.gradient_penalty > 0,
+     lambda c, s: T.GradientPenalty('gradient_penalty', c.penalties.gradient_penalty)),
+    ('d', lambda c: c.penalties.r1 > 0,
+     lambda c, s: T.R1('r1', 0.5 * c.penalties.r1, every=c.penalties.r1_every)),
+    ('d', lambda c: c.penalties.dragan > 0,
+     lambda c, s: T.Dragan('dragan', c.penalties.dragan, shape=tuple(s.shape))),
+    ('d', lambda c: c.penalties.historical_averaging > 0,
+     lambda c, s: T.HistoricalAveraging('d_historical_averaging', c.penalties.historical_averaging)),
+    ('g', lambda c: c.g_objective.adversarial > 0,
+     lambda c, s: T.GeneratorLoss('g_adversarial', c.g_objective.adversarial, losses.get(c.loss))),
+    ('g', lambda c: c.g_objective.feature_matching > 0,
+     lambda c, s: T.FeatureMatching('feature_matching', c.g_objective.feature_matching)),
+    ('g', lambda c: c.conditioning.d == 'acgan',
+     lambda c, s: T.Classification('acgan_g', c.conditioning.acgan_weight, 'd_fake', ('noise', 'y_fake'))),
+    ('g', lambda c: bool(c.infogan.categorical or c.infogan.continuous),
+     lambda c, s: _mutual_info('g_mutual_info', c)),
+    ('g', lambda c: c.g_objective.mmd > 0,
+     lambda c, s: T.MMD('mmd', c.g_objective.mmd, tuple(c.g_objective.mmd_bandwidths))),
+    ('g', lambda c: c.penalties.historical_averaging > 0,
+     lambda c, s: T.HistoricalAveraging('g_historical_averaging', c.penalties.historical_averaging)),
+)
+INPUT_GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'dragan')
 
 
-@dataclasses.dataclass(frozen=True)
+def _mutual_info(name: str, c: Config) -> T.Term:
+    return T.MutualInformation(name, c.infogan.weight, 'd_fake', 'z', c.model.z_dim, c.infogan.categorical,
+                               c.infogan.continuous, c.infogan.continuous_weight)
+
+
+def select_terms(config: Config, spec: DataSpec, player: str) -> tuple[T.Term, ...]:
+    return tuple(make(config, spec) for p, selected, make in TERMS if p == player and selected(config))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class GAN:
-    generator: nn.Module
-    discriminator: nn.Module
-    g_optimizer: optax.GradientTransformation
-    d_optimizer: optax.GradientTransformation
-    loss: losses.Loss
+    """The classic game and what tools need besides: the data's spec, the latent layout, the labels."""
+
+    game: Game
     spec: DataSpec
     z_dim: int
     latent: str  # 'normal' | 'uniform'
-    keeps_averages: bool = False  # historical averaging: the state holds running means of the params
     num_classes: int = 0  # > 0: G and/or D take labels
     g_conditioned: bool = False
     d_conditioned: bool = False
@@ -45,10 +93,17 @@ class GAN:
     continuous_codes: int = 0  # InfoGAN: continuous codes, U[-1, 1]
 
     @property
-    def needs_rng(self) -> bool:
-        """Whether D draws random numbers (dropout, noise) when training."""
-        d = self.discriminator
-        return getattr(d, 'dropout', 0.0) > 0.0 or getattr(d, 'noise', 0.0) > 0.0
+    def generator(self) -> nn.Module:
+        return self.game.networks['G'].module
+
+    @property
+    def discriminator(self) -> nn.Module | None:
+        return self.game.networks['D'].module if 'D' in self.game.networks else None
+
+    @property
+    def real_labels(self) -> bool:
+        """Whether real batches carry labels: D is conditioned on them, or classifies them (AC-GAN)."""
+        return self.d_conditioned or any(t.name == 'acgan_real' for t in self.game.terms)
 
     @property
     def latent_dim(self) -> int:
@@ -81,9 +136,10 @@ class GAN:
         return jax.random.randint(key, batch_shape, 0, self.num_classes) if self.g_conditioned else None
 
     def generate(self, params: Params, model_state: ModelState, z: jax.Array, *, y: jax.Array | None = None,
-                 train: bool) -> tuple[jax.Array, ModelState]:
+                 train: bool, module: nn.Module | None = None) -> tuple[jax.Array, ModelState]:
         """G(z[, y]) in model units; in training mode also the updated model state."""
-        return apply(self.generator, params, model_state, z, y if self.g_conditioned else None, train=train)
+        return apply(module or self.generator, params, model_state, z, y if self.g_conditioned else None,
+                     train=train)
 
     def discriminate(self, params: Params, model_state: ModelState, x: jax.Array, *,
                      y: jax.Array | None = None, train: bool, rng: jax.Array | None = None
@@ -103,20 +159,111 @@ def apply(module: nn.Module, params: Params, model_state: ModelState, inputs: ja
     return module.apply(variables, inputs, labels, train=train, rngs=rngs), model_state
 
 
-def build_gan(config: ml_collections.ConfigDict, spec: DataSpec) -> GAN:
-    generator, discriminator = models.build(config, spec)
+def num_classes(config: Config, spec: DataSpec) -> int:
+    """The classes the models use: the data's, where conditioning or the semi-supervised GAN needs them."""
+    c = config.conditioning
+    if c.g == 'none' and c.d == 'none' and not config.semi_supervised.num_labels:
+        return 0
+    if not spec.num_classes:
+        raise UserError(f'{spec.source} has no labels; class conditioning and the semi-supervised GAN need them '
+                        '(TFDS labels, folder:PATH with one sub-folder per class, or PATH.labels.npy beside an npy)')
+    return spec.num_classes
+
+
+def check_independent_examples(config: Config) -> None:
+    """GP, R1 and DRAGAN take each example's input gradient of D: a D that mixes the examples of its batch
+    (BatchNorm in training mode, minibatch discrimination) makes those gradients mix examples silently."""
+    on = [f'config.penalties.{p}' for p in INPUT_GRADIENT_PENALTIES if config.penalties[p] > 0]
+    if not on or config.n_critic == 0:
+        return
+    coupling = []
+    if models.d_norm(config) == 'batch':
+        coupling.append(f'model {config.model.name} normalises D with BatchNorm')
+    if config.model.minibatch_discrimination:
+        coupling.append('config.model.minibatch_discrimination is on')
+    if coupling:
+        raise UserError(f'{" and ".join(on)} {"needs" if len(on) == 1 else "need"} a discriminator that treats '
+                        f'examples independently, but '
+                        f'{" and ".join(coupling)}: set --config.model.d_norm=layer (or none) and turn '
+                        'minibatch discrimination off')
+
+
+def _d_metrics(classifier: bool) -> Callable[[View], dict]:
+    def metrics(view: View) -> dict:
+        real, fake = view['d_real']['logits'], view['d_fake']['logits']
+        out = {'d_real_logit': jnp.mean(real), 'd_fake_logit': jnp.mean(fake),
+               'd_real_acc': jnp.mean(real > 0), 'd_fake_acc': jnp.mean(fake < 0)}
+        if classifier:
+            out.update(d_real_prob=jnp.mean(jax.nn.sigmoid(real)), d_fake_prob=jnp.mean(jax.nn.sigmoid(fake)))
+        return out
+    return metrics
+
+
+def _g_metrics(view: View) -> dict:
+    spread = health.mean_pairwise_distance(view.real['x'])
+    return {'fake_diversity': health.mean_pairwise_distance(view.generated['x']) / jnp.maximum(spread, 1e-12)}
+
+
+def build_gan(config: Config, spec: DataSpec) -> GAN:
+    """The GAN that `config` describes on data of `spec`."""
     loss = losses.get(config.loss)
     if config.label_smoothing and not loss.classifier:
         raise UserError(f'config.label_smoothing applies to the minimax and non_saturating losses, '
                         f'not {config.loss}')
     if config.semi_supervised.num_labels and config.loss not in ('minimax', 'non_saturating'):
         raise UserError('the semi-supervised GAN needs config.loss=non_saturating or minimax')
-    g_updates, d_updates = config.num_steps, config.num_steps * config.n_critic
-    return GAN(generator, discriminator, optim.make(config.g_optimizer, g_updates),
-               optim.make(config.d_optimizer, max(d_updates, 1)),
-               loss, spec, config.model.z_dim, config.model.latent,
-               keeps_averages=config.penalties.historical_averaging > 0,
-               num_classes=models.num_classes(config, spec),
-               g_conditioned=config.conditioning.g != 'none',
-               d_conditioned=config.conditioning.d in ('concat', 'projection'),
-               categorical_code=config.infogan.categorical, continuous_codes=config.infogan.continuous)
+    check_independent_examples(config)
+    k = num_classes(config, spec)
+    generator, discriminator = models.build(
+        config, tuple(spec.shape), images=spec.kind == 'image', num_classes=k,
+        bn_axis=DATA if config.batch_norm == 'cross_device' else None)
+    g_cond, d_cond = config.conditioning.g != 'none', config.conditioning.d in ('concat', 'projection')
+    fields = dict(spec=spec, z_dim=config.model.z_dim, latent=config.model.latent, num_classes=k,
+                      g_conditioned=g_cond, d_conditioned=d_cond, categorical_code=config.infogan.categorical,
+                      continuous_codes=config.infogan.continuous)
+    layout = GAN(game=None, **fields)  # the latents and labels, for the game's noise; its game is set below
+    labels = lambda: jnp.zeros((2,), jnp.int32)
+    networks = {'G': Network(generator, lambda: (jnp.zeros((2, layout.latent_dim)), labels() if g_cond else None))}
+    n_critic = config.n_critic
+    critic = None
+    if n_critic > 0:
+        rngs = ('dropout',) if getattr(discriminator, 'dropout', 0.0) > 0 or getattr(discriminator, 'noise', 0.0) > 0 else ()
+        networks['D'] = Network(discriminator, lambda: (jnp.zeros((2, *spec.shape)), labels() if d_cond else None),
+                                rngs)
+        critic = Player('d', ('D',), optim.make(config.d_optimizer, config.num_steps * n_critic),
+                        select_terms(config, spec, 'd'), repeats=n_critic, metrics=_d_metrics(loss.classifier))
+    player = Player('g', ('G',), optim.make(config.g_optimizer, config.num_steps), select_terms(config, spec, 'g'),
+                    metrics=_g_metrics)
+
+    def noise(key: jax.Array, updates: int, batch: int) -> dict:
+        z_key, y_key = jax.random.split(key)
+        out = {'z': layout.latents(z_key, updates, batch)}
+        if g_cond:
+            out['y_fake'] = layout.labels(y_key, updates, batch)
+        return out
+
+    def generate(nets, real, noise) -> dict:
+        return {'x': nets('G', noise['z'], noise.get('y_fake') if g_cond else None)}
+
+    d_labels = lambda where, key: where.get(key) if d_cond else None
+    quantities = {
+        'd_real': lambda v: v.nets('D', v.real['x'], d_labels(v.real, 'y')),
+        'd_fake': lambda v: v.nets('D', v.generated['x'], d_labels(v.noise, 'y_fake')),
+        'd_labelled': lambda v: v.nets('D', v.real['x_labelled'], None),
+        # D as a function of its input for the penalties; their model-state updates are dropped.
+        'd_of_x': lambda v: lambda x: v.nets('D', x, d_labels(v.real, 'y'), update=False)['logits'],
+    }
+
+    def prepare(batch: dict) -> dict:
+        return {k: spec.model_input(v) if k.startswith('x') else v for k, v in batch.items()}
+
+    game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
+                quantities=quantities, prepare=prepare, ema=('G',))
+    return dataclasses.replace(layout, game=game)
+
+
+def make_train_step(gan: GAN, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
+    """The jitted train step of `gan` with the config's step options (see core.step.make_train_step)."""
+    return step_lib.make_train_step(gan.game, mesh, steps_per_dispatch=config.steps_per_dispatch,
+                                    nonfinite=config.nonfinite, ema_decay=config.ema.decay,
+                                    ema_start=config.ema.start)

@@ -9,7 +9,8 @@ that `python -m jaxgan.sample --seed=s --num=1` renders. Interpolation writes on
 in turn; `linear` mixes them directly, `slerp` along the great circle, which keeps a Gaussian code's
 norm typical in between. Arithmetic averages the codes of each group (DCGAN averaged three) and renders
 mean(a) - mean(b) + mean(c): a row per group (its codes, then their mean) and a last row with the result
-and noisy neighbours of it (the result plus N(0, 0.25^2) noise).
+and noisy neighbours of it (the result plus N(0, 0.25^2) noise). `--out=FILE.npy` writes the images
+themselves, uint8 [N, H, W, C] in the grid's order, instead of the grid.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import sample
+from jaxgan import sampling
 from jaxgan.errors import UserError
 
 
@@ -29,8 +30,14 @@ def codes(gan, seeds: Sequence[int]) -> jax.Array:
     return jnp.concatenate([gan.latents(jax.random.key(int(s)), 1) for s in seeds])
 
 
+def check_steps(steps: int) -> None:
+    if steps < 2:
+        raise UserError(f'--steps={steps}: a leg of the interpolation needs at least 2 images (its ends)')
+
+
 def interpolate(a: jax.Array, b: jax.Array, steps: int, path: str = 'linear') -> jax.Array:
     """`steps` codes from a to b inclusive, [steps, Z]: straight, or spherical (slerp)."""
+    check_steps(steps)
     t = jnp.linspace(0.0, 1.0, steps)[:, None]
     if path == 'linear':
         return (1 - t) * a + t * b
@@ -66,7 +73,7 @@ def with_codes(gan, z: jax.Array, categorical: int | None = None, continuous: di
 
 def render(gan, state, config, z: jax.Array, y: jax.Array | None = None) -> np.ndarray:
     """uint8 images of codes z with the EMA generator."""
-    return sample.sample(gan, state.ema_params, state.g_state, z, y, bn=config.sample_bn,
+    return sampling.sample(gan, state.ema['G'], state.model_state['G'], z, y, bn=config.sample_bn,
                          batch_size=max(config.batch_size, len(z)))
 
 
@@ -80,11 +87,20 @@ def _seeds(text: str, flag: str) -> list[int]:
     return seeds
 
 
+def check_out(out: str) -> None:
+    """--out: .png, a grid of the images; .npy, the images themselves (uint8 [N, H, W, C], row by row)."""
+    if not out.endswith(('.png', '.npy')):
+        raise UserError(f'--out={out} must end in .png (a grid) or .npy (the images as an array)')
+
+
 def _main(argv) -> None:
     from absl import flags
     from jaxgan.checkpoint import load_run
     del argv
     f = flags.FLAGS
+    check_out(f.out)
+    if f.op == 'interpolate':
+        check_steps(f.steps)
     config, gan, state = load_run(f.workdir, f.step)
     if gan.spec.kind != 'image':
         raise UserError('the latent tools render images; this model makes vectors')
@@ -112,7 +128,10 @@ def _main(argv) -> None:
     if gan.g_conditioned:
         y = jnp.full((len(z),), y_value, jnp.int32)
     images = render(gan, state, config, z, y)
-    sample.save_png(f.out, sample.make_grid(images, columns))
+    if f.out.endswith('.npy'):
+        sampling.save_npy(f.out, images)
+    else:
+        sampling.save_png(f.out, sampling.make_grid(images, columns))
     print(f'wrote {f.out}')
 
 
@@ -122,14 +141,15 @@ def main() -> None:
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
     flags.DEFINE_enum('op', 'interpolate', ['interpolate', 'arithmetic'], 'What to render.')
     flags.DEFINE_string('seeds', '0,1', 'interpolate: codes to walk through, as seeds.')
-    flags.DEFINE_integer('steps', 8, 'interpolate: images per leg, ends included.')
+    flags.DEFINE_integer('steps', 8, 'interpolate: images per leg, ends included (at least 2).')
     flags.DEFINE_string('path', 'slerp', 'interpolate: linear or slerp.')
     flags.DEFINE_string('a', '0,1,2', 'arithmetic: seeds of the first group.')
     flags.DEFINE_string('b', '3,4,5', 'arithmetic: seeds of the group subtracted.')
     flags.DEFINE_string('c', '6,7,8', 'arithmetic: seeds of the group added.')
     flags.DEFINE_integer('label', None, 'Class, for class-conditional generators (default 0).')
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
-    flags.DEFINE_string('out', 'latent.png', 'The PNG to write.')
+    flags.DEFINE_string('out', 'latent.png', '.png: a grid of the images; .npy: the images, uint8 [N, H, W, C] '
+                        'in the grid\'s order.')
     cli.run_main(_main)
 
 

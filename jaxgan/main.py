@@ -6,24 +6,28 @@ experiment's config defines --config.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 
 from absl import flags
 
 import experiments
 from jaxgan import cli
+from jaxgan.errors import UserError
 
-NAMES = sorted(m.name for m in pkgutil.iter_modules(experiments.__path__))
+NAMES = experiments.NAMES
 
-flags.DEFINE_enum('experiment', 'dcgan_celeba', NAMES, 'The experiment module to run (experiments.NAME).')
+flags.DEFINE_string('experiment', 'dcgan_celeba', f'The experiment module to run (experiments.NAME): '
+                    f'{", ".join(NAMES)}.')
 
 
 def main() -> None:
     flags.FLAGS(sys.argv, known_only=True)  # reads --experiment; the rest are parsed by app.run
     name = flags.FLAGS.experiment
-    module = importlib.import_module(f'experiments.{name}')
+    try:
+        module = experiments.load(name)
+    except UserError as e:  # before app.run, which would show it
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
     cli.run_experiment(name, module.get_config, getattr(module, 'run', None))
 
 

@@ -40,7 +40,10 @@ def density_1d(path: str, *, grid: np.ndarray, data_pdf: np.ndarray, samples: np
 
 
 def scatter_2d(path: str, *, data: np.ndarray, samples: np.ndarray, title: str) -> None:
-    """Generated samples over the data, first two dimensions."""
+    """Generated samples over the data, both [N, 2] points in the plane."""
+    for name, points in (('data', data), ('samples', samples)):
+        if np.ndim(points) != 2 or np.shape(points)[1] != 2:
+            raise ValueError(f'scatter_2d plots 2-d points; the {name} have shape {np.shape(points)}')
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.scatter(data[:, 0], data[:, 1], s=2, c='lightgray', label='data')

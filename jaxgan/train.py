@@ -1,6 +1,6 @@
 """The training loop: the one place that knows about time.
 
-    train(config, workdir) -> GANState
+    train(config, workdir) -> Trained(state, gan, dataset)
 
 Starts from the latest checkpoint in <workdir>/checkpoints if there is one (weights, optimizer states,
 EMA, step, RNG; the data stream is a function of the step and continues where it stopped), else from
@@ -31,12 +31,13 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, errors, files, health, parallel, preflight, sample, step as step_lib, writers
+from jaxgan import config as config_lib, data, errors, files, preflight, sampling, writers
+from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
 from jaxgan.errors import UserError
-from jaxgan.gan import GAN, build_gan
-from jaxgan.state import GANState, create_state, init_state
+from jaxgan.gan import GAN, build_gan, make_train_step
+from jaxgan.core.state import RunState, create_state, init_state
 
 
 class NonFiniteError(UserError):
@@ -57,7 +58,7 @@ def _first_line(e: Exception) -> str:
 
 
 def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.ConfigDict,
-                    mesh: jax.sharding.Mesh) -> GANState:
+                    mesh: jax.sharding.Mesh) -> RunState:
     """The checkpoint config.resume_step asks for (the latest by default), or a fresh state.
 
     A checkpoint that cannot be read is an error, unless config.resume_fallback, which moves it aside
@@ -69,10 +70,10 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         raise UserError(f'config.resume_step={config.resume_step}: no checkpoint at that step in '
                         f'{checkpoints.directory}; there are {steps or "none"}')
     if not steps:
-        return create_state(gan, config.seed, rep)
+        return create_state(gan.game, config.seed, rep)
     candidates = sorted((s for s in steps if config.resume_step < 0 or s <= config.resume_step),
                         reverse=True)
-    abstract = abstract_like(jax.eval_shape(lambda: init_state(gan, config.seed)), rep)
+    abstract = abstract_like(jax.eval_shape(lambda: init_state(gan.game, config.seed)), rep)
     for step in candidates:
         try:
             saved, layout = checkpoints.read_meta(step)['config'], checkpoints.layout(step)
@@ -98,7 +99,7 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         moved = checkpoints.set_aside(step)
         logging.warning('%s; moved it to %s and trying the one before', problem, moved)
     logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
-    return create_state(gan, config.seed, rep)
+    return create_state(gan.game, config.seed, rep)
 
 
 SAMPLE_STEP = re.compile(r'_(\d+)\.png$')  # samples/step_00000100.png, density_00000100.png, ...
@@ -151,16 +152,16 @@ class SampleGrid:
         self.z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), 0x5a), config.num_samples)
         self.y = jnp.arange(config.num_samples) % gan.num_classes if gan.g_conditioned else None
         self.columns = gan.num_classes if gan.g_conditioned else None  # a column per class
-        self._fn = jax.jit(lambda p, s, z, y: sample.generate(gan, p, s, z, y, bn=config.sample_bn))
+        self._fn = sampling.jitted_generate(gan, config.sample_bn)
 
-    def __call__(self, gan: GAN, state: GANState, step: int) -> None:
+    def __call__(self, gan: GAN, state: RunState, step: int) -> None:
         if self.gan.spec.kind != 'image':
             return
         images = self.gan.spec.to_data_units(
-            parallel.to_host(self._fn(state.ema_params, state.g_state, self.z, self.y)))
+            parallel.to_host(self._fn(state.ema['G'], state.model_state['G'], self.z, self.y)))
         if jax.process_index() == 0:
-            grid = sample.make_grid(images, self.columns)
-            sample.save_png(os.path.join(self.directory, f'step_{step:08d}.png'), grid)
+            grid = sampling.make_grid(images, self.columns)
+            sampling.save_png(os.path.join(self.directory, f'step_{step:08d}.png'), grid)
             self.writer.image(step, 'samples', grid)
 
 
@@ -168,9 +169,9 @@ class PeriodicEvaluation:
     """config.eval: metrics every `every` steps, logged; the best-FID checkpoint kept in <workdir>/best."""
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: str, meta: dict):
-        from jaxgan import evaluate
+        from jaxgan import evaluation
         e = config.eval
-        self.evaluator = evaluate.make_evaluator(
+        self.evaluator = evaluation.make_evaluator(
             config, tuple(m.strip() for m in e.metrics.split(',') if m.strip()), num_samples=e.num_samples,
             features=e.features, inception_weights=e.inception_weights, reference_size=e.reference_size,
             keep=e.keep)
@@ -181,7 +182,7 @@ class PeriodicEvaluation:
         self.best_path = os.path.join(workdir, 'best', 'best.json')
         self.best_fid = json.load(open(self.best_path))['fid'] if os.path.exists(self.best_path) else float('inf')
 
-    def __call__(self, gan: GAN, state: GANState, step: int) -> None:
+    def __call__(self, gan: GAN, state: RunState, step: int) -> None:
         result = self.evaluator(gan, state)
         logging.info('step %d: %s', step, json.dumps(result['metrics']))
         self.writer.scalars(step, {f'eval/{k}': float(v) for k, v in result['metrics'].items()})
@@ -309,7 +310,7 @@ class Trainer:
             return 'no checkpoint has been saved yet'
         return f'the checkpoint of step {latest} in {self.checkpoints.directory} stays the last good one'
 
-    def save(self, state: GANState, done: Dispatched) -> None:
+    def save(self, state: RunState, done: Dispatched) -> None:
         """Saves the state after `done`, unless that dispatch or the state is not finite."""
         step = done.after
         if step == self.last_saved:
@@ -332,7 +333,8 @@ class Trainer:
         masks, skips = np.atleast_1d(flags['nonfinite']), np.atleast_1d(flags['nonfinite_skips'])
         for offset in np.flatnonzero(masks):
             step = done.before + int(offset) + 1
-            what = health.describe_nonfinite(int(masks[offset]))
+            what = health.describe_nonfinite(
+                int(masks[offset]), health.nonfinite_names(tuple(p.name for p in self.gan.game.players)))
             if self.config.nonfinite == 'stop':
                 raise NonFiniteError(f'non-finite {what} at step {step}: stopped; {self.last_good()} '
                                      '(--config.nonfinite=skip skips such updates)')
@@ -365,15 +367,23 @@ class Trainer:
         self.writer.scalars(done.after, scalars)
 
 
-Callback = Callable[[GAN, GANState, int], None]
+Callback = Callable[[GAN, RunState, int], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """What `train` hands back: the final state, the GAN it trained and the dataset it read."""
+
+    state: RunState
+    gan: GAN
+    dataset: data.Dataset
 
 
 def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan: GAN) -> dict[str, data.Batcher]:
     """The data streams of a run: the main one ('') and a semi-supervised run's labelled one."""
     common = dict(seed=config.seed, workers=config.data.workers, process_index=jax.process_index(),
                   process_count=jax.process_count())
-    needs_labels = gan.d_conditioned or config.conditioning.d == 'acgan'
-    batchers = {'': data.Batcher(dataset, global_batch=config.batch_size, labels=needs_labels, **common)}
+    batchers = {'': data.Batcher(dataset, global_batch=config.batch_size, labels=gan.real_labels, **common)}
     ssl = config.semi_supervised
     if ssl.num_labels:
         subset = data.balanced_subset(dataset.source.labels, ssl.num_labels, config.seed)
@@ -383,7 +393,7 @@ def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan:
 
 
 def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batchers: dict[str, data.Batcher],
-                 mesh: jax.sharding.Mesh, *, start_step: int, num_steps: int) -> data.Prefetcher:
+                 mesh: jax.sharding.Mesh, *, real_batches: int, start_step: int, num_steps: int) -> data.Prefetcher:
     """(step, device batch) for each dispatch of steps [start_step, num_steps), prepared on a thread:
     read and placed by the host pipeline, or with config.data.on_device gathered on the devices from
     the dataset held there (`data.resident`)."""
@@ -398,12 +408,12 @@ def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batch
         place = lambda host: gather(place_indices(host))
     return data.Prefetcher(
         data.dispatch_batches(batchers, start_step=start_step, num_steps=num_steps,
-                              n_critic=max(config.n_critic, 1), steps_per_dispatch=config.steps_per_dispatch,
+                              n_critic=real_batches, steps_per_dispatch=config.steps_per_dispatch,
                               indices_only=config.data.on_device),
         place=place, depth=config.data.prefetch)
 
 
-def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> GANState:
+def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> 'Trained':
     """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
     the end, after the sample grid (experiments use them for plots of their own). Raises
     errors.Stopped after saving, on SIGTERM or SIGINT."""
@@ -417,7 +427,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
 
 
 def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback],
-           preemption: Preemption) -> GANState:
+           preemption: Preemption) -> 'Trained':
     preflight.check_workdir(workdir)
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
@@ -444,7 +454,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
         checkpoints.close()
         if evaluation:
             evaluation.close()
-        return state
+        return Trained(state, gan, dataset)
     rewind(checkpoints, workdir, start)
 
     is_chief = jax.process_index() == 0
@@ -457,10 +467,11 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
         evaluation.writer = writer
     periodic = lambda state, step: [f(gan, state, step) for f in (grid, *callbacks)]
 
-    train_step = step_lib.make_train_step(gan, config, mesh)
+    train_step = make_train_step(gan, config, mesh)
     k = config.steps_per_dispatch
     batchers = make_batchers(config, dataset, gan)
-    batches = batch_stream(config, dataset, batchers, mesh, start_step=start, num_steps=config.num_steps)
+    batches = batch_stream(config, dataset, batchers, mesh, real_batches=gan.game.real_batches, start_step=start,
+                           num_steps=config.num_steps)
 
     step, previous = start, None
     try:
@@ -501,4 +512,4 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
             batcher.close()
         checkpoints.close()
         writer.close()
-    return state
+    return Trained(state, gan, dataset)

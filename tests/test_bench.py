@@ -5,7 +5,7 @@ import numpy as np
 from experiments import dcgan_celeba
 from jaxgan import bench, data
 from jaxgan.gan import build_gan
-from jaxgan.state import init_state
+from jaxgan.core.state import init_state
 from tests.conftest import run_cli
 import jax
 
@@ -14,7 +14,7 @@ def test_dcgan64_flops_match_the_analytic_count():
     config = dcgan_celeba.get_config()
     spec = data.DataSpec('image', (64, 64, 3), 1, 'synthetic')
     gan = build_gan(config, spec)
-    state = jax.eval_shape(lambda: init_state(gan, 0))
+    state = jax.eval_shape(lambda: init_state(gan.game, 0))
     g, d = bench.forward_flops(gan, state)
     # The reference PyTorch DCGAN: G forward 0.105 GMAC, D forward 0.104 GMAC per image.
     np.testing.assert_allclose(g / 2e9, 0.105, rtol=0.01)

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+import experiments
 from tests.conftest import run_cli
 from tests.test_data import write_images
 
@@ -141,3 +142,12 @@ def test_the_examples_in_an_experiments_help_run(tmp_path, python_env):
              '--config.model.d_width=8', '--config.num_steps=1', '--config.num_samples=16']  # as printed otherwise
     result = run_cli([*example[1:], f'--workdir={tmp_path}/run', *small], python_env, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize('module', ['jaxgan.main', 'jaxgan.bench'])
+def test_unknown_experiment_is_one_line_and_exit_2(tmp_path, python_env, module):
+    result = run_cli(['-m', module, '--experiment=nope'], python_env, tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    assert errors == ["error: --experiment='nope' is not one of " + ', '.join(experiments.NAMES)]
+    assert 'dcgan_celeba' in experiments.NAMES and not os.listdir(tmp_path)  # nothing written

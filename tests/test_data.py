@@ -190,3 +190,33 @@ def test_balanced_subset():
     assert np.array_equal(subset, data.balanced_subset(labels, 8, seed=0))
     with pytest.raises(UserError, match='not a multiple of the 4 classes'):
         data.balanced_subset(labels, 6, seed=0)
+
+
+def test_a_path_named_two_ways_is_one_dataset(tmp_path, monkeypatch):
+    """Relative, absolute, through a symlink or `~`: one npy or folder, one dataset string and spec, so
+    that a run resumed with the other spelling is the same set-up."""
+    np.save(tmp_path / 'x.npy', np.arange(4 * 8 * 8, dtype=np.uint8).reshape(4, 8, 8))
+    write_images(tmp_path / 'images', [(12, 12)] * 4)
+    os.symlink(tmp_path, tmp_path / 'link')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('HOME', str(tmp_path / 'link'))
+    real = os.path.realpath(tmp_path)
+    npy_names = ['npy:x.npy', f'npy:{tmp_path}/x.npy', 'npy:./images/../x.npy', 'npy:link/x.npy', 'npy:~/x.npy']
+    assert {data.canonical_dataset(n) for n in npy_names} == {f'npy:{real}/x.npy'}
+    assert {data.canonical_dataset(n) for n in ('folder:images', f'folder:{tmp_path}/link/images/')} == {
+        f'folder:{real}/images'}
+    assert data.canonical_dataset('stacked:npy:x.npy') == f'stacked:npy:{real}/x.npy'
+    for unchanged in ('digits', 'digits:train', 'toy:ring8', 'tfds:mnist:train[:10%]', 'stacked:digits'):
+        assert data.canonical_dataset(unchanged) == unchanged
+    specs = {data.load(tiny_config(dataset=n)).spec for n in npy_names}
+    assert len(specs) == 1 and specs.pop().source == f'npy:{real}/x.npy'
+
+
+def test_the_spec_in_the_log_summarises_long_lists():
+    stacked = data.load(tiny_config(dataset='stacked:digits')).spec
+    line = str(stacked)
+    assert len(line) < 400 and '"class_names": "1000 classes: 000, 001, ..., 999"' in line
+    assert '"num_classes": 1000' in line and len(stacked.class_names) == 1000  # the spec keeps them all
+    assert data.DataSpec.from_json(stacked.to_json()) == stacked
+    digits = str(data.load(tiny_config(dataset='digits')).spec)
+    assert '"class_names": ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]' in digits  # short: as they are

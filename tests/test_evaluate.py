@@ -1,12 +1,18 @@
 """Evaluation end to end on the embedded digits, with a classifier as the feature network."""
 
+import dataclasses
 import json
+import os
+import re
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import evaluate, train
+from jaxgan import data, evaluation, train
+from jaxgan.core import parallel
 from jaxgan.checkpoint import Checkpoints, load_run
+from jaxgan.errors import UserError
 from jaxgan.metrics import classifier
 from tests.conftest import run_cli, tiny_config
 
@@ -32,7 +38,7 @@ def test_evaluate_a_run_with_its_protocol(tmp_path, digits_classifier, python_en
     directory, _ = digits_classifier
     train.train(tiny_config(num_steps=2), str(tmp_path))
     config, gan, state = load_run(str(tmp_path))
-    evaluator = evaluate.make_evaluator(config, ('fid', 'kid', 'is', 'pr', 'dc', 'classes'), num_samples=400,
+    evaluator = evaluation.make_evaluator(config, ('fid', 'kid', 'is', 'pr', 'dc', 'classes'), num_samples=400,
                                         features=f'classifier:{directory}', reference_size=1000, keep=400)
     result = evaluator(gan, state)
     m, p = result['metrics'], result['protocol']
@@ -40,7 +46,7 @@ def test_evaluate_a_run_with_its_protocol(tmp_path, digits_classifier, python_en
     assert 0 <= m['precision'] <= 1 and 0 <= m['coverage'] <= 1 and 1 <= m['classes'] <= 10
     assert p['reference_size'] == 1000 and p['samples'] == 400 and p['step'] == 2 and 'classifier' in p['features']
     # The real data against themselves: FID near 0, all classes.
-    real = evaluator.extractor(evaluate._reference_batches(__import__('jaxgan').data.load(config), 1000, 250, 1))
+    real = evaluator.extractor(evaluation._reference_batches(__import__('jaxgan').data.load(config), 1000, 250, 1))
     mu, sigma = real['moments'].mean_cov()
     from jaxgan.metrics import stats
     assert stats.frechet_distance(mu, sigma, evaluator.reference['mu'], evaluator.reference['sigma']) < 0.1 * m['fid']
@@ -67,6 +73,132 @@ def test_periodic_evaluation_keeps_the_best_checkpoint(tmp_path, digits_classifi
 def test_unknown_metric_and_missing_classifier(tmp_path):
     from jaxgan.errors import UserError
     with pytest.raises(UserError, match="unknown metric 'fidd'"):
-        evaluate.make_evaluator(tiny_config(), ('fidd',), num_samples=10)
+        evaluation.make_evaluator(tiny_config(), ('fidd',), num_samples=10)
     with pytest.raises(UserError, match='no classifier in'):
-        evaluate.make_evaluator(tiny_config(), ('fid',), num_samples=10, features=f'classifier:{tmp_path}')
+        evaluation.make_evaluator(tiny_config(), ('fid',), num_samples=10, features=f'classifier:{tmp_path}')
+
+
+def one_error_line(result) -> str:
+    """The single `error: ...` line of a command that failed on bad input (exit 2, no traceback)."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+    assert result.returncode == 2 and len(errors) == 1 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    return errors[0]
+
+
+def test_reference_statistics_are_keyed_by_content_not_path(tmp_path):
+    rng = np.random.default_rng(0)
+    first, second = (rng.integers(0, 256, (40, 8, 8, 1), np.uint8) for _ in range(2))
+    net = evaluation.FeatureNet('row means', 'row means v1', lambda x: (x.astype(jnp.float32).mean(axis=(2, 3)),
+                                                                      x.astype(jnp.float32).mean(axis=(1, 2))), 1)
+    calls = []
+
+    class Counting(evaluation.Extractor):
+        def __call__(self, batches):
+            calls.append(1)
+            return super().__call__(batches)
+
+    extractor = Counting(net, parallel.make_mesh(), keep=40)
+    cache = str(tmp_path / 'cache')
+
+    def statistics(path):
+        dataset = data.load(tiny_config(dataset=f'npy:{path}', image_size=8, data__cache_dir=cache))
+        return evaluation.reference_statistics(dataset, extractor, num=40, seed=0, cache_dir=cache)
+
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'b').mkdir()
+    np.save(tmp_path / 'a' / 'imgs.npy', first)
+    before = statistics(tmp_path / 'a' / 'imgs.npy')
+    np.save(tmp_path / 'a' / 'imgs.npy', second)  # the same path, other images
+    changed = statistics(tmp_path / 'a' / 'imgs.npy')
+    assert len(calls) == 2 and not np.allclose(before['mu'], changed['mu'])
+    np.testing.assert_allclose(changed['mu'], second.astype(np.float64).mean(axis=(0, 2, 3)), rtol=1e-6)
+    np.save(tmp_path / 'b' / 'imgs.npy', first)  # the first images at another path: read from the cache
+    moved = statistics(tmp_path / 'b' / 'imgs.npy')
+    assert len(calls) == 2 and np.array_equal(moved['mu'], before['mu'])
+    assert moved['examples_sha256'] == before['examples_sha256'] != changed['examples_sha256']
+    assert len(os.listdir(tmp_path / 'cache' / 'reference_stats')) == 2
+    # Another network, or other weights, on the same data: computed anew.
+    other = Counting(dataclasses.replace(net, identity='row means v2'), parallel.make_mesh(), keep=40)
+    evaluation.reference_statistics(data.load(tiny_config(dataset=f'npy:{tmp_path}/b/imgs.npy', image_size=8)),
+                                  other, num=40, seed=0, cache_dir=cache)
+    assert len(calls) == 3
+    assert evaluation.weights_sha256({'w': np.zeros(3)}) != evaluation.weights_sha256({'w': np.ones(3)})
+
+
+def test_stacked_metric_on_a_stacked_run(tmp_path, digits_classifier):
+    """VEEGAN's protocol: a classifier of single digits reads each channel of stacked digits."""
+    directory, _ = digits_classifier
+    train.train(tiny_config(dataset='stacked:digits', num_steps=2, data__cache_dir=str(tmp_path / 'cache')),
+                str(tmp_path / 'run'))
+    config, gan, state = load_run(str(tmp_path / 'run'))
+    evaluator = evaluation.make_evaluator(config, ('fid', 'kid', 'stacked', 'classes'), num_samples=200,
+                                        features=f'classifier:{directory}', reference_size=300, keep=200)
+    m = evaluator(gan, state)['metrics']
+    assert m['stacked_total'] == 1000 and 1 <= m['stacked_modes'] <= 200 and m['stacked_samples'] == 200
+    assert m['classes_total'] == 1000 and m['fid'] > 0 and np.isfinite(m['kid'])
+    # Real stacked digits through the same network: its modes are mostly the data's labels.
+    dataset = data.load(config)
+    _, log_p = evaluator.net.apply(jnp.asarray(dataset.examples(np.arange(300))))
+    assert np.mean(np.argmax(log_p, axis=1) == dataset.source.labels[:300]) > 0.6
+    assert 'each of the 3 channels' in evaluator.protocol['features']
+
+
+def test_a_feature_network_that_does_not_fit_the_data_is_refused(tmp_path, digits_classifier):
+    directory, _ = digits_classifier  # 16x16x1
+    for name, size, channels in (('c12', 12, 1), ('rgb', 16, 3)):
+        classifier.save(classifier.train_classifier('digits', size, steps=1, channels=channels), str(tmp_path / name))
+    cache = str(tmp_path / 'cache')
+    cases = [
+        (tiny_config(data__cache_dir=cache), ('fid',), 'c12',
+         r'^the feature network takes 12x12x1 images and config.dataset=digits gives 16x16x1 \('),
+        (tiny_config(dataset='stacked:digits', data__cache_dir=cache), ('stacked',), 'c12',
+         r'^the feature network takes 12x12x3 images and config.dataset=stacked:digits gives 16x16x3'),
+        (tiny_config(dataset='stacked:digits', data__cache_dir=cache), ('stacked',), 'rgb',
+         r'^--metrics=stacked needs a classifier of single grey images \(1 channel\)'),
+        (tiny_config(data__cache_dir=cache), ('stacked',), None,
+         r'^--metrics=stacked counts the modes of 3-channel stacked digits'),
+        (tiny_config(data__cache_dir=cache), ('classes',), 'inception', r'^--metrics=classes needs --features=classifier'),
+    ]
+    for config, metrics, net, message in cases:
+        features = 'inception' if net == 'inception' else f'classifier:{tmp_path / net if net else directory}'
+        with pytest.raises(UserError, match=message):
+            evaluation.make_evaluator(config, metrics, num_samples=20, features=features, reference_size=20, keep=20)
+    assert not os.path.exists(cache)  # refused before any statistics were computed
+
+
+def test_sample_counts_a_metric_cannot_use(tmp_path, python_env):
+    evaluation.check_sizes(('fid', 'kid', 'is', 'pr', 'dc'), num_samples=10, reference_size=6, keep=6)
+    for metrics, sizes, message in [
+        (('fid',), (1, 100, 100), 'num_samples=1: fid needs at least 2 generated samples'),
+        (('fid',), (100, 1, 100), 'reference_size=1: fid needs at least 2 reference examples'),
+        (('is',), (9, 100, 100), 'num_samples=9: is needs at least 10 generated samples'),
+        (('pr',), (100, 100, 3), 'keep=3: pr uses the first `keep` features of each side and needs at least 4'),
+        (('dc',), (100, 5, 100), 'reference_size=5: dc needs at least 6 reference examples'),
+    ]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            evaluation.check_sizes(metrics, num_samples=sizes[0], reference_size=sizes[1], keep=sizes[2])
+    np.save(tmp_path / 'one.npy', np.zeros((1, 8, 8), np.uint8))
+    with pytest.raises(UserError, match=re.escape(f'config.dataset=npy:{tmp_path}/one.npy has 1 example: fid needs')):
+        evaluation.make_evaluator(tiny_config(dataset=f'npy:{tmp_path}/one.npy'), ('fid',), num_samples=10)
+
+    train.train(tiny_config(num_steps=2), str(tmp_path / 'run'))
+    env = dict(python_env, XDG_CACHE_HOME=str(tmp_path / 'cache'))
+    for flags, message in [(['--num_samples=0'], 'error: num_samples=0: fid needs at least 2 generated samples'),
+                           (['--num_samples=1', '--reference_size=1'], 'error: num_samples=1: fid needs at least 2')]:
+        result = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={tmp_path}/run', *flags], env, tmp_path)
+        assert one_error_line(result).startswith(message)
+    assert not (tmp_path / 'run' / 'eval').exists() and not (tmp_path / 'cache').exists()
+
+
+def test_classifier_command_refuses_to_overwrite_or_to_train_nothing(tmp_path, digits_classifier, python_env):
+    existing = tmp_path / 'taken'
+    existing.write_text('keep me')
+    directory, _ = digits_classifier
+    before = {name: open(os.path.join(directory, name), 'rb').read() for name in os.listdir(directory)}
+    base = ['-m', 'jaxgan.metrics.classifier', '--dataset=digits', '--image_size=8']
+    for args, message in [([f'--out={existing}'], f'error: --out={existing} is a file;'),
+                          ([f'--out={directory}'], f'error: --out={directory} already holds a classifier'),
+                          ([f'--out={tmp_path}/new', '--steps=0'], 'error: --steps=0: a classifier needs at least one')]:
+        assert one_error_line(run_cli([*base, *args], python_env, tmp_path)).startswith(message)
+    assert existing.read_text() == 'keep me' and not (tmp_path / 'new').exists()
+    assert {name: open(os.path.join(directory, name), 'rb').read() for name in os.listdir(directory)} == before

@@ -3,7 +3,9 @@
 import importlib
 import json
 import os
+import re
 
+import numpy as np
 import pytest
 
 tfds = pytest.importorskip('tensorflow_datasets')
@@ -37,7 +39,9 @@ def test_every_experiment_module_is_covered():
 
 
 @pytest.mark.parametrize('name', sorted(EXPERIMENTS))
-def test_experiment_runs_end_to_end(name, tmp_path):
+def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
+    from jaxgan.data import sources
+    monkeypatch.setattr(sources, 'unreachable_hosts', lambda urls: [])  # mock_data downloads nothing
     module = importlib.import_module(f'experiments.{name}')
     config = module.get_config()
     for dotted, value in {**SMALL_IMAGES, **EXPERIMENTS[name]}.items():
@@ -65,3 +69,19 @@ def test_experiment_runs_end_to_end(name, tmp_path):
         assert result['num_modes'] == 8 and result['samples'] == 200
     if name not in ('toy_1d', 'toy_2d'):
         assert 'step_00000002.png' in samples
+
+
+@pytest.mark.parametrize('dataset, what', [('npy', '3-d points'), ('digits', 'images of (16, 16, 1)'),
+                                           ('toy:gauss1d', '1-d points')])
+def test_toy_2d_refuses_data_it_cannot_plot(tmp_path, dataset, what):
+    from experiments import toy_2d
+    from jaxgan.errors import UserError
+    if dataset == 'npy':
+        np.save(tmp_path / 'points.npy', np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32))
+        dataset = f'npy:{tmp_path}/points.npy'
+    config = toy_2d.get_config()
+    config.dataset, config.image_size, config.num_steps, config.steps_per_dispatch = dataset, 16, 2, 1
+    with pytest.raises(UserError, match=f'^toy_2d trains on 2-d points and plots them; config.dataset={dataset} '
+                                        f'holds {re.escape(what)} '):
+        toy_2d.run(config, str(tmp_path / 'run'))
+    assert not (tmp_path / 'run').exists()

@@ -13,7 +13,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import parallel, train
+from jaxgan import train
+from jaxgan.core import parallel
 from jaxgan.checkpoint import FORMAT, Checkpoints, load_run
 from jaxgan.errors import UserError
 from tests.conftest import run_cli, tiny_config
@@ -132,7 +133,7 @@ def test_damaged_latest_checkpoint_is_an_error_with_a_fallback(tmp_path):
     _damage(tmp_path / 'checkpoints' / '4')
     with pytest.raises(UserError, match=r'the checkpoint at step 4 .* cannot be read .*resume_fallback=True'):
         train.train(tiny_config(num_steps=6), str(tmp_path))
-    state = train.train(tiny_config(num_steps=6, resume_fallback=True), str(tmp_path))
+    state = train.train(tiny_config(num_steps=6, resume_fallback=True), str(tmp_path)).state
     assert int(parallel.to_host(state.step)) == 6
     assert os.listdir(tmp_path / 'checkpoints_unreadable') == ['4']  # moved aside, not deleted
     assert Checkpoints(str(tmp_path), read_only=True).all_steps() == [2, 4, 6][-3:]
@@ -151,7 +152,7 @@ def test_corrupt_image_skip_counts_and_continues(tmp_path, caplog):
         with open(bad, 'wb') as f:
             f.write(b'not an image')
     config = tiny_config(dataset=f'folder:{tmp_path}/images', num_steps=2, data__on_corrupt='skip')
-    state = train.train(config, str(tmp_path / 'run'))
+    state = train.train(config, str(tmp_path / 'run')).state
     assert int(parallel.to_host(state.step)) == 2
     assert 'skipped an unreadable image (2 so far)' in caplog.text
 
@@ -224,7 +225,7 @@ def test_resume_step_rewinds_moving_the_later_checkpoints_and_logs_aside(tmp_pat
     train.train(tiny_config(num_steps=6), str(tmp_path))
     before = _rows(tmp_path / 'metrics.jsonl')
     assert [r['step'] for r in before] == [2, 4, 6]
-    state = train.train(tiny_config(num_steps=6, resume_step=2), str(tmp_path))
+    state = train.train(tiny_config(num_steps=6, resume_step=2), str(tmp_path)).state
     assert int(parallel.to_host(state.step)) == 6
     rewound = tmp_path / 'rewound' / '2'
     assert sorted(os.listdir(rewound / 'checkpoints')) == ['4', '6']  # moved, not deleted

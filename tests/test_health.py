@@ -3,7 +3,8 @@ import logging
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import health, train
+from jaxgan import train
+from jaxgan.core import health
 from tests.conftest import tiny_config
 
 
@@ -15,9 +16,12 @@ def test_mean_pairwise_distance():
 
 
 def test_nonfinite_mask_names_the_quantities():
-    mask = health.nonfinite_mask(d_loss=jnp.array(1.0), g_loss=jnp.array(jnp.nan), g_grads=jnp.array(jnp.inf))
+    names = health.nonfinite_names(('d', 'g'))
+    assert names == ('d_loss', 'g_loss', 'd_grads', 'g_grads')
+    mask = health.nonfinite_mask(names, d_loss=jnp.array(1.0), g_loss=jnp.array(jnp.nan),
+                                 g_grads=jnp.array(jnp.inf))
     assert int(mask) == 2 | 8
-    assert health.describe_nonfinite(int(mask)) == 'g_loss, g_grads'
+    assert health.describe_nonfinite(int(mask), names) == 'g_loss, g_grads'
     assert bool(health.all_finite({'a': jnp.ones(3), 'n': jnp.zeros((), jnp.int32)}))
     assert not bool(health.all_finite({'a': jnp.array([1.0, jnp.nan])}))
 

@@ -1,8 +1,12 @@
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxgan import latent, train
+from jaxgan.errors import UserError
 from tests.conftest import run_cli, tiny_config
 
 
@@ -54,3 +58,22 @@ def test_latent_command_line_and_conditional_sampling(tmp_path, python_env):
     bad = run_cli(['-m', 'jaxgan.sample', f'--workdir={tmp_path}', '--label=10', '--num=5',
                    f'--out={tmp_path}/x.npy'], python_env, tmp_path)
     assert bad.returncode == 2 and 'error: --label=10: the classes are 0 to 9' in bad.stderr
+
+
+def test_latent_bad_input_and_an_npy_out(tmp_path, python_env):
+    train.train(tiny_config(num_steps=2), str(tmp_path / 'run'))
+    base = ['-m', 'jaxgan.latent', f'--workdir={tmp_path}/run', '--op=interpolate', '--seeds=1,2,3']
+    for args, message in [(['--steps=0', f'--out={tmp_path}/a.png'], 'error: --steps=0: a leg of the interpolation'),
+                          (['--steps=1', f'--out={tmp_path}/a.png'], 'error: --steps=1: a leg of the interpolation'),
+                          ([f'--out={tmp_path}/a.jpg'], f'error: --out={tmp_path}/a.jpg must end in .png')]:
+        result = run_cli([*base, *args], python_env, tmp_path)
+        errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+        assert result.returncode == 2 and len(errors) == 1 and errors[0].startswith(message), result.stderr[-3000:]
+        assert 'Traceback' not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ['run']  # nothing written
+    result = run_cli([*base, '--steps=4', f'--out={tmp_path}/walk.npy'], python_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    walk = np.load(tmp_path / 'walk.npy')  # a real array, not PNG bytes
+    assert walk.shape == (7, 16, 16, 1) and walk.dtype == np.uint8  # 4 + 4 codes less the shared one
+    with pytest.raises(UserError, match='--steps=1'):
+        latent.interpolate(jnp.zeros(2), jnp.ones(2), 1)

@@ -7,9 +7,16 @@ import pytest
 
 from jaxgan import models
 from jaxgan.data.spec import DataSpec
+from jaxgan.gan import build_gan
 from jaxgan.errors import UserError
 from jaxgan.models import dcgan
 from tests.conftest import tiny_config
+
+
+def build(config, spec):
+    """models.build on a DataSpec's shape, as the GAN builder calls it."""
+    return models.build(config, spec.shape, images=spec.kind == 'image', num_classes=spec.num_classes,
+                        bn_axis=None)
 
 
 @pytest.mark.parametrize('size', [32, 64, 128])
@@ -56,17 +63,17 @@ def test_init_is_normal_0_02_and_output_in_tanh_range():
 def test_build_rejects_vectors_and_bad_sizes():
     config = tiny_config()
     with pytest.raises(UserError, match='needs images'):
-        models.build(config, DataSpec('vector', (2,), 10, 'npy:x.npy', (0.0, 0.0), (1.0, 1.0)))
+        build(config, DataSpec('vector', (2,), 10, 'npy:x.npy', (0.0, 0.0), (1.0, 1.0)))
     with pytest.raises(UserError, match='power-of-two'):
-        models.build(config, DataSpec('image', (48, 48, 3), 10, 'folder:x'))
+        build(config, DataSpec('image', (48, 48, 3), 10, 'folder:x'))
     config.model.name = 'nope'
     with pytest.raises(UserError, match='config.model.name'):
-        models.build(config, DataSpec('image', (16, 16, 3), 10, 'folder:x'))
+        build(config, DataSpec('image', (16, 16, 3), 10, 'folder:x'))
 
 
 def test_bfloat16_compute_keeps_float32_params():
     config = tiny_config(compute_dtype='bfloat16')
-    g, d = models.build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
+    g, d = build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
     variables = g.init(jax.random.key(0), jnp.ones((2, 8)), train=False)
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(variables))
     x = g.apply(variables, jnp.ones((2, 8)), train=False)
@@ -82,7 +89,7 @@ def test_conditional_models_and_heads(name, g_cond, d_cond):
         pytest.skip('the MLP generator has no BatchNorm to condition')
     config = tiny_config(model__name=name, conditioning__g=g_cond, conditioning__d=d_cond,
                          infogan__categorical=4, infogan__continuous=2, image_size=32)
-    g, d = models.build(config, DataSpec('image', (32, 32, 1), 10, 'digits', num_classes=10,
+    g, d = build(config, DataSpec('image', (32, 32, 1), 10, 'digits', num_classes=10,
                                          class_names=tuple('0123456789')))
     z, y = jnp.ones((2, 8 + 4 + 2)), jnp.array([3, 7])
     g_vars = jax.eval_shape(functools.partial(g.init, train=False), jax.random.key(0), z, y if g_cond != 'none' else None)
@@ -98,4 +105,24 @@ def test_conditional_models_and_heads(name, g_cond, d_cond):
 def test_conditioning_needs_labels():
     config = tiny_config(conditioning__g='concat')
     with pytest.raises(UserError, match='has no labels'):
-        models.build(config, DataSpec('image', (16, 16, 1), 10, 'folder:x'))
+        build_gan(config, DataSpec('image', (16, 16, 1), 10, 'folder:x'))
+
+
+@pytest.mark.parametrize('size, width', [(16, 8), (32, 8), (64, 128), (128, 128)])
+def test_resnet_discriminator_depth_follows_sn_gan(size, width):
+    config = tiny_config(model__name='resnet', model__d_width=8, image_size=size)
+    _, d = build(config, DataSpec('image', (size, size, 3), 10, 'folder:x'))
+    x = jnp.zeros((2, size, size, 3))
+    variables = jax.eval_shape(functools.partial(d.init, train=False), jax.random.key(0), x)
+    shapes = [k.shape for k in jax.tree.leaves(variables['params']) if len(k.shape) == 4]
+    assert max(s[-1] for s in shapes) == width  # 16 W at the deepest block where SN-GAN doubles widths
+    hidden = jax.eval_shape(functools.partial(d.apply, train=False), variables, x)['features']
+    assert hidden.shape == (2, width)
+    blocks_of_16w = sum(1 for s in shapes if s[:2] == (3, 3) and s[-1] == width)
+    # 128 px: one more 16 W block than 64 px, without downsampling (two 3x3 convs a block).
+    assert blocks_of_16w == {16: 8, 32: 8, 64: 2, 128: 4}[size]
+
+
+def test_resnet_rejects_sizes_beyond_its_definitions():
+    with pytest.raises(UserError, match='up to 128'):
+        build(tiny_config(model__name='resnet', image_size=256), DataSpec('image', (256, 256, 3), 10, 'folder:x'))

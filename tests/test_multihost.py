@@ -5,7 +5,8 @@ import socket
 import jax
 import numpy as np
 
-from jaxgan import parallel, sample, train
+from jaxgan import sampling, train
+from jaxgan.core import parallel
 from jaxgan.checkpoint import load_run
 from tests.conftest import run_cli, tiny_config
 from tests.test_cli import TINY
@@ -42,10 +43,10 @@ def test_two_processes_match_one_and_their_checkpoint_restores_in_one(tmp_path, 
 
 
 def test_checkpoint_of_eight_devices_restores_on_one(tmp_path, python_env):
-    state = train.train(tiny_config(num_steps=2), str(tmp_path))  # 8 simulated devices here
+    state = train.train(tiny_config(num_steps=2), str(tmp_path)).state  # 8 simulated devices here
     config, gan, _ = load_run(str(tmp_path))
     z = gan.latents(jax.random.key(0), 4)
-    here = sample.sample(gan, state.ema_params, state.g_state, z, bn=config.sample_bn,
+    here = sampling.sample(gan, state.ema['G'], state.model_state['G'], z, bn=config.sample_bn,
                          batch_size=config.batch_size)
     one_device = {**python_env, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
     result = run_cli(['-m', 'jaxgan.sample', f'--workdir={tmp_path}', '--num=4', f'--out={tmp_path}/s.npy'],

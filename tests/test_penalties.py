@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import penalties
+from jaxgan.core import penalties
 from tests.test_step import run
 from tests.conftest import tiny_config
 
@@ -42,13 +42,8 @@ def test_r1_of_a_quadratic_critic():
     np.testing.assert_allclose(value, np.mean(np.sum(np.square(x), axis=(1, 2, 3))), rtol=1e-5)
 
 
-def test_historical_average_is_the_running_mean_and_its_penalty():
-    values = [{'w': jnp.full(3, float(v))} for v in (1.0, 5.0, 9.0)]
-    average = values[0]
-    for count, params in enumerate(values[1:], start=1):
-        average = penalties.update_average(average, params, jnp.asarray(count))
-    np.testing.assert_allclose(average['w'], 5.0)
-    value = penalties.historical_average_penalty(params={'w': jnp.full(3, 7.0)}, average=average)
+def test_historical_average_penalty_is_the_squared_distance():
+    value = penalties.historical_average_penalty(params={'w': jnp.full(3, 7.0)}, average={'w': jnp.full(3, 5.0)})
     np.testing.assert_allclose(value, 3 * 4.0)
 
 
@@ -73,6 +68,7 @@ def test_lazy_r1_runs_every_k_steps_weighed_k():
     dict(loss='hinge', model__spectral_norm=True),
     dict(loss='least_squares', penalties__dragan=10.0, model__d_norm='none'),
     dict(label_smoothing=0.1, penalties__historical_averaging=0.01, model__minibatch_discrimination=8),
+    dict(loss='hinge', penalties__r1=1.0, model__d_norm='layer', model__spectral_norm=True),
     dict(g_objective__adversarial=0.0, g_objective__feature_matching=1.0, model__g_norm='virtual_batch',
          model__vbn_reference_size=4),
     dict(n_critic=0, g_objective__adversarial=0.0, g_objective__mmd=1.0),
@@ -93,3 +89,16 @@ def test_objectives_compose_in_one_step(overrides):
                       'penalties__dragan': {10.0: {'dragan'}}}
     for field, value in overrides.items():
         assert expected_terms.get(field, {}).get(value, set()) <= set(metrics), field
+
+
+def test_input_gradient_penalties_refuse_a_discriminator_that_couples_examples():
+    from jaxgan.data.spec import DataSpec
+    from jaxgan.errors import UserError
+    from jaxgan.gan import build_gan
+    spec = DataSpec('image', (16, 16, 1), 10, 'digits')
+    with pytest.raises(UserError, match='r1 needs a discriminator that treats examples independently.*BatchNorm'):
+        build_gan(tiny_config(penalties__r1=1.0), spec)  # DCGAN's D normalises with BatchNorm by default
+    with pytest.raises(UserError, match='gradient_penalty.*minibatch_discrimination is on'):
+        build_gan(tiny_config(penalties__gradient_penalty=10.0, model__d_norm='layer',
+                              model__minibatch_discrimination=4), spec)
+    build_gan(tiny_config(penalties__dragan=10.0, model__d_norm='layer'), spec)  # per example: accepted

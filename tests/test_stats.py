@@ -84,19 +84,20 @@ def test_density_coverage_on_constructed_sets():
     assert corner['coverage'] == pytest.approx(0.01, abs=0.05)
 
 
-def test_stacked_mode_counter(monkeypatch):
-    import jaxgan.metrics.classifier as classifier
-    # A stand-in classifier: a channel's digit is its mean pixel value // 20.
-    monkeypatch.setattr(classifier, 'predict', lambda trained, images: (images.mean(axis=(1, 2, 3)) // 20).astype(int))
-
-    class Stub:
-        def check_input(self, shape):
-            assert shape == (4, 4, 1)
-
+def test_stacked_mode_counter():
+    # Digit logits per channel, [B, 3, 10]: each channel sure of one digit.
     digits = np.array([[1, 2, 3], [1, 2, 3], [9, 0, 0], [4, 5, 6]])
-    images = np.repeat(np.repeat((digits * 20 + 5)[:, None, None, :], 4, axis=1), 4, axis=2).astype(np.uint8)
-    result = modes.stacked_modes(images, Stub())
-    assert result['stacked_modes'] == 3 and result['stacked_total'] == 1000
+    logits = 8.0 * np.eye(10)[digits]
+    log_p = np.asarray(modes.stacked_log_probs(logits))
+    assert log_p.shape == (4, 1000)
+    np.testing.assert_allclose(np.exp(log_p).sum(axis=1), 1.0, rtol=1e-5)  # a distribution over the modes
+    per_channel = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    np.testing.assert_allclose(log_p[2, 900], per_channel[2, 0, 9] + per_channel[2, 1, 0] + per_channel[2, 2, 0],
+                               rtol=1e-5)
+    predicted = np.argmax(log_p, axis=1)
+    assert list(predicted) == [123, 123, 900, 456]  # the stacked data's labels: d0 * 100 + d1 * 10 + d2
+    result = modes.stacked_modes(predicted, 1000)
+    assert result['stacked_modes'] == 3 and result['stacked_total'] == 1000 and result['stacked_samples'] == 4
     q = np.array([0.5, 0.25, 0.25])
     np.testing.assert_allclose(result['stacked_kl_to_uniform'], np.sum(q * np.log(q * 1000)))
 
@@ -107,3 +108,10 @@ def test_mode_coverage_of_known_mixture():
     result = modes.mode_coverage(samples, centers, sigma=0.01)
     assert result['modes'] == 2 and result['high_quality'] == 0.75
     np.testing.assert_allclose(result['reverse_kl'], (2 / 3) * np.log(4 / 3) + (1 / 3) * np.log(2 / 3))
+
+
+def test_mode_coverage_without_a_good_sample_is_json():
+    import json
+    result = modes.mode_coverage(np.full((5, 2), 50.0), np.array([[0.0, 0.0], [10.0, 0.0]]), sigma=0.01)
+    assert result['modes'] == 0 and result['high_quality'] == 0.0 and result['reverse_kl'] is None
+    assert json.loads(json.dumps(result, allow_nan=False))['reverse_kl'] is None  # null, not Infinity

@@ -2,10 +2,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import data, parallel
-from jaxgan.gan import GAN, build_gan
-from jaxgan.state import create_state
-from jaxgan.step import ema_update, make_train_step
+from jaxgan import data
+from jaxgan.core import parallel
+from jaxgan.core.game import Nets
+from jaxgan.gan import build_gan, make_train_step
+from jaxgan.core.state import create_state
+from jaxgan.core.step import ema_update
 from tests.conftest import tiny_config
 
 
@@ -13,7 +15,7 @@ def setup(config, devices=None):
     mesh = parallel.make_mesh(devices)
     dataset = data.load(config)
     gan = build_gan(config, dataset.spec)
-    state = create_state(gan, config.seed, parallel.replicated(mesh))
+    state = create_state(gan.game, config.seed, parallel.replicated(mesh))
     from jaxgan.train import make_batchers
     batchers = make_batchers(config, dataset, gan)
     return mesh, gan, state, _Merged(batchers)
@@ -55,9 +57,9 @@ def test_one_step_moves_both_networks():
     state, metrics = make_train_step(gan, config, mesh)(state, batch(batcher, mesh, config, 0))
     after = parallel.to_host(state)
     assert int(after.step) == 1
-    for name in ('g_params', 'd_params', 'ema_params', 'g_state', 'd_state'):
-        leaves = zip(jax.tree.leaves(getattr(before, name)), jax.tree.leaves(getattr(after, name)))
-        assert all(not np.array_equal(x, y) for x, y in leaves), name
+    for name, part in (('params', 'G'), ('params', 'D'), ('ema', 'G'), ('model_state', 'G'), ('model_state', 'D')):
+        leaves = zip(jax.tree.leaves(getattr(before, name)[part]), jax.tree.leaves(getattr(after, name)[part]))
+        assert all(not np.array_equal(x, y) for x, y in leaves), (name, part)
     expected = {'d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob', 'd_real_logit', 'd_fake_logit',
                 'g_grad_norm', 'd_grad_norm', 'g_param_norm', 'd_param_norm', 'd_real_acc', 'd_fake_acc',
                 'fake_diversity', 'nonfinite', 'nonfinite_skips', 'd_adversarial', 'g_adversarial'}
@@ -72,21 +74,21 @@ def test_same_seed_same_run_and_other_seed_another():
     b, _ = run(tiny_config(), 3)
     c, _ = run(tiny_config(seed=1), 3)
     assert tree_equal(a, b)
-    assert not tree_equal(a.g_params, c.g_params)
+    assert not tree_equal(a.params['G'], c.params['G'])
 
 
 def _count_generator_calls(monkeypatch, config):
     calls = []
-    original = GAN.generate
+    original = Nets.__call__
 
-    def counting(self, *args, **kwargs):
-        calls.append(1)
-        return original(self, *args, **kwargs)
+    def counting(self, name, *args, **kwargs):
+        calls.append(name)
+        return original(self, name, *args, **kwargs)
 
-    monkeypatch.setattr(GAN, 'generate', counting)
+    monkeypatch.setattr(Nets, '__call__', counting)
     mesh, gan, state, batcher = setup(config)
     jax.eval_shape(make_train_step(gan, config, mesh), state, batch(batcher, mesh, config, 0))
-    return len(calls)
+    return calls.count('G')
 
 
 def test_generator_forward_is_shared_by_the_last_d_update_and_the_g_update(monkeypatch):
@@ -97,8 +99,8 @@ def test_generator_forward_is_shared_by_the_last_d_update_and_the_g_update(monke
 
 def test_n_critic_updates_d_n_times_per_g_update():
     state, _ = run(tiny_config(n_critic=3), 2)
-    d_count = [x for x in jax.tree.leaves(state.d_opt_state) if np.asarray(x).dtype == np.int32]
-    g_count = [x for x in jax.tree.leaves(state.g_opt_state) if np.asarray(x).dtype == np.int32]
+    d_count = [x for x in jax.tree.leaves(state.opt_state['d']) if np.asarray(x).dtype == np.int32]
+    g_count = [x for x in jax.tree.leaves(state.opt_state['g']) if np.asarray(x).dtype == np.int32]
     assert int(d_count[0]) == 6 and int(g_count[0]) == 2 and int(state.step) == 2
 
 
@@ -129,13 +131,13 @@ def test_per_device_batch_norm_uses_per_device_statistics():
     config = tiny_config()  # per_device is the default
     one, _ = run(config, 1, devices=jax.devices()[:1])
     eight, _ = run(config, 1, devices=jax.devices())
-    assert not np.allclose(one.g_params['ConvTranspose_0']['kernel'], eight.g_params['ConvTranspose_0']['kernel'],
+    assert not np.allclose(one.params['G']['ConvTranspose_0']['kernel'], eight.params['G']['ConvTranspose_0']['kernel'],
                            rtol=1e-4, atol=1e-6)
 
 
 def test_bfloat16_step():
     state, metrics = run(tiny_config(compute_dtype='bfloat16'), 2)
-    assert all(x.dtype == np.float32 for x in jax.tree.leaves(state.g_params))
+    assert all(x.dtype == np.float32 for x in jax.tree.leaves(state.params['G']))
     assert np.isfinite(metrics['d_loss']) and np.isfinite(metrics['g_loss'])
 
 

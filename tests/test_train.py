@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import parallel, train
+from jaxgan import train
+from jaxgan.core import parallel
 from jaxgan.checkpoint import Checkpoints, load_run
 from jaxgan.errors import UserError
 from tests.conftest import tiny_config
@@ -17,9 +18,9 @@ def leaves(state):
 
 
 def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
-    straight = train.train(tiny_config(num_steps=4, async_checkpoints=True), str(tmp_path / 'a'))
+    straight = train.train(tiny_config(num_steps=4, async_checkpoints=True), str(tmp_path / 'a')).state
     train.train(tiny_config(num_steps=2, async_checkpoints=True), str(tmp_path / 'b'))
-    resumed = train.train(tiny_config(num_steps=4, async_checkpoints=True), str(tmp_path / 'b'))
+    resumed = train.train(tiny_config(num_steps=4, async_checkpoints=True), str(tmp_path / 'b')).state
     assert int(parallel.to_host(resumed.step)) == 4
     for x, y in zip(leaves(straight), leaves(resumed)):
         assert np.array_equal(x, y)
@@ -54,7 +55,7 @@ def test_resume_refuses_an_incompatible_config(tmp_path):
 
 def test_resume_refuses_another_model_size(tmp_path):
     train.train(tiny_config(num_steps=2), str(tmp_path))
-    with pytest.raises(UserError, match=r'another set-up \(d_opt_state.*\(4, 4, 1, 8\) in the checkpoint, \(4, 4, 1, 16\) now'):
+    with pytest.raises(UserError, match=r'another set-up \(.*\(16,\) in the checkpoint, \(32,\) now'):
         train.train(tiny_config(num_steps=4, model__d_width=16), str(tmp_path))
 
 
@@ -79,10 +80,10 @@ def test_invalid_config_values_are_user_errors(tmp_path):
      'semi_supervised__num_labels': 10, 'semi_supervised__batch_size': 8},  # labels, a second stream
 ], ids=['dcgan', 'vectors', 'labels'])
 def test_dataset_on_the_devices_trains_exactly_as_the_host_pipeline(tmp_path, overrides, caplog):
-    host = train.train(tiny_config(**overrides), str(tmp_path / 'host'))
+    host = train.train(tiny_config(**overrides), str(tmp_path / 'host')).state
     assert 'on_device' not in caplog.text
     with caplog.at_level(logging.INFO):
-        held = train.train(tiny_config(data__on_device=True, **overrides), str(tmp_path / 'held'))
+        held = train.train(tiny_config(data__on_device=True, **overrides), str(tmp_path / 'held')).state
     assert 'config.data.on_device: ' in caplog.text  # the batches were gathered on the devices
     assert int(parallel.to_host(held.step)) == 4
     for x, y in zip(leaves(host), leaves(held)):

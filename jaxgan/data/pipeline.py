@@ -65,9 +65,22 @@ def default_cache_dir() -> str:
     return os.path.join(os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache')), 'jaxgan')
 
 
+def canonical_dataset(dataset: str) -> str:
+    """A dataset string with its file paths absolute and real (`~` expanded, symlinks resolved), so
+    that the same data named two ways, relative and absolute, read as one dataset: 'npy:x.npy' ->
+    'npy:/abs/x.npy', 'folder:~/d' -> 'folder:/home/u/d', 'stacked:npy:x.npy' -> 'stacked:npy:/abs/x.npy'.
+    Other kinds are returned as they are. Relative paths are resolved against the working directory."""
+    kind, _, arg = dataset.partition(':')
+    if kind in ('npy', 'folder') and arg:
+        return f'{kind}:{os.path.realpath(os.path.expanduser(arg))}'
+    if kind == 'stacked' and arg:
+        return f'stacked:{canonical_dataset(arg)}'
+    return dataset
+
+
 def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source:
-    """The source named by config.dataset (see `sources`)."""
-    name = config.dataset
+    """The source named by config.dataset (see `sources`), described by its canonical string."""
+    name = canonical_dataset(config.dataset)
     kind, _, arg = name.partition(':')
     if kind == 'digits':
         return sources.digits(arg)
@@ -78,9 +91,9 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
     if kind == 'toy' and arg in toy.MIXTURES:
         return sources.array_source(toy.sample(arg, seed=config.seed), f'toy:{arg}')
     if kind == 'npy' and arg:
-        return sources.npy(os.path.expanduser(arg))
+        return sources.npy(arg)
     if kind == 'folder' and arg:
-        return sources.folder(os.path.expanduser(arg))
+        return sources.folder(arg)
     if kind == 'tfds' and arg:
         d = config.data
         cache_dir = d.cache_dir or default_cache_dir()

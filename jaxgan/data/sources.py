@@ -208,15 +208,7 @@ def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, im
         if not download:
             raise UserError(f'{description} is not prepared in {builder.data_dir} and '
                             'config.data.tfds_download is False')
-        try:
-            builder.download_and_prepare(
-                file_format='array_record',
-                download_config=tfds.download.DownloadConfig(manual_dir=manual_dir or None))
-        except Exception as e:  # network, manual-download and preparation errors of every kind
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise UserError(f'cannot download or prepare {description} in {builder.data_dir}: {first}'
-                            ' (download it by hand and set config.data.tfds_manual_dir, or point'
-                            ' config.data.tfds_data_dir at a prepared copy)') from None
+        _prepare(builder, description, manual_dir)
     if builder.info.splits and split.split('[')[0] not in builder.info.splits:
         raise UserError(f'{description}: no split {split!r}; the dataset has '
                         f'{", ".join(sorted(builder.info.splits))}')
@@ -251,6 +243,70 @@ def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, im
                               description)
         class_names = class_names or tuple(str(c) for c in range(int(labels.max()) + 1))
     return Source(description, 'image', len(records), read, labels=labels, class_names=class_names)
+
+
+PREPARE_ELSEWHERE = ('prepare it on a machine that is online (the same command there with '
+                     'config.data.tfds_data_dir=DIR prepares it in DIR) and point config.data.tfds_data_dir '
+                     'at a copy of DIR, or put the files TFDS asks for in config.data.tfds_manual_dir')
+
+
+def _prepare(builder, description: str, manual_dir: str) -> None:
+    """Downloads and prepares a TFDS dataset as ArrayRecord files; a one-line UserError naming the real
+    cause where it cannot: an unreachable download host (found in seconds, not after TFDS's minutes
+    of retries), a Python module TFDS needs, or whatever TFDS raised."""
+    import tensorflow_datasets as tfds
+    urls = _download_urls(builder)
+    if urls and not _has_downloads(builder):
+        unreachable = unreachable_hosts(urls)
+        if unreachable:
+            raise UserError(f'cannot download {description}: {"; ".join(unreachable)} cannot be reached '
+                            f'(offline?); {PREPARE_ELSEWHERE}')
+    try:
+        builder.download_and_prepare(
+            file_format='array_record',
+            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir or None))
+    except ImportError as e:  # TFDS imports much lazily, on first use
+        module = (e.name or str(e)).split('.')[0]
+        raise UserError(f'cannot prepare {description}: TFDS needs the Python module {module!r}, which is '
+                        f'not installed ({type(e).__name__}: {e}); pip install {module}') from None
+    except Exception as e:  # network, manual-download and preparation errors of every kind
+        first = (str(e).strip().splitlines() or [''])[0]
+        raise UserError(f'cannot download or prepare {description} in {builder.data_dir}: '
+                        f'{type(e).__name__}: {first} ({PREPARE_ELSEWHERE})') from None
+
+
+def _download_urls(builder) -> list[str]:
+    """The URLs a TFDS dataset downloads, from its checksums file (none known: [])."""
+    try:
+        return sorted(builder.url_infos or ())
+    except Exception:  # a builder without a checksums file, or with one TFDS cannot read
+        return []
+
+
+def _has_downloads(builder) -> bool:
+    """Whether files of this dataset sit in TFDS's download directory already (it may need no network)."""
+    directory = os.path.join(os.fspath(builder.data_dir_root), 'downloads', builder.name)
+    return os.path.isdir(directory) and bool(os.listdir(directory))
+
+
+def unreachable_hosts(urls: Sequence[str], timeout: float = 5.0) -> list[str]:
+    """'host (reason)' for each http(s) host of `urls` that a TCP connection cannot reach within
+    `timeout` seconds. Hosts reached through a proxy are not tried (the download will say)."""
+    import socket
+    import urllib.parse
+    import urllib.request
+    proxies = urllib.request.getproxies()
+    hosts = sorted({(u.scheme, u.hostname, u.port or (443 if u.scheme == 'https' else 80))
+                    for u in map(urllib.parse.urlsplit, urls) if u.scheme in ('http', 'https') and u.hostname})
+    bad = []
+    for scheme, host, port in hosts:
+        if (proxies.get(scheme) or proxies.get('all')) and not urllib.request.proxy_bypass(host):
+            continue
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError as e:
+            bad.append(f'{host} ({e.strerror or type(e).__name__})')
+    return bad
 
 
 def _image(value: Any, name: str) -> np.ndarray:

@@ -54,4 +54,16 @@ class DataSpec:
         return cls(**d)
 
     def __str__(self) -> str:
-        return json.dumps(self.to_json())
+        """The spec as JSON for a log line, with long lists summarised: '1000 classes: 000, 001, ..., 999'
+        for the class names, and the first and last of a long mean and std (to_json() has them all)."""
+        return json.dumps({key: _summary(key, value) for key, value in self.to_json().items()})
+
+
+SUMMARY_ITEMS = 16  # lists longer than this are summarised in str(spec)
+
+
+def _summary(key: str, value):
+    if not isinstance(value, (list, tuple)) or len(value) <= SUMMARY_ITEMS:
+        return value
+    noun = 'classes' if key == 'class_names' else 'values'
+    return f'{len(value)} {noun}: ' + ', '.join(map(str, [*value[:2], '...', value[-1]]))

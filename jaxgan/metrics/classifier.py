@@ -49,10 +49,11 @@ class TrainedClassifier:
     def module(self) -> Classifier:
         return Classifier(self.meta['num_classes'])
 
-    def check_input(self, shape: tuple[int, ...]) -> None:
-        want = (self.meta['image_size'], self.meta['image_size'], self.meta['channels'])
-        if tuple(shape[-3:]) != want:
-            raise UserError(f'the classifier was trained on {want} images; these are {tuple(shape[-3:])}')
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of the images it was trained on: global pooling would take any size, but read
+        images of another size or channel count its outputs mean nothing."""
+        return (self.meta['image_size'], self.meta['image_size'], self.meta['channels'])
 
 
 def _split(n: int, held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +66,10 @@ def train_classifier(dataset: str, image_size: int, *, steps: int = 2000, batch_
                      seed: int = 0, channels: int = 0) -> TrainedClassifier:
     """Trains on 90% of `dataset` (a jaxgan dataset string with labels); accuracy on the other 10%."""
     from jaxgan import config as config_lib, data
+    if steps < 1:
+        raise UserError(f'--steps={steps}: a classifier needs at least one training step')
+    if image_size < 1:
+        raise UserError(f'--image_size={image_size} must be positive')
     config = config_lib.base_config()
     config.dataset, config.image_size, config.data.channels = dataset, image_size, channels
     loaded = data.load(config)
@@ -121,6 +126,17 @@ def save(trained: TrainedClassifier, out: str) -> None:
         json.dump(trained.meta, f, indent=2)
 
 
+def check_out(out: str) -> None:
+    """A one-line UserError unless `out` is a directory that can be written and holds no classifier."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f'--out={out} is a file; the classifier is written into a directory (classifier.npz, '
+                        'classifier.json): give a new directory')
+    for name in ('classifier.npz', 'classifier.json'):
+        if os.path.exists(os.path.join(out, name)):
+            raise UserError(f'--out={out} already holds a classifier ({name}); give another directory, or '
+                            'delete that one first')
+
+
 def load(directory: str) -> TrainedClassifier:
     from jaxgan.metrics.inception import _unflatten
     path = os.path.join(directory, 'classifier.npz')
@@ -142,6 +158,7 @@ def main() -> None:
     parser.add_argument('--out', required=True)
     args = parser.parse_args()
     try:
+        check_out(args.out)
         trained = train_classifier(args.dataset, args.image_size, steps=args.steps, channels=args.channels)
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)

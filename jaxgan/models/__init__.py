@@ -8,7 +8,10 @@ models. A new architecture is a new module here and one entry in `build`.
 
     dcgan    Radford et al. 2015, any power-of-two image size from 8
     mlp      multilayer perceptrons (Goodfellow et al. 2014; toy distributions), any data
-    resnet   Miyato et al. 2018 / Gulrajani et al. 2017, power-of-two images from 8 (32 for CIFAR-10)
+    resnet   Miyato et al. 2018 / Gulrajani et al. 2017, power-of-two images from 8 to 128 (32 for CIFAR-10;
+             the SN-GAN authors' deeper discriminators at 64 and 128)
+
+Models know nothing of training or input pipelines: `build` takes the example shape and the class count.
 """
 
 from __future__ import annotations
@@ -17,10 +20,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 from jaxgan.models import dcgan, mlp, resnet
-from jaxgan.parallel import DATA
 
 NAMES = ('dcgan', 'mlp', 'resnet')
 # (G norms, D norms) each architecture supports; the first is its default (config value '').
@@ -41,13 +42,14 @@ def _norms(name: str, m: ml_collections.ConfigDict) -> tuple[str, str]:
     return g, d
 
 
-def _square_image(name: str, spec: DataSpec) -> tuple[int, int]:
-    if spec.kind != 'image':
-        raise UserError(f'model {name} needs images; {spec.source} holds vectors of shape {spec.shape}')
-    size, channels = spec.shape[0], spec.shape[-1]
-    if size < 8 or size & (size - 1) or spec.shape[1] != size:
+def _square_image(name: str, shape: tuple[int, ...], images: bool, max_size: int = 0) -> tuple[int, int]:
+    if not images:
+        raise UserError(f'model {name} needs images; the data are vectors of shape {shape}')
+    size, channels = shape[0], shape[-1]
+    if size < 8 or size & (size - 1) or shape[1] != size or (max_size and size > max_size):
+        limit = f' up to {max_size}' if max_size else ''
         raise UserError(f'config.image_size={size}: model {name} makes square images of a power-of-two '
-                        f'size, at least 8 (the data are {spec.shape})')
+                        f'size, at least 8{limit} (the data are {shape})')
     return size, channels
 
 
@@ -55,47 +57,42 @@ G_CONDITIONING = {'dcgan': ('none', 'concat', 'cbn'), 'mlp': ('none', 'concat'),
 D_CONDITIONING = ('none', 'concat', 'projection', 'acgan')
 
 
-def num_classes(config: ml_collections.ConfigDict, spec: DataSpec) -> int:
-    """The classes the models use: the data's, where conditioning or the semi-supervised GAN needs them."""
-    c = config.conditioning
-    if c.g == 'none' and c.d == 'none' and not config.semi_supervised.num_labels:
-        return 0
-    if not spec.num_classes:
-        raise UserError(f'{spec.source} has no labels; class conditioning and the semi-supervised GAN need them '
-                        '(TFDS labels, folder:PATH with one sub-folder per class, or PATH.labels.npy beside an npy)')
-    return spec.num_classes
+def d_norm(config: ml_collections.ConfigDict) -> str:
+    """The discriminator's normalisation: config.model.d_norm, or the architecture's default."""
+    return config.model.d_norm or NORMS.get(config.model.name, ((), ('none',)))[1][0]
 
 
-def build(config: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
-    """The (generator, discriminator) pair for config.model on data of `spec`."""
+def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: bool, num_classes: int,
+          bn_axis: str | None) -> tuple[nn.Module, nn.Module]:
+    """The (generator, discriminator) pair for config.model on examples of `shape`; bn_axis: the mesh axis
+    over which cross-device BatchNorm averages (None: per device)."""
     m, c = config.model, config.conditioning
     dtype = jnp.bfloat16 if config.compute_dtype == 'bfloat16' else jnp.float32
-    bn_axis = DATA if config.batch_norm == 'cross_device' else None
     if m.name not in NAMES:
         raise UserError(f'config.model.name={m.name!r} is not one of {", ".join(NAMES)}')
-    g_norm, d_norm = _norms(m.name, m)
+    g_norm, d_norm_ = _norms(m.name, m)
     if c.g not in G_CONDITIONING[m.name]:
         raise UserError(f'config.conditioning.g={c.g!r}: model {m.name} supports {", ".join(G_CONDITIONING[m.name])}')
     if c.d not in D_CONDITIONING:
         raise UserError(f'config.conditioning.d={c.d!r} is not one of {", ".join(D_CONDITIONING)}')
     if g_norm == 'virtual_batch' and c.g != 'none':
         raise UserError('virtual batch norm and class conditioning of G do not combine')
-    k = num_classes(config, spec)
+    k = num_classes
     heads = dict(num_classes=k, conditioning=c.d, semi_supervised=config.semi_supervised.num_labels > 0,
                  q_categorical=config.infogan.categorical, q_continuous=config.infogan.continuous)
     if m.name == 'dcgan':
-        size, channels = _square_image(m.name, spec)
+        size, channels = _square_image(m.name, shape, images)
         return (dcgan.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm, m.vbn_reference_size,
                                 num_classes=k, conditioning=c.g),
-                dcgan.Discriminator(size, m.d_width, dtype, bn_axis, d_norm, m.spectral_norm,
+                dcgan.Discriminator(size, m.d_width, dtype, bn_axis, d_norm_, m.spectral_norm,
                                     m.minibatch_discrimination, **heads))
     if m.name == 'resnet':
-        size, channels = _square_image(m.name, spec)
+        size, channels = _square_image(m.name, shape, images, max_size=128)
         if m.minibatch_discrimination:
             raise UserError('config.model.minibatch_discrimination: not available for model resnet')
         return (resnet.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm, num_classes=k, conditioning=c.g),
-                resnet.Discriminator(size, m.d_width, dtype, bn_axis, d_norm, m.spectral_norm, **heads))
-    return (mlp.Generator(tuple(spec.shape), tuple(m.g_hidden), spec.kind == 'image', dtype, g_norm, bn_axis,
+                resnet.Discriminator(size, m.d_width, dtype, bn_axis, d_norm_, m.spectral_norm, **heads))
+    return (mlp.Generator(tuple(shape), tuple(m.g_hidden), images, dtype, g_norm, bn_axis,
                           num_classes=k, conditioning=c.g),
             mlp.Discriminator(tuple(m.d_hidden), m.d_activation, m.maxout_pieces, m.dropout, m.d_noise, dtype,
                               m.spectral_norm, m.minibatch_discrimination, bn_axis, **heads))

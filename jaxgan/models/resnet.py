@@ -1,5 +1,5 @@
-"""The ResNet generator and discriminator for 32x32 images of Miyato et al. (2018) (SN-GAN), after the
-CIFAR-10 models of Gulrajani et al. (2017) (WGAN-GP).
+"""The ResNet generator and discriminator of Miyato et al. (2018) (SN-GAN), after the CIFAR-10 models of
+Gulrajani et al. (2017) (WGAN-GP).
 
 G: z -> Dense to 4x4xW -> 3 up blocks (BN, ReLU, nearest 2x, conv3x3, BN, ReLU, conv3x3; shortcut
    nearest 2x, conv1x1) -> BN, ReLU, conv3x3 -> tanh. W = g_width (256 in SN-GAN).
@@ -7,6 +7,10 @@ D: optimised first block (conv3x3, ReLU, conv3x3, avg-pool 2; shortcut avg-pool,
    -> 2 blocks (ReLU, conv3x3, ReLU, conv3x3; shortcut conv1x1 where the width changes) -> ReLU ->
    sum over positions -> Dense -> logit. W = d_width (128). Spectral normalisation on every D layer as an
    option (SN-GAN), none otherwise (WGAN-GP); D has no normalisation layers by default.
+   At 64 and 128 pixels D is the deeper one of the SN-GAN authors' code (Miyato & Koyama 2018,
+   `dis_models/snresnet_64.py` and `snresnet_128.py` of pfnet-research/sngan_projection): an optimised
+   first block of width W, then down blocks of widths 2W, 4W, 8W, 16W (W = 64 there), and at 128 pixels
+   one more block of 16W without downsampling; the shortcut is a 1x1 conv where the width changes.
 """
 
 from __future__ import annotations
@@ -82,12 +86,26 @@ class Discriminator(nn.Module):
         sn = lambda layer: with_spectral_norm(layer, self.spectral_norm, train)
         conv = lambda k: sn(nn.Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
         norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
-        h = _down(conv(3)(nn.relu(norm()(conv(3)(x)))))  # the optimised first block
-        x = h + conv(1)(_down(x))
-        h = _down(conv(3)(nn.relu(norm()(conv(3)(nn.relu(norm()(x)))))))
-        x = h + _down(conv(1)(x))
-        for _ in range(2):
-            x = x + conv(3)(nn.relu(norm()(conv(3)(nn.relu(norm()(x))))))
+        if self.image_size >= 64:
+            x = self._deep_body(x, sn, norm)
+        else:
+            h = _down(conv(3)(nn.relu(norm()(conv(3)(x)))))  # the optimised first block
+            x = h + conv(1)(_down(x))
+            h = _down(conv(3)(nn.relu(norm()(conv(3)(nn.relu(norm()(x)))))))
+            x = h + _down(conv(1)(x))
+            for _ in range(2):
+                x = x + conv(3)(nn.relu(norm()(conv(3)(nn.relu(norm()(x))))))
         hidden = jnp.sum(nn.relu(x), axis=(1, 2))
         return Heads(self.num_classes, self.conditioning, self.semi_supervised, self.q_categorical,
                      self.q_continuous, self.spectral_norm, train, self.dtype)(hidden, y)
+
+    def _deep_body(self, x: jax.Array, sn, norm) -> jax.Array:
+        conv = lambda width, k: sn(nn.Conv(width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
+        w = self.width
+        x = _down(conv(w, 3)(nn.relu(norm()(conv(w, 3)(x))))) + conv(w, 1)(_down(x))  # optimised block
+        blocks = [(w * 2 ** i, True) for i in range(1, 5)] + ([(16 * w, False)] if self.image_size >= 128 else [])
+        for width, down in blocks:
+            h = conv(width, 3)(nn.relu(norm()(conv(width, 3)(nn.relu(norm()(x))))))
+            shortcut = conv(width, 1)(x) if width != x.shape[-1] else x
+            x = (_down(h) + _down(shortcut)) if down else h + shortcut
+        return x

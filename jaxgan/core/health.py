@@ -11,22 +11,26 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-# Bits of the `nonfinite` metric.
-NONFINITE_BITS = {'d_loss': 1, 'g_loss': 2, 'd_grads': 4, 'g_grads': 8}
 COLLAPSE_DIVERSITY = 0.1  # fake_diversity under this logs a warning
 
 
-def nonfinite_mask(**values: jax.Array) -> jax.Array:
-    """int32 bitmask (NONFINITE_BITS) of the given scalars that are NaN or infinite."""
+def nonfinite_names(players: tuple[str, ...]) -> tuple[str, ...]:
+    """The quantities of the `nonfinite` bitmask, bit i for name i: each player's loss, then its grads
+    (('d', 'g') -> d_loss, g_loss, d_grads, g_grads)."""
+    return tuple(f'{p}_loss' for p in players) + tuple(f'{p}_grads' for p in players)
+
+
+def nonfinite_mask(names: tuple[str, ...], **values: jax.Array) -> jax.Array:
+    """int32 bitmask (bit i for names[i]) of the given scalars that are NaN or infinite."""
     mask = jnp.zeros((), jnp.int32)
     for name, value in values.items():
-        mask = mask | jnp.where(jnp.isfinite(value), 0, NONFINITE_BITS[name]).astype(jnp.int32)
+        mask = mask | jnp.where(jnp.isfinite(value), 0, 1 << names.index(name)).astype(jnp.int32)
     return mask
 
 
-def describe_nonfinite(mask: int) -> str:
+def describe_nonfinite(mask: int, names: tuple[str, ...]) -> str:
     """'d_loss, g_grads' for the bits set in mask."""
-    return ', '.join(name for name, bit in NONFINITE_BITS.items() if mask & bit)
+    return ', '.join(name for i, name in enumerate(names) if mask & (1 << i))
 
 
 def mean_pairwise_distance(x: jax.Array) -> jax.Array:

@@ -10,7 +10,8 @@ gradient.
         with lazy regularisation (Karras et al. 2020) applies it every k steps weighed k gamma / 2
     dragan (Kodali et al. 2017): E (||grad D(x^)|| - 1)^2, x^ = x + a * 0.5 std(x) u,
         u ~ U[0, 1] per element, a ~ U[0, 1] per example
-    historical averaging (Salimans et al. 2016): ||theta - mean of theta over past steps||^2
+    historical averaging (Salimans et al. 2016): ||theta - mean of theta over past steps||^2 (the mean is
+        the state of terms.HistoricalAveraging)
 """
 
 from __future__ import annotations
@@ -60,12 +61,6 @@ def dragan_penalty(*, d_fn: DFn, real: jax.Array, std: jax.Array, uniform: jax.A
 def historical_average_penalty(*, params: Any, average: Any) -> jax.Array:
     """||theta - theta_bar||^2 summed over every parameter."""
     return sum(jnp.sum(jnp.square(p - a)) for p, a in zip(jax.tree.leaves(params), jax.tree.leaves(average)))
-
-
-def update_average(average: Any, params: Any, count: jax.Array) -> Any:
-    """The running mean of params after `count` earlier values: avg + (params - avg) / (count + 1)."""
-    w = 1.0 / (count.astype(jnp.float32) + 1.0)
-    return jax.tree.map(lambda a, p: a + w * (p - a), average, params)
 
 
 def mmd(*, x: jax.Array, y: jax.Array, bandwidths: tuple[float, ...]) -> jax.Array:

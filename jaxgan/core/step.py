@@ -1,0 +1,218 @@
+"""The step machinery: any `Game`'s critic updates and generator update in one jitted function.
+
+    train_step(state, batch) -> (state, metrics)
+
+batch holds one real batch per critic update, [n, B, ...] each (n = game.real_batches), in the data's
+host units; `game.prepare` takes them to model units on the device. A step:
+
+  1. draws the random numbers of the step for the global batch (the game's noise and each term's),
+     from fold_in(run key, step), so a run gives the same numbers on any device count;
+  2. runs the per-device program under `shard_map` over the mesh's 'data' axis, on B / devices
+     examples: n_critic critic updates (a `lax.scan` over the first n - 1), each generating examples
+     with the generator side's forward pass and descending the critic's terms; the last one shares its
+     forward pass with the generator update, which pulls the gradient of the generator's terms back
+     through it (`jax.vjp`) and adds that of terms reading the params directly;
+  3. after each update, updates the player's stateful terms, and after the step the EMA of game.ema.
+
+Each term is averaged over devices (`lax.pmean`) inside the loss, so the gradients of the replicated
+params are those of the global batch. Model state (BatchNorm running statistics, spectral-norm iterates)
+is averaged over devices. A non-finite loss or gradient sets a bit of the `nonfinite` metric; with
+nonfinite='skip' the whole update is dropped (only the step and the skip count move on).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+from jax.sharding import Mesh, PartitionSpec as P
+
+from jaxgan.core import health
+from jaxgan.core.game import Game, Nets, Player, View
+from jaxgan.core.parallel import DATA, batch_spec, replicated
+from jaxgan.core.state import RunState, player_params
+
+PER_STEP_METRICS = ('nonfinite', 'nonfinite_skips')  # kept [k] per dispatch of k steps, not averaged
+
+Batch = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+TrainStep = Callable[[RunState, Batch], tuple[RunState, Metrics]]
+
+
+def ema_update(ema: Any, params: Any, step: jax.Array, *, decay: float, start: int) -> Any:
+    """EMA with TF's warm-up, decay_t = min(decay, (1 + t) / (10 + t)); a copy before `start`."""
+    t = (step - start).astype(jnp.float32)
+    d = jnp.where(t < 0, 0.0, jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
+    return jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
+
+
+def _sync(tree: Any) -> Any:
+    return lax.pmean(tree, DATA)
+
+
+def step_noise(game: Game, key: jax.Array, updates: int, batch: int) -> dict:
+    """The random numbers of one step for the global batch: the game's, and each term's under its name."""
+    noise = dict(game.noise(jax.random.fold_in(key, 0), updates, batch))
+    for i, term in enumerate(game.terms):
+        drawn = term.noise(jax.random.fold_in(key, i + 1), updates, batch)
+        if drawn is not None:
+            noise[term.name] = drawn
+    return noise
+
+
+def _needs_rng(game: Game) -> bool:
+    return any(net.rng_collections for net in game.networks.values())
+
+
+def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float = 0.0, ema_start: int = 0):
+    """The per-device program: (state, batch, noise, rng) -> (state, metrics); see the module docstring."""
+    critic, generator = game.critic, game.generator
+    names = health.nonfinite_names(tuple(p.name for p in game.players))
+
+    def objective(player: Player, view: View, terms_out: dict) -> jax.Array:
+        for term in player.terms:
+            terms_out[term.name] = _sync(term(view))
+        return sum(terms_out.values()) if terms_out else jnp.zeros(())
+
+    def diagnostics(player: Player, view: View) -> Metrics:
+        return jax.tree.map(lax.stop_gradient, player.metrics(view)) if player.metrics else {}
+
+    def update_player(player: Player, params, opt_state, term_states, grads, value, terms, extra):
+        mine = player_params(params, player.networks)
+        updates, opt_state = player.optimizer.update(grads, opt_state, mine)
+        mine = optax.apply_updates(mine, updates)
+        term_states = {**term_states, **{t.name: t.update(term_states[t.name], mine)
+                                         for t in player.terms if t.stateful}}
+        grad_norm = optax.tree.norm(grads)
+        metrics = {f'{player.name}_loss': value, f'{player.name}_grad_norm': grad_norm, **terms, **extra}
+        bad = health.nonfinite_mask(names, **{f'{player.name}_loss': value, f'{player.name}_grads': grad_norm})
+        return {**params, **mine}, opt_state, term_states, metrics, bad
+
+    def generate(params, model_state, real, noise, rng):
+        nets = Nets(game, params, model_state, rng)
+        return game.generate(nets, real, noise), nets.model_state
+
+    def critic_update(params, model_state, opt_state, term_states, real, generated, noise, step, rng):
+        def loss_fn(mine):
+            nets = Nets(game, {**params, **mine}, model_state, rng)
+            view = View(game, nets, real, lax.stop_gradient(generated), noise, step, mine, term_states)
+            terms = {}
+            value = objective(critic, view, terms)
+            return value, (terms, diagnostics(critic, view), nets.model_state)
+
+        mine = player_params(params, critic.networks)
+        (value, (terms, extra, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(mine)
+        params, opt_state, term_states, metrics, bad = update_player(
+            critic, params, opt_state, term_states, grads, value, terms, extra)
+        return params, _sync(model_state), opt_state, term_states, metrics, bad
+
+    def local_step(state: RunState, batch: Batch, noise: dict, rng: jax.Array | None) -> tuple[RunState, Metrics]:
+        real_all = game.prepare(batch)
+        if rng is not None:  # dropout differs per device
+            rng = jax.random.fold_in(rng, lax.axis_index(DATA))
+        rng_at = lambda i: None if rng is None else jax.random.fold_in(rng, i)
+        params, model_state, opt_state, term_states = state.params, state.model_state, dict(state.opt_state), state.terms
+        bad = jnp.zeros((), jnp.int32)
+        metrics: Metrics = {}
+        at = lambda tree, i: jax.tree.map(lambda a: a[i], tree)
+        n = game.critic_updates
+
+        if n > 1:
+            def critic_iteration(carry, xs):
+                params, model_state, d_opt, term_states, bad = carry
+                i, real_i, noise_i = xs
+                generated, model_state = generate(params, model_state, real_i, noise_i, rng_at(2 * i))
+                params, model_state, d_opt, term_states, _, b = critic_update(
+                    params, model_state, d_opt, term_states, real_i, generated, noise_i, state.step,
+                    rng_at(2 * i + 1))
+                return (params, _sync(model_state), d_opt, term_states, bad | b), None
+
+            first = lambda tree: jax.tree.map(lambda a: a[:-1], tree)
+            carry = (params, model_state, opt_state[critic.name], term_states, bad)
+            (params, model_state, opt_state[critic.name], term_states, bad), _ = lax.scan(
+                critic_iteration, carry, (jnp.arange(n - 1), first(real_all), first(noise)))
+
+        # The last critic update and the generator update share one forward pass of the generator side.
+        real, last_noise = at(real_all, -1), at(noise, -1)
+        g_mine = player_params(params, generator.networks)
+        generated, g_vjp, model_state = jax.vjp(
+            lambda mine: generate({**params, **mine}, model_state, real, last_noise, rng_at(2 * n)), g_mine,
+            has_aux=True)
+        model_state = _sync(model_state)
+        if n > 0:
+            params, model_state, opt_state[critic.name], term_states, metrics, b = critic_update(
+                params, model_state, opt_state[critic.name], term_states, real, generated, last_noise,
+                state.step, rng_at(2 * n - 1))
+            bad = bad | b
+
+        def g_loss_fn(generated, mine):
+            nets = Nets(game, {**params, **mine}, model_state, rng_at(2 * n + 1))
+            view = View(game, nets, real, generated, last_noise, state.step, mine, term_states)
+            terms = {}
+            value = objective(generator, view, terms)
+            return value, (terms, diagnostics(generator, view), nets.model_state)
+
+        (g_value, (g_terms, g_extra, model_state)), (generated_grad, direct_grads) = jax.value_and_grad(
+            g_loss_fn, argnums=(0, 1), has_aux=True)(generated, g_mine)
+        (through_generated,) = g_vjp(generated_grad)
+        g_grads = jax.tree.map(jnp.add, through_generated, direct_grads)
+        params, opt_state[generator.name], term_states, g_metrics, b = update_player(
+            generator, params, opt_state[generator.name], term_states, g_grads, g_value, g_terms, g_extra)
+        bad = bad | b
+        metrics.update(g_metrics)
+        metrics.update({f'{p.name}_param_norm': optax.tree.norm(player_params(params, p.networks))
+                        for p in game.players})
+        ema = {name: ema_update(state.ema[name], params[name], state.step, decay=ema_decay, start=ema_start)
+               for name in game.ema}
+        new_state = state.replace(step=state.step + 1, params=params, model_state=_sync(model_state),
+                                  opt_state=opt_state, ema=ema, terms=term_states)
+        if nonfinite == 'skip':  # keep the old state; only the step and the count move on
+            skipped = state.replace(step=state.step + 1, nonfinite_skips=state.nonfinite_skips + 1)
+            new_state = jax.tree.map(lambda a, b: jnp.where(bad == 0, a, b), new_state, skipped)
+        metrics = _sync(metrics)
+        metrics.update(nonfinite=bad, nonfinite_skips=new_state.nonfinite_skips)
+        return new_state, metrics
+
+    return local_step
+
+
+def make_step_fn(game: Game, mesh: Mesh, **options) -> TrainStep:
+    """The un-jitted global step; see `make_train_step`."""
+    local_step = jax.shard_map(
+        make_local_step(game, **options), mesh=mesh,
+        in_specs=(P(), batch_spec(1), batch_spec(1), P()), out_specs=(P(), P()))
+    needs_rng = _needs_rng(game)
+
+    def step(state: RunState, batch: Batch) -> tuple[RunState, Metrics]:
+        key = jax.random.fold_in(state.key(), state.step)
+        some = next(iter(batch.values()))
+        noise = step_noise(game, key, game.real_batches, some.shape[1])
+        rng = jax.random.fold_in(key, 0xd0) if needs_rng else None
+        return local_step(state, batch, noise, rng)
+
+    return step
+
+
+def make_train_step(game: Game, mesh: Mesh, *, steps_per_dispatch: int = 1, **options) -> TrainStep:
+    """`train_step(state, batch) -> (state, metrics)`, jitted with the state donated.
+
+    options: nonfinite ('stop' | 'skip'), ema_decay, ema_start. With steps_per_dispatch = k > 1 the
+    returned function takes batches of [k, n, B, ...] and runs k steps in one `lax.scan`; its metrics are
+    the means over them, but for PER_STEP_METRICS, which come back per step.
+    """
+    step = make_step_fn(game, mesh, **options)
+    leading = 1
+    if steps_per_dispatch > 1:
+        single = step
+
+        def step(state: RunState, batch: Batch) -> tuple[RunState, Metrics]:
+            state, metrics = lax.scan(single, state, batch)
+            return state, {k: v if k in PER_STEP_METRICS else jnp.mean(v, axis=0) for k, v in metrics.items()}
+
+        leading = 2
+    rep = replicated(mesh)
+    batch_sharding = jax.sharding.NamedSharding(mesh, batch_spec(leading))  # every array of the batch
+    return jax.jit(step, in_shardings=(rep, batch_sharding), out_shardings=(rep, rep), donate_argnums=0)

@@ -1,0 +1,345 @@
+"""Evaluation of a generator against its data: FID, KID, IS, precision/recall, density/coverage, class
+coverage and mode counts, each reported with its protocol. The command line is `jaxgan.evaluate`:
+
+    python -m jaxgan.evaluate --workdir=DIR --metrics=fid,kid,is,pr --num_samples=50000
+    python -m jaxgan.evaluate --workdir=DIR --metrics=fid,classes --features=classifier:classifiers/mnist
+
+Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (feature network and resizer,
+reference data, split and size, sample count, generator). Features are extracted batch by batch on all
+devices; FID's means and covariances are accumulated as they come, so 50,000 samples never sit in memory
+at once. KID, precision/recall and density/coverage use the first `keep` features of each side (10,000
+by default). Reference statistics are cached as .npz under a key of the reference examples' content
+(sha256 of the arrays the network sees, whatever path they came from), their number and the network
+with its weights.
+
+Metrics:
+    fid       Frechet distance of the feature statistics (float64)
+    kid       kernel inception distance: unbiased polynomial MMD^2, mean and std over 100 subsets of 1,000
+    is        inception score over 10 splits (needs logits: the Inception network, or a classifier)
+    pr        precision and recall, k = 3 (Kynkaanniemi et al. 2019)
+    dc        density and coverage, k = 5 (Naeem et al. 2020)
+    classes   with a classifier: classes generated, KL of the predicted-class histogram to uniform
+    stacked   with a classifier of single digits, on 3-channel stacked digits: of the 1,000 modes, how
+              many are generated, and the KL of the mode histogram to uniform (VEEGAN's protocol); the
+              classifier reads each channel, so every metric then uses the per-channel features and the
+              1,000 modes' probabilities
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from typing import Callable, Iterator
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxgan import data, files, sampling
+from jaxgan.core import parallel
+from jaxgan.errors import UserError
+from jaxgan.metrics import stats
+
+METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes', 'stacked')
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureNet:
+    """uint8 images [B, H, W, C] -> (features [B, F], logits [B, num_classes])."""
+
+    name: str  # the protocol's description of the network and its input
+    identity: str  # what its outputs depend on (network, weights' sha256, input), never a path: cache keys
+    apply: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+    num_classes: int
+    input_shape: tuple[int, int, int] | None = None  # (H, W, C) it takes; None: any size, 1 or 3 channels
+    classifier: object | None = None  # a metrics.classifier.TrainedClassifier, for classes / stacked
+
+    def check(self, shape: tuple[int, ...], data: str) -> None:
+        """A one-line UserError unless this network takes the images `data` gives, of `shape`."""
+        shape = tuple(shape)
+        if self.input_shape is None:
+            if len(shape) != 3 or shape[-1] not in (1, 3):
+                raise UserError(f'the feature network takes images of 1 or 3 channels; {data} gives {shape}')
+        elif shape != self.input_shape:
+            raise UserError(f'the feature network takes {_shape(self.input_shape)} images and {data} gives '
+                            f'{_shape(shape)} ({self.name}); train a classifier at that size: python -m '
+                            f'jaxgan.metrics.classifier --image_size={shape[0]} ...')
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return 'x'.join(map(str, shape))
+
+
+def weights_sha256(variables) -> str:
+    """sha256 over a network's variables: names, shapes, dtypes and values."""
+    h = hashlib.sha256()
+    leaves = jax.tree_util.tree_flatten_with_path(variables)[0]
+    for path, leaf in sorted(leaves, key=lambda item: jax.tree_util.keystr(item[0])):
+        leaf = np.ascontiguousarray(jax.device_get(leaf))
+        h.update(f'{jax.tree_util.keystr(path)} {leaf.dtype.str} {leaf.shape}'.encode())
+        h.update(leaf.tobytes())
+    return h.hexdigest()
+
+
+def feature_net(spec: str, *, inception_weights: str = '', cache_dir: str = '') -> FeatureNet:
+    """'inception' or 'classifier:DIR'."""
+    if spec == 'inception':
+        from jaxgan.metrics import inception
+        variables = inception.load_weights(inception_weights, cache_dir)
+        module = inception.FIDInceptionV3()
+        return FeatureNet(f'{inception.NETWORK}; {inception.RESIZER}',
+                          f'{inception.NETWORK}; {inception.RESIZER}; weights sha256 {weights_sha256(variables)}',
+                          lambda x: module.apply(variables, x), num_classes=1008)
+    if spec.startswith('classifier:'):
+        from jaxgan.metrics import classifier
+        directory = spec.split(':', 1)[1]
+        trained = classifier.load(directory)
+        module, meta = trained.module, trained.meta
+        return FeatureNet(f'classifier {directory} trained on {meta["dataset"]} at {meta["image_size"]}px '
+                          f'(held-out accuracy {meta["held_out_accuracy"]:.4f})',
+                          f'jaxgan classifier of {meta["num_classes"]} classes on {_shape(trained.input_shape)} '
+                          f'images; weights sha256 {weights_sha256(trained.variables)}',
+                          lambda x: module.apply(trained.variables, x), meta['num_classes'],
+                          trained.input_shape, trained)
+    raise UserError(f'--features={spec!r} is not inception or classifier:DIR')
+
+
+def stacked_net(net: FeatureNet, channels: int = 3) -> FeatureNet:
+    """A classifier of single grey images applied to each channel of stacked images (VEEGAN's stacked
+    MNIST): features, the channels' features side by side; logits, the log-probabilities of the
+    num_classes^channels modes (a class per channel, the channels independent)."""
+    from jaxgan.metrics import modes
+    base = net.input_shape
+    if net.classifier is None or base is None:
+        raise UserError('--metrics=stacked needs --features=classifier:DIR, a classifier of single digits')
+    if base[-1] != 1:
+        raise UserError(f'--metrics=stacked needs a classifier of single grey images (1 channel) to read each '
+                        f'channel; {net.name} takes {_shape(base)} images')
+    total = net.num_classes ** channels
+    if total > modes.MAX_STACKED_MODES:
+        raise UserError(f'--metrics=stacked: a classifier of {net.num_classes} classes makes {total} modes of '
+                        f'{channels} channels, more than {modes.MAX_STACKED_MODES}')
+
+    def apply(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        b, h, w, c = x.shape
+        features, logits = net.apply(jnp.moveaxis(x, -1, 1).reshape(b * c, h, w, 1))
+        return (features.reshape(b, c * features.shape[-1]),
+                modes.stacked_log_probs(logits.reshape(b, c, net.num_classes)))
+
+    return FeatureNet(f'{net.name}, applied to each of the {channels} channels ({total} modes)',
+                      f'each of {channels} channels: {net.identity}', apply, total,
+                      (*base[:2], channels), net.classifier)
+
+
+class Extractor:
+    """Runs a feature network over batches, on every device, keeping what the metrics need."""
+
+    def __init__(self, net: FeatureNet, mesh: jax.sharding.Mesh, keep: int):
+        self.net, self.mesh, self.keep = net, mesh, keep
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(parallel.DATA))
+        self._apply = jax.jit(net.apply, in_shardings=sharding)
+
+    def __call__(self, batches: Iterator[np.ndarray]) -> dict:
+        moments = stats.MomentAccumulator()
+        kept, logits = [], []
+        n_kept = 0
+        for images in batches:
+            n = len(images)
+            pad = -n % self.mesh.size  # the batch is split over devices
+            padded = np.concatenate([images, images[:pad]]) if pad else images
+            features, out = self._apply(jnp.asarray(padded))
+            features, out = np.asarray(features)[:n], np.asarray(out)[:n]
+            moments.add(features)
+            logits.append(out)
+            if n_kept < self.keep:
+                kept.append(features[:self.keep - n_kept])
+                n_kept += len(kept[-1])
+        return {'moments': moments, 'features': np.concatenate(kept), 'logits': np.concatenate(logits)}
+
+
+def d_head_predictions(gan, state, config: ml_collections.ConfigDict, head: str,
+                       batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """(argmax of D's output `head`, the true labels) for every example of config.eval_dataset: D as a
+    classifier (the semi-supervised GAN's 'class_logits', InfoGAN's 'q_categorical')."""
+    eval_config = config.copy_and_resolve_references()
+    eval_config.dataset = config.eval_dataset
+    dataset = data.load(eval_config)
+    labels = dataset.source.labels
+    if labels is None:
+        raise UserError(f'config.eval_dataset={config.eval_dataset!r} has no labels')
+    predict = jax.jit(lambda p, s, x: jnp.argmax(
+        gan.discriminate(p, s, gan.spec.model_input(x), train=False)[0][head], axis=-1))
+    predictions = [np.asarray(predict(state.params['D'], state.model_state['D'],
+                                      dataset.examples(np.arange(i, min(i + batch, len(labels))))))
+                   for i in range(0, len(labels), batch)]
+    return np.concatenate(predictions), np.asarray(labels)
+
+
+def _reference_batches(dataset: data.Dataset, num: int, batch: int, seed: int) -> Iterator[np.ndarray]:
+    order = np.random.default_rng([seed, 0xe7a1]).permutation(dataset.spec.num_examples)[:num]
+    for start in range(0, len(order), batch):
+        yield dataset.examples(np.sort(order[start:start + batch]))
+
+
+def examples_sha256(batches: Iterator[np.ndarray]) -> str:
+    """sha256 over examples as training sees them (their dtype, shape and bytes, in order)."""
+    h = hashlib.sha256()
+    for i, batch in enumerate(batches):
+        batch = np.ascontiguousarray(batch)
+        if i == 0:
+            h.update(f'{batch.dtype.str} {batch.shape[1:]}'.encode())
+        h.update(batch.tobytes())
+    return h.hexdigest()
+
+
+def reference_statistics(dataset: data.Dataset, extractor: Extractor, *, num: int, seed: int, cache_dir: str,
+                         batch: int = 500) -> dict:
+    """Mean, covariance and kept features of `num` examples of the dataset, drawn with `seed`; cached as
+    .npz under a key of what they depend on: the examples' content (sha256 of the uint8 arrays the
+    network sees, so never a stale file's statistics, and the same data under any path share them), their
+    number, the feature network with its weights and input, and how many features are kept."""
+    num = min(num, dataset.spec.num_examples)
+    content = examples_sha256(_reference_batches(dataset, num, batch, seed))
+    key = hashlib.sha256(json.dumps({'examples_sha256': content, 'count': num, 'network': extractor.net.identity,
+                                     'keep': extractor.keep}, sort_keys=True).encode()).hexdigest()
+    path = os.path.join(cache_dir, 'reference_stats', f'{key}.npz')
+    if os.path.exists(path):
+        with np.load(path) as f:
+            return {**{k: f[k] for k in f.files}, 'examples_sha256': content}
+    out = extractor(_reference_batches(dataset, num, batch, seed))
+    mu, sigma = out['moments'].mean_cov()
+    result = {'mu': mu, 'sigma': sigma, 'features': out['features'], 'logits': out['logits'][:extractor.keep],
+              'count': np.asarray(num)}
+    with files.atomic_path(path) as tmp:
+        np.savez(tmp, **result)
+    return {**result, 'examples_sha256': content}
+
+
+def _sample_batches(gan, params, model_state, config, num: int, batch: int, seed: int) -> Iterator[np.ndarray]:
+    """Generated examples in the data's units; a conditional G draws its classes uniformly."""
+    fn = sampling.jitted_generate(gan, config.sample_bn)
+    key = jax.random.fold_in(jax.random.key(seed), 0xe7a1)
+    for start in range(0, num, batch):
+        z_key, y_key = jax.random.split(jax.random.fold_in(key, start))
+        z, y = gan.latents(z_key, batch), gan.labels(y_key, batch)
+        yield gan.spec.to_data_units(parallel.to_host(fn(params, model_state, z, y)))[:num - start]
+
+
+def compute_metrics(metrics: tuple[str, ...], reference: dict, fake: dict, net: FeatureNet) -> dict:
+    results: dict = {}
+    if 'fid' in metrics:
+        mu, sigma = fake['moments'].mean_cov()
+        results['fid'] = stats.frechet_distance(mu, sigma, reference['mu'], reference['sigma'])
+    if 'kid' in metrics:
+        results['kid'], results['kid_std'] = stats.kid(reference['features'], fake['features'])
+    if 'is' in metrics:
+        results['is'], results['is_std'] = stats.inception_score(fake['logits'])
+    if 'pr' in metrics:
+        results.update(stats.precision_recall(reference['features'], fake['features'], k=3))
+    if 'dc' in metrics:
+        results.update(stats.density_coverage(reference['features'], fake['features'], k=5))
+    if 'classes' in metrics:
+        results.update(_histogram_coverage(np.argmax(fake['logits'], axis=1), net.num_classes, 'classes'))
+    if 'stacked' in metrics:
+        from jaxgan.metrics import modes
+        results.update(modes.stacked_modes(np.argmax(fake['logits'], axis=1), net.num_classes))
+    return results
+
+
+def _histogram_coverage(labels: np.ndarray, num: int, name: str) -> dict:
+    counts = np.bincount(labels, minlength=num).astype(np.float64)
+    q = counts / counts.sum()
+    seen = q > 0
+    return {name: int(seen.sum()), f'{name}_total': num,
+            f'{name}_kl_to_uniform': float(np.sum(q[seen] * np.log(q[seen] * num)))}
+
+
+@dataclasses.dataclass
+class Evaluator:
+    """Evaluates generators of one config, with the reference statistics computed once."""
+
+    config: ml_collections.ConfigDict
+    metrics: tuple[str, ...]
+    net: FeatureNet
+    extractor: Extractor
+    reference: dict
+    protocol: dict
+    num_samples: int
+
+    def __call__(self, gan, state, *, seed: int = 0, ema: bool = True) -> dict:
+        start = time.perf_counter()
+        params = state.ema['G'] if ema else state.params['G']
+        batch = max(self.config.batch_size, self.extractor.mesh.size)
+        fake = self.extractor(_sample_batches(gan, params, state.model_state['G'], self.config, self.num_samples,
+                                              batch, seed))
+        results = compute_metrics(self.metrics, self.reference, fake, self.net)
+        protocol = dict(self.protocol, samples=self.num_samples, generator='EMA' if ema else 'trained params',
+                        step=int(parallel.to_host(state.step)), seconds=round(time.perf_counter() - start, 2))
+        return {'metrics': results, 'protocol': protocol}
+
+
+# The fewest generated samples and reference examples each metric can be computed from, and whether it
+# uses only the first `keep` features of each side.
+NEEDS = {'fid': (2, 2, False), 'kid': (2, 2, True), 'is': (10, 1, False), 'pr': (4, 4, True), 'dc': (1, 6, True),
+         'classes': (1, 1, False), 'stacked': (1, 1, False)}
+
+
+def check_sizes(metrics: tuple[str, ...], *, num_samples: int, reference_size: int, keep: int,
+                reference: str = '') -> None:
+    """A one-line UserError if a metric cannot be computed from these numbers of examples.
+    `reference` names the reference examples where they are fewer than reference_size asked."""
+    for metric in metrics:
+        samples_min, reference_min, on_kept = NEEDS[metric]
+        for name, value, least, what in (('num_samples', num_samples, samples_min, 'generated samples'),
+                                         ('reference_size', reference_size, reference_min, 'reference examples')):
+            label = reference if name == 'reference_size' and reference else f'{name}={value}'
+            if value < least:
+                raise UserError(f'{label}: {metric} needs at least {least} {what}')
+            if on_kept and min(keep, value) < least:
+                raise UserError(f'keep={keep}: {metric} uses the first `keep` features of each side and needs '
+                                f'at least {least} {what}')
+
+
+def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], *, num_samples: int,
+                   features: str = 'inception', inception_weights: str = '', reference_size: int = 50_000,
+                   keep: int = 10_000, mesh: jax.sharding.Mesh | None = None) -> Evaluator:
+    """Checks that the metrics can be computed (sizes, the feature network against the data) before
+    anything is computed or written, then the reference statistics (cached)."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise UserError(f'unknown metric {unknown[0]!r}: choose from {", ".join(METRICS)}')
+    if not metrics:
+        raise UserError('no metrics given: choose from ' + ', '.join(METRICS))
+    check_sizes(metrics, num_samples=num_samples, reference_size=reference_size, keep=keep)
+    needs_classifier = [m for m in ('classes', 'stacked') if m in metrics]
+    if needs_classifier and not features.startswith('classifier:'):
+        raise UserError(f'--metrics={needs_classifier[0]} needs --features=classifier:DIR (python -m '
+                        'jaxgan.metrics.classifier trains one)')
+    from jaxgan.data.pipeline import default_cache_dir
+    cache_dir = config.data.cache_dir or default_cache_dir()
+    dataset = data.load(config)
+    count = min(reference_size, dataset.spec.num_examples)
+    check_sizes(metrics, num_samples=num_samples, reference_size=count, keep=keep,
+                reference=f'config.dataset={config.dataset} has {count} example{"s" * (count != 1)}')
+    if 'stacked' in metrics and dataset.spec.shape[-1] != 3:
+        raise UserError(f'--metrics=stacked counts the modes of 3-channel stacked digits '
+                        f'(config.dataset=stacked:DATASET); config.dataset={config.dataset} gives '
+                        f'{_shape(dataset.spec.shape)} images')
+    net = feature_net(features, inception_weights=inception_weights, cache_dir=cache_dir)
+    if 'stacked' in metrics:
+        net = stacked_net(net)
+    net.check(dataset.spec.shape, f'config.dataset={config.dataset}')
+    mesh = mesh or parallel.make_mesh()
+    extractor = Extractor(net, mesh, keep=min(keep, num_samples))
+    reference = reference_statistics(dataset, extractor, num=reference_size, seed=config.seed, cache_dir=cache_dir)
+    protocol = {
+        'features': net.name, 'reference': f'{config.dataset} at {config.image_size}px, crop {config.data.crop}',
+        'reference_size': int(reference['count']), 'reference_sha256': reference['examples_sha256'],
+        'kept_for_kid_pr_dc': extractor.keep,
+        'kid': '100 subsets of min(1000, kept)', 'is_splits': 10, 'pr_k': 3, 'dc_k': 5,
+    }
+    return Evaluator(config, tuple(metrics), net, extractor, reference, protocol, num_samples)

@@ -1,0 +1,77 @@
+"""Sampling from a generator: arrays in the data's units, PNG grids. The command line is `jaxgan.sample`."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from jaxgan import files
+from jaxgan.gan import GAN, ModelState, Params, apply
+
+
+def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y: jax.Array | None = None, *,
+             bn: str) -> jax.Array:
+    """G(z[, y]) in model units, not updating any state.
+
+    bn='batch' normalises with the batch's own statistics (as DCGAN's reference code samples);
+    bn='running' uses the running averages gathered in training.
+    """
+    if bn == 'batch':
+        module = gan.generator
+        if hasattr(module, 'bn_axis_name'):  # a sample batch is not split over devices
+            module = module.clone(bn_axis_name=None)
+        return apply(module, params, model_state, z, y if gan.g_conditioned else None, train=True)[0]
+    return gan.generate(params, model_state, z, y=y, train=False)[0]
+
+
+@functools.lru_cache(maxsize=16)
+def jitted_generate(gan: GAN, bn: str):
+    """`generate` of one GAN compiled once: (params, model_state, z, y) -> examples in model units."""
+    return jax.jit(functools.partial(generate, gan, bn=bn))
+
+
+def sample(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y: jax.Array | None = None, *,
+           bn: str, batch_size: int) -> np.ndarray:
+    """Samples for latents z [N, Z] (and labels y [N] for a conditional G) in the data's units,
+    generated batch_size at a time."""
+    fn = jitted_generate(gan, bn)
+    n = z.shape[0]
+    if gan.g_conditioned and y is None:
+        y = jnp.arange(n) % gan.num_classes
+    pad = -n % batch_size
+    if pad:  # filler latents complete the last batch (its statistics), then are dropped
+        z = jnp.concatenate([z, gan.latents(jax.random.key(n), pad)])
+        y = None if y is None else jnp.concatenate([y, jnp.arange(pad) % gan.num_classes])
+    chunks = [np.asarray(fn(params, model_state, z[i:i + batch_size], None if y is None else y[i:i + batch_size]))
+              for i in range(0, len(z), batch_size)]
+    return gan.spec.to_data_units(np.concatenate(chunks)[:n])
+
+
+def make_grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:
+    """uint8 [N, H, W, C] to one uint8 [rows*(H+pad)+pad, columns*(W+pad)+pad, C] image."""
+    n, h, w, c = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, c), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = image
+    return grid
+
+
+def save_png(path: str, image_HWC: np.ndarray) -> None:
+    """A uint8 [H, W, C] image as PNG, written whole or not at all."""
+    image = image_HWC[..., 0] if image_HWC.shape[-1] == 1 else image_HWC
+    with files.atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format='PNG')
+
+
+def save_npy(path: str, array: np.ndarray) -> None:
+    """An array as .npy, written whole or not at all."""
+    with files.atomic_path(path) as tmp:
+        np.save(tmp, array)

@@ -1,0 +1,119 @@
+"""Each objective term against its closed form, on a hand-made view (no networks, no step)."""
+
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan.core import losses, penalties, terms as T
+from jaxgan.core.game import View
+from jaxgan.core.parallel import DATA
+
+
+def view(quantities=None, real=None, generated=None, noise=None, step=0, params=None, term_states=None):
+    game = types.SimpleNamespace(quantities=quantities or {})
+    return View(game, None, real or {}, generated or {}, noise or {}, jnp.asarray(step), params or {},
+                term_states or {})
+
+
+def on_one_device(fn):
+    """fn() evaluated where lax.pmean over the data axis is defined (one device)."""
+    return jax.vmap(lambda _: fn(), axis_name=DATA)(jnp.zeros(1))[0]
+
+
+LOGITS = {'d_real': {'logits': jnp.array([2.0, -1.0, 0.5])}, 'd_fake': {'logits': jnp.array([-3.0, 0.2, 1.0])}}
+
+
+@pytest.mark.parametrize('name', list(losses.LOSSES))
+def test_adversarial_terms_are_the_losses_weighted(name):
+    loss = losses.LOSSES[name]
+    v = view({k: (lambda v, k=k: LOGITS[k]) for k in LOGITS})
+    smoothing = 0.1 if loss.classifier else 0.0
+    d = T.DiscriminatorLoss('d', 2.0, loss, smoothing)(v)
+    expected = loss.discriminator(real_logits=LOGITS['d_real']['logits'], fake_logits=LOGITS['d_fake']['logits'],
+                                  **({'label_smoothing': 0.1} if smoothing else {}))
+    np.testing.assert_allclose(d, 2.0 * expected, rtol=1e-6)
+    g = T.GeneratorLoss('g', 0.5, loss)(v)
+    np.testing.assert_allclose(g, 0.5 * loss.generator(fake_logits=LOGITS['d_fake']['logits']), rtol=1e-6)
+
+
+def test_quantities_are_computed_once_per_view():
+    calls = []
+    v = view({'d_real': lambda v: calls.append(1) or LOGITS['d_real'], 'd_fake': lambda v: LOGITS['d_fake']})
+    T.DiscriminatorLoss('a', 1.0)(v)
+    T.DiscriminatorLoss('b', 1.0)(v)
+    assert len(calls) == 1
+
+
+def test_classification_reads_labels_from_the_real_batch_or_the_noise():
+    logits = jnp.log(jnp.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]]))
+    v = view({'d_real': lambda v: {'class_logits': logits}}, real={'y': jnp.array([0, 1])},
+             noise={'y_fake': jnp.array([2, 2])})
+    np.testing.assert_allclose(T.Classification('c', 1.0, 'd_real', ('real', 'y'))(v),
+                               -np.mean(np.log([0.7, 0.8])), rtol=1e-5)
+    np.testing.assert_allclose(T.Classification('c', 3.0, 'd_real', ('noise', 'y_fake'))(v),
+                               -3.0 * np.mean(np.log([0.1, 0.1])), rtol=1e-5)
+
+
+def test_mutual_information_reads_the_codes_after_z():
+    z_dim, k = 2, 3
+    z = jnp.array([[9.0, 9.0, 0.0, 1.0, 0.0, 0.5], [9.0, 9.0, 0.0, 0.0, 1.0, -0.5]])  # codes 1 and 2
+    q = {'q_categorical': jnp.log(jnp.array([[0.1, 0.6, 0.3], [0.2, 0.2, 0.6]])),
+         'q_continuous': jnp.array([[0.0], [0.0]])}
+    v = view({'d_fake': lambda v: q}, noise={'z': z})
+    value = T.MutualInformation('mi', 2.0, 'd_fake', 'z', z_dim, k, 1, continuous_weight=4.0)(v)
+    expected = -np.mean(np.log([0.6, 0.6])) + 4.0 * 0.5 * 0.25
+    np.testing.assert_allclose(value, 2.0 * expected, rtol=1e-5)
+
+
+def test_feature_matching_is_the_squared_gap_of_mean_features():
+    real = {'features': jnp.array([[1.0, 2.0], [3.0, 4.0]])}
+    fake = {'features': jnp.array([[0.0, 0.0], [2.0, 0.0]])}
+    v = view({'d_real': lambda v: real, 'd_fake': lambda v: fake})
+    value = on_one_device(lambda: T.FeatureMatching('fm', 0.5)(v))
+    np.testing.assert_allclose(value, 0.5 * ((2.0 - 1.0) ** 2 + (3.0 - 0.0) ** 2), rtol=1e-6)
+
+
+def test_mmd_term_is_the_closed_form():
+    x, y = jnp.zeros((1, 1)), jnp.full((1, 1), 2.0)
+    value = T.MMD('mmd', 3.0, (1.0,))(view(real={'x': x}, generated={'x': y}))
+    np.testing.assert_allclose(value, 3.0 * penalties.mmd(x=x, y=y, bandwidths=(1.0,)), rtol=1e-6)
+
+
+W = jnp.array([[[3.0], [0.0]], [[0.0], [4.0]]])  # a linear critic with ||grad|| = 5 everywhere
+linear_critic = {'d_of_x': lambda v: lambda x: jnp.sum(x * W, axis=(1, 2, 3))}
+
+
+def test_gradient_penalty_and_dragan_of_a_linear_critic():
+    x = jnp.ones((4, 2, 2, 1))
+    noise = {'gp': jnp.full((4,), 0.3), 'dragan': {'uniform': jnp.ones((4, 2, 2, 1)) * 0.5, 'alpha': jnp.ones(4)}}
+    v = view(linear_critic, real={'x': x}, generated={'x': -x}, noise=noise)
+    np.testing.assert_allclose(T.GradientPenalty('gp', 10.0)(v), 10.0 * (5.0 - 1.0) ** 2, rtol=1e-5)
+    np.testing.assert_allclose(on_one_device(lambda: T.Dragan('dragan', 2.0, shape=(2, 2, 1))(v)),
+                               2.0 * 16.0, rtol=1e-5)
+    drawn = T.Dragan('dragan', 1.0, shape=(2, 2, 1)).noise(jax.random.key(0), 3, 4)
+    assert drawn['uniform'].shape == (3, 4, 2, 2, 1) and drawn['alpha'].shape == (3, 4)
+
+
+def test_lazy_r1_is_computed_every_k_steps_and_weighed_k():
+    x = jnp.ones((4, 2, 2, 1))
+    term = T.R1('r1', 0.5, every=4)
+    at = lambda step: on_one_device(lambda: term(view(linear_critic, real={'x': x}, step=step)))
+    np.testing.assert_allclose(at(8), 4 * 0.5 * 25.0, rtol=1e-5)
+    assert float(at(9)) == 0.0
+    np.testing.assert_allclose(on_one_device(lambda: T.R1('r1', 0.5)(view(linear_critic, real={'x': x}))),
+                               0.5 * 25.0, rtol=1e-5)
+
+
+def test_historical_averaging_keeps_the_running_mean_as_its_state():
+    term = T.HistoricalAveraging('ha', 0.1)
+    assert term.stateful and not T.R1('r1', 1.0).stateful
+    state = term.init({'w': jnp.full(3, 1.0)})
+    for value in (5.0, 9.0):
+        state = term.update(state, {'w': jnp.full(3, value)})
+    np.testing.assert_allclose(state['average']['w'], 5.0)  # the mean of 1, 5 and 9
+    assert int(state['count']) == 3
+    loss = term(view(params={'w': jnp.full(3, 7.0)}, term_states={'ha': state}))
+    np.testing.assert_allclose(loss, 0.1 * 3 * 4.0, rtol=1e-6)
