@@ -2,7 +2,7 @@
 
     python -m experiments.dcgan_celeba --workdir=runs/dcgan_celeba
     python -m experiments.dcgan_celeba --config.dataset=folder:/data/img_align_celeba
-    python -m experiments.dcgan_celeba --config.dataset=digits --config.image_size=32   # no download
+    python -m experiments.dcgan_celeba --config.dataset=digits --config.image_size=32 --config.data.crop=0   # no download
 
 z of size 100, batch 128, Adam (2e-4, b1 0.5), the non-saturating loss; CelebA's 178x218 faces centre
 cropped to 108x108 and resized to 64x64.

@@ -44,8 +44,7 @@ def get_config():
     c.log_every = 500
     c.sample_every = 5000
     c.checkpoint_every = 5000
-    with c.unlocked():
-        c.eval_dataset = 'tfds:mnist:test'
+    c.eval_dataset = 'tfds:mnist:test'  # checked before training starts
     return c
 
 

@@ -87,18 +87,23 @@ class Checkpoints:
 
     def set_aside(self, step: int) -> str:
         """Moves an unreadable checkpoint out of the way (to checkpoints_unreadable/), deleting nothing."""
-        source = os.path.join(self.directory, str(step))
         target = os.path.join(os.path.dirname(self.directory), 'checkpoints_unreadable', str(step))
+        if os.path.exists(target):
+            target = f'{target}.{int(time.time())}'
+        self.move_out({step: target})
+        return target
+
+    def move_out(self, targets: dict[int, str]) -> None:
+        """Moves the checkpoint of each step to its target path (process 0 moves, every process waits),
+        deleting nothing; the manager forgets them."""
         if jax.process_index() == 0:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            if os.path.exists(target):
-                target = f'{target}.{int(time.time())}'
-            os.replace(source, target)
+            for step, target in targets.items():
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(os.path.join(self.directory, str(step)), target)
         if jax.process_count() > 1:
             from jax.experimental import multihost_utils
-            multihost_utils.sync_global_devices(f'jaxgan set aside checkpoint {step}')
+            multihost_utils.sync_global_devices(f'jaxgan moved checkpoints {sorted(targets)}')
         self._manager.reload()
-        return target
 
     def wait(self) -> None:
         self._manager.wait_until_finished()

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import difflib
 import logging as pylogging
 import os
+import re
 import sys
 from typing import Callable
 
@@ -14,7 +16,8 @@ import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxgan.errors import UserError
+from jaxgan import config as config_lib
+from jaxgan.errors import Stopped, UserError
 
 FLAGS = flags.FLAGS
 SHARED_FLAGS = ('config', 'workdir', 'coordinator_address', 'num_processes', 'process_id', 'distributed',
@@ -80,8 +83,14 @@ def run_main(main: Callable[[list[str]], None]) -> None:
             main(argv)
         except UserError as e:
             logging.flush()
-            print(f'error: {e}', file=sys.stderr)
-            sys.exit(2)
+            exit_with_error(str(e))
+        except Stopped as e:  # on a signal, after saving; the log says so
+            logging.flush()
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C before training started or after it ended: nothing to save
+            logging.flush()
+            print('interrupted', file=sys.stderr)
+            sys.exit(130)
 
     for name in SHARED_FLAGS:  # shown by --help, which lists the key flags of the main module only
         if name in FLAGS:
@@ -89,13 +98,53 @@ def run_main(main: Callable[[list[str]], None]) -> None:
     app.run(wrapped)
 
 
+def fields_help(config: ml_collections.ConfigDict) -> str:
+    """Every field of `config` as `name = default  # meaning` (`config_lib.descriptions`), a line each,
+    grouped by section: the run's own fields first, then each section under its description."""
+    described = config_lib.descriptions()
+    order = {name: i for i, name in enumerate(described)}
+    sections: dict[str, list[str]] = {}
+    for field, value in sorted(flatten(config.to_dict()), key=lambda f: (order.get(f[0], len(order)), f[0])):
+        section = field.split('.')[0] if '.' in field else ''
+        meaning = described.get(field)
+        sections.setdefault(section, []).append(f'{field} = {value!r}' + (f'  # {meaning}' if meaning else ''))
+    blocks = []
+    for section, lines in sections.items():
+        title = (f'[{section}] {described.get(section, "")}' if section else '[the run]').rstrip()
+        blocks.append('\n'.join([title, *lines]))
+    return '\n \n'.join(blocks)
+
+
+def unknown_config_field(argv: list[str], config: ml_collections.ConfigDict) -> str | None:
+    """The problem with the first --config.FIELD of argv that `config` lacks, with the closest field's
+    name (None if there is none): ml_collections reports it with 55 lines of chained tracebacks."""
+    fields = [field for field, _ in flatten(config.to_dict())]
+    for arg in argv[1:]:
+        if arg == '--':
+            break
+        match = re.match(r'--?(?:no)?config\.([^=]+)', arg)
+        if match and match.group(1) not in fields:
+            field = match.group(1)
+            close = difflib.get_close_matches(field, fields, n=1)
+            hint = f'did you mean {close[0]}?' if close else '--help lists the fields'
+            return f'unknown config field {field} ({hint})'
+    return None
+
+
+def exit_with_error(message: str) -> None:
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
 def define_experiment_flags(name: str, get_config: Callable[[], ml_collections.ConfigDict]) -> None:
     config = get_config()
-    fields = '\n'.join(f'{field} = {value!r}' for field, value in flatten(config.to_dict()))
+    problem = unknown_config_field(sys.argv, config)
+    if problem:  # checked before ml_collections parses the overrides, which it does right here
+        exit_with_error(problem)
     config_flags.DEFINE_config_dict(
         'config', config,
         f'The {name} config: set any field with --config.FIELD=VALUE (e.g. --config.batch_size=64). '
-        f'The fields and their defaults (described in jaxgan/config.py):\n{fields}',
+        f'Its fields, by section, as FIELD = DEFAULT  # MEANING:\n \n{fields_help(config)}',
         lock_config=True)
     FLAGS['config'].default_as_str = None  # the list above says it, one field a line
     flags.DEFINE_string('workdir', f'runs/{name}',

@@ -6,6 +6,13 @@ every field can be overridden on the command line, e.g. `--config.batch_size=64`
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import io
+import sys
+import tokenize
+
 import ml_collections
 
 from jaxgan.errors import UserError
@@ -19,15 +26,15 @@ def base_config() -> ml_collections.ConfigDict:
     """Defaults: DCGAN (Radford et al. 2015) on the embedded digits, 64x64."""
     c = ml_collections.ConfigDict()
     # Names fixed by contract: scripts and users rely on them.
-    c.dataset = 'digits'  # tfds:NAME[:SPLIT] | folder:PATH | npy:PATH | digits
-    c.image_size = 64
-    c.batch_size = 128  # global: over all devices and processes
-    c.num_steps = 10_000  # generator updates
-    c.seed = 0
+    c.dataset = 'digits'  # the training data: digits | tfds:NAME[:SPLIT] | folder:PATH | npy:PATH | toy:NAME | stacked:DATASET
+    c.image_size = 64  # side of the square images trained on, in pixels (the data are resized to it)
+    c.batch_size = 128  # the global batch: over all devices and processes
+    c.num_steps = 10_000  # training steps (generator updates)
+    c.seed = 0  # seed of everything: initialisation, latents, the data's order (an integer >= 0)
 
-    c.data = ml_collections.ConfigDict()
+    c.data = ml_collections.ConfigDict()  # the input pipeline
     c.data.crop = 0  # centre crop in pixels before resizing (CelebA: 108 or 140); 0: largest square
-    c.data.channels = 0  # 0: as in the data; 1 or 3 to convert
+    c.data.channels = 0  # channels trained on: 0, as in the data; 1 or 3 to convert
     c.data.image_key = 'image'  # the feature holding the image in TFDS examples
     c.data.label_key = 'label'  # the feature holding the class in TFDS examples (where there is one)
     c.data.tfds_data_dir = ''  # '' : TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR)
@@ -39,9 +46,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.prefetch = 2  # batches placed on the devices ahead of the step
     c.data.on_device = False  # decode the whole dataset once and hold it on every device; send indices only
 
-    c.model = ml_collections.ConfigDict()
-    c.model.name = 'dcgan'
-    c.model.z_dim = 100
+    c.model = ml_collections.ConfigDict()  # the generator and the discriminator
+    c.model.name = 'dcgan'  # dcgan | mlp | resnet
+    c.model.z_dim = 100  # size of the latent vector z
     c.model.latent = 'normal'  # normal | uniform (the DCGAN paper's U[-1, 1])
     c.model.g_width = 64  # dcgan: channels of G's last hidden layer, doubled per layer towards z
     c.model.d_width = 64  # dcgan: channels of D's first layer, doubled per layer
@@ -95,10 +102,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_objective.mmd = 0.0  # MMD between real and generated batches (GMMN; Li et al. 2015)
     c.g_objective.mmd_bandwidths = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # Gaussian kernels' sigmas
 
-    c.g_optimizer = optimizer_config()
-    c.d_optimizer = optimizer_config()
+    c.g_optimizer = optimizer_config()  # the generator's optimizer
+    c.d_optimizer = optimizer_config()  # the discriminator's optimizer
 
-    c.ema = ml_collections.ConfigDict()
+    c.ema = ml_collections.ConfigDict()  # the generator's exponential moving average
     c.ema.decay = 0.999  # EMA of the generator's params, used for samples; 0 turns it off
     c.ema.start = 0  # steps before which the EMA copies the params
 
@@ -111,24 +118,27 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.resume_step = -1  # the checkpoint to resume from; -1: the latest
     c.resume_fallback = False  # if that checkpoint cannot be read, resume from the one before
+    # Labelled data on which infogan_mnist and ssgan_mnist score D as a classifier after training
+    # (checked before training starts); '': none.
+    c.eval_dataset = ''
 
     # Evaluation during training (python -m jaxgan.evaluate does it after): every `every` steps, logged
     # to TensorBoard and <workdir>/eval/history.jsonl; the checkpoint of the best FID is kept in
     # <workdir>/best, apart from the rolling ones.
     c.eval = ml_collections.ConfigDict()
-    c.eval.every = 0  # 0: never
+    c.eval.every = 0  # steps between evaluations; 0: never
     c.eval.metrics = 'fid'  # comma-separated: fid, kid, is, pr, dc, classes, stacked
-    c.eval.num_samples = 10_000
-    c.eval.features = 'inception'  # or classifier:DIR
+    c.eval.num_samples = 10_000  # generated samples per evaluation
+    c.eval.features = 'inception'  # the feature network: inception | classifier:DIR
     c.eval.inception_weights = ''  # .npz or pytorch-fid .pth; '': cached or downloaded
-    c.eval.reference_size = 50_000
-    c.eval.keep = 10_000
+    c.eval.reference_size = 50_000  # real examples in the reference statistics (at most the dataset)
+    c.eval.keep = 10_000  # features of each side kept for kid, pr and dc
 
-    c.log_every = 100
-    c.checkpoint_every = 1000
-    c.keep_checkpoints = 3
-    c.async_checkpoints = True
-    c.sample_every = 1000
+    c.log_every = 100  # steps between progress lines and metrics.jsonl rows
+    c.checkpoint_every = 1000  # steps between checkpoints (one is also saved at the end)
+    c.keep_checkpoints = 3  # the latest checkpoints kept; older ones are deleted
+    c.async_checkpoints = True  # save checkpoints on a background thread while training goes on
+    c.sample_every = 1000  # steps between sample grids (samples/step_N.png)
     c.num_samples = 64  # size of the fixed-latent sample grid
     c.sample_bn = 'batch'  # batch: BatchNorm uses the sample batch's statistics | running
     return c
@@ -138,14 +148,44 @@ def optimizer_config(name: str = 'adam', learning_rate: float = 2e-4, b1: float 
                      b2: float = 0.999) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.name = name  # adam | adamw | rmsprop | sgd
-    c.learning_rate = learning_rate
+    c.learning_rate = learning_rate  # the peak learning rate (see schedule)
     c.b1 = b1  # adam's beta1; sgd's momentum
     c.b2 = b2  # adam's beta2; rmsprop's decay
-    c.eps = 1e-8
+    c.eps = 1e-8  # adam's and rmsprop's epsilon
     c.weight_decay = 0.0  # adamw only
     c.grad_clip = 0.0  # global-norm clipping; 0: none
     c.schedule = 'constant'  # constant | linear | cosine: decayed to 0 over the run's num_steps
     return c
+
+
+@functools.cache
+def descriptions() -> dict[str, str]:
+    """What each field means, {'data.crop': 'centre crop in pixels before resizing ...', ...}, in the
+    order of the source: the comment on the field's line in `base_config` (and `optimizer_config`, for
+    g_optimizer.* and d_optimizer.*), else the comment lines just above it. Sections ('data',
+    'penalties', ...) are described the same way. Read from this file, so the comments stay the one
+    place that says it."""
+    source = inspect.getsource(sys.modules[__name__])
+    comments = {token.start[0]: (token.string.lstrip('#').strip(), token.line.lstrip().startswith('#'))
+                for token in tokenize.generate_tokens(io.StringIO(source).readline)
+                if token.type == tokenize.COMMENT}
+    functions = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+    found = {}
+    for function, prefixes in (('base_config', ('',)), ('optimizer_config', ('g_optimizer.', 'd_optimizer.'))):
+        for statement in functions[function].body:
+            target = statement.targets[0] if isinstance(statement, ast.Assign) else None
+            name = ast.unparse(target) if target is not None else ''
+            if not name.startswith('c.'):
+                continue
+            trailing = [text for line, (text, alone) in comments.items()
+                        if statement.lineno <= line <= statement.end_lineno and not alone]
+            above, line = [], statement.lineno - 1
+            while line in comments and comments[line][1]:
+                above.insert(0, comments[line][0])
+                line -= 1
+            for prefix in prefixes:
+                found[prefix + name[2:]] = ' '.join(trailing or above)
+    return found
 
 
 def _check(ok: bool, message: str) -> None:
@@ -176,6 +216,8 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _positive(config, 'batch_size', 'steps_per_dispatch', 'log_every', 'checkpoint_every', 'penalties.r1_every',
               'keep_checkpoints', 'sample_every', 'num_samples', 'model.z_dim', 'data.workers',
               'data.prefetch')
+    _check(isinstance(config.seed, int) and 0 <= config.seed < 2**32,
+           f'config.seed={config.seed!r} must be an integer from 0 to 2**32 - 1')
     _check(isinstance(config.n_critic, int) and config.n_critic >= 0,
            f'config.n_critic={config.n_critic!r} must be a non-negative integer')
     uses_d = config.g_objective.adversarial > 0 or config.g_objective.feature_matching > 0

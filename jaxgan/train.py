@@ -7,7 +7,8 @@ EMA, step, RNG; the data stream is a function of the step and continues where it
 scratch. Writes checkpoints, sample grids (<workdir>/samples/), TensorBoard events
 (<workdir>/tensorboard/) and metrics.jsonl; reports progress on the console.
 
-Faults: SIGTERM (preemption) saves a checkpoint at the current step and returns; a non-finite loss or
+Faults: SIGTERM (preemption) and SIGINT (Ctrl-C) save a checkpoint at the current step and raise
+errors.Stopped (the command line exits 0 and 130, without a traceback); a non-finite loss or
 gradient stops the run naming the step and the quantity (or, with config.nonfinite='skip', skips the
 update, a bounded number of times); a state that is not finite is never saved.
 """
@@ -17,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
+import sys
 import threading
 import time
 from typing import Callable, Sequence
@@ -28,7 +31,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, files, sampling, writers
+from jaxgan import config as config_lib, data, errors, files, preflight, sampling, writers
 from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
@@ -108,6 +111,47 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
     return create_state(gan.game, config.seed, rep)
 
 
+SAMPLE_STEP = re.compile(r'_(\d+)\.png$')  # samples/step_00000100.png, density_00000100.png, ...
+LOGS = ('metrics.jsonl', os.path.join('eval', 'history.jsonl'))
+
+
+def rewind(checkpoints: Checkpoints, workdir: str, step: int) -> str | None:
+    """Moves what `workdir` holds of the steps after `step`, where the run starts, out of its way into
+    <workdir>/rewound/<step>/ (<step>.2, ... where taken), deleting nothing: the later checkpoints (when
+    config.resume_step chose an earlier one), and the rows of metrics.jsonl and eval/history.jsonl and
+    the sample images of steps after `step` (a rewind's, or a killed run's from after its last
+    checkpoint). The run then forks at `step`: its logs hold each step once, its checkpoints one line.
+    Returns that directory, or None where nothing came after `step`."""
+    later = sorted(s for s in checkpoints.all_steps() if s > step)
+    samples = os.path.join(workdir, 'samples')
+    images = sorted(name for name in (os.listdir(samples) if os.path.isdir(samples) else ())
+                    if (m := SAMPLE_STEP.search(name)) and int(m.group(1)) > step)
+    target, n = os.path.join(workdir, 'rewound', str(step)), 1
+    while os.path.exists(target):
+        n += 1
+        target = os.path.join(workdir, 'rewound', f'{step}.{n}')
+    rows = 0
+    if jax.process_index() == 0:
+        rows = sum(writers.move_rows_after(os.path.join(workdir, log), step, os.path.join(target, log))
+                   for log in LOGS)
+        for name in images:
+            os.makedirs(os.path.join(target, 'samples'), exist_ok=True)
+            os.replace(os.path.join(samples, name), os.path.join(target, 'samples', name))
+    if later:
+        checkpoints.move_out({s: os.path.join(target, 'checkpoints', str(s)) for s in later})
+    if not (later or rows or images):
+        return None
+    if jax.process_index() == 0:
+        moved = f'{rows} log rows and {len(images)} sample images after step {step}'
+        if later:
+            logging.warning('rewound to the checkpoint of step %d: the run forks here; the later checkpoints '
+                            '(%s) and the %s are moved to %s', step, ', '.join(map(str, later)), moved, target)
+        else:
+            logging.info('the %s (written by an earlier start of the run after its last checkpoint; those '
+                         'steps are trained again) are moved to %s', moved, target)
+    return target
+
+
 class SampleGrid:
     """A PNG grid of the EMA generator's samples for fixed latents, and the same image in TensorBoard."""
 
@@ -169,29 +213,68 @@ class PeriodicEvaluation:
 
 
 class Preemption:
-    """Whether the run was asked to stop (SIGTERM): by a handler of our own in a single process, and
-    through JAX's preemption sync point in a multi-process run, so that all processes stop together."""
+    """Whether the run was asked to stop, and by which signal: SIGTERM (preemption) or SIGINT (Ctrl-C).
+
+    In a single process, handlers of our own note the signal; the loop saves at the end of the current
+    step and stops. A second Ctrl-C stops at once without saving (the latest complete checkpoint stays;
+    orbax never lists a save it did not finish). SIGINT is left alone where it is ignored (a background
+    job of a script). In a multi-process run, JAX's preemption sync point stops all processes at the
+    same step; a Ctrl-C is passed to it as SIGTERM.
+    """
+
+    EXIT_CODES = {'SIGTERM': 0, 'SIGINT': 130}
 
     def __init__(self):
-        self.requested = False
+        self.requested: str | None = None
         self._multi = jax.process_count() > 1
-        self._previous = None
-        if not self._multi and threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            signals = [signal.SIGINT] if self._multi else [signal.SIGTERM, signal.SIGINT]
+            for signum in signals:
+                if signum == signal.SIGINT and signal.getsignal(signum) is signal.SIG_IGN:
+                    continue
+                self._previous[signum] = signal.signal(signum, self._handle)
 
     def _handle(self, signum, frame) -> None:
-        del signum, frame
-        self.requested = True
+        del frame
+        name = signal.Signals(signum).name
+        if name == 'SIGINT' and self.requested == 'SIGINT':
+            os.write(2, b'\nstopped at once by a second Ctrl-C, without saving; the latest complete checkpoint '
+                        b'stays\n')
+            os._exit(130)
+        if name == 'SIGINT':
+            os.write(2, b'\ninterrupted (SIGINT): saving a checkpoint at the end of the current step, then '
+                        b'exiting; Ctrl-C again stops at once, without saving\n')
+        self.requested = self.requested or name
+        if self._multi:  # JAX's preemption notifier listens for SIGTERM: all processes stop together
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def reached(self, dispatch: int) -> bool:
         if self._multi:
             from jax.experimental import multihost_utils
-            return multihost_utils.reached_preemption_sync_point(dispatch)
-        return self.requested
+            if multihost_utils.reached_preemption_sync_point(dispatch):
+                self.requested = self.requested or 'SIGTERM'
+                return True
+            return False
+        return self.requested is not None
+
+    def before_training(self) -> None:
+        """Stops a single-process run signalled while it was getting ready: nothing new to save."""
+        if self.requested and not self._multi:
+            message = f'{self.requested} before training started: nothing new to save; exiting'
+            logging.warning(message)
+            raise errors.Stopped(message, self.EXIT_CODES[self.requested])
+
+    def stop(self, step: int) -> errors.Stopped:
+        """What to raise once the checkpoint of `step` is saved; logs it."""
+        what = 'preempted' if self.requested == 'SIGTERM' else 'interrupted'
+        message = f'{what} ({self.requested}): saved the checkpoint of step {step}; exiting'
+        logging.warning(message)
+        return errors.Stopped(message, self.EXIT_CODES[self.requested])
 
     def close(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 @dataclasses.dataclass
@@ -214,6 +297,20 @@ class Trainer:
         self.clock = (time.perf_counter(), start)
         self.last_saved = start  # the step of the state restored (or initialised), which needs no saving
         self._finite = jax.jit(health.all_finite)
+        # Progress: a live bar on a terminal, plain lines every log_every steps elsewhere (logs, CI).
+        self.live = writers.live_progress(sys.stderr.isatty(), jax.process_index() == 0)
+        self.bar: writers.ProgressBar | None = None
+
+    def started(self, step: int) -> None:
+        """The first dispatch (with compilation) is done: rates and the bar count from here."""
+        self.clock = (time.perf_counter(), step)
+        if self.live:
+            self.bar = writers.ProgressBar(step, self.config.num_steps, self.config.batch_size)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+            self.bar = None
 
     def last_good(self) -> str:
         """Where the last good checkpoint is, for messages."""
@@ -240,6 +337,8 @@ class Trainer:
             return
         done.checked = True
         flags = parallel.to_host({k: done.metrics[k] for k in step_lib.PER_STEP_METRICS})
+        if self.bar:
+            self.bar.update(done.after)
         masks, skips = np.atleast_1d(flags['nonfinite']), np.atleast_1d(flags['nonfinite_skips'])
         for offset in np.flatnonzero(masks):
             step = done.before + int(offset) + 1
@@ -265,7 +364,10 @@ class Trainer:
             rate = steps / max(now - self.clock[0], 1e-9)
             scalars.update(steps_per_s=rate, images_per_s=rate * self.config.batch_size)
         self.clock = (now, done.after)
-        logging.info(writers.progress_line(done.after, self.config.num_steps, scalars))
+        if self.bar:
+            self.bar.show(scalars)
+        else:
+            logging.info(writers.progress_line(done.after, self.config.num_steps, scalars))
         finite = np.isfinite(scalars.get('d_loss', 0.0)) and np.isfinite(scalars.get('g_loss', 0.0))
         if finite and scalars.get('fake_diversity', 1.0) < health.COLLAPSE_DIVERSITY:
             logging.warning('step %d: fake_diversity %.3g: the generator may have collapsed to a few '
@@ -322,12 +424,28 @@ def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batch
 
 def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> 'Trained':
     """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
-    the end, after the sample grid (experiments use them for plots of their own)."""
+    the end, after the sample grid (experiments use them for plots of their own). Raises
+    errors.Stopped after saving, on SIGTERM or SIGINT."""
+    # Signals are noted from the start: a Ctrl-C while loading or compiling must not raise
+    # KeyboardInterrupt inside XLA or orbax (a crash at exit), but stop the run where it can stop.
+    preemption = Preemption()
+    try:
+        return _train(config, workdir, callbacks, preemption)
+    finally:
+        preemption.close()
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback],
+           preemption: Preemption) -> 'Trained':
+    preflight.check_workdir(workdir)
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
     dataset = data.load(config)
     gan = build_gan(config, dataset.spec)
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
+    preflight.check_eval_dataset(config, dataset.spec)  # read after training: checked before it
+    for warning in preflight.warnings(config, dataset):
+        logging.warning(warning)
 
     # Built before anything is written: missing Inception weights stop the run here.
     evaluation = PeriodicEvaluation(config, workdir, _meta(config, gan)) if config.eval.every else None
@@ -346,11 +464,12 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
         if evaluation:
             evaluation.close()
         return Trained(state, gan, dataset)
+    rewind(checkpoints, workdir, start)
 
     is_chief = jax.process_index() == 0
     if is_chief:
         files.atomic_write(os.path.join(workdir, 'config.json'), json.dumps(_meta(config, gan), indent=2))
-    writer = writers.Writer(workdir, enabled=is_chief)
+    writer = writers.Writer(workdir, enabled=is_chief, start=start)
     trainer = Trainer(config, gan, checkpoints, writer, start)
     grid = SampleGrid(gan, config, workdir, writer)
     if evaluation:
@@ -362,10 +481,10 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     batchers = make_batchers(config, dataset, gan)
     batches = batch_stream(config, dataset, batchers, mesh, real_batches=gan.game.real_batches, start_step=start,
                            num_steps=config.num_steps)
-    preemption = Preemption()
 
     step, previous = start, None
     try:
+        preemption.before_training()
         for dispatch, (at, x) in enumerate(batches):
             assert at == step, (at, step)
             state, metrics = train_step(state, x)
@@ -373,7 +492,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
             if previous is None:
                 jax.block_until_ready(metrics)
                 logging.info('first step (with compilation) took %.1f s', time.perf_counter() - trainer.clock[0])
-                trainer.clock = (time.perf_counter(), current.after)
+                trainer.started(current.after)
             else:
                 trainer.check(previous)  # one dispatch late: the device is busy with `current` meanwhile
             previous, step = current, current.after
@@ -386,8 +505,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
             if preemption.reached(dispatch):
                 trainer.save(state, current)
                 checkpoints.wait()
-                logging.warning('preempted (SIGTERM): saved the checkpoint of step %d; exiting', step)
-                return Trained(state, gan, dataset)
+                raise preemption.stop(step)
         trainer.check(previous)
         trainer.save(state, previous)
         if not crossed(step - 1, step, config.sample_every):
@@ -397,7 +515,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     finally:
         if evaluation:
             evaluation.close()
-        preemption.close()
+        trainer.close()
         batches.close()
         for batcher in batchers.values():
             batcher.close()

@@ -198,3 +198,125 @@ def test_resume_fallback_on_a_damaged_checkpoint_keeps_stderr_short(tmp_path, py
     assert 'the checkpoint at step 4' in result.stderr and 'resuming from the checkpoint at step 2' in result.stderr
     assert 'Event loop is closed' not in result.stderr and 'Traceback' not in result.stderr, result.stderr[-3000:]
     assert len(result.stderr.splitlines()) < 15, result.stderr
+
+
+def _rows(path):
+    return [json.loads(line) for line in open(path)]
+
+
+def _same_rows(a, b):
+    speed = ('steps_per_s', 'images_per_s')
+    return [{k: v for k, v in r.items() if k not in speed} for r in a] == \
+           [{k: v for k, v in r.items() if k not in speed} for r in b]
+
+
+def _tensorboard_events(path):
+    import struct
+    from tensorboardX.proto import event_pb2
+    data, events = open(path, 'rb').read(), []
+    while data:
+        (length,) = struct.unpack('<Q', data[:8])
+        events.append(event_pb2.Event.FromString(data[12:12 + length]))
+        data = data[16 + length:]
+    return events
+
+
+def test_resume_step_rewinds_moving_the_later_checkpoints_and_logs_aside(tmp_path, caplog):
+    train.train(tiny_config(num_steps=6), str(tmp_path))
+    before = _rows(tmp_path / 'metrics.jsonl')
+    assert [r['step'] for r in before] == [2, 4, 6]
+    state = train.train(tiny_config(num_steps=6, resume_step=2), str(tmp_path)).state
+    assert int(parallel.to_host(state.step)) == 6
+    rewound = tmp_path / 'rewound' / '2'
+    assert sorted(os.listdir(rewound / 'checkpoints')) == ['4', '6']  # moved, not deleted
+    assert Checkpoints(str(tmp_path), read_only=True).all_steps() == [2, 4, 6]  # one line of checkpoints
+    after = _rows(tmp_path / 'metrics.jsonl')
+    assert [r['step'] for r in after] == [2, 4, 6]  # each step once
+    assert _rows(rewound / 'metrics.jsonl') == before[1:]
+    assert _same_rows(after, before)  # the same steps trained again from step 2
+    assert sorted(os.listdir(rewound / 'samples')) == ['step_00000004.png', 'step_00000006.png']
+    assert sorted(os.listdir(tmp_path / 'samples')) == ['step_00000002.png', 'step_00000004.png', 'step_00000006.png']
+    # TensorBoard is told to hide what the first line logged after step 2 (tensorboardX's purge_step).
+    newest = max(os.listdir(tmp_path / 'tensorboard'), key=lambda f: os.path.getmtime(tmp_path / 'tensorboard' / f))
+    purge = [e for e in _tensorboard_events(tmp_path / 'tensorboard' / newest) if e.HasField('session_log')]
+    assert [(e.step, e.session_log.status) for e in purge] == [(3, 1)]  # SessionLog.START at the step after 2
+    assert f'rewound to the checkpoint of step 2: the run forks here; the later checkpoints (4, 6) and the 2 log ' \
+           f'rows and 2 sample images after step 2 are moved to {rewound}' in caplog.text
+    # Once more: the next rewind to the same step goes beside the first.
+    train.train(tiny_config(num_steps=4, resume_step=2), str(tmp_path))
+    assert sorted(os.listdir(tmp_path / 'rewound')) == ['2', '2.2']
+    assert sorted(os.listdir(tmp_path / 'rewound' / '2.2' / 'checkpoints')) == ['4', '6']
+
+
+def test_a_resume_moves_the_rows_logged_after_the_last_checkpoint_aside(tmp_path):
+    import shutil
+    train.train(tiny_config(num_steps=6), str(tmp_path))
+    shutil.rmtree(tmp_path / 'checkpoints' / '6')  # as if killed after logging step 6, before saving it
+    with open(tmp_path / 'metrics.jsonl', 'a') as f:
+        f.write('{"step": 7, "d_lo')  # and mid-write
+    lines = open(tmp_path / 'metrics.jsonl').read().splitlines()
+    train.train(tiny_config(num_steps=6), str(tmp_path))
+    assert [r['step'] for r in _rows(tmp_path / 'metrics.jsonl')] == [2, 4, 6]  # each step once
+    assert open(tmp_path / 'rewound' / '4' / 'metrics.jsonl').read().splitlines() == lines[2:]
+    assert sorted(os.listdir(tmp_path / 'rewound' / '4')) == ['metrics.jsonl', 'samples']
+    assert os.listdir(tmp_path / 'rewound' / '4' / 'samples') == ['step_00000006.png']
+
+
+def _start_interruptible(args, env, log_path):
+    """Like `start`, with Ctrl-C's default action even where this process ignores SIGINT (a background
+    job), as a process started from a terminal has it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a handled signal is reset by exec
+    try:
+        return start(args, env, log_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _clean_exit(text):
+    return 'Traceback' not in text and 'Fatal Python error' not in text and 'Segmentation' not in text
+
+
+def test_ctrl_c_while_training_saves_the_current_step_and_exits_130_quietly(tmp_path, python_env):
+    log, workdir = tmp_path / 'run.log', tmp_path / 'run'
+    process = _start_interruptible([*RUN, '--config.num_steps=100000', '--config.checkpoint_every=3',
+                                    '--config.async_checkpoints=True', '--config.log_every=1000',
+                                    f'--workdir={workdir}'], python_env, log)
+    assert wait_for(log, 'first step')
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130, open(log).read()[-3000:]
+    text = open(log).read()
+    assert _clean_exit(text), text[-3000:]
+    assert 'interrupted (SIGINT): saving a checkpoint at the end of the current step' in text
+    saved = int(text.split('interrupted (SIGINT): saved the checkpoint of step ')[1].split(';')[0])
+    assert Checkpoints(str(workdir), read_only=True).latest_step() == saved > 0
+    assert not [d for d in os.listdir(workdir / 'checkpoints') if 'tmp' in d]  # no save left half-done
+    assert int(final_state(workdir).step) == saved
+
+
+@pytest.mark.parametrize('delay', [0.0, 1.5, 3.0])
+def test_ctrl_c_while_loading_or_compiling_exits_130_without_a_crash(tmp_path, python_env, delay):
+    log = tmp_path / 'run.log'
+    process = _start_interruptible([*RUN, '--config.num_steps=100000', f'--workdir={tmp_path}/run'], python_env, log)
+    assert wait_for(log, 'data:')
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130, open(log).read()[-3000:]
+    text = open(log).read()
+    assert _clean_exit(text), text[-3000:]
+    assert ('SIGINT before training started: nothing new to save; exiting' in text
+            or 'interrupted (SIGINT): saved the checkpoint of step' in text), text[-3000:]
+
+
+def test_a_second_ctrl_c_stops_at_once_without_saving(tmp_path, python_env):
+    log = tmp_path / 'run.log'
+    process = _start_interruptible([*RUN, '--config.num_steps=100000', '--config.checkpoint_every=100000',
+                                    '--config.image_size=32', f'--workdir={tmp_path}/run'], python_env, log)
+    assert wait_for(log, 'data:')
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    text = open(log).read()
+    assert _clean_exit(text), text[-3000:]
+    assert 'stopped at once by a second Ctrl-C, without saving; the latest complete checkpoint stays' in text

@@ -100,3 +100,57 @@ def test_the_same_npy_named_relative_then_absolute_resumes(tmp_path, monkeypatch
     np.save(tmp_path / 'other.npy', images)  # other data: still another set-up
     with pytest.raises(UserError, match='another set-up'):
         train.train(tiny_config(dataset='npy:other.npy', num_steps=6), str(tmp_path / 'run'))
+
+
+def test_a_workdir_that_cannot_be_written_stops_the_run_before_anything(tmp_path, monkeypatch):
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.access(locked, os.W_OK):  # root writes anywhere: answer as the system answers other users
+        real = os.access
+        monkeypatch.setattr(os, 'access', lambda path, mode, **kw: str(path) != str(locked) and real(path, mode, **kw))
+    try:
+        with pytest.raises(UserError, match=rf'--workdir={locked}/run cannot be made in {locked}: permission denied'):
+            train.train(tiny_config(), str(locked / 'run'))
+        with pytest.raises(UserError, match=rf'--workdir={locked} cannot be written: permission denied'):
+            train.train(tiny_config(), str(locked))
+    finally:
+        locked.chmod(0o755)
+    assert os.listdir(locked) == []
+
+
+def test_the_eval_dataset_is_checked_before_training(tmp_path):
+    from experiments import infogan_mnist
+    config = infogan_mnist.get_config()
+    small = tiny_config()
+    for field in ('dataset', 'image_size', 'batch_size', 'num_steps', 'model', 'data', 'log_every',
+                  'checkpoint_every'):
+        config[field] = small[field]
+    config.eval_dataset = f'folder:{tmp_path}/no_such_folder'
+    with pytest.raises(UserError, match=f"config.eval_dataset='folder:{tmp_path}/no_such_folder': image folder not found"):
+        infogan_mnist.run(config, str(tmp_path / 'run'))
+    assert not os.path.exists(tmp_path / 'run')  # failed before step 1, not after training
+    np.save(tmp_path / 'unlabelled.npy', np.zeros((4, 8, 8), np.uint8))
+    with pytest.raises(UserError, match=f"config.eval_dataset='npy:{tmp_path}/unlabelled.npy' has no labels"):
+        train.train(tiny_config(eval_dataset=f'npy:{tmp_path}/unlabelled.npy'), str(tmp_path / 'run'))
+    np.save(tmp_path / 'colour.npy', np.zeros((4, 8, 8, 3), np.uint8))
+    np.save(tmp_path / 'colour.labels.npy', np.arange(4))
+    with pytest.raises(UserError, match=rf"config.eval_dataset='npy:{tmp_path}/colour.npy' gives examples of shape "
+                                        r"\(16, 16, 3\), the training data \(digits\) \(16, 16, 1\)"):
+        train.train(tiny_config(eval_dataset=f'npy:{tmp_path}/colour.npy'), str(tmp_path / 'run'))
+    assert not os.path.exists(tmp_path / 'run')
+
+
+def test_start_up_warns_of_a_batch_larger_than_the_data_and_of_heavy_upsampling(tmp_path, caplog):
+    np.save(tmp_path / 'tiny.npy', np.random.default_rng(0).integers(0, 255, (8, 3, 3), np.uint8))
+    with caplog.at_level(logging.WARNING):
+        train.train(tiny_config(dataset=f'npy:{tmp_path}/tiny.npy', num_steps=1), str(tmp_path / 'run'))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f'config.batch_size=16 is more than the 8 examples of npy:{tmp_path}/tiny.npy: each batch holds ' \
+           'some examples more than once' in warnings
+    assert any(w.startswith(f'config.image_size=16 upsamples the 3x3 images of npy:{tmp_path}/tiny.npy 5.33333 '
+                            'times') for w in warnings), warnings
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # digits (8x8) at 16: twice, not warned of
+        train.train(tiny_config(num_steps=1), str(tmp_path / 'digits'))
+    assert not [r for r in caplog.records if 'upsamples' in r.getMessage() or 'more than the' in r.getMessage()]

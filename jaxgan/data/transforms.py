@@ -27,7 +27,8 @@ def centre_crop(image: np.ndarray, crop: int, name: str = 'image') -> np.ndarray
     h, w = image.shape[:2]
     size = crop or min(h, w)
     if size > min(h, w):
-        raise UserError(f'config.data.crop={crop} is larger than {name} of {h}x{w} pixels')
+        raise UserError(f'config.data.crop={crop} is larger than {name} of {h}x{w} pixels '
+                        '(--config.data.crop=0 takes the largest centred square)')
     top, left = (h - size) // 2, (w - size) // 2
     return image[top:top + size, left:left + size]
 

@@ -1,0 +1,80 @@
+"""What a run checks before it writes anything: the workdir, the data an experiment evaluates on after
+training, and set-ups that work but are probably not what was meant (warnings).
+
+Each check raises UserError naming the problem; none writes to the workdir. `train.train` runs them
+before its first write, so a run that would fail on one of them fails at once, not after training.
+"""
+
+from __future__ import annotations
+
+import os
+
+import ml_collections
+
+from jaxgan import data
+from jaxgan.errors import UserError
+
+# Images smaller than the training size by more than this factor (per side) draw a warning.
+MAX_UPSAMPLING = 4
+
+
+def check_workdir(workdir: str) -> None:
+    """The workdir is a directory that can be written, or can be made: creates nothing."""
+    path = os.path.abspath(workdir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f'--workdir={workdir} is a file, not a directory')
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UserError(f'--workdir={workdir} cannot be made: {existing} is a file, not a directory')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = 'cannot be written' if existing == path else f'cannot be made in {existing}'
+        raise UserError(f'--workdir={workdir} {what}: permission denied')
+
+
+def check_eval_dataset(config: ml_collections.ConfigDict, spec: data.DataSpec) -> None:
+    """config.eval_dataset (where set) opens, has labels, and gives examples of the training shape: it
+    is read after training (infogan_mnist, ssgan_mnist), where a problem would waste the run."""
+    name = config.get('eval_dataset', '')
+    if not name:
+        return
+    eval_config = config.copy_and_resolve_references()
+    eval_config.dataset = name
+    try:
+        eval_spec = data.load(eval_config).spec
+    except UserError as e:
+        raise UserError(f'config.eval_dataset={name!r}: {e}') from None
+    if not eval_spec.num_classes:
+        raise UserError(f'config.eval_dataset={name!r} has no labels')
+    if eval_spec.shape != spec.shape:
+        raise UserError(f'config.eval_dataset={name!r} gives examples of shape {eval_spec.shape}, the training '
+                        f'data ({config.dataset}) {spec.shape}')
+
+
+def raw_side(dataset: data.Dataset, crop: int) -> int | None:
+    """The side, in pixels, of the square the first image is cropped to before resizing (None where the
+    data are not images, are stored already resized, or the first cannot be read)."""
+    source = dataset.source
+    if dataset.spec.kind != 'image' or source.preprocessed:
+        return None
+    try:
+        h, w = source[0].shape[:2]
+    except Exception:  # an unreadable image: the pipeline reports it (or skips it) itself
+        return None
+    return crop or min(h, w)
+
+
+def warnings(config: ml_collections.ConfigDict, dataset: data.Dataset) -> list[str]:
+    """One line for each set-up that trains but is probably not what was meant."""
+    found = []
+    spec = dataset.spec
+    if config.batch_size > spec.num_examples:
+        found.append(f'config.batch_size={config.batch_size} is more than the {spec.num_examples} examples '
+                     f'of {spec.source}: each batch holds some examples more than once')
+    side = raw_side(dataset, config.data.crop)
+    if side and config.image_size > MAX_UPSAMPLING * side:
+        found.append(f'config.image_size={config.image_size} upsamples the {side}x{side} images of {spec.source} '
+                     f'{config.image_size / side:g} times: the generator learns mostly the resizing filter '
+                     f'(set a smaller config.image_size)')
+    return found
