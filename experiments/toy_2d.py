@@ -29,7 +29,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, data, plots, sampling, train
+from jaxgan import cli, config as config_lib, data, files, plots, sampling, train
 from jaxgan.data import toy
 from jaxgan.errors import UserError
 from jaxgan.metrics.modes import mode_coverage
@@ -95,8 +95,7 @@ def run(config, workdir: str) -> dict | None:
     result.update(dataset=config.dataset, samples=config.eval_samples, step=int(jax.device_get(state.step)))
     logging.info('mode coverage: %s', json.dumps(result))
     if jax.process_index() == 0:
-        with open(os.path.join(workdir, 'mode_coverage.json'), 'w', encoding='utf-8') as f:
-            json.dump(result, f, indent=2, allow_nan=False)
+        files.atomic_write(os.path.join(workdir, 'mode_coverage.json'), json.dumps(result, indent=2, allow_nan=False))
     return result
 
 

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan import data
+from jaxgan import data, files
 from jaxgan.core import parallel
 from jaxgan.gan import GAN, build_gan, make_train_step
 from jaxgan.core.state import create_state
@@ -164,8 +164,7 @@ def _main(argv) -> None:
     meta = {'device': str(jax.devices()[0].device_kind), 'devices': jax.device_count(), 'backend': jax.default_backend(),
             'jax': jax.__version__, 'date': time.strftime('%Y-%m-%d')}
     if f.out:
-        with open(f.out, 'w', encoding='utf-8') as fh:
-            json.dump({'meta': meta, 'results': rows}, fh, indent=1)
+        files.atomic_write(f.out, json.dumps({'meta': meta, 'results': rows}, indent=1))
     held = ', held on the devices' if f.mode == 'pipeline' and config.data.on_device else ''
     print(f'\n{meta["device"]} x{meta["devices"]}, jax {meta["jax"]}, {f.mode} data{held}')
     print(f'{"batch":>6} {"dtype":>9} {"k":>3} {"compile s":>10} {"steps/s":>9} {"img/s":>10} {"GFLOP/img":>10} '

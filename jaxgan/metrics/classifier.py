@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgan import files
 from jaxgan.errors import UserError
 
 
@@ -122,8 +123,7 @@ def save(trained: TrainedClassifier, out: str) -> None:
     from jaxgan.metrics.inception import save_npz
     os.makedirs(out, exist_ok=True)
     save_npz(jax.device_get(trained.variables), os.path.join(out, 'classifier.npz'))
-    with open(os.path.join(out, 'classifier.json'), 'w', encoding='utf-8') as f:
-        json.dump(trained.meta, f, indent=2)
+    files.atomic_write(os.path.join(out, 'classifier.json'), json.dumps(trained.meta, indent=2))
 
 
 def check_out(out: str) -> None:

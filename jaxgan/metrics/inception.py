@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import files
 from jaxgan.errors import UserError
 
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
@@ -197,7 +198,9 @@ def _flatten(tree: dict, prefix: str = '') -> dict[str, np.ndarray]:
 
 
 def save_npz(variables: dict, path: str) -> None:
-    np.savez(path, **_flatten(variables))
+    """The variables as a flat .npz, written whole or not at all."""
+    with files.atomic_path(path) as tmp:
+        np.savez(tmp, **_flatten(variables))
 
 
 def _unflatten(flat: dict[str, np.ndarray]) -> dict:
@@ -235,13 +238,12 @@ def load_weights(path: str = '', cache_dir: str = '') -> dict:
             if not os.path.exists(pth):
                 os.makedirs(cache_dir, exist_ok=True)
                 try:
-                    urllib.request.urlretrieve(FID_WEIGHTS_URL, f'{pth}.part')
+                    with files.atomic_path(pth) as tmp:
+                        urllib.request.urlretrieve(FID_WEIGHTS_URL, tmp)
                 except OSError as e:
                     raise UserError(f'no Inception weights given and none cached in {cache_dir}; downloading '
                                     f'{FID_WEIGHTS_URL} failed ({e}); pass the file with --inception_weights') from None
-                os.replace(f'{pth}.part', pth)
-            save_npz(from_torch_state_dict(_read_pth(pth)), f'{path}.part.npz')
-            os.replace(f'{path}.part.npz', path)
+            save_npz(from_torch_state_dict(_read_pth(pth)), path)
     if not os.path.exists(path):
         raise UserError(f'Inception weights not found: {path}')
     if path.endswith('.pth'):
