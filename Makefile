@@ -29,9 +29,10 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow tests
 
-# The Flax FID network against an independent PyTorch implementation (installs PyTorch, CPU build).
+# The Flax FID network against an independent PyTorch implementation and pytorch-fid, and jaxgan's
+# reader of PyTorch files against torch.load (installs PyTorch and pytorch-fid; jaxgan needs neither).
 test-torch: setup
-	$(PY) -m pip install --quiet torch
+	$(PY) -m pip install --quiet torch pytorch-fid
 	$(PY) -m pytest -q tests/test_inception.py
 
 clean:

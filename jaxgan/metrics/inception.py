@@ -9,15 +9,20 @@ Protocol: uint8 images in [0, 255], grey ones repeated to RGB, resized bilinearl
 no antialiasing: PyTorch's F.interpolate(..., 'bilinear', align_corners=False)) to 299x299, scaled to
 [-1, 1].
 
-Weights are not shipped. `load_weights(path)` reads a jaxgan `.npz` or pytorch-fid's `.pth` (that needs
-PyTorch); with no path it looks in the cache dir and, if the machine is online, downloads pytorch-fid's
-file from its release page once (PyTorch needed to read it).
+Weights are not shipped. `load_weights(path)` reads a jaxgan `.npz` or pytorch-fid's `.pth`, the latter
+with jaxgan's own reader of PyTorch files (`jaxgan.metrics.pth`, no PyTorch needed); with no path it
+looks in the cache dir and, if the machine is online, downloads pytorch-fid's file from its release page
+once and converts it to an `.npz` there. Either file is checked against the network's names and shapes
+(`check_state_dict`, `check_variables`) before use: another file is a one-line error naming it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 import urllib.request
+import zipfile
 from typing import Any
 
 import flax.linen as nn
@@ -27,6 +32,7 @@ import numpy as np
 
 from jaxgan import files
 from jaxgan.errors import UserError
+from jaxgan.metrics import pth
 
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
                    'pt_inception-2015-12-05-6726825d.pth')
@@ -214,13 +220,90 @@ def _unflatten(flat: dict[str, np.ndarray]) -> dict:
     return tree
 
 
-def _read_pth(path: str) -> dict[str, np.ndarray]:
+def _dims(shape: tuple[int, ...]) -> str:
+    return 'x'.join(map(str, shape)) or 'a scalar'
+
+
+def _listing(names: list[str], limit: int = 3) -> str:
+    shown = ', '.join(names[:limit])
+    return f'{shown} and {len(names) - limit} more' if len(names) > limit else shown
+
+
+@functools.lru_cache(maxsize=1)
+def variable_shapes() -> dict[str, tuple[int, ...]]:
+    """The network's variables as {'params/Conv2d_1a_3x3/conv/kernel': shape, ...}, the names of a
+    jaxgan `.npz` (traced, not computed)."""
+    x = jax.ShapeDtypeStruct((1, 8, 8, 3), np.uint8)
+    variables = jax.eval_shape(FIDInceptionV3().init, jax.random.key(0), x)
+    leaves = jax.tree_util.tree_flatten_with_path(variables)[0]
+    return {'/'.join(str(k.key) for k in path): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def torch_shapes() -> dict[str, tuple[int, ...]]:
+    """The tensors of pytorch-fid's state dict that the network uses, {torch name: shape}: the inverse of
+    `from_torch_state_dict` (BatchNorm's `num_batches_tracked`, which it ignores, is not listed)."""
+    out = {}
+    for key, shape in variable_shapes().items():
+        _, *path, name = key.split('/')
+        if path == ['fc']:
+            out[f'fc.{name.replace("kernel", "weight")}'] = shape[::-1] if name == 'kernel' else shape
+        elif path[-1] == 'conv':
+            out['.'.join(path) + '.weight'] = (shape[3], shape[2], shape[0], shape[1])
+        else:
+            torch_name = {'scale': 'weight', 'bias': 'bias', 'mean': 'running_mean', 'var': 'running_var'}[name]
+            out['.'.join(path) + f'.{torch_name}'] = shape
+    return out
+
+
+def _check_layout(found: dict[str, tuple[tuple[int, ...], np.dtype]], expected: dict[str, tuple[int, ...]],
+                  ignored: tuple[str, ...], path: str, what: str) -> None:
+    """A one-line UserError naming `path` and the first differences, unless `found` {name: (shape,
+    dtype)} has exactly the `expected` names and shapes (floating), names ending in `ignored` aside."""
+    missing = sorted(expected.keys() - found.keys())
+    unexpected = sorted(k for k in found.keys() - expected.keys() if not k.endswith(ignored))
+    shapes = [f'{k} is {_dims(found[k][0])}, expected {_dims(expected[k])}'
+              for k in expected if k in found and tuple(found[k][0]) != expected[k]]
+    types = [f'{k} is {found[k][1]}, not floating point' for k in expected
+             if k in found and not np.issubdtype(found[k][1], np.floating) and found[k][1].name != 'bfloat16']
+    problems = ([f'missing {_listing(missing)}'] if missing else []) + \
+        ([f'unexpected {_listing(unexpected)}'] if unexpected else []) + shapes[:3] + types[:3]
+    if problems:
+        raise UserError(f'{path} is not {what}: {"; ".join(problems)} ({len(found)} arrays; the network has '
+                        f'{len(expected)})')
+
+
+def check_state_dict(state: dict[str, np.ndarray], path: str) -> None:
+    """A one-line UserError unless `state` has pytorch-fid's names and shapes (read from `path`)."""
+    _check_layout({k: (np.shape(v), np.asarray(v).dtype) for k, v in state.items()}, torch_shapes(),
+                  ('.num_batches_tracked',), path, "pytorch-fid's Inception weights")
+
+
+def check_variables(flat: dict[str, np.ndarray], path: str) -> None:
+    """A one-line UserError unless the flat variables of an `.npz` are the network's, names and shapes."""
+    _check_layout({k: (np.shape(v), np.asarray(v).dtype) for k, v in flat.items()}, variable_shapes(), (),
+                  path, 'Inception weights in jaxgan\'s .npz layout (python -m jaxgan.metrics.inception '
+                  '--convert=FILE.pth --out=FILE.npz makes one)')
+
+
+def read_pth(path: str) -> dict:
+    """The network's variables from pytorch-fid's `.pth` (any PyTorch file of its layout), checked."""
+    state = pth.read_state_dict(path)
+    check_state_dict(state, path)
+    return from_torch_state_dict(state)
+
+
+def read_npz(path: str) -> dict:
+    """The network's variables from a jaxgan `.npz` (`save_npz`), checked."""
     try:
-        import torch
-    except ImportError:
-        raise UserError(f'reading {path} needs PyTorch (pip install torch), or convert it once on a machine '
-                        'that has it: python -m jaxgan.metrics.inception --convert=FILE.pth --out=FILE.npz') from None
-    return {k: v.numpy() for k, v in torch.load(path, map_location='cpu', weights_only=True).items()}
+        loaded = np.load(path)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f'a single array of shape {np.shape(loaded)}, not a .npz of named arrays')
+        with loaded:
+            flat = dict(loaded)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # not a zip of .npy arrays, or damaged
+        raise UserError(f'{path} is not a readable .npz ({type(e).__name__}: {e})') from None
+    check_variables(flat, path)
+    return _unflatten(flat)
 
 
 def default_weights_path(cache_dir: str) -> str:
@@ -228,37 +311,44 @@ def default_weights_path(cache_dir: str) -> str:
 
 
 def load_weights(path: str = '', cache_dir: str = '') -> dict:
-    """The network's variables from `path` (.npz or .pth), else the cache, else a download."""
+    """The network's variables from `path` (a jaxgan .npz, or else a PyTorch file such as pytorch-fid's
+    .pth), else the cache, else a download."""
     from jaxgan.data.pipeline import default_cache_dir
     cache_dir = cache_dir or default_cache_dir()
     if not path:
         path = default_weights_path(cache_dir)
         if not os.path.exists(path):
-            pth = os.path.join(cache_dir, os.path.basename(FID_WEIGHTS_URL))
-            if not os.path.exists(pth):
+            downloaded = os.path.join(cache_dir, os.path.basename(FID_WEIGHTS_URL))
+            if not os.path.exists(downloaded):
                 os.makedirs(cache_dir, exist_ok=True)
                 try:
-                    with files.atomic_path(pth) as tmp:
+                    with files.atomic_path(downloaded) as tmp:
                         urllib.request.urlretrieve(FID_WEIGHTS_URL, tmp)
                 except OSError as e:
                     raise UserError(f'no Inception weights given and none cached in {cache_dir}; downloading '
                                     f'{FID_WEIGHTS_URL} failed ({e}); pass the file with --inception_weights') from None
-            save_npz(from_torch_state_dict(_read_pth(pth)), path)
+            save_npz(read_pth(downloaded), path)
     if not os.path.exists(path):
         raise UserError(f'Inception weights not found: {path}')
-    if path.endswith('.pth'):
-        return from_torch_state_dict(_read_pth(path))
-    with np.load(path) as f:
-        return _unflatten(dict(f))
+    return read_npz(path) if path.endswith('.npz') else read_pth(path)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     import argparse
-    parser = argparse.ArgumentParser(description='Convert pytorch-fid Inception weights (.pth) to .npz.')
-    parser.add_argument('--convert', required=True, help='pt_inception-2015-12-05-6726825d.pth')
-    parser.add_argument('--out', required=True, help='where to write the .npz')
-    args = parser.parse_args()
-    save_npz(from_torch_state_dict(_read_pth(args.convert)), args.out)
+    parser = argparse.ArgumentParser(
+        description='Convert pytorch-fid\'s Inception weights (.pth) to a jaxgan .npz, without PyTorch. '
+                    'Not needed to evaluate (--inception_weights reads the .pth too); the .npz loads faster.')
+    parser.add_argument('--convert', required=True,
+                        help='pytorch-fid\'s pt_inception-2015-12-05-6726825d.pth (read, never executed)')
+    parser.add_argument('--out', required=True, help='where to write the .npz (written whole or not at all)')
+    args = parser.parse_args(argv)
+    try:
+        if not args.out.endswith('.npz'):
+            raise UserError(f'--out={args.out} must end in .npz')
+        save_npz(read_pth(args.convert), args.out)
+    except UserError as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
     print(f'wrote {args.out}')
 
 
