@@ -226,6 +226,12 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
            'feature_matching to 0 (and mmd above 0)')
     _check(config.n_critic > 0 or config.g_objective.mmd > 0,
            'config.n_critic=0 and config.g_objective.mmd=0: the generator has no objective')
+    d_heads = [name for name, on in (('conditioning.d', config.conditioning.d != 'none'),
+                                     ('infogan', config.infogan.categorical or config.infogan.continuous),
+                                     ('semi_supervised', config.semi_supervised.num_labels)) if on]
+    _check(config.n_critic > 0 or not d_heads,
+           f'config.n_critic=0 trains no discriminator, but {", ".join(f"config.{h}" for h in d_heads)} '
+           'need one: turn them off or train D')
     _check(config.infogan.categorical >= 0 and config.infogan.continuous >= 0,
            'config.infogan.categorical and continuous must be >= 0')
     _check(config.semi_supervised.num_labels >= 0, 'config.semi_supervised.num_labels must be >= 0')

@@ -103,7 +103,8 @@ class GAN:
     @property
     def real_labels(self) -> bool:
         """Whether real batches carry labels: D is conditioned on them, or classifies them (AC-GAN)."""
-        return self.d_conditioned or any(t.name == 'acgan_real' for t in self.game.terms)
+        return self.d_conditioned or any(isinstance(t, T.Classification) and t.labels == ('real', 'y')
+                                         for t in self.game.terms)
 
     @property
     def latent_dim(self) -> int:

@@ -154,3 +154,19 @@ def test_ema_update_follows_its_definition():
     np.testing.assert_allclose(warm['w'], 1 - 1 / 10)  # decay_0 = (1 + 0) / (10 + 0)
     late = ema_update(ema, params, jnp.asarray(10_000_000), decay=0.999, start=0)
     np.testing.assert_allclose(late['w'], 1 - 0.999, rtol=1e-4)
+
+
+def test_a_game_refuses_shared_networks_and_clashing_term_names():
+    import dataclasses
+
+    import pytest
+
+    from jaxgan.core import terms as T
+    game = setup(tiny_config())[1].game
+    with pytest.raises(ValueError, match='each network belongs to one player'):
+        dataclasses.replace(game, generator=dataclasses.replace(game.generator, networks=('G', 'D')))
+    twice = game.critic.terms + (T.R1('d_adversarial', 1.0),)
+    with pytest.raises(ValueError, match='term names must be unique'):
+        dataclasses.replace(game, critic=dataclasses.replace(game.critic, terms=twice))
+    with pytest.raises(ValueError, match='term names must be unique'):
+        dataclasses.replace(game, critic=dataclasses.replace(game.critic, terms=(T.R1('d_loss', 1.0),)))

@@ -113,7 +113,7 @@ def test_historical_averaging_keeps_the_running_mean_as_its_state():
     state = term.init({'w': jnp.full(3, 1.0)})
     for value in (5.0, 9.0):
         state = term.update(state, {'w': jnp.full(3, value)})
-    np.testing.assert_allclose(state['average']['w'], 5.0)  # the mean of 1, 5 and 9
-    assert int(state['count']) == 3
-    loss = term(view(params={'w': jnp.full(3, 7.0)}, term_states={'ha': state}))
+    np.testing.assert_allclose(state['average']['w'], 7.0)  # the mean of 5 and 9: the initial 1 is replaced
+    assert int(state['count']) == 2
+    loss = term(view(params={'w': jnp.full(3, 9.0)}, term_states={'ha': state}))
     np.testing.assert_allclose(loss, 0.1 * 3 * 4.0, rtol=1e-6)

@@ -154,3 +154,14 @@ def test_start_up_warns_of_a_batch_larger_than_the_data_and_of_heavy_upsampling(
     with caplog.at_level(logging.WARNING):  # digits (8x8) at 16: twice, not warned of
         train.train(tiny_config(num_steps=1), str(tmp_path / 'digits'))
     assert not [r for r in caplog.records if 'upsamples' in r.getMessage() or 'more than the' in r.getMessage()]
+
+
+@pytest.mark.parametrize('overrides, named', [
+    (dict(conditioning__d='acgan', conditioning__g='concat'), 'config.conditioning.d'),
+    (dict(infogan__categorical=4), 'config.infogan'),
+])
+def test_no_discriminator_with_a_head_that_needs_one_is_a_config_error(overrides, named):
+    from jaxgan import config as config_lib
+    config = tiny_config(n_critic=0, g_objective__adversarial=0.0, g_objective__mmd=1.0, **overrides)
+    with pytest.raises(UserError, match=f'config.n_critic=0 trains no discriminator, but {named}'):
+        config_lib.validate(config, num_devices=8)

@@ -9,8 +9,9 @@ says:
     critic      the player that updates first, `repeats` (n_critic) times per step; None for a game with
                 no discriminator (a GMMN)
     noise       the random inputs of one step, drawn for the global batch before sharding
-    generate    the generator side's forward pass, (nets, real, noise) -> generated examples; it runs
-                once per critic update, and the last critic update shares it with the generator update
+    generate    the generator side's forward pass, (nets, real, noise) -> generated examples (float
+                arrays: the generator's gradient flows back through them); it runs once per critic
+                update, and the last critic update shares it with the generator update
     quantities  named values computed from a `View` on first use and reused by every term of the same
                 update (D's outputs on real and on generated examples, say)
 
@@ -21,6 +22,7 @@ state of its own in the run state, as an optax transform does.
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from typing import Any, Callable, Mapping
 
 import flax.linen as nn
@@ -68,6 +70,18 @@ class Game:
     quantities: Mapping[str, Callable[['View'], Any]] = dataclasses.field(default_factory=dict)
     prepare: Callable[[Batch], Batch] = lambda batch: batch  # host units to model units, on the device
     ema: tuple[str, ...] = ()  # networks whose exponential moving average the state keeps
+    batch_key: str = 'x'  # the batch array whose size [n, B, ...] the step's noise is drawn for
+
+    def __post_init__(self):
+        players = self.players
+        owned = [n for p in players for n in p.networks]
+        if len(set(owned)) != len(owned) or not set(owned) <= set(self.networks):
+            raise ValueError(f'each network belongs to one player and exists: players own {owned}, the '
+                             f'game has {sorted(self.networks)}')
+        names = [t.name for t in self.terms]
+        reserved = {f'{p.name}_{m}' for p in players for m in ('loss', 'grad_norm', 'param_norm')}
+        if len(set(names)) != len(names) or set(names) & reserved:
+            raise ValueError(f'term names must be unique and not a metric of the step: {names}')
 
     @property
     def players(self) -> tuple[Player, ...]:
@@ -89,8 +103,9 @@ class Game:
     def init(self, key: jax.Array) -> tuple[dict[str, Params], dict[str, dict]]:
         """({name: params}, {name: model state}) of freshly initialised networks."""
         params, model_state = {}, {}
-        for i, (name, net) in enumerate(sorted(self.networks.items())):
-            variables = dict(net.module.init(jax.random.fold_in(key, i), *net.init_args(), train=False))
+        for name, net in self.networks.items():  # keyed by name: a network's init does not depend on the others
+            variables = dict(net.module.init(jax.random.fold_in(key, zlib.crc32(name.encode())), *net.init_args(),
+                                             train=False))
             params[name] = variables.pop('params')
             model_state[name] = variables
         return params, model_state
@@ -129,7 +144,9 @@ class Nets:
 class View:
     """What a term sees of one update: the networks, the real and generated examples, the noise, the
     step, the updating player's params and each term's own state; and the game's `quantities`, each
-    computed on first use and shared by the terms of the update."""
+    computed on first use and shared by the terms of the update. A term that computes inside `lax.cond`
+    or its own `jax.grad` (a lazy penalty) should read only quantities that are functions (`d_of_x`) or
+    were computed before: a value first cached inside would not be usable outside."""
 
     def __init__(self, game: Game, nets: Nets, real: Batch, generated: dict, noise: dict, step: jax.Array,
                  params: dict[str, Params], term_states: dict[str, Any]):

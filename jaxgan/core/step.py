@@ -58,6 +58,8 @@ def step_noise(game: Game, key: jax.Array, updates: int, batch: int) -> dict:
     noise = dict(game.noise(jax.random.fold_in(key, 0), updates, batch))
     for i, term in enumerate(game.terms):
         drawn = term.noise(jax.random.fold_in(key, i + 1), updates, batch)
+        if drawn is not None and term.name in noise:
+            raise ValueError(f'term {term.name!r} draws noise under a name the game already uses')
         if drawn is not None:
             noise[term.name] = drawn
     return noise
@@ -91,6 +93,11 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float = 0
         bad = health.nonfinite_mask(names, **{f'{player.name}_loss': value, f'{player.name}_grads': grad_norm})
         return {**params, **mine}, opt_state, term_states, metrics, bad
 
+    def own_state(player: Player, before: dict, after: dict) -> dict:
+        # A player's update keeps the model-state changes of its own networks only: the other side's
+        # passes (D judging the generated batch in G's update) would count the same examples again.
+        return {**before, **{name: after[name] for name in player.networks}}
+
     def generate(params, model_state, real, noise, rng):
         nets = Nets(game, params, model_state, rng)
         return game.generate(nets, real, noise), nets.model_state
@@ -101,7 +108,7 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float = 0
             view = View(game, nets, real, lax.stop_gradient(generated), noise, step, mine, term_states)
             terms = {}
             value = objective(critic, view, terms)
-            return value, (terms, diagnostics(critic, view), nets.model_state)
+            return value, (terms, diagnostics(critic, view), own_state(critic, model_state, nets.model_state))
 
         mine = player_params(params, critic.networks)
         (value, (terms, extra, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(mine)
@@ -128,7 +135,7 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float = 0
                 params, model_state, d_opt, term_states, _, b = critic_update(
                     params, model_state, d_opt, term_states, real_i, generated, noise_i, state.step,
                     rng_at(2 * i + 1))
-                return (params, _sync(model_state), d_opt, term_states, bad | b), None
+                return (params, model_state, d_opt, term_states, bad | b), None
 
             first = lambda tree: jax.tree.map(lambda a: a[:-1], tree)
             carry = (params, model_state, opt_state[critic.name], term_states, bad)
@@ -141,7 +148,6 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float = 0
         generated, g_vjp, model_state = jax.vjp(
             lambda mine: generate({**params, **mine}, model_state, real, last_noise, rng_at(2 * n)), g_mine,
             has_aux=True)
-        model_state = _sync(model_state)
         if n > 0:
             params, model_state, opt_state[critic.name], term_states, metrics, b = critic_update(
                 params, model_state, opt_state[critic.name], term_states, real, generated, last_noise,
@@ -153,7 +159,7 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float = 0
             view = View(game, nets, real, generated, last_noise, state.step, mine, term_states)
             terms = {}
             value = objective(generator, view, terms)
-            return value, (terms, diagnostics(generator, view), nets.model_state)
+            return value, (terms, diagnostics(generator, view), own_state(generator, model_state, nets.model_state))
 
         (g_value, (g_terms, g_extra, model_state)), (generated_grad, direct_grads) = jax.value_and_grad(
             g_loss_fn, argnums=(0, 1), has_aux=True)(generated, g_mine)
@@ -188,8 +194,7 @@ def make_step_fn(game: Game, mesh: Mesh, **options) -> TrainStep:
 
     def step(state: RunState, batch: Batch) -> tuple[RunState, Metrics]:
         key = jax.random.fold_in(state.key(), state.step)
-        some = next(iter(batch.values()))
-        noise = step_noise(game, key, game.real_batches, some.shape[1])
+        noise = step_noise(game, key, game.real_batches, batch[game.batch_key].shape[1])
         rng = jax.random.fold_in(key, 0xd0) if needs_rng else None
         return local_step(state, batch, noise, rng)
 

@@ -209,11 +209,12 @@ class MMD(Term):
 
 @dataclasses.dataclass(frozen=True)
 class HistoricalAveraging(Term):
-    """||theta - theta_bar||^2 on the player's params, theta_bar their running mean over its updates
-    (Salimans et al. 2016). State: (theta_bar, count)."""
+    """||theta - theta_bar||^2 on the player's params, theta_bar the running mean of the params after
+    each of its updates (Salimans et al. 2016; the initial params only until the first update). State:
+    (theta_bar, count). A critic's mean moves with each of its n_critic updates."""
 
     def init(self, params):
-        return {'average': jax.tree.map(jnp.copy, params), 'count': jnp.ones((), jnp.int32)}
+        return {'average': jax.tree.map(jnp.copy, params), 'count': jnp.zeros((), jnp.int32)}
 
     def update(self, state, params):
         w = 1.0 / (state['count'].astype(jnp.float32) + 1.0)
