@@ -112,29 +112,16 @@ class GAN:
 
     def latents(self, key: jax.Array, *batch_shape: int) -> jax.Array:
         """Latent vectors [*batch_shape, latent_dim]: z, then InfoGAN's codes drawn from their priors."""
-        z_key, cat_key, cont_key = jax.random.split(key, 3)
-        shape = (*batch_shape, self.z_dim)
-        if self.latent == 'uniform':
-            parts = [jax.random.uniform(z_key, shape, minval=-1.0, maxval=1.0)]
-        else:
-            parts = [jax.random.normal(z_key, shape)]
-        if self.categorical_code:
-            codes = jax.random.randint(cat_key, batch_shape, 0, self.categorical_code)
-            parts.append(jax.nn.one_hot(codes, self.categorical_code))
-        if self.continuous_codes:
-            parts.append(jax.random.uniform(cont_key, (*batch_shape, self.continuous_codes), minval=-1.0, maxval=1.0))
-        return jnp.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+        return draw_latents(key, batch_shape, self.z_dim, self.latent, self.categorical_code, self.continuous_codes)
 
     def codes(self, latents: jax.Array) -> tuple[jax.Array | None, jax.Array | None]:
         """InfoGAN's (categorical code index [B], continuous codes [B, M]) of latent vectors."""
-        z = self.z_dim
-        categorical = jnp.argmax(latents[..., z:z + self.categorical_code], axis=-1) if self.categorical_code else None
-        continuous = latents[..., z + self.categorical_code:] if self.continuous_codes else None
-        return categorical, continuous
+        return T.split_codes(latents, self.z_dim, self.categorical_code, self.continuous_codes)
 
     def labels(self, key: jax.Array, *batch_shape: int) -> jax.Array | None:
         """Labels for generated examples, uniform over the classes (None for unconditional G)."""
         return jax.random.randint(key, batch_shape, 0, self.num_classes) if self.g_conditioned else None
+
 
     def generate(self, params: Params, model_state: ModelState, z: jax.Array, *, y: jax.Array | None = None,
                  train: bool, module: nn.Module | None = None) -> tuple[jax.Array, ModelState]:
@@ -149,6 +136,23 @@ class GAN:
         in training mode, the updated model state. rng: for dropout."""
         return apply(self.discriminator, params, model_state, x, y if self.d_conditioned else None,
                      train=train, rng=rng)
+
+
+def draw_latents(key: jax.Array, batch_shape: tuple[int, ...], z_dim: int, latent: str, categorical: int,
+                 continuous: int) -> jax.Array:
+    """[*batch_shape, z_dim + categorical + continuous]: z ~ N(0, 1) or U[-1, 1] (the DCGAN paper's), a
+    one-hot categorical code and continuous codes ~ U[-1, 1] (InfoGAN, Chen et al. 2016)."""
+    z_key, cat_key, cont_key = jax.random.split(key, 3)
+    shape = (*batch_shape, z_dim)
+    if latent == 'uniform':
+        parts = [jax.random.uniform(z_key, shape, minval=-1.0, maxval=1.0)]
+    else:
+        parts = [jax.random.normal(z_key, shape)]
+    if categorical:
+        parts.append(jax.nn.one_hot(jax.random.randint(cat_key, batch_shape, 0, categorical), categorical))
+    if continuous:
+        parts.append(jax.random.uniform(cont_key, (*batch_shape, continuous), minval=-1.0, maxval=1.0))
+    return jnp.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
 
 
 def apply(module: nn.Module, params: Params, model_state: ModelState, inputs: jax.Array,
@@ -219,12 +223,10 @@ def build_gan(config: Config, spec: DataSpec) -> GAN:
         config, tuple(spec.shape), images=spec.kind == 'image', num_classes=k,
         bn_axis=DATA if config.batch_norm == 'cross_device' else None)
     g_cond, d_cond = config.conditioning.g != 'none', config.conditioning.d in ('concat', 'projection')
-    fields = dict(spec=spec, z_dim=config.model.z_dim, latent=config.model.latent, num_classes=k,
-                      g_conditioned=g_cond, d_conditioned=d_cond, categorical_code=config.infogan.categorical,
-                      continuous_codes=config.infogan.continuous)
-    layout = GAN(game=None, **fields)  # the latents and labels, for the game's noise; its game is set below
+    m, info = config.model, config.infogan
+    latent_dim = m.z_dim + info.categorical + info.continuous
     labels = lambda: jnp.zeros((2,), jnp.int32)
-    networks = {'G': Network(generator, lambda: (jnp.zeros((2, layout.latent_dim)), labels() if g_cond else None))}
+    networks = {'G': Network(generator, lambda: (jnp.zeros((2, latent_dim)), labels() if g_cond else None))}
     n_critic = config.n_critic
     critic = None
     if n_critic > 0:
@@ -238,9 +240,9 @@ def build_gan(config: Config, spec: DataSpec) -> GAN:
 
     def noise(key: jax.Array, updates: int, batch: int) -> dict:
         z_key, y_key = jax.random.split(key)
-        out = {'z': layout.latents(z_key, updates, batch)}
+        out = {'z': draw_latents(z_key, (updates, batch), m.z_dim, m.latent, info.categorical, info.continuous)}
         if g_cond:
-            out['y_fake'] = layout.labels(y_key, updates, batch)
+            out['y_fake'] = jax.random.randint(y_key, (updates, batch), 0, k)
         return out
 
     def generate(nets, real, noise) -> dict:
@@ -260,7 +262,8 @@ def build_gan(config: Config, spec: DataSpec) -> GAN:
 
     game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
                 quantities=quantities, prepare=prepare, ema=('G',))
-    return dataclasses.replace(layout, game=game)
+    return GAN(game=game, spec=spec, z_dim=m.z_dim, latent=m.latent, num_classes=k, g_conditioned=g_cond,
+               d_conditioned=d_cond, categorical_code=info.categorical, continuous_codes=info.continuous)
 
 
 def make_train_step(gan: GAN, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:

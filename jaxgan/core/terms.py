@@ -159,6 +159,13 @@ class Classification(Term):
         return self.weight * losses.classification_loss(logits=view[self.outputs][self.head], labels=labels)
 
 
+def split_codes(latents: jax.Array, z_dim: int, categorical: int, continuous: int
+                ) -> tuple[jax.Array | None, jax.Array | None]:
+    """InfoGAN's (categorical code index [B], continuous codes [B, M]) of latents [z | one-hot | continuous]."""
+    code = jnp.argmax(latents[..., z_dim:z_dim + categorical], axis=-1) if categorical else None
+    return code, (latents[..., z_dim + categorical:] if continuous else None)
+
+
 @dataclasses.dataclass(frozen=True)
 class MutualInformation(Term):
     """InfoGAN's bound on I(c; G(z, c)) (Chen et al. 2016), as a loss on both players: Q's cross-entropy
@@ -173,9 +180,7 @@ class MutualInformation(Term):
     continuous_weight: float = 1.0
 
     def __call__(self, view: View) -> jax.Array:
-        z, k = view.noise[self.latent], self.z_dim
-        categorical = jnp.argmax(z[..., k:k + self.categorical], -1) if self.categorical else None
-        continuous = z[..., k + self.categorical:] if self.continuous else None
+        categorical, continuous = split_codes(view.noise[self.latent], self.z_dim, self.categorical, self.continuous)
         return self.weight * losses.infogan_loss(outputs=view[self.outputs], categorical=categorical,
                                                  continuous=continuous, continuous_weight=self.continuous_weight)
 
