@@ -49,7 +49,19 @@ class _QuietLibraries(pylogging.Filter):
     def filter(self, record: pylogging.LogRecord) -> bool:
         if 'Given directory is read only' in str(record.msg):  # we open checkpoints read-only to sample
             return False
+        if abandoned_read(record):
+            return False
         return record.levelno >= pylogging.WARNING or not any(p in record.pathname for p in self.PACKAGES)
+
+
+def abandoned_read(record: pylogging.LogRecord) -> bool:
+    """Whether a log record is asyncio reporting, when it collects a future, the tensorstore error of a
+    read that a failed restore abandoned (`Future exception was never retrieved`, with the traceback of
+    an OUT_OF_RANGE or DATA_LOSS read): the restore has already failed and been handled, once, by
+    --config.resume_fallback's message. Whether the report comes depends on when the future is collected."""
+    error = record.exc_info[1] if record.exc_info else None
+    return (record.name == 'asyncio' and 'exception was never retrieved' in str(record.msg)
+            and error is not None and 'tensorstore_spec' in str(error))
 
 
 def closed_loop_callback(unraisable) -> bool:

@@ -151,3 +151,40 @@ def test_unknown_experiment_is_one_line_and_exit_2(tmp_path, python_env, module)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
     assert errors == ["error: --experiment='nope' is not one of " + ', '.join(experiments.NAMES)]
     assert 'dcgan_celeba' in experiments.NAMES and not os.listdir(tmp_path)  # nothing written
+
+
+def _asyncio_reports(error: Exception) -> list:
+    """The records asyncio logs when a future whose exception nobody read is collected."""
+    import asyncio
+    import gc
+    import logging as pylogging
+
+    records = []
+
+    class Keep(pylogging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Keep()
+    pylogging.getLogger('asyncio').addHandler(handler)
+    try:
+        loop = asyncio.new_event_loop()
+        future = loop.create_future()
+        future.set_exception(error)
+        del future
+        gc.collect()
+        loop.close()
+    finally:
+        pylogging.getLogger('asyncio').removeHandler(handler)
+    return records
+
+
+def test_an_abandoned_checkpoint_read_is_not_reported_but_other_errors_are():
+    from jaxgan.cli import _QuietLibraries
+
+    quiet = _QuietLibraries()
+    abandoned = _asyncio_reports(ValueError('OUT_OF_RANGE: Error reading ... [tensorstore_spec=\'{}\']'))
+    other = _asyncio_reports(ValueError('something else went wrong'))
+    assert len(abandoned) == 1 and 'never retrieved' in abandoned[0].getMessage()
+    assert not quiet.filter(abandoned[0])
+    assert len(other) == 1 and quiet.filter(other[0])
