@@ -55,17 +55,17 @@ def run(config, workdir: str) -> None:
         grid_model = (grid[:, None] - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
         return jax.jit(lambda p, s: jax.nn.sigmoid(gan.discriminate(p, s, grid_model, train=False)[0]['logits']))
 
-    def plot(gan, state, step):
+    def plot(gan, state, step, prefix=''):
         z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), step), 20_000)
         samples = sampling.sample(gan, state.params['G'], state.model_state['G'], z, bn=config.sample_bn, batch_size=20_000)
         d_out = np.asarray(d_fn(gan)(state.params['D'], state.model_state['D']))
         if jax.process_index() == 0:
-            plots.density_1d(os.path.join(workdir, 'samples', f'density_{step:08d}.png'), grid=grid,
+            plots.density_1d(os.path.join(workdir, 'samples', f'density_{prefix}{step:08d}.png'), grid=grid,
                              data_pdf=pdf, samples=samples[:, 0], d_output=d_out, step=step)
         support = pdf > pdf.max() * 0.05  # where the data are
-        logging.info('step %d: max |D(x) - 1/2| where the data are %.3f; G mean %.3f std %.3f '
-                     '(data %.3f, %.3f)', step, np.abs(d_out[support] - 0.5).max(), samples.mean(),
-                     samples.std(), mu, sigma)
+        logging.info('step %d%s: max |D(x) - 1/2| where the data are %.3f; G mean %.3f std %.3f '
+                     '(data %.3f, %.3f)', step, prefix and f' ({prefix.rstrip("_")})',
+                     np.abs(d_out[support] - 0.5).max(), samples.mean(), samples.std(), mu, sigma)
 
     train.train(config, workdir, callbacks=[plot])
 

@@ -15,7 +15,8 @@ into 64 components, each mapped compactly, so that few samples fall between sepa
 
 After training, for the mixtures: modes captured, the fraction of high-quality samples (within 3 sigma
 of a mode) and the reverse KL of the mode histogram, over 2,500 samples of the EMA generator, in
-<workdir>/mode_coverage.json and the log (the reverse KL is null where no sample is of high quality).
+<workdir>/mode_coverage.json and the log (the reverse KL is null where no sample is of high quality);
+for an ensemble (--config.ensemble.size=N: N seeds in one program), a list of one such result per member.
 Data that are not 2-d points are refused before training. Every sample_every steps, <workdir>/samples/scatter_<step>.png
 plots samples over the data.
 """
@@ -29,7 +30,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from jaxgan import cli, config as config_lib, data, files, plots, sampling, train
+from jaxgan import cli, config as config_lib, data, ensemble, files, plots, sampling, train
 from jaxgan.data import toy
 from jaxgan.errors import UserError
 from jaxgan.metrics.modes import mode_coverage
@@ -76,14 +77,14 @@ def check_points(spec: data.DataSpec, dataset: str) -> None:
                         '(toy_1d takes 1-d points; other experiments, images)')
 
 
-def run(config, workdir: str) -> dict | None:
+def run(config, workdir: str) -> dict | list | None:
     dataset = data.load(config)
     check_points(dataset.spec, config.dataset)
     points = np.asarray(dataset.source.array)[:5000]
 
-    def scatter(gan, state, step):
+    def scatter(gan, state, step, prefix=''):
         if jax.process_index() == 0:
-            plots.scatter_2d(os.path.join(workdir, 'samples', f'scatter_{step:08d}.png'), data=points,
+            plots.scatter_2d(os.path.join(workdir, 'samples', f'scatter_{prefix}{step:08d}.png'), data=points,
                              samples=generate(gan, state, config, 2000, step), title=f'{config.dataset}, step {step}')
 
     trained = train.train(config, workdir, callbacks=[scatter])
@@ -91,12 +92,19 @@ def run(config, workdir: str) -> dict | None:
     mixture = toy.MIXTURES.get(config.dataset.removeprefix('toy:'))
     if mixture is None or not config.dataset.startswith('toy:'):
         return None
-    result = mode_coverage(generate(gan, state, config, config.eval_samples, 0xe5), mixture.centers, mixture.sigma)
-    result.update(dataset=config.dataset, samples=config.eval_samples, step=int(jax.device_get(state.step)))
-    logging.info('mode coverage: %s', json.dumps(result))
+    results = []
+    for member in range(ensemble.size(config)):
+        one = state if ensemble.size(config) == 1 else ensemble.member_state(state, member)
+        result = mode_coverage(generate(gan, one, config, config.eval_samples, 0xe5), mixture.centers, mixture.sigma)
+        result.update(dataset=config.dataset, samples=config.eval_samples, step=ensemble.step_of(one))
+        if ensemble.size(config) > 1:
+            result.update(member=member, seed=config.seed + member)
+        logging.info('mode coverage: %s', json.dumps(result))
+        results.append(result)
+    out = results[0] if ensemble.size(config) == 1 else results
     if jax.process_index() == 0:
-        files.atomic_write(os.path.join(workdir, 'mode_coverage.json'), json.dumps(result, indent=2, allow_nan=False))
-    return result
+        files.atomic_write(os.path.join(workdir, 'mode_coverage.json'), json.dumps(out, indent=2, allow_nan=False))
+    return out
 
 
 if __name__ == '__main__':

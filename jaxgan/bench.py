@@ -103,7 +103,7 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
     from jaxgan.train import batch_stream, make_batchers
     batchers = make_batchers(config, dataset, gan)
     dispatches = max(1, math.ceil(steps / k))
-    stream = batch_stream(config, dataset, batchers, mesh, real_batches=gan.game.real_batches, start_step=0,
+    stream = batch_stream(config, dataset, [batchers], mesh, real_batches=gan.game.real_batches, start_step=0,
                           num_steps=(1 + warmup + dispatches) * k)
     first = next(stream)[1]
 

@@ -141,13 +141,15 @@ def abstract_like(tree: Any, sharding: jax.sharding.Sharding) -> Any:
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
 
 
-def load_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | None = None):
-    """(config, gan, state) of a trained workdir at `step` (the latest by default), on `mesh`."""
+def load_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | None = None,
+             member: str | None = None):
+    """(config, gan, state) of a trained workdir at `step` (the latest by default), on `mesh`. For an
+    ensemble, of the member that `member` names (an index, 'best' or 'best:METRIC'; see
+    ensemble.choose_member): its own config (seed and swept values) and state."""
     import ml_collections
+    from jaxgan import ensemble
     from jaxgan.core import parallel
     from jaxgan.data.spec import DataSpec
-    from jaxgan.gan import build_gan
-    from jaxgan.core.state import init_state
 
     if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
         raise UserError(f'no checkpoints in {workdir} (expected {workdir}/checkpoints)')
@@ -161,10 +163,14 @@ def load_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | No
                             f'{checkpoints.all_steps()}')
         meta = checkpoints.read_meta(step)
         config = ml_collections.ConfigDict(meta['config'])
-        gan = build_gan(config, DataSpec.from_json(meta['data']))
+        chosen = ensemble.choose_member(member, config, workdir)
+        gan = ensemble.member_gan(config, DataSpec.from_json(meta['data']))
         mesh = mesh or parallel.make_mesh()
-        abstract = abstract_like(jax.eval_shape(lambda: init_state(gan.game, 0)), parallel.replicated(mesh))
+        abstract = abstract_like(ensemble.abstract_state(gan, config), parallel.replicated(mesh))
         state = checkpoints.restore(step, abstract)
     finally:
         checkpoints.close()
-    return config, gan, state
+    if chosen is None:
+        return config, gan, state
+    config = ensemble.member_config(config, chosen)
+    return config, ensemble.member_gan(config, gan.spec), ensemble.member_state(state, chosen)

@@ -110,6 +110,16 @@ def run_main(main: Callable[[list[str]], None]) -> None:
     app.run(wrapped)
 
 
+MEMBER_HELP = ('For a run of an ensemble (config.ensemble.size > 1): the member, 0 to N-1, or best (the lowest '
+               'FID of the latest evaluation on record), or best:METRIC (e.g. best:kid; highest for is, precision, '
+               'recall, density, coverage).')
+
+
+def define_member_flag() -> None:
+    """--member, for the tools that read a trained run."""
+    flags.DEFINE_string('member', None, MEMBER_HELP)
+
+
 def fields_help(config: ml_collections.ConfigDict) -> str:
     """Every field of `config` as `name = default  # meaning` (`config_lib.descriptions`), a line each,
     grouped by section: the run's own fields first, then each section under its description."""

@@ -116,6 +116,15 @@ def base_config() -> ml_collections.ConfigDict:
     c.nonfinite = 'stop'  # a non-finite loss or gradient: stop (naming step and quantity) | skip the update
     c.max_nonfinite_skips = 10  # with nonfinite='skip': stop after this many skipped updates
 
+    # Many GANs in one program (jaxgan.ensemble): N members trained by one jitted step, member i with
+    # seed config.seed + i (initialisation, latents, data order), each with its own values of the swept
+    # fields. One checkpoint holds them all; samples, logs and evaluations are per member.
+    c.ensemble = ml_collections.ConfigDict()
+    c.ensemble.size = 1  # members; 1: a single GAN
+    c.ensemble.shared_data = False  # every member reads the same batches (member 0's order)
+    c.ensemble.sweep = ''  # per-member values, 'FIELD=V1,V2,...;FIELD=...' of real-valued fields the step uses
+    c.ensemble.sweep_kind = 'grid'  # grid: every combination, cycled over the members | list: member i, the i-th values
+
     c.resume_step = -1  # the checkpoint to resume from; -1: the latest
     c.resume_fallback = False  # if that checkpoint cannot be read, resume from the one before
     # Labelled data on which infogan_mnist and ssgan_mnist score D as a classifier after training
@@ -263,6 +272,12 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _one_of(config, 'compute_dtype', ('float32', 'bfloat16'))
     _one_of(config, 'sample_bn', ('batch', 'running'))
     _one_of(config, 'nonfinite', ('stop', 'skip'))
+    _check(isinstance(config.ensemble.size, int) and config.ensemble.size >= 1,
+           f'config.ensemble.size={config.ensemble.size!r} must be an integer >= 1')
+    _one_of(config, 'ensemble.sweep_kind', ('grid', 'list'))
+    _check(config.ensemble.size == 1 or config.seed + config.ensemble.size <= 2**32,
+           f'config.seed={config.seed} + config.ensemble.size={config.ensemble.size} members: the members\' '
+           'seeds must stay below 2**32')
     _one_of(config, 'data.on_corrupt', ('error', 'skip'))
     _check(config.max_nonfinite_skips >= 0,
            f'config.max_nonfinite_skips={config.max_nonfinite_skips} must be >= 0')

@@ -3,7 +3,8 @@
     python -m jaxgan.evaluate --workdir=DIR --metrics=fid,kid,is,pr --num_samples=50000
     python -m jaxgan.evaluate --workdir=DIR --metrics=fid,classes --features=classifier:classifiers/mnist
 
-Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (see jaxgan/evaluation.py).
+Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (see jaxgan/evaluation.py); for
+an ensemble's member (--member=I), eval/step_<step>_member_<I>.json, which --member=best then reads.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ def _main(argv) -> None:
     del argv
     f = flags.FLAGS
     metrics = tuple(m.strip() for m in f.metrics.split(',') if m.strip())
-    config, gan, state = load_run(f.workdir, f.step)
+    config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if gan.spec.kind != 'image':
         raise UserError('evaluation needs an image model; toy_2d reports its own mode coverage')
     evaluator = make_evaluator(config, metrics, num_samples=f.num_samples, features=f.features,
                                inception_weights=f.inception_weights, reference_size=f.reference_size,
                                keep=f.keep)
     result = evaluator(gan, state, seed=f.seed, ema=f.ema)
-    out = os.path.join(f.workdir, 'eval', f'step_{result["protocol"]["step"]:08d}.json')
+    member = config.ensemble.get('member')
+    name = f'step_{result["protocol"]["step"]:08d}'
+    if member is not None:  # an ensemble's member: its own file, which --member=best reads
+        result['member'] = member
+        name += f'_member_{member}'
+    out = os.path.join(f.workdir, 'eval', f'{name}.json')
     files.atomic_write(out, json.dumps(result, indent=2))
     print(json.dumps(result['metrics']))
     print(f'wrote {out}', file=sys.stderr)
@@ -49,6 +55,7 @@ def main() -> None:
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
     flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
     flags.DEFINE_bool('ema', True, 'Evaluate the EMA generator (--noema: the trained params).')
+    cli.define_member_flag()
     cli.run_main(_main)
 
 

@@ -74,8 +74,9 @@ def _mutual_info(name: str, c: Config) -> T.Term:
                                c.infogan.continuous, c.infogan.continuous_weight)
 
 
-def select_terms(config: Config, spec: DataSpec, player: str) -> tuple[T.Term, ...]:
-    return tuple(make(config, spec) for p, selected, make in TERMS if p == player and selected(config))
+def select_terms(config: Config, spec: DataSpec, player: str, values: Config | None = None) -> tuple[T.Term, ...]:
+    """The terms `config` selects for `player`, made from `values` (config by default): see `build_gan`."""
+    return tuple(make(values or config, spec) for p, selected, make in TERMS if p == player and selected(config))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -209,8 +210,13 @@ def _g_metrics(view: View) -> dict:
     return {'fake_diversity': health.mean_pairwise_distance(view.generated['x']) / jnp.maximum(spread, 1e-12)}
 
 
-def build_gan(config: Config, spec: DataSpec) -> GAN:
-    """The GAN that `config` describes on data of `spec`."""
+def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> GAN:
+    """The GAN that `config` describes on data of `spec`.
+
+    values: the config whose numbers the terms and optimizers take, where they are not config's own: an
+    ensemble member's (see jaxgan.ensemble), with traced arrays for its swept fields. What to build
+    (networks, which terms, shapes) is decided by `config` alone."""
+    valued = values or config
     loss = losses.get(config.loss)
     if config.label_smoothing and not loss.classifier:
         raise UserError(f'config.label_smoothing applies to the minimax and non_saturating losses, '
@@ -233,10 +239,11 @@ def build_gan(config: Config, spec: DataSpec) -> GAN:
         rngs = ('dropout',) if getattr(discriminator, 'dropout', 0.0) > 0 or getattr(discriminator, 'noise', 0.0) > 0 else ()
         networks['D'] = Network(discriminator, lambda: (jnp.zeros((2, *spec.shape)), labels() if d_cond else None),
                                 rngs)
-        critic = Player('d', ('D',), optim.make(config.d_optimizer, config.num_steps * n_critic),
-                        select_terms(config, spec, 'd'), repeats=n_critic, metrics=_d_metrics(loss.classifier))
-    player = Player('g', ('G',), optim.make(config.g_optimizer, config.num_steps), select_terms(config, spec, 'g'),
-                    metrics=_g_metrics)
+        critic = Player('d', ('D',), optim.make(valued.d_optimizer, config.num_steps * n_critic),
+                        select_terms(config, spec, 'd', valued), repeats=n_critic,
+                        metrics=_d_metrics(loss.classifier))
+    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps),
+                    select_terms(config, spec, 'g', valued), metrics=_g_metrics)
 
     def noise(key: jax.Array, updates: int, batch: int) -> dict:
         z_key, y_key = jax.random.split(key)
@@ -266,8 +273,12 @@ def build_gan(config: Config, spec: DataSpec) -> GAN:
                d_conditioned=d_cond, categorical_code=info.categorical, continuous_codes=info.continuous)
 
 
+def step_options(config: Config, values: Config | None = None) -> dict:
+    """The config's options of core.step.make_step_fn (the EMA decay from `values`, as in build_gan)."""
+    return dict(nonfinite=config.nonfinite, ema_decay=(values or config).ema.decay, ema_start=config.ema.start)
+
+
 def make_train_step(gan: GAN, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
     """The jitted train step of `gan` with the config's step options (see core.step.make_train_step)."""
     return step_lib.make_train_step(gan.game, mesh, steps_per_dispatch=config.steps_per_dispatch,
-                                    nonfinite=config.nonfinite, ema_decay=config.ema.decay,
-                                    ema_start=config.ema.start)
+                                    **step_options(config))

@@ -167,7 +167,7 @@ def _main(argv) -> None:
     if f.out:
         check_out(f.out)
     mesh = parallel.make_mesh()
-    config, gan, state = load_run(f.workdir, f.step, mesh)
+    config, gan, state = load_run(f.workdir, f.step, mesh, member=f.member)
     step = int(state.step)
     start = create_state(gan.game, config.seed, parallel.replicated(mesh))
     image, notes = filters_figure(gan, start, state)
@@ -187,6 +187,7 @@ def main() -> None:
     flags.DEFINE_integer('step', None, 'Checkpoint step to show; the latest by default.')
     flags.DEFINE_string('out', '', 'The PNG to write (whole or not at all); default '
                         'WORKDIR/inspect/filters_step_<step>.png.')
+    cli.define_member_flag()
     cli.run_main(_main)
 
 

@@ -101,7 +101,7 @@ def _main(argv) -> None:
     check_out(f.out)
     if f.op == 'interpolate':
         check_steps(f.steps)
-    config, gan, state = load_run(f.workdir, f.step)
+    config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if gan.spec.kind != 'image':
         raise UserError('the latent tools render images; this model makes vectors')
     y = None
@@ -150,6 +150,7 @@ def main() -> None:
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
     flags.DEFINE_string('out', 'latent.png', '.png: a grid of the images; .npy: the images, uint8 [N, H, W, C] '
                         'in the grid\'s order.')
+    cli.define_member_flag()
     cli.run_main(_main)
 
 

@@ -30,7 +30,7 @@ def _main(argv) -> None:
         raise UserError(f'--out={out} must end in .npy or .png')
     if f.num <= 0:
         raise UserError(f'--num={f.num} must be positive')
-    config, gan, state = load_run(f.workdir, f.step)
+    config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
     z = gan.latents(jax.random.key(f.seed), f.num)
@@ -61,6 +61,7 @@ def main() -> None:
     flags.DEFINE_bool('ema', True, 'Use the EMA generator (--noema: the trained params).')
     flags.DEFINE_integer('label', None, 'Class of every sample (class-conditional generators); by default '
                          'the classes in turn.')
+    cli.define_member_flag()
     cli.run_main(_main)
 
 

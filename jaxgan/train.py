@@ -31,13 +31,13 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, errors, files, preflight, sampling, writers
+from jaxgan import config as config_lib, data, ensemble, errors, files, preflight, sampling, writers
 from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
 from jaxgan.errors import UserError
-from jaxgan.gan import GAN, build_gan, make_train_step
-from jaxgan.core.state import RunState, create_state, init_state
+from jaxgan.gan import GAN, make_train_step
+from jaxgan.core.state import RunState
 
 
 class NonFiniteError(UserError):
@@ -78,10 +78,10 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         raise UserError(f'config.resume_step={config.resume_step}: no checkpoint at that step in '
                         f'{checkpoints.directory}; there are {steps or "none"}')
     if not steps:
-        return create_state(gan.game, config.seed, rep)
+        return ensemble.fresh_state(gan, config, rep)
     candidates = sorted((s for s in steps if config.resume_step < 0 or s <= config.resume_step),
                         reverse=True)
-    abstract = abstract_like(jax.eval_shape(lambda: init_state(gan.game, config.seed)), rep)
+    abstract = abstract_like(ensemble.abstract_state(gan, config), rep)
     for step in candidates:
         try:
             saved, layout = checkpoints.read_meta(step)['config'], checkpoints.layout(step)
@@ -108,7 +108,7 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         moved = checkpoints.set_aside(step)
         logging.warning('%s; moved it to %s and trying the one before', problem, moved)
     logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
-    return create_state(gan.game, config.seed, rep)
+    return ensemble.fresh_state(gan, config, rep)
 
 
 SAMPLE_STEP = re.compile(r'_(\d+)\.png$')  # samples/step_00000100.png, density_00000100.png, ...
@@ -152,11 +152,17 @@ def rewind(checkpoints: Checkpoints, workdir: str, step: int) -> str | None:
     return target
 
 
+def members(size: int) -> list[tuple[int | None, str]]:
+    """(member, file-name prefix) of each GAN of a run: (None, '') for a single GAN, else (i,
+    'member_<i>_') for an ensemble's members (samples/member_3_step_00001000.png)."""
+    return [(None, '')] if size == 1 else [(i, f'member_{i}_') for i in range(size)]
+
+
 class SampleGrid:
     """A PNG grid of the EMA generator's samples for fixed latents, and the same image in TensorBoard."""
 
     def __init__(self, gan: GAN, config: ml_collections.ConfigDict, workdir: str, writer: writers.Writer):
-        self.gan, self.writer = gan, writer
+        self.gan, self.writer, self.size = gan, writer, ensemble.size(config)
         self.directory = os.path.join(workdir, 'samples')
         self.z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), 0x5a), config.num_samples)
         self.y = jnp.arange(config.num_samples) % gan.num_classes if gan.g_conditioned else None
@@ -166,12 +172,14 @@ class SampleGrid:
     def __call__(self, gan: GAN, state: RunState, step: int) -> None:
         if self.gan.spec.kind != 'image':
             return
-        images = self.gan.spec.to_data_units(
-            parallel.to_host(self._fn(state.ema['G'], state.model_state['G'], self.z, self.y)))
-        if jax.process_index() == 0:
-            grid = sampling.make_grid(images, self.columns)
-            sampling.save_png(os.path.join(self.directory, f'step_{step:08d}.png'), grid)
-            self.writer.image(step, 'samples', grid)
+        for member, prefix in members(self.size):
+            one = state if member is None else ensemble.member_state(state, member)
+            images = self.gan.spec.to_data_units(
+                parallel.to_host(self._fn(one.ema['G'], one.model_state['G'], self.z, self.y)))
+            if jax.process_index() == 0:
+                grid = sampling.make_grid(images, self.columns)
+                sampling.save_png(os.path.join(self.directory, f'{prefix}step_{step:08d}.png'), grid)
+                self.writer.image(step, 'samples' if member is None else f'samples/member_{member}', grid)
 
 
 class PeriodicEvaluation:
@@ -190,23 +198,36 @@ class PeriodicEvaluation:
         self.best = Checkpoints(workdir, keep=1, async_save=False, subdir='best')
         self.best_path = os.path.join(workdir, 'best', 'best.json')
         self.best_fid = json.load(open(self.best_path))['fid'] if os.path.exists(self.best_path) else float('inf')
+        self.size = ensemble.size(config)
 
     def __call__(self, gan: GAN, state: RunState, step: int) -> None:
-        result = self.evaluator(gan, state)
-        logging.info('step %d: %s', step, json.dumps(result['metrics']))
-        self.writer.scalars(step, {f'eval/{k}': float(v) for k, v in result['metrics'].items()})
-        if jax.process_index() == 0:
-            os.makedirs(self.directory, exist_ok=True)
-            with open(os.path.join(self.directory, 'history.jsonl'), 'a', encoding='utf-8') as f:
-                f.write(json.dumps(result) + '\n')
-        fid = result['metrics'].get('fid')
-        if fid is not None and fid < self.best_fid:
+        """Evaluates each GAN of the state (each member of an ensemble, its rows marked "member"); the
+        best FID's checkpoint holds the whole state, best.json says which member made it."""
+        best = None
+        for member, _ in members(self.size):
+            one = state if member is None else ensemble.member_state(state, member)
+            result = self.evaluator(gan, one)
+            if member is not None:
+                result['member'] = member
+            logging.info('step %d%s: %s', step, '' if member is None else f', member {member}',
+                         json.dumps(result['metrics']))
+            self.writer.scalars(step, {f'eval/{k}': float(v) for k, v in result['metrics'].items()}, member)
+            if jax.process_index() == 0:
+                os.makedirs(self.directory, exist_ok=True)
+                with open(os.path.join(self.directory, 'history.jsonl'), 'a', encoding='utf-8') as f:
+                    f.write(json.dumps(result) + '\n')
+            fid = result['metrics'].get('fid')
+            if fid is not None and (best is None or fid < best[0]):
+                best = (fid, member, result)
+        if best is not None and best[0] < self.best_fid:
+            fid, member, result = best
             self.best_fid = fid
             self.best.save(step, state, self.meta)
             self.best.wait()
             if jax.process_index() == 0:
                 files.atomic_write(self.best_path, json.dumps(
-                    {'step': step, 'fid': fid, 'protocol': result['protocol']}, indent=2))
+                    {'step': step, 'fid': fid, **({} if member is None else {'member': member}),
+                     'protocol': result['protocol']}, indent=2))
 
     def close(self) -> None:
         self.best.close()
@@ -296,6 +317,8 @@ class Trainer:
         self.checkpoints, self.writer = checkpoints, writer
         self.clock = (time.perf_counter(), start)
         self.last_saved = start  # the step of the state restored (or initialised), which needs no saving
+        self.size = ensemble.size(config)
+        self.halted: set[int] = set()  # an ensemble's frozen members (see jaxgan.ensemble)
         self._finite = jax.jit(health.all_finite)
         # Progress: a live bar on a terminal, plain lines every log_every steps elsewhere (logs, CI).
         self.live = writers.live_progress(sys.stderr.isatty(), jax.process_index() == 0)
@@ -339,11 +362,15 @@ class Trainer:
         flags = parallel.to_host({k: done.metrics[k] for k in step_lib.PER_STEP_METRICS})
         if self.bar:
             self.bar.update(done.after)
-        masks, skips = np.atleast_1d(flags['nonfinite']), np.atleast_1d(flags['nonfinite_skips'])
+        masks = np.asarray(flags['nonfinite']).reshape(-1, self.size)  # [steps, members]
+        skips = np.asarray(flags['nonfinite_skips']).reshape(-1, self.size)
+        if self.size > 1:
+            self._check_members(done, masks, skips)
+            return self._report_if_due(done)
+        masks, skips = masks[:, 0], skips[:, 0]
         for offset in np.flatnonzero(masks):
             step = done.before + int(offset) + 1
-            what = health.describe_nonfinite(
-                int(masks[offset]), health.nonfinite_names(tuple(p.name for p in self.gan.game.players)))
+            what = self._describe(int(masks[offset]))
             if self.config.nonfinite == 'stop':
                 raise NonFiniteError(f'non-finite {what} at step {step}: stopped; {self.last_good()} '
                                      '(--config.nonfinite=skip skips such updates)')
@@ -352,31 +379,69 @@ class Trainer:
                 raise NonFiniteError(f'{skips[offset]} updates skipped for non-finite values, more than '
                                      f'config.max_nonfinite_skips={self.config.max_nonfinite_skips}; last at '
                                      f'step {step} ({what})')
+        self._report_if_due(done)
+
+    def _describe(self, mask: int) -> str:
+        return health.describe_nonfinite(mask, health.nonfinite_names(tuple(p.name for p in self.gan.game.players)))
+
+    def _check_members(self, done: Dispatched, masks: np.ndarray, skips: np.ndarray) -> None:
+        """An ensemble's members: each non-finite update skipped and logged; a member past its limit
+        frozen (once, logged); the run stopped when every member is frozen."""
+        halt_after = self.config.max_nonfinite_skips if self.config.nonfinite == 'skip' else 0
+        for offset, member in zip(*np.nonzero(masks)):
+            if member in self.halted:
+                continue
+            step, what = done.before + int(offset) + 1, self._describe(int(masks[offset, member]))
+            if skips[offset, member] > halt_after:
+                self.halted.add(int(member))
+                logging.warning('step %d: member %d: non-finite %s: member frozen at its last finite state '
+                                '(%d of %d members train on)', step, member, what, self.size - len(self.halted),
+                                self.size)
+            else:
+                logging.warning('step %d: member %d: non-finite %s: update skipped (%d so far)', step, member,
+                                what, skips[offset, member])
+        if len(self.halted) == self.size:
+            raise NonFiniteError(f'every member of the ensemble is frozen for non-finite values by step {done.after}: '
+                                 f'stopped; {self.last_good()}')
+
+    def _report_if_due(self, done: Dispatched) -> None:
         if crossed(done.before, done.after, self.config.log_every) or done.after == self.config.num_steps:
             self.report(done)
 
     def report(self, done: Dispatched) -> None:
-        scalars = {k: float(v) for k, v in parallel.to_host(done.metrics).items()
-                   if k not in step_lib.PER_STEP_METRICS}
+        metrics = parallel.to_host({k: v for k, v in done.metrics.items() if k not in step_lib.PER_STEP_METRICS})
         now = time.perf_counter()
         steps = done.after - self.clock[1]
+        rates = {}
         if steps > 0:  # none after the first dispatch, whose time was compilation
             rate = steps / max(now - self.clock[0], 1e-9)
-            scalars.update(steps_per_s=rate, images_per_s=rate * self.config.batch_size)
+            rates = dict(steps_per_s=rate, images_per_s=rate * self.config.batch_size * self.size)
         self.clock = (now, done.after)
+        if self.size == 1:
+            per_member = [(None, {k: float(v) for k, v in metrics.items()})]
+        else:  # the console shows the mean of the members that train on, then each member's values
+            per_member = [(i, {k: float(v[i]) for k, v in metrics.items()}) for i in range(self.size)]
+        live = [row for i, row in per_member if i not in self.halted] or [row for _, row in per_member]
+        shown = {k: float(np.mean([row[k] for row in live])) for k in live[0]}
+        shown.update(rates)
         if self.bar:
-            self.bar.show(scalars)
+            self.bar.show(shown)
         else:
-            logging.info(writers.progress_line(done.after, self.config.num_steps, scalars))
-        finite = np.isfinite(scalars.get('d_loss', 0.0)) and np.isfinite(scalars.get('g_loss', 0.0))
-        if finite and scalars.get('fake_diversity', 1.0) < health.COLLAPSE_DIVERSITY:
-            logging.warning('step %d: fake_diversity %.3g: the generator may have collapsed to a few '
-                            'outputs (generated examples are much closer to each other than real ones)',
-                            done.after, scalars['fake_diversity'])
-        self.writer.scalars(done.after, scalars)
+            logging.info(writers.progress_line(done.after, self.config.num_steps, shown))
+        if self.size > 1:
+            logging.info(writers.members_lines([row for _, row in per_member], sorted(self.halted)))
+        for member, scalars in per_member:
+            finite = np.isfinite(scalars.get('d_loss', 0.0)) and np.isfinite(scalars.get('g_loss', 0.0))
+            if finite and member not in self.halted and scalars.get('fake_diversity', 1.0) < health.COLLAPSE_DIVERSITY:
+                logging.warning('step %d%s: fake_diversity %.3g: the generator may have collapsed to a few '
+                                'outputs (generated examples are much closer to each other than real ones)',
+                                done.after, '' if member is None else f', member {member}', scalars['fake_diversity'])
+            self.writer.scalars(done.after, {**scalars, **rates}, member)
 
 
-Callback = Callable[[GAN, RunState, int], None]
+# callback(gan, state, step, prefix): called for each GAN of the run (an ensemble's members one by one);
+# prefix ('' or 'member_<i>_') keeps the files each writes apart.
+Callback = Callable[[GAN, RunState, int, str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -388,10 +453,12 @@ class Trained:
     dataset: data.Dataset
 
 
-def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan: GAN) -> dict[str, data.Batcher]:
-    """The data streams of a run: the main one ('') and a semi-supervised run's labelled one."""
-    common = dict(seed=config.seed, workers=config.data.workers, process_index=jax.process_index(),
-                  process_count=jax.process_count())
+def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan: GAN, *, seed: int | None = None,
+                  workers: int | None = None) -> dict[str, data.Batcher]:
+    """The data streams of a run (of the member with `seed`): the main one ('') and a semi-supervised
+    run's labelled one."""
+    common = dict(seed=config.seed if seed is None else seed, workers=workers or config.data.workers,
+                  process_index=jax.process_index(), process_count=jax.process_count())
     batchers = {'': data.Batcher(dataset, global_batch=config.batch_size, labels=gan.real_labels, **common)}
     ssl = config.semi_supervised
     if ssl.num_labels:
@@ -401,13 +468,34 @@ def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan:
     return batchers
 
 
-def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batchers: dict[str, data.Batcher],
+def member_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan: GAN
+                    ) -> list[dict[str, data.Batcher]]:
+    """A run's data streams: one, or one per member of an ensemble that does not share its data (each
+    in the order of the member's seed, with a share of the decoding threads)."""
+    n = ensemble.size(config)
+    if n == 1 or config.ensemble.shared_data:
+        return [make_batchers(config, dataset, gan)]
+    workers = max(1, config.data.workers // n)
+    return [make_batchers(config, dataset, gan, seed=seed, workers=workers) for seed in ensemble.seeds(config)]
+
+
+def _stacked(streams: list, axis: int):
+    """The members' host batches of each dispatch, stacked along a member axis."""
+    for parts in zip(*streams):
+        step = parts[0][0]
+        yield step, {key: np.stack([p[1][key] for p in parts], axis=axis) for key in parts[0][1]}
+
+
+def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, streams: list[dict[str, data.Batcher]],
                  mesh: jax.sharding.Mesh, *, real_batches: int, start_step: int, num_steps: int) -> data.Prefetcher:
     """(step, device batch) for each dispatch of steps [start_step, num_steps), prepared on a thread:
     read and placed by the host pipeline, or with config.data.on_device gathered on the devices from
-    the dataset held there (`data.resident`)."""
-    leading = 2 if config.steps_per_dispatch > 1 else 1
+    the dataset held there (`data.resident`). Several streams (an ensemble's members) are stacked
+    along an axis after the dispatch's steps: [k, N, n, B, ...]."""
+    per_dispatch = 1 if config.steps_per_dispatch > 1 else 0
+    leading = per_dispatch + 1 + (len(streams) > 1)
     place = lambda host: {key: parallel.place_batch(a, mesh, leading) for key, a in host.items()}
+    batchers = streams[0]
     if config.data.on_device:
         table = resident.load_table(dataset, mesh, labels=any(b.labels for b in batchers.values()),
                                     workers=config.data.workers)
@@ -415,16 +503,16 @@ def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, batch
                                       jax.sharding.NamedSharding(mesh, parallel.batch_spec(leading)))
         place_indices = place
         place = lambda host: gather(place_indices(host))
-    return data.Prefetcher(
-        data.dispatch_batches(batchers, start_step=start_step, num_steps=num_steps,
-                              n_critic=real_batches, steps_per_dispatch=config.steps_per_dispatch,
-                              indices_only=config.data.on_device),
-        place=place, depth=config.data.prefetch)
+    host = [data.dispatch_batches(b, start_step=start_step, num_steps=num_steps, n_critic=real_batches,
+                                  steps_per_dispatch=config.steps_per_dispatch, indices_only=config.data.on_device)
+            for b in streams]
+    return data.Prefetcher(host[0] if len(host) == 1 else _stacked(host, per_dispatch), place=place,
+                           depth=config.data.prefetch)
 
 
 def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback] = ()) -> 'Trained':
-    """Trains in workdir; each callback(gan, state, step) runs every config.sample_every steps and at
-    the end, after the sample grid (experiments use them for plots of their own). Raises
+    """Trains in workdir; each callback(gan, state, step, prefix) runs every config.sample_every steps
+    and at the end, after the sample grid, for each GAN of the run (see `Callback`) (experiments use them for plots of their own). Raises
     errors.Stopped after saving, on SIGTERM or SIGINT."""
     # Signals are noted from the start: a Ctrl-C while loading or compiling must not raise
     # KeyboardInterrupt inside XLA or orbax (a crash at exit), but stop the run where it can stop.
@@ -441,7 +529,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
     dataset = data.load(config)
-    gan = build_gan(config, dataset.spec)
+    ensemble.check(config, dataset.spec, mesh)
+    gan = ensemble.member_gan(config, dataset.spec)
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
     preflight.check_eval_dataset(config, dataset.spec)  # read after training: checked before it
     for warning in preflight.warnings(config, dataset):
@@ -457,7 +546,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
         if evaluation:
             evaluation.close()
         raise
-    start = int(parallel.to_host(state.step))
+    start = ensemble.step_of(state)
     if start >= config.num_steps:
         logging.info('step %d already reaches config.num_steps=%d: nothing to do', start, config.num_steps)
         checkpoints.close()
@@ -471,15 +560,24 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
         files.atomic_write(os.path.join(workdir, 'config.json'), json.dumps(_meta(config, gan), indent=2))
     writer = writers.Writer(workdir, enabled=is_chief, start=start)
     trainer = Trainer(config, gan, checkpoints, writer, start)
+    if ensemble.size(config) > 1:  # members frozen before the run stopped stay frozen
+        trainer.halted = {int(i) for i in np.flatnonzero(ensemble.halted(state, config))}
+        if trainer.halted:
+            logging.warning('members %s are frozen (non-finite values before step %d)', sorted(trainer.halted), start)
     grid = SampleGrid(gan, config, workdir, writer)
     if evaluation:
         evaluation.writer = writer
-    periodic = lambda state, step: [f(gan, state, step) for f in (grid, *callbacks)]
+    def periodic(state: RunState, step: int) -> None:
+        grid(gan, state, step)
+        for member, prefix in members(ensemble.size(config)):
+            one = state if member is None else ensemble.member_state(state, member)
+            for callback in callbacks:
+                callback(gan, one, step, prefix)
 
-    train_step = make_train_step(gan, config, mesh)
+    train_step = (ensemble.make_train_step if ensemble.size(config) > 1 else make_train_step)(gan, config, mesh)
     k = config.steps_per_dispatch
-    batchers = make_batchers(config, dataset, gan)
-    batches = batch_stream(config, dataset, batchers, mesh, real_batches=gan.game.real_batches, start_step=start,
+    streams = member_batchers(config, dataset, gan)
+    batches = batch_stream(config, dataset, streams, mesh, real_batches=gan.game.real_batches, start_step=start,
                            num_steps=config.num_steps)
 
     step, previous = start, None
@@ -517,7 +615,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
             evaluation.close()
         trainer.close()
         batches.close()
-        for batcher in batchers.values():
+        for batcher in (b for stream in streams for b in stream.values()):
             batcher.close()
         checkpoints.close()
         writer.close()

@@ -1,7 +1,8 @@
 """Where scalars and images go: the console, TensorBoard event files and a JSONL log.
 
 Only process 0 writes files. <workdir>/metrics.jsonl gets one JSON object per logged step
-({"step": ..., "d_loss": ..., ...}); it is opened for appending, so a resumed run adds to it. A run that
+({"step": ..., "d_loss": ..., ...}; an ensemble's, one per member and step, with "member": i, and
+TensorBoard a run per member, tensorboard/member_<i>, so that their curves overlay); it is opened for appending, so a resumed run adds to it. A run that
 starts again at step s first moves the rows after s out (`move_rows_after`: they belong to steps that
 are trained again), so the log holds each step once; TensorBoard hides its events after s (purge_step).
 """
@@ -56,19 +57,31 @@ class Writer:
         start of the run (tensorboardX's purge_step), which are trained again."""
         self.enabled = enabled
         self._tb = self._jsonl = None
+        self._workdir, self._start = workdir, start
+        self._members: dict[int, object] = {}  # member: its TensorBoard writer
         if enabled:
-            from tensorboardX import SummaryWriter
             os.makedirs(workdir, exist_ok=True)
-            self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'), flush_secs=30,
-                                     purge_step=start + 1 if start else None)
+            self._tb = self._summary_writer('tensorboard')
             self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a', encoding='utf-8')
 
-    def scalars(self, step: int, scalars: dict[str, float]) -> None:
+    def _summary_writer(self, subdir: str):
+        from tensorboardX import SummaryWriter
+        return SummaryWriter(os.path.join(self._workdir, subdir), flush_secs=30,
+                             purge_step=self._start + 1 if self._start else None)
+
+    def scalars(self, step: int, scalars: dict[str, float], member: int | None = None) -> None:
+        """Logs scalars of a step (of an ensemble's member)."""
         if not self.enabled:
             return
+        tb = self._tb
+        if member is not None:
+            if member not in self._members:
+                self._members[member] = self._summary_writer(os.path.join('tensorboard', f'member_{member}'))
+            tb = self._members[member]
         for name, value in scalars.items():
-            self._tb.add_scalar(name, value, step)
-        row = {'step': step, **{k: (v if math.isfinite(v) else str(v)) for k, v in scalars.items()}}
+            tb.add_scalar(name, value, step)
+        row = {'step': step, **({} if member is None else {'member': member}),
+               **{k: (v if math.isfinite(v) else str(v)) for k, v in scalars.items()}}
         self._jsonl.write(json.dumps(row) + '\n')
         self._jsonl.flush()
 
@@ -78,12 +91,14 @@ class Writer:
 
     def flush(self) -> None:
         if self.enabled:
-            self._tb.flush()
+            for tb in (self._tb, *self._members.values()):
+                tb.flush()
             self._jsonl.flush()
 
     def close(self) -> None:
         if self.enabled:
-            self._tb.close()
+            for tb in (self._tb, *self._members.values()):
+                tb.close()
             self._jsonl.close()
             self.enabled = False
 
@@ -104,6 +119,15 @@ def progress_line(step: int, num_steps: int, scalars: dict[str, float]) -> str:
         line += f' | {scalars["steps_per_s"]:.2f} steps/s, {scalars["images_per_s"]:.0f} img/s'
         line += f' | ETA {duration((num_steps - step) / max(scalars["steps_per_s"], 1e-9))}'
     return line
+
+
+def members_lines(rows: list[dict[str, float]], halted: list[int]) -> str:
+    """An ensemble's log step as a table: a row per member of the SHOWN metrics, frozen ones marked."""
+    keys = [k for k in SHOWN if k in rows[0]]
+    lines = ['member ' + ' '.join(f'{k:>12}' for k in keys)]
+    for i, row in enumerate(rows):
+        lines.append(f'{i:>6} ' + ' '.join(f'{row[k]:>12.4g}' for k in keys) + (' (frozen)' if i in halted else ''))
+    return '\n'.join(lines)
 
 
 def live_progress(isatty: bool, is_chief: bool) -> bool:

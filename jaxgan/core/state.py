@@ -53,3 +53,15 @@ def create_state(game: Game, seed: int, sharding: jax.sharding.Sharding) -> RunS
     options = {'xla_backend_optimization_level': 0} if jax.default_backend() == 'cpu' else None
     init = jax.jit(init_state, static_argnums=(0, 1), out_shardings=sharding, compiler_options=options)
     return init(game, seed)
+
+
+def init_ensemble(game: Game, seeds: jax.Array) -> RunState:
+    """An ensemble's fresh state: member i's `init_state(game, seeds[i])` along a leading axis."""
+    return jax.vmap(lambda seed: init_state(game, seed))(seeds)
+
+
+def create_ensemble(game: Game, seeds: tuple[int, ...], sharding: jax.sharding.Sharding) -> RunState:
+    """`init_ensemble` compiled and run once, its arrays placed with `sharding`."""
+    options = {'xla_backend_optimization_level': 0} if jax.default_backend() == 'cpu' else None
+    init = jax.jit(init_ensemble, static_argnums=0, out_shardings=sharding, compiler_options=options)
+    return init(game, jnp.asarray(seeds, jnp.uint32))

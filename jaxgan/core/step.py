@@ -17,7 +17,12 @@ host units; `game.prepare` takes them to model units on the device. A step:
 Each term is averaged over devices (`lax.pmean`) inside the loss, so the gradients of the replicated
 params are those of the global batch. Model state (BatchNorm running statistics, spectral-norm iterates)
 is averaged over devices. A non-finite loss or gradient sets a bit of the `nonfinite` metric; with
-nonfinite='skip' the whole update is dropped (only the step and the skip count move on).
+nonfinite='skip' the whole update is dropped (only the step and the skip count move on). With
+`halt_after=k` as well (an ensemble's members, which cannot stop the run one by one) a state whose skip
+count passes k is frozen: from then on only its step moves on.
+
+An ensemble (`make_ensemble_step`) maps the step of one GAN over a leading member axis of the state
+(and of the batch, unless the members share it) with `jax.vmap`: one program trains every member.
 """
 
 from __future__ import annotations
@@ -69,8 +74,11 @@ def _needs_rng(game: Game) -> bool:
     return any(net.rng_collections for net in game.networks.values())
 
 
-def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float = 0.0, ema_start: int = 0):
+def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float | jax.Array = 0.0, ema_start: int = 0,
+                    halt_after: int | None = None):
     """The per-device program: (state, batch, noise, rng) -> (state, metrics); see the module docstring."""
+    if halt_after is not None and nonfinite != 'skip':
+        raise ValueError("halt_after needs nonfinite='skip': a frozen state keeps its last finite update")
     critic, generator = game.critic, game.generator
     names = health.nonfinite_names(tuple(p.name for p in game.players))
 
@@ -176,8 +184,11 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float = 0
         new_state = state.replace(step=state.step + 1, params=params, model_state=_sync(model_state),
                                   opt_state=opt_state, ema=ema, terms=term_states)
         if nonfinite == 'skip':  # keep the old state; only the step and the count move on
-            skipped = state.replace(step=state.step + 1, nonfinite_skips=state.nonfinite_skips + 1)
-            new_state = jax.tree.map(lambda a, b: jnp.where(bad == 0, a, b), new_state, skipped)
+            skipped = state.replace(step=state.step + 1, nonfinite_skips=state.nonfinite_skips + (bad != 0))
+            keep = bad != 0
+            if halt_after is not None:
+                keep = keep | (skipped.nonfinite_skips > halt_after)
+            new_state = jax.tree.map(lambda a, b: jnp.where(keep, b, a), new_state, skipped)
         metrics = _sync(metrics)
         metrics.update(nonfinite=bad, nonfinite_skips=new_state.nonfinite_skips)
         return new_state, metrics
@@ -201,15 +212,37 @@ def make_step_fn(game: Game, mesh: Mesh, **options) -> TrainStep:
     return step
 
 
+def make_ensemble_step(step_of: Callable[[Any], TrainStep], values: Any, *, shared_data: bool) -> TrainStep:
+    """The step of an ensemble: member i's state (the leading axis of every array of the state) takes
+    `step_of(values_i)`'s step on its batch (the leading axis of the batch; the same batch for all with
+    shared_data). `values`: a pytree of [N] arrays, what differs between the members' programs besides
+    the state (a sweep's learning rates, weights), handed to step_of as traced scalars; metrics come
+    back with a leading [N] axis."""
+    def one(state: RunState, batch: Batch, v: Any) -> tuple[RunState, Metrics]:
+        return step_of(v)(state, batch)
+
+    def step(state: RunState, batch: Batch) -> tuple[RunState, Metrics]:
+        return jax.vmap(one, in_axes=(0, None if shared_data else 0, 0))(state, batch, values)
+
+    return step
+
+
 def make_train_step(game: Game, mesh: Mesh, *, steps_per_dispatch: int = 1, **options) -> TrainStep:
     """`train_step(state, batch) -> (state, metrics)`, jitted with the state donated.
 
-    options: nonfinite ('stop' | 'skip'), ema_decay, ema_start. With steps_per_dispatch = k > 1 the
-    returned function takes batches of [k, n, B, ...] and runs k steps in one `lax.scan`; its metrics are
-    the means over them, but for PER_STEP_METRICS, which come back per step.
+    options: nonfinite ('stop' | 'skip'), ema_decay, ema_start, halt_after. With steps_per_dispatch =
+    k > 1 the returned function takes batches of [k, n, B, ...] and runs k steps in one `lax.scan`; its
+    metrics are the means over them, but for PER_STEP_METRICS, which come back per step.
     """
-    step = make_step_fn(game, mesh, **options)
-    leading = 1
+    return jit_step(make_step_fn(game, mesh, **options), mesh, steps_per_dispatch=steps_per_dispatch)
+
+
+def jit_step(step: TrainStep, mesh: Mesh, *, steps_per_dispatch: int = 1, batch_axes: int = 1) -> TrainStep:
+    """`step` jitted with the state replicated and donated, and batches split over the mesh after
+    `batch_axes` leading axes ([n, B, ...]: 1; an ensemble's [N, n, B, ...]: 2); with
+    steps_per_dispatch = k > 1, k steps in one `lax.scan` over a further leading axis (see
+    `make_train_step`)."""
+    leading = batch_axes
     if steps_per_dispatch > 1:
         single = step
 
@@ -217,7 +250,7 @@ def make_train_step(game: Game, mesh: Mesh, *, steps_per_dispatch: int = 1, **op
             state, metrics = lax.scan(single, state, batch)
             return state, {k: v if k in PER_STEP_METRICS else jnp.mean(v, axis=0) for k, v in metrics.items()}
 
-        leading = 2
+        leading += 1
     rep = replicated(mesh)
     batch_sharding = jax.sharding.NamedSharding(mesh, batch_spec(leading))  # every array of the batch
     return jax.jit(step, in_shardings=(rep, batch_sharding), out_shardings=(rep, rep), donate_argnums=0)
