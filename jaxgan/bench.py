@@ -4,7 +4,7 @@
         --steps_per_dispatch=1,8 --peak_tflops=989 --out=bench.json
     python -m jaxgan.bench --experiment=dcgan_celeba --mode=pipeline --config.dataset=folder:/data/celeba
 
-For each batch size x compute dtype x steps per dispatch it compiles the experiment's jitted train step,
+For each batch size x compute dtype x steps per dispatch x ensemble size it compiles the experiment's jitted train step,
 runs `--warmup` dispatches, then times `--steps` steps and reports compile time, steps/s, images/s, FLOPs
 per image counted analytically from the layers, achieved TFLOP/s and the fraction of `--peak_tflops`.
 Modes: `synthetic` feeds one random batch that stays on the devices (the step alone); `pipeline` feeds
@@ -30,10 +30,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan import data, files
+from jaxgan import data, ensemble, files
 from jaxgan.core import parallel
-from jaxgan.gan import GAN, build_gan, make_train_step
-from jaxgan.core.state import create_state
+from jaxgan.gan import GAN, make_train_step
 
 
 
@@ -93,17 +92,18 @@ def step_flops_per_image(g: float, d: float, n_critic: int) -> float:
 
 def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int, warmup: int,
               peak_tflops: float) -> dict:
+    from jaxgan.train import batch_stream, member_batchers
     dataset = data.load(config)
-    gan = build_gan(config, dataset.spec)
-    state = create_state(gan.game, config.seed, parallel.replicated(mesh))
-    g_flops, d_flops = forward_flops(gan, state)
+    members = ensemble.size(config)
+    gan = ensemble.member_gan(config, dataset.spec)
+    state = ensemble.fresh_state(gan, config, parallel.replicated(mesh))
+    g_flops, d_flops = forward_flops(gan, state if members == 1 else ensemble.member_state(state, 0))
     per_image = step_flops_per_image(g_flops, d_flops, config.n_critic)
     k = config.steps_per_dispatch
-    train_step = make_train_step(gan, config, mesh)
-    from jaxgan.train import batch_stream, make_batchers
-    batchers = make_batchers(config, dataset, gan)
+    train_step = (make_train_step if members == 1 else ensemble.make_train_step)(gan, config, mesh)
+    streams = member_batchers(config, dataset, gan)
     dispatches = max(1, math.ceil(steps / k))
-    stream = batch_stream(config, dataset, [batchers], mesh, real_batches=gan.game.real_batches, start_step=0,
+    stream = batch_stream(config, dataset, streams, mesh, real_batches=gan.game.real_batches, start_step=0,
                           num_steps=(1 + warmup + dispatches) * k)
     first = next(stream)[1]
 
@@ -121,15 +121,16 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
     jax.block_until_ready((state, metrics))
     seconds = time.perf_counter() - start
     stream.close()
-    for b in batchers.values():
+    for b in (b for s in streams for b in s.values()):
         b.close()
     steps_per_s = dispatches * k / seconds
-    images_per_s = steps_per_s * config.batch_size
+    images_per_s = steps_per_s * config.batch_size * members
     tflops = images_per_s * per_image / 1e12
     return {
         'mode': mode, 'on_device': bool(config.data.on_device), 'batch': config.batch_size,
-        'dtype': config.compute_dtype, 'steps_per_dispatch': k,
-        'compile_s': round(compile_s, 2), 'steps_per_s': round(steps_per_s, 2), 'images_per_s': round(images_per_s, 1),
+        'dtype': config.compute_dtype, 'steps_per_dispatch': k, 'members': members,
+        'compile_s': round(compile_s, 2), 'steps_per_s': round(steps_per_s, 2),
+        'member_steps_per_s': round(steps_per_s * members, 2), 'images_per_s': round(images_per_s, 1),
         'gflop_per_image': round(per_image / 1e9, 4), 'g_forward_gflop': round(g_flops / 1e9, 4),
         'd_forward_gflop': round(d_flops / 1e9, 4), 'tflops': round(tflops, 3),
         'fraction_of_peak': round(tflops / peak_tflops, 4) if peak_tflops else None,
@@ -153,26 +154,30 @@ def _main(argv) -> None:
     for batch in _ints(f.batch_sizes):
         for dtype in f.dtypes.split(','):
             for k in _ints(f.steps_per_dispatch):
-                config = f.config.copy_and_resolve_references()
-                config.batch_size, config.compute_dtype, config.steps_per_dispatch = batch, dtype, k
-                from jaxgan import config as config_lib
-                config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
-                row = bench_one(config, mesh, mode=f.mode, steps=f.steps, warmup=f.warmup, peak_tflops=f.peak_tflops)
-                row['experiment'] = f.experiment
-                print(json.dumps(row), flush=True)
-                rows.append(row)
+                for members in _ints(f.ensemble_sizes):
+                    config = f.config.copy_and_resolve_references()
+                    config.batch_size, config.compute_dtype, config.steps_per_dispatch = batch, dtype, k
+                    config.ensemble.size = members
+                    from jaxgan import config as config_lib
+                    config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
+                    row = bench_one(config, mesh, mode=f.mode, steps=f.steps, warmup=f.warmup,
+                                    peak_tflops=f.peak_tflops)
+                    row['experiment'] = f.experiment
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
     meta = {'device': str(jax.devices()[0].device_kind), 'devices': jax.device_count(), 'backend': jax.default_backend(),
             'jax': jax.__version__, 'date': time.strftime('%Y-%m-%d')}
     if f.out:
         files.atomic_write(f.out, json.dumps({'meta': meta, 'results': rows}, indent=1))
     held = ', held on the devices' if f.mode == 'pipeline' and config.data.on_device else ''
     print(f'\n{meta["device"]} x{meta["devices"]}, jax {meta["jax"]}, {f.mode} data{held}')
-    print(f'{"batch":>6} {"dtype":>9} {"k":>3} {"compile s":>10} {"steps/s":>9} {"img/s":>10} {"GFLOP/img":>10} '
-          f'{"TFLOP/s":>8} {"of peak":>8}')
+    print(f'{"batch":>6} {"dtype":>9} {"k":>3} {"N":>3} {"compile s":>10} {"steps/s":>9} {"member st/s":>11} '
+          f'{"img/s":>10} {"GFLOP/img":>10} {"TFLOP/s":>8} {"of peak":>8}')
     for r in rows:
         peak = f'{100 * r["fraction_of_peak"]:.1f}%' if r['fraction_of_peak'] is not None else '-'
-        print(f'{r["batch"]:>6} {r["dtype"]:>9} {r["steps_per_dispatch"]:>3} {r["compile_s"]:>10.1f} '
-              f'{r["steps_per_s"]:>9.2f} {r["images_per_s"]:>10.0f} {r["gflop_per_image"]:>10.3f} {r["tflops"]:>8.3f} {peak:>8}')
+        print(f'{r["batch"]:>6} {r["dtype"]:>9} {r["steps_per_dispatch"]:>3} {r["members"]:>3} {r["compile_s"]:>10.1f} '
+              f'{r["steps_per_s"]:>9.2f} {r["member_steps_per_s"]:>11.2f} {r["images_per_s"]:>10.0f} '
+              f'{r["gflop_per_image"]:>10.3f} {r["tflops"]:>8.3f} {peak:>8}')
 
 
 def main() -> None:
@@ -191,15 +196,18 @@ def main() -> None:
 
     def bench_config():
         config = module.get_config()
-        # Synthetic mode needs only the shapes: the embedded digits as RGB stand in for the experiment's
-        # data (set --config.dataset, crop and channels for the pipeline mode).
-        config.dataset, config.data.crop, config.data.channels = 'digits', 0, 3
+        # Synthetic mode needs only the shapes: the embedded digits as RGB stand in for an image
+        # experiment's data (set --config.dataset, crop and channels for the pipeline mode).
+        if not config.dataset.startswith('toy:'):  # toy mixtures are generated, no download
+            config.dataset, config.data.crop, config.data.channels = 'digits', 0, 3
         return config
 
     cli.define_experiment_flags(name, bench_config)
     flags.DEFINE_string('batch_sizes', '128', 'Comma-separated global batch sizes.')
     flags.DEFINE_string('dtypes', 'float32', 'Comma-separated compute dtypes: float32, bfloat16.')
     flags.DEFINE_string('steps_per_dispatch', '1', 'Comma-separated steps per jitted call.')
+    flags.DEFINE_string('ensemble_sizes', '1', 'Comma-separated ensemble sizes N (config.ensemble.size): N GANs in '
+                        'one step; member st/s is N x steps/s, img/s counts every member\'s images.')
     flags.DEFINE_string('mode', 'synthetic', 'synthetic (a batch kept on the devices) or pipeline (real data).')
     flags.DEFINE_integer('steps', 50, 'Timed steps per configuration.')
     flags.DEFINE_integer('warmup', 3, 'Untimed dispatches after compilation.')

@@ -38,5 +38,5 @@ def test_collapse_warning_in_the_log(caplog):
 
 
 class _NullWriter:
-    def scalars(self, step, scalars):
+    def scalars(self, step, scalars, member=None):
         pass
