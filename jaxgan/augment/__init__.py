@@ -26,7 +26,8 @@ from jaxgan.augment._diffaugment import DEFAULT_POLICY, POLICIES, diffaugment, p
 from jaxgan.errors import UserError
 
 __all__ = ['AdaState', 'Augmentation', 'DEFAULT_POLICY', 'KINDS', 'POLICIES', 'ada', 'ada_adjust', 'ada_init',
-           'ada_update', 'check_probability', 'diffaugment', 'get', 'rt_heuristic']
+           'ada_update', 'check_probability', 'diffaugment', 'get', 'parse_pipeline', 'parse_policy',
+           'rt_heuristic']
 
 KINDS = ('none', 'diffaugment', 'ada', 'fixed')
 
