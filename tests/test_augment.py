@@ -27,6 +27,8 @@ def jitted_ada(pipeline: str):
 
 jitted_diffaugment = jax.jit(augment.diffaugment, static_argnames='policy')
 jitted_resample = jax.jit(_ada.resample)
+jitted_geometric = jax.jit(_ada.geometric_matrices, static_argnums=(2, 3, 4), static_argnames=('blit', 'geometric'))
+jitted_colour = jax.jit(_ada.color_matrices, static_argnums=(2,), static_argnames='channels')
 KEY = jax.random.key(7)
 
 
@@ -186,20 +188,20 @@ def test_ada_applies_each_blit_with_probability_p():
 
 
 def test_geometric_constants_scale_and_rotation_probability():
-    g = np.asarray(_ada.geometric_matrices(KEY, jnp.float32(1.0), 4000, 32, 32, blit=False))
+    g = np.asarray(jitted_geometric(KEY, jnp.float32(1.0), 4000, 32, 32, blit=False))
     linear = g[:, :2, :2]
     # Only isotropic scaling changes the area: log2 det = -2 log2 s, s = 2^N(0, 0.2^2).
     assert abs(np.log2(np.abs(np.linalg.det(linear))).std() - 2 * _ada.SCALE_STD) < 0.02
     # Fractional translation: std 0.125 of the side before the rest of the map (a rotation and
     # scalings of mean size near 1): the offset's std is of the order of 4 pixels.
     assert 2.5 < g[:, :2, 2].std() < 6
-    half = np.asarray(_ada.geometric_matrices(KEY, jnp.float32(0.5), 4000, 32, 32, blit=False))
+    half = np.asarray(jitted_geometric(KEY, jnp.float32(0.5), 4000, 32, 32, blit=False))
     rotated = np.abs(half[:, 0, 1]) + np.abs(half[:, 1, 0]) > 1e-6
     assert abs(rotated.mean() - 0.5) < 0.04  # some rotation with probability p, as the reference's p_rot
 
 
 def test_colour_constants():
-    c = np.asarray(_ada.color_matrices(KEY, jnp.float32(1.0), 4000, channels=3))
+    c = np.asarray(jitted_colour(KEY, jnp.float32(1.0), 4000, channels=3))
     v = np.ones(3) / np.sqrt(3)
     luma_gain = np.einsum('i,bij,j->b', v, c[:, :3, :3], v)  # +-contrast: the luma flip, contrast
     assert abs((luma_gain < 0).mean() - 0.5) < 0.04
@@ -295,6 +297,17 @@ def test_get_each_kind():
     np.testing.assert_array_equal(jax.jit(fixed.apply)(KEY, x, jnp.float32(0.3)),
                                   jitted_ada('bgc')(KEY, x, jnp.float32(0.3)))
     assert not none.adaptive and not diff.adaptive
+
+
+def test_per_example_keys_make_each_image_independent_of_the_batch_it_is_in():
+    x = images(batch=6)
+    keys = jax.random.split(KEY, 6)
+    for kind in ('diffaugment', 'fixed'):
+        run = jax.jit(augment.per_example(augment.get(kind).apply))
+        whole = run(keys, x, jnp.float32(0.8))
+        halves = jnp.concatenate([run(keys[:3], x[:3], jnp.float32(0.8)), run(keys[3:], x[3:], jnp.float32(0.8))])
+        np.testing.assert_array_equal(whole, halves)  # as on 1 device and on 2
+        assert not np.allclose(whole, x)
 
 
 def test_get_refuses_unknown_names_and_probabilities_outside_0_1():

@@ -313,3 +313,12 @@ def test_config_checks_of_the_small_data_and_augment_fields():
             ({'augment__kind': 'ada'}, 'the train step does not apply augmentation yet')):
         with pytest.raises(UserError, match=message):
             check(**overrides)
+
+
+def test_the_dataset_held_on_the_devices_has_the_mirrored_copies_and_their_labels():
+    from jaxgan.core import parallel
+    from jaxgan.data import resident
+    dataset = data.load(tiny_config(dataset='digits:train', image_size=8, data__limit=10, data__flip=True))
+    table = resident.load_table(dataset, parallel.make_mesh(), labels=True, workers=1)
+    assert np.array_equal(np.asarray(table['x']), dataset.examples(np.arange(20)))
+    assert np.array_equal(np.asarray(table['y']), np.tile(dataset.source.labels, 2))

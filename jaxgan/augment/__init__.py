@@ -2,6 +2,7 @@
 
     get(kind, policy=..., p=..., pipeline=...) -> Augmentation     kind: none | diffaugment | ada | fixed
     augmentation.apply(key, x_BHWC, p) -> x_BHWC                   images in [-1, 1], shape and dtype kept
+    per_example(apply)(keys_B, x_BHWC, p) -> x_BHWC                one key per image (see per_example)
 
     none          the images as they are
     diffaugment   DiffAugment (Zhao et al. 2020): `policy`, any of color, translation, cutout
@@ -27,7 +28,7 @@ from jaxgan.errors import UserError
 
 __all__ = ['AdaState', 'Augmentation', 'DEFAULT_POLICY', 'KINDS', 'POLICIES', 'ada', 'ada_adjust', 'ada_init',
            'ada_update', 'check_probability', 'diffaugment', 'get', 'parse_pipeline', 'parse_policy',
-           'rt_heuristic']
+           'per_example', 'rt_heuristic']
 
 KINDS = ('none', 'diffaugment', 'ada', 'fixed')
 
@@ -61,3 +62,10 @@ def get(kind: str, *, policy: str | Sequence[str] = DEFAULT_POLICY, p: float = 0
         return Augmentation(kind, lambda key, x, p: diffaugment(key, x, names))
     pipeline = parse_pipeline(pipeline)
     return Augmentation(kind, lambda key, x, p: ada(key, x, p, pipeline), p, adaptive=kind == 'ada')
+
+
+def per_example(apply: Apply) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
+    """`apply` with one key per image: (keys [B], images [B, H, W, C], p) -> images. Where the keys are
+    drawn for the global batch before sharding, as the step draws its noise, each image's transforms are
+    the same on any number of devices; `apply(key, images, p)` draws for its batch from one key."""
+    return jax.vmap(lambda key, image, p: apply(key, image[None], p)[0], in_axes=(0, 0, None))
