@@ -15,6 +15,7 @@ import tokenize
 
 import ml_collections
 
+from jaxgan import augment
 from jaxgan.errors import UserError
 
 # Fields whose change makes an existing workdir's checkpoints unusable (checked on resume).
@@ -45,6 +46,20 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.workers = 8  # host threads decoding and resizing images
     c.data.prefetch = 2  # batches placed on the devices ahead of the step
     c.data.on_device = False  # decode the whole dataset once and hold it on every device; send indices only
+
+    # Small datasets and augmentation (for training on a hundred images).
+    c.data.limit = 0  # train on this many examples, chosen with the seed, balanced over classes where labelled; 0: all
+    c.data.flip = False  # add a horizontally mirrored copy of every image (StyleGAN2-ADA's --mirror)
+    # Augmentation of every image D sees (jaxgan.augment). The train step does not apply it yet, so a
+    # kind other than none is refused.
+    c.augment = ml_collections.ConfigDict()
+    c.augment.kind = 'none'  # none | diffaugment (Zhao et al. 2020) | ada (Karras et al. 2020) | fixed: ADA, fixed p
+    c.augment.policy = 'color,translation,cutout'  # diffaugment: comma-separated, any of color, translation, cutout
+    c.augment.pipeline = 'bgc'  # ada, fixed: b (pixel blitting), g (geometric), c (colour), or a part of them
+    c.augment.p = 0.0  # fixed: each transform's probability; ada: p at the start (0 in the paper)
+    c.augment.target = 0.6  # ada: the r_t = E[sign(D(real))] that p is adjusted towards
+    c.augment.interval = 4  # ada: D updates between adjustments of p
+    c.augment.kimg = 500  # ada: thousands of real images in which p can move by 1
 
     c.model = ml_collections.ConfigDict()  # the generator and the discriminator
     c.model.name = 'dcgan'  # dcgan | mlp | resnet
@@ -287,6 +302,24 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
         _one_of(config, f'{opt}.schedule', ('constant', 'linear', 'cosine'))
         lr = config[opt].learning_rate
         _check(lr > 0, f'config.{opt}.learning_rate={lr} must be positive')
+    # Small datasets and augmentation; the dataset-dependent checks of data.limit are in data.load.
+    _check(isinstance(config.data.limit, int) and config.data.limit >= 0,
+           f'config.data.limit={config.data.limit!r} must be a non-negative integer (0: all the examples)')
+    _one_of(config, 'augment.kind', augment.KINDS)
+    a = config.augment
+    for field, parse in (('policy', augment.parse_policy), ('pipeline', augment.parse_pipeline)):
+        try:
+            parse(a[field])
+        except UserError as e:
+            raise UserError(f'config.augment.{field}={a[field]!r}: {e}') from None
+    augment.check_probability(a.p, 'config.augment.p')
+    augment.check_probability(a.target, 'config.augment.target')
+    _check(a.kind != 'diffaugment' or bool(augment.parse_policy(a.policy)),
+           'config.augment.policy is empty: DiffAugment needs any of color, translation, cutout')
+    _positive(config, 'augment.interval')
+    _check(a.kimg > 0, f'config.augment.kimg={a.kimg!r} must be positive')
+    _check(a.kind == 'none', f'config.augment.kind={a.kind!r}: the train step does not apply augmentation yet '
+           '(jaxgan.augment is a library for now); use none')
 
 
 def structural_diff(saved: dict, current: ml_collections.ConfigDict) -> list[str]:

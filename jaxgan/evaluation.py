@@ -165,9 +165,7 @@ def d_head_predictions(gan, state, config: ml_collections.ConfigDict, head: str,
                        batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """(argmax of D's output `head`, the true labels) for every example of config.eval_dataset: D as a
     classifier (the semi-supervised GAN's 'class_logits', InfoGAN's 'q_categorical')."""
-    eval_config = config.copy_and_resolve_references()
-    eval_config.dataset = config.eval_dataset
-    dataset = data.load(eval_config)
+    dataset = data.load(data.dataset_config(config, config.eval_dataset))
     labels = dataset.source.labels
     if labels is None:
         raise UserError(f'config.eval_dataset={config.eval_dataset!r} has no labels')

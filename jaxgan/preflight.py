@@ -39,10 +39,8 @@ def check_eval_dataset(config: ml_collections.ConfigDict, spec: data.DataSpec) -
     name = config.get('eval_dataset', '')
     if not name:
         return
-    eval_config = config.copy_and_resolve_references()
-    eval_config.dataset = name
     try:
-        eval_spec = data.load(eval_config).spec
+        eval_spec = data.load(data.dataset_config(config, name)).spec
     except UserError as e:
         raise UserError(f'config.eval_dataset={name!r}: {e}') from None
     if not eval_spec.num_classes:

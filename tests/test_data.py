@@ -220,3 +220,105 @@ def test_the_spec_in_the_log_summarises_long_lists():
     assert data.DataSpec.from_json(stacked.to_json()) == stacked
     digits = str(data.load(tiny_config(dataset='digits')).spec)
     assert '"class_names": ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]' in digits  # short: as they are
+
+
+# Small datasets: config.data.limit and config.data.flip ----------------------------------------------------
+
+def test_limit_takes_the_same_number_of_each_class_chosen_by_the_seed():
+    whole = data.load(tiny_config(dataset='digits:train', image_size=8))
+    limited = data.load(tiny_config(dataset='digits:train', image_size=8, data__limit=100))
+    assert limited.spec.num_examples == 100 and len(limited.labels) == 100
+    assert np.array_equal(np.bincount(limited.labels), [10] * 10)
+    # The subset's examples and labels are the whole's at the chosen indices, each taken once.
+    images, all_images = limited.examples(np.arange(100)), whole.examples(np.arange(whole.spec.num_examples))
+    matches = [np.flatnonzero((all_images == image).all((1, 2, 3))) for image in images]
+    assert all(len(m) == 1 for m in matches)  # the 1,437 digits are all different
+    chosen = [m[0] for m in matches]
+    assert np.array_equal(whole.labels[chosen], limited.labels) and len(set(chosen)) == 100
+    again = data.load(tiny_config(dataset='digits:train', image_size=8, data__limit=100))
+    other = data.load(tiny_config(dataset='digits:train', image_size=8, data__limit=100, seed=1))
+    assert np.array_equal(again.examples(np.arange(100)), images)
+    assert not np.array_equal(other.examples(np.arange(100)), images)
+    assert '100 examples, seed 0' in limited.spec.source
+
+
+def test_limit_without_labels_draws_any_examples(tmp_path):
+    images = np.arange(50 * 4 * 4, dtype=np.int64).reshape(50, 4, 4).astype(np.uint8)
+    images[:, 0, 0] = np.arange(50)  # each image tells its index
+    np.save(tmp_path / 'x.npy', images)
+    limited = data.load(tiny_config(dataset=f'npy:{tmp_path / "x.npy"}', image_size=4, data__limit=7))
+    assert limited.spec.num_examples == 7 and limited.labels is None
+    picked = limited.examples(np.arange(7))[:, 0, 0, 0]
+    assert len(set(picked)) == 7 and picked.max() < 50
+    vectors = np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32)
+    np.save(tmp_path / 'v.npy', vectors)
+    assert data.load(tiny_config(dataset=f'npy:{tmp_path / "v.npy"}', data__limit=5)).spec.num_examples == 5
+
+
+def test_limit_errors(tmp_path):
+    with pytest.raises(UserError, match=r'config.data.limit=105 is not a multiple of the 10 classes of digits:train'):
+        data.load(tiny_config(dataset='digits:train', data__limit=105))
+    with pytest.raises(UserError, match='config.data.limit=2000 is more than the 1437 examples of digits:train'):
+        data.load(tiny_config(dataset='digits:train', data__limit=2000))
+    np.save(tmp_path / 'x.npy', np.zeros((12, 4, 4), np.uint8))
+    np.save(tmp_path / 'x.labels.npy', np.array([0] * 10 + [1] * 2))
+    with pytest.raises(UserError, match='config.data.limit=6: class 1 of .* has only 2 examples'):
+        data.load(tiny_config(dataset=f'npy:{tmp_path / "x.npy"}', image_size=4, data__limit=6))
+
+
+def test_flip_adds_the_mirror_image_of_every_example_after_it():
+    plain = data.load(tiny_config(dataset='digits:train', image_size=12, data__limit=20))
+    flipped = data.load(tiny_config(dataset='digits:train', image_size=12, data__limit=20, data__flip=True))
+    assert flipped.spec.num_examples == 40 and flipped.spec.source.endswith('with x-flips')
+    originals, copies = flipped.examples(np.arange(20)), flipped.examples(np.arange(20, 40))
+    assert np.array_equal(originals, plain.examples(np.arange(20)))
+    assert np.array_equal(copies, originals[:, :, ::-1])  # exact mirrors, after resizing
+    assert not np.array_equal(copies, originals)
+    assert np.array_equal(flipped.labels, np.concatenate([plain.labels, plain.labels]))
+    assert np.array_equal(flipped.example(23), originals[3][:, ::-1])
+    # The batch stream draws from all 40, with the labels of what it reads.
+    batcher = data.Batcher(flipped, global_batch=40, seed=0, workers=1, labels=True)
+    batch, indices = batcher.batch(0), batcher.indices(0)
+    assert np.array_equal(np.sort(indices), np.arange(40))
+    assert np.array_equal(batch['y'], flipped.labels[indices])
+    assert np.array_equal(batch['x'], flipped.examples(indices))
+    batcher.close()
+
+
+def test_flip_needs_images(tmp_path):
+    np.save(tmp_path / 'v.npy', np.zeros((5, 2), np.float32))
+    with pytest.raises(UserError, match='config.data.flip mirrors images'):
+        data.load(tiny_config(dataset=f'npy:{tmp_path / "v.npy"}', data__flip=True))
+
+
+def test_evaluation_data_are_read_whole():
+    config = tiny_config(dataset='digits:train', data__limit=10, data__flip=True)
+    assert data.load(data.dataset_config(config, 'digits:test')).spec.num_examples == 360
+    assert config.data.limit == 10 and config.dataset == 'digits:train'  # a copy
+
+
+def test_config_checks_of_the_small_data_and_augment_fields():
+    from jaxgan import config as config_lib
+    check = lambda **overrides: config_lib.validate(tiny_config(**overrides), num_devices=1)
+    check(data__limit=100, data__flip=True)
+    for overrides, message in (
+            ({'data__limit': -1}, 'config.data.limit=-1 must be a non-negative integer'),
+            ({'augment__kind': 'diffaug'}, "config.augment.kind='diffaug' is not one of none, diffaugment, ada, fixed"),
+            ({'augment__p': 1.5}, r'config.augment.p=1.5 must be a probability in \[0, 1\]'),
+            ({'augment__target': -0.1}, r'config.augment.target=-0.1 must be a probability'),
+            ({'augment__policy': 'color,zoom'},
+             "config.augment.policy='color,zoom': unknown DiffAugment policy 'zoom'"),
+            ({'augment__pipeline': 'bgx'}, "config.augment.pipeline='bgx'"),
+            ({'augment__kind': 'diffaugment', 'augment__policy': ''}, 'config.augment.policy is empty'),
+            ({'augment__kind': 'ada'}, 'the train step does not apply augmentation yet')):
+        with pytest.raises(UserError, match=message):
+            check(**overrides)
+
+
+def test_the_dataset_held_on_the_devices_has_the_mirrored_copies_and_their_labels():
+    from jaxgan.core import parallel
+    from jaxgan.data import resident
+    dataset = data.load(tiny_config(dataset='digits:train', image_size=8, data__limit=10, data__flip=True))
+    table = resident.load_table(dataset, parallel.make_mesh(), labels=True, workers=1)
+    assert np.array_equal(np.asarray(table['x']), dataset.examples(np.arange(20)))
+    assert np.array_equal(np.asarray(table['y']), np.tile(dataset.source.labels, 2))

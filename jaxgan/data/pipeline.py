@@ -30,23 +30,45 @@ class Dataset:
 
     on_corrupt='skip' replaces an image that cannot be decoded by the next readable one (by index, so
     the same on every run and resume) and counts it in `skipped`; 'error' raises, naming the file.
+    flip (config.data.flip): examples n..2n-1 are examples 0..n-1 of the source mirrored left to right,
+    after preprocessing, so each copy is the exact mirror image of the example it copies.
     """
 
     source: sources.Source
     spec: DataSpec
     prepare: Callable[[np.ndarray], np.ndarray]  # raw example -> host example of spec.shape
     on_corrupt: str = 'error'
-    skipped: set = dataclasses.field(default_factory=set)  # indices of unreadable examples seen
+    flip: bool = False
+    skipped: set = dataclasses.field(default_factory=set)  # source indices of unreadable examples seen
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The class of each of the spec.num_examples examples, where the data have classes."""
+        labels = self.source.labels
+        return np.concatenate([labels, labels]) if self.flip and labels is not None else labels
 
     def examples(self, indices: np.ndarray, pool: ThreadPoolExecutor | None = None) -> np.ndarray:
         """Host examples [len(indices), *spec.shape] in spec.host_dtype."""
+        indices = np.asarray(indices)
+        n = len(self.source)
+        read = indices % n if self.flip else indices
         if self.source.array is not None and (self.source.preprocessed or self.spec.kind == 'vector'):
-            return self.prepare(np.asarray(self.source.array[np.sort(indices)])[
-                np.argsort(np.argsort(indices))])  # sorted reads are faster on memory maps
-        mapper = pool.map if pool is not None else map
-        return np.stack(list(mapper(self.example, indices)))
+            out = self.prepare(np.asarray(self.source.array[np.sort(read)])[
+                np.argsort(np.argsort(read))])  # sorted reads are faster on memory maps
+        else:
+            mapper = pool.map if pool is not None else map
+            out = np.stack(list(mapper(self._example, read)))
+        if self.flip:
+            out = np.where((indices >= n).reshape(-1, 1, 1, 1), out[:, :, ::-1], out)
+        return out
 
     def example(self, index: int) -> np.ndarray:
+        n = len(self.source)
+        x = self._example(int(index) % n)
+        return x[:, ::-1] if self.flip and index >= n else x
+
+    def _example(self, index: int) -> np.ndarray:
+        """Source example `index` prepared, or with on_corrupt='skip' the next readable one."""
         n = len(self.source)
         for offset in range(n):
             i = (int(index) + offset) % n
@@ -106,15 +128,29 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
                     f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}')
 
 
+def dataset_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collections.ConfigDict:
+    """A copy of `config` that opens `dataset` whole, prepared as the training data are: without the
+    training data's config.data.limit and config.data.flip (for evaluation data, say)."""
+    out = config.copy_and_resolve_references()
+    out.dataset = dataset
+    with out.unlocked():
+        out.data.limit, out.data.flip = 0, False
+    return out
+
+
 def load(config: ml_collections.ConfigDict) -> Dataset:
-    """Opens config.dataset and works out the spec of what training will see."""
+    """Opens config.dataset and works out the spec of what training will see: with config.data.limit, a
+    subset of the examples (`limited`); with config.data.flip, their mirrored copies after them."""
     channels = config.data.channels
 
     def preprocess(raw: np.ndarray, name: str = 'image') -> np.ndarray:
         return transforms.preprocess_image(raw, size=config.image_size, crop=config.data.crop,
                                            channels=channels or _channels_of(raw), name=name)
 
-    source = open_source(config, preprocess)
+    source = limited(open_source(config, preprocess), config.data.get('limit', 0), config.seed)
+    flip = bool(config.data.get('flip', False))
+    if flip and source.kind != 'image':
+        raise UserError(f'config.data.flip mirrors images; {source.description} holds vectors')
     first = _first_readable(source, config.data.on_corrupt)
     classes = {'num_classes': len(source.class_names), 'class_names': source.class_names} if source.labels is not None else {}
     if source.kind == 'vector':
@@ -132,23 +168,45 @@ def load(config: ml_collections.ConfigDict) -> Dataset:
         channels = channels or _channels_of(first)
         shape = preprocess(first, f'{source.description}[0]').shape
         prepare = preprocess
-    return Dataset(source, DataSpec('image', tuple(shape), len(source), source.description, **classes), prepare,
-                   config.data.on_corrupt)
+    description = f'{source.description} with x-flips' if flip else source.description
+    size = 2 * len(source) if flip else len(source)
+    return Dataset(source, DataSpec('image', tuple(shape), size, description, **classes), prepare,
+                   config.data.on_corrupt, flip)
 
 
-def balanced_subset(labels: np.ndarray | None, num: int, seed: int) -> np.ndarray:
-    """`num` example indices, the same number of each class, drawn with the seed (sorted)."""
+def limited(source: sources.Source, limit: int, seed: int) -> sources.Source:
+    """config.data.limit: `limit` examples of the source chosen with the seed, the same number of each
+    class where the source has labels (a UserError where limit is not a multiple of the classes, or a
+    class is too small); all of them for limit 0. More than the source holds is a UserError."""
+    if not limit:
+        return source
+    if limit > len(source):
+        raise UserError(f'config.data.limit={limit} is more than the {len(source)} examples of {source.description}')
+    if source.labels is not None:
+        indices = balanced_subset(source.labels, limit, seed, field='config.data.limit', stream=0x11a17,
+                                  data=source.description)
+    else:
+        indices = np.sort(np.random.default_rng([seed, 0x11a17]).choice(len(source), limit, replace=False))
+    return sources.subset(source, indices, f'{source.description} ({limit} examples, seed {seed})')
+
+
+def balanced_subset(labels: np.ndarray | None, num: int, seed: int, *,
+                    field: str = 'config.semi_supervised.num_labels', stream: int = 0x1abe1,
+                    data: str = 'the data') -> np.ndarray:
+    """`num` example indices, the same number of each class, drawn with the seed (sorted). `field` names
+    the config field asking, in errors; `stream` keeps each use's draw apart."""
     if labels is None:
-        raise UserError('config.semi_supervised.num_labels: the data have no labels')
+        raise UserError(f'{field}: {data} have no labels')
     classes = int(labels.max()) + 1
     if num % classes:
-        raise UserError(f'config.semi_supervised.num_labels={num} is not a multiple of the {classes} classes')
-    rng = np.random.default_rng([seed, 0x1abe1])
+        raise UserError(f'{field}={num} is not a multiple of the {classes} classes of {data} '
+                        f'(it takes the same number of each)')
+    rng = np.random.default_rng([seed, stream])
     chosen = []
     for c in range(classes):
         members = np.flatnonzero(labels == c)
         if len(members) < num // classes:
-            raise UserError(f'config.semi_supervised.num_labels={num}: class {c} has only {len(members)} examples')
+            raise UserError(f'{field}={num}: class {c} of {data} has only {len(members)} examples')
         chosen.append(rng.choice(members, num // classes, replace=False))
     return np.sort(np.concatenate(chosen))
 
@@ -181,7 +239,7 @@ class Batcher:
         if global_batch % process_count:
             raise UserError(f'config.batch_size={global_batch} is not divisible by the '
                             f'{process_count} processes')
-        if labels and dataset.source.labels is None:
+        if labels and dataset.labels is None:
             raise UserError(f'{dataset.spec.source} has no labels, and this config needs them')
         self.dataset = dataset
         self.global_batch = global_batch
@@ -213,7 +271,7 @@ class Batcher:
         indices = self.indices(t)
         out = {'x': self.dataset.examples(indices, self._pool)}
         if self.labels:
-            out['y'] = self.dataset.source.labels[indices].astype(np.int32)
+            out['y'] = self.dataset.labels[indices].astype(np.int32)
         return out
 
     def index_batch(self, t: int) -> dict[str, np.ndarray]:

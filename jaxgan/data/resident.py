@@ -28,7 +28,7 @@ def load_table(dataset: Dataset, mesh: Mesh, *, labels: bool, workers: int) -> T
     with ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-decode') as pool:
         host = {'x': dataset.examples(np.arange(n), pool)}
     if labels:
-        host['y'] = np.asarray(dataset.source.labels, np.int32)
+        host['y'] = np.asarray(dataset.labels, np.int32)
     replicated = NamedSharding(mesh, P())
     size = sum(a.nbytes for a in host.values())
     logging.info('config.data.on_device: %d examples, %.1f MiB on each device', n, size / 2**20)

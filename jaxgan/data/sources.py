@@ -85,6 +85,19 @@ def array_source(array: np.ndarray, description: str, labels: np.ndarray | None 
                   class_names=class_names)
 
 
+def subset(source: Source, indices: np.ndarray, description: str) -> Source:
+    """The examples `indices` of `source` (labels and all), as a source of their own. Where the examples
+    sit in one array, the subset's are read into memory (a subset is a small dataset's use)."""
+    indices = np.asarray(indices, np.int64)
+    labels = source.labels[indices] if source.labels is not None else None
+    if source.array is not None:
+        array = np.asarray(source.array[indices])
+        return Source(description, source.kind, len(indices), lambda i: array[i], array, source.preprocessed,
+                      labels, source.class_names)
+    return Source(description, source.kind, len(indices), lambda i: source[int(indices[i])],
+                  preprocessed=source.preprocessed, labels=labels, class_names=source.class_names)
+
+
 def digits(split: str = '') -> Source:
     """scikit-learn's embedded 8x8 handwritten digits (1,797), as uint8 images in [0, 255], with labels.
 
