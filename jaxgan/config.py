@@ -20,7 +20,7 @@ from jaxgan.errors import UserError
 
 # Fields whose change makes an existing workdir's checkpoints unusable (checked on resume).
 # The rest (model sizes, layers) show in the checkpoint's state, which is compared too.
-STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop')
+STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop', 'data.limit', 'data.flip')
 
 
 def base_config() -> ml_collections.ConfigDict:
