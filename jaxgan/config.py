@@ -50,8 +50,8 @@ def base_config() -> ml_collections.ConfigDict:
     # Small datasets and augmentation (for training on a hundred images).
     c.data.limit = 0  # train on this many examples, chosen with the seed, balanced over classes where labelled; 0: all
     c.data.flip = False  # add a horizontally mirrored copy of every image (StyleGAN2-ADA's --mirror)
-    # Augmentation of every image D sees (jaxgan.augment). The train step does not apply it yet, so a
-    # kind other than none is refused.
+    # Augmentation of every image D sees (jaxgan.augment): real and generated, in D's and G's updates, and
+    # in the penalties' passes (R1's gradient is taken through it, as in StyleGAN2-ADA).
     c.augment = ml_collections.ConfigDict()
     c.augment.kind = 'none'  # none | diffaugment (Zhao et al. 2020) | ada (Karras et al. 2020) | fixed: ADA, fixed p
     c.augment.policy = 'color,translation,cutout'  # diffaugment: comma-separated, any of color, translation, cutout
@@ -59,7 +59,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.augment.p = 0.0  # fixed: each transform's probability; ada: p at the start (0 in the paper)
     c.augment.target = 0.6  # ada: the r_t = E[sign(D(real))] that p is adjusted towards
     c.augment.interval = 4  # ada: D updates between adjustments of p
-    c.augment.kimg = 500  # ada: thousands of real images in which p can move by 1
+    c.augment.kimg = 500.0  # ada: thousands of real images in which p can move by 1
 
     c.model = ml_collections.ConfigDict()  # the generator and the discriminator
     c.model.name = 'dcgan'  # dcgan | mlp | resnet
@@ -79,7 +79,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.dropout = 0.0  # mlp: dropout in D
     c.model.d_noise = 0.0  # mlp: std of Gaussian noise on D's input and hidden layers in training
 
-    c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge
+    c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge | ra_non_saturating | ra_least_squares | ra_hinge
     c.label_smoothing = 0.0  # one-sided: real targets 1 - label_smoothing (minimax, non_saturating)
     c.n_critic = 1  # D updates per G update, inside one jitted step; 0: no D (a GMMN)
 
@@ -90,6 +90,12 @@ def base_config() -> ml_collections.ConfigDict:
     c.penalties.r1_every = 1  # lazy R1: every k steps, weighed k gamma / 2 (16 in StyleGAN2)
     c.penalties.dragan = 0.0  # DRAGAN's lambda (10 in the paper)
     c.penalties.historical_averaging = 0.0  # lambda, on both networks' params (Salimans et al. 2016)
+    c.penalties.r2 = 0.0  # R2's gamma: gamma / 2 E ||grad D(G(z))||^2 on generated data (Mescheder et al. 2018)
+    c.penalties.lecam = 0.0  # LeCam's lambda (Tseng et al. 2021): D's outputs kept near the other side's averages
+    c.penalties.bcr = 0.0  # bCR's lambda_real = lambda_fake (Zhao et al. 2021: 10): D(x) close to D(T(x)), real and fake
+    c.penalties.zcr = 0.0  # zCR's lambda_dis (Zhao et al. 2021: 5): D(G(z)) close to D(G(z + dz))
+    c.penalties.zcr_g = 0.0  # zCR's lambda_gen (Zhao et al. 2021: 0.5), on G: G(z) far from G(z + dz)
+    c.penalties.zcr_sigma = 0.03  # zCR's std of dz (Zhao et al. 2021)
 
     # Class conditioning (labels from the data: TFDS, folder sub-folders, PATH.labels.npy).
     c.conditioning = ml_collections.ConfigDict()
@@ -178,6 +184,7 @@ def optimizer_config(name: str = 'adam', learning_rate: float = 2e-4, b1: float 
     c.eps = 1e-8  # adam's and rmsprop's epsilon
     c.weight_decay = 0.0  # adamw only
     c.grad_clip = 0.0  # global-norm clipping; 0: none
+    c.weight_clip = 0.0  # params kept in [-c, c] after each update: the original WGAN's critic (0.01); 0: none
     c.schedule = 'constant'  # constant | linear | cosine: decayed to 0 over the run's num_steps
     return c
 
@@ -302,6 +309,7 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
         _one_of(config, f'{opt}.schedule', ('constant', 'linear', 'cosine'))
         lr = config[opt].learning_rate
         _check(lr > 0, f'config.{opt}.learning_rate={lr} must be positive')
+        _check(config[opt].weight_clip >= 0, f'config.{opt}.weight_clip={config[opt].weight_clip} must be >= 0')
     # Small datasets and augmentation; the dataset-dependent checks of data.limit are in data.load.
     _check(isinstance(config.data.limit, int) and config.data.limit >= 0,
            f'config.data.limit={config.data.limit!r} must be a non-negative integer (0: all the examples)')
@@ -318,8 +326,6 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
            'config.augment.policy is empty: DiffAugment needs any of color, translation, cutout')
     _positive(config, 'augment.interval')
     _check(a.kimg > 0, f'config.augment.kimg={a.kimg!r} must be positive')
-    _check(a.kind == 'none', f'config.augment.kind={a.kind!r}: the train step does not apply augmentation yet '
-           '(jaxgan.augment is a library for now); use none')
 
 
 def structural_diff(saved: dict, current: ml_collections.ConfigDict) -> list[str]:

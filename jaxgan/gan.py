@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan import models, optim
+from jaxgan import augment, models, optim
 from jaxgan.core import health, losses, step as step_lib, terms as T
 from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core.parallel import DATA
@@ -53,6 +53,18 @@ TERMS: tuple[tuple[str, Callable[[Config], bool], Callable[[Config, DataSpec], T
      lambda c, s: T.Dragan('dragan', c.penalties.dragan, shape=tuple(s.shape))),
     ('d', lambda c: c.penalties.historical_averaging > 0,
      lambda c, s: T.HistoricalAveraging('d_historical_averaging', c.penalties.historical_averaging)),
+    ('d', lambda c: c.penalties.r2 > 0,
+     lambda c, s: T.R1('r2', 0.5 * c.penalties.r2, critic='d_of_fake_x', on='generated')),
+    ('d', lambda c: c.penalties.lecam > 0, lambda c, s: T.LeCam('lecam', c.penalties.lecam)),
+    ('d', lambda c: c.penalties.bcr > 0,
+     lambda c, s: T.Consistency('bcr_real', c.penalties.bcr, 'd_real', 'd_real_transformed')),
+    ('d', lambda c: c.penalties.bcr > 0,
+     lambda c, s: T.Consistency('bcr_fake', c.penalties.bcr, 'd_fake', 'd_fake_transformed')),
+    ('d', lambda c: c.penalties.zcr > 0, lambda c, s: T.Consistency('zcr', c.penalties.zcr, 'd_fake', 'd_perturbed')),
+    ('d', lambda c: c.augment.kind == 'ada',
+     lambda c, s: T.AdaptiveAugmentation('ada', 0.0, p=c.augment.p, target=c.augment.target,
+                                         interval=c.augment.interval, kimg=c.augment.kimg,
+                                         batch_images=c.batch_size)),
     ('g', lambda c: c.g_objective.adversarial > 0,
      lambda c, s: T.GeneratorLoss('g_adversarial', c.g_objective.adversarial, losses.get(c.loss))),
     ('g', lambda c: c.g_objective.feature_matching > 0,
@@ -65,8 +77,9 @@ TERMS: tuple[tuple[str, Callable[[Config], bool], Callable[[Config, DataSpec], T
      lambda c, s: T.MMD('mmd', c.g_objective.mmd, tuple(c.g_objective.mmd_bandwidths))),
     ('g', lambda c: c.penalties.historical_averaging > 0,
      lambda c, s: T.HistoricalAveraging('g_historical_averaging', c.penalties.historical_averaging)),
+    ('g', lambda c: c.penalties.zcr_g > 0, lambda c, s: T.LatentDiversity('zcr_g', c.penalties.zcr_g)),
 )
-INPUT_GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'dragan')
+INPUT_GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'dragan', 'r2')
 
 
 def _mutual_info(name: str, c: Config) -> T.Term:
@@ -194,11 +207,27 @@ def check_independent_examples(config: Config) -> None:
                         'minibatch discrimination off')
 
 
+def augmentation(config: Config, spec: DataSpec) -> augment.Augmentation:
+    """config.augment's augmentation, refused for data it cannot transform."""
+    a = config.augment
+    uses_images = a.kind != 'none' or config.penalties.bcr > 0
+    if uses_images and spec.kind != 'image':
+        raise UserError(f'config.augment.kind={a.kind} and config.penalties.bcr transform images; '
+                        f'{spec.source} holds vectors')
+    if a.kind == 'ada' and config.loss in ('least_squares', 'ra_least_squares'):
+        raise UserError(f'config.augment.kind=ada adapts p from the sign of D\'s output on real data, read as a '
+                        f'logit; config.loss={config.loss} targets 1 and 0 instead: use another loss, or '
+                        f'config.augment.kind=fixed')
+    return augment.get(a.kind, policy=a.policy, p=a.p, pipeline=a.pipeline)
+
+
 def _d_metrics(classifier: bool) -> Callable[[View], dict]:
     def metrics(view: View) -> dict:
         real, fake = view['d_real']['logits'], view['d_fake']['logits']
         out = {'d_real_logit': jnp.mean(real), 'd_fake_logit': jnp.mean(fake),
                'd_real_acc': jnp.mean(real > 0), 'd_fake_acc': jnp.mean(fake < 0)}
+        if 'ada' in view.term_states:
+            out['augment_p'] = view.term_states['ada'].p
         if classifier:
             out.update(d_real_prob=jnp.mean(jax.nn.sigmoid(real)), d_fake_prob=jnp.mean(jax.nn.sigmoid(fake)))
         return out
@@ -245,23 +274,57 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps),
                     select_terms(config, spec, 'g', valued), metrics=_g_metrics)
 
+    aug = augmentation(config, spec)
+    keys = lambda key, updates, batch: {side: jax.random.key_data(jax.random.split(jax.random.fold_in(key, i),
+                                                                                   (updates, batch)))
+                                        for i, side in enumerate(('real', 'fake'))}
+
     def noise(key: jax.Array, updates: int, batch: int) -> dict:
         z_key, y_key = jax.random.split(key)
         out = {'z': draw_latents(z_key, (updates, batch), m.z_dim, m.latent, info.categorical, info.continuous)}
         if g_cond:
             out['y_fake'] = jax.random.randint(y_key, (updates, batch), 0, k)
+        if aug.kind != 'none':  # one key per example, for each side: the same transforms on any device count
+            out['augment'] = keys(jax.random.fold_in(key, 1), updates, batch)
+        if config.penalties.bcr > 0:
+            out['transform'] = keys(jax.random.fold_in(key, 2), updates, batch)
+        if config.penalties.zcr > 0 or config.penalties.zcr_g > 0:  # z only, never InfoGAN's codes
+            dz = valued.penalties.zcr_sigma * jax.random.normal(jax.random.fold_in(key, 3), (updates, batch, m.z_dim))
+            out['z_perturbation'] = jnp.pad(dz, ((0, 0), (0, 0), (0, latent_dim - m.z_dim)))
         return out
 
     def generate(nets, real, noise) -> dict:
         return {'x': nets('G', noise['z'], noise.get('y_fake') if g_cond else None)}
 
     d_labels = lambda where, key: where.get(key) if d_cond else None
+
+    def augmented(v, x: jax.Array, side: str) -> jax.Array:
+        """What D sees of examples x of a side ('real', 'fake'): x, augmented where config.augment asks."""
+        if aug.kind == 'none':
+            return x
+        p = v.term_states['ada'].p if aug.adaptive else aug.p
+        return augment.per_example(aug.apply)(jax.random.wrap_key_data(v.noise['augment'][side]), x, p)
+
+    def transformed(v, x: jax.Array, side: str) -> jax.Array:  # consistency regularisation's T(x)
+        return jax.vmap(lambda key, image: augment.consistency_transform(key, image[None])[0])(
+            jax.random.wrap_key_data(v.noise['transform'][side]), x)
+
     quantities = {
-        'd_real': lambda v: v.nets('D', v.real['x'], d_labels(v.real, 'y')),
-        'd_fake': lambda v: v.nets('D', v.generated['x'], d_labels(v.noise, 'y_fake')),
-        'd_labelled': lambda v: v.nets('D', v.real['x_labelled'], None),
-        # D as a function of its input for the penalties; their model-state updates are dropped.
-        'd_of_x': lambda v: lambda x: v.nets('D', x, d_labels(v.real, 'y'), update=False)['logits'],
+        'd_real': lambda v: v.nets('D', augmented(v, v.real['x'], 'real'), d_labels(v.real, 'y')),
+        'd_fake': lambda v: v.nets('D', augmented(v, v.generated['x'], 'fake'), d_labels(v.noise, 'y_fake')),
+        'd_labelled': lambda v: v.nets('D', v.real['x_labelled'], None),  # not augmented
+        # D as a function of its input for the penalties (its augmentation inside, as StyleGAN2-ADA's R1);
+        # their model-state updates are dropped.
+        'd_of_x': lambda v: lambda x: v.nets('D', augmented(v, x, 'real'), d_labels(v.real, 'y'),
+                                             update=False)['logits'],
+        'd_of_fake_x': lambda v: lambda x: v.nets('D', augmented(v, x, 'fake'), d_labels(v.noise, 'y_fake'),
+                                                  update=False)['logits'],
+        'd_real_transformed': lambda v: v['d_of_x'](transformed(v, v.real['x'], 'real')),
+        'd_fake_transformed': lambda v: v['d_of_fake_x'](transformed(v, v.generated['x'], 'fake')),
+        # zCR: G at perturbed latents (its model state left as it is), and D's logits there.
+        'g_perturbed': lambda v: v.nets('G', v.noise['z'] + v.noise['z_perturbation'],
+                                        v.noise.get('y_fake') if g_cond else None, update=False),
+        'd_perturbed': lambda v: v['d_of_fake_x'](v['g_perturbed']),
     }
 
     def prepare(batch: dict) -> dict:

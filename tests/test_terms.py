@@ -20,13 +20,13 @@ def view(quantities=None, real=None, generated=None, noise=None, step=0, params=
 
 def on_one_device(fn):
     """fn() evaluated where lax.pmean over the data axis is defined (one device)."""
-    return jax.vmap(lambda _: fn(), axis_name=DATA)(jnp.zeros(1))[0]
+    return jax.tree.map(lambda a: a[0], jax.vmap(lambda _: fn(), axis_name=DATA)(jnp.zeros(1)))
 
 
 LOGITS = {'d_real': {'logits': jnp.array([2.0, -1.0, 0.5])}, 'd_fake': {'logits': jnp.array([-3.0, 0.2, 1.0])}}
 
 
-@pytest.mark.parametrize('name', list(losses.LOSSES))
+@pytest.mark.parametrize('name', [n for n, loss in losses.LOSSES.items() if not loss.relativistic])
 def test_adversarial_terms_are_the_losses_weighted(name):
     loss = losses.LOSSES[name]
     v = view({k: (lambda v, k=k: LOGITS[k]) for k in LOGITS})
@@ -112,8 +112,80 @@ def test_historical_averaging_keeps_the_running_mean_as_its_state():
     assert term.stateful and not T.R1('r1', 1.0).stateful
     state = term.init({'w': jnp.full(3, 1.0)})
     for value in (5.0, 9.0):
-        state = term.update(state, {'w': jnp.full(3, value)})
+        state = term.update(state, {'w': jnp.full(3, value)}, None)
     np.testing.assert_allclose(state['average']['w'], 7.0)  # the mean of 5 and 9: the initial 1 is replaced
     assert int(state['count']) == 2
     loss = term(view(params={'w': jnp.full(3, 9.0)}, term_states={'ha': state}))
     np.testing.assert_allclose(loss, 0.1 * 3 * 4.0, rtol=1e-6)
+
+
+def _softplus(x):
+    return np.log1p(np.exp(x))
+
+
+RELATIVISTIC = {  # (D's loss, G's loss) of (real, fake) logits, from Jolicoeur-Martineau (2019)
+    'ra_non_saturating': (
+        lambda r, f: np.mean(_softplus(-(r - f.mean()))) + np.mean(_softplus(f - r.mean())),
+        lambda r, f: np.mean(_softplus(-(f - r.mean()))) + np.mean(_softplus(r - f.mean()))),
+    'ra_least_squares': (
+        lambda r, f: np.mean((r - f.mean() - 1) ** 2) + np.mean((f - r.mean() + 1) ** 2),
+        lambda r, f: np.mean((f - r.mean() - 1) ** 2) + np.mean((r - f.mean() + 1) ** 2)),
+    'ra_hinge': (
+        lambda r, f: np.mean(np.maximum(0, 1 - (r - f.mean()))) + np.mean(np.maximum(0, 1 + (f - r.mean()))),
+        lambda r, f: np.mean(np.maximum(0, 1 - (f - r.mean()))) + np.mean(np.maximum(0, 1 + (r - f.mean())))),
+}
+
+
+@pytest.mark.parametrize('name', list(RELATIVISTIC))
+def test_relativistic_average_terms_against_the_paper(name):
+    loss = losses.LOSSES[name]
+    assert loss.relativistic and not loss.classifier
+    v = lambda: view({k: (lambda v, k=k: LOGITS[k]) for k in LOGITS})
+    r, f = (np.asarray(LOGITS[k]['logits'], np.float64) for k in ('d_real', 'd_fake'))
+    d_expected, g_expected = RELATIVISTIC[name]
+    np.testing.assert_allclose(on_one_device(lambda: T.DiscriminatorLoss('d', 2.0, loss)(v())),
+                               2.0 * d_expected(r, f), rtol=1e-5)
+    np.testing.assert_allclose(on_one_device(lambda: T.GeneratorLoss('g', 0.5, loss)(v())),
+                               0.5 * g_expected(r, f), rtol=1e-5)
+
+
+def test_lecam_against_the_official_formula_and_its_averages():
+    # State after 2 updates with decay 0.9; the loss first folds in this batch's means (zero-debiased).
+    term = T.LeCam('lecam', 3.0, decay=0.9)
+    state = {'real': jnp.asarray(0.5), 'fake': jnp.asarray(-0.2), 'count': jnp.asarray(2, jnp.int32)}
+    v = lambda: view({k: (lambda v, k=k: LOGITS[k]) for k in LOGITS}, term_states={'lecam': state})
+    r, f = (np.asarray(LOGITS[k]['logits'], np.float64) for k in ('d_real', 'd_fake'))
+    biased_r, biased_f = 0.9 * 0.5 + 0.1 * r.mean(), 0.9 * -0.2 + 0.1 * f.mean()
+    a_r, a_f = biased_r / (1 - 0.9 ** 3), biased_f / (1 - 0.9 ** 3)
+    expected = np.mean(np.maximum(r - a_f, 0) ** 2) + np.mean(np.maximum(a_r - f, 0) ** 2)
+    np.testing.assert_allclose(on_one_device(lambda: term(v())), 3.0 * expected, rtol=1e-5)
+    observed = on_one_device(lambda: term.observe(v()))
+    new = term.update(state, None, observed)
+    np.testing.assert_allclose([new['real'], new['fake'], new['count']], [biased_r, biased_f, 3], rtol=1e-6)
+
+
+def test_consistency_and_latent_diversity_are_mean_squares():
+    v = view({'d_real': lambda v: {'logits': jnp.array([1.0, 2.0])}, 'd_real_t': lambda v: jnp.array([0.0, 4.0]),
+              'g_perturbed': lambda v: jnp.ones((2, 3))}, generated={'x': jnp.zeros((2, 3))})
+    np.testing.assert_allclose(T.Consistency('c', 10.0, 'd_real', 'd_real_t')(v), 10.0 * (1 + 4) / 2)
+    np.testing.assert_allclose(T.LatentDiversity('z', 0.5)(v), -0.5)
+
+
+def test_r2_is_r1_on_generated_examples():
+    x_real, x_fake = jnp.ones((2, 3)), jnp.arange(6.0).reshape(2, 3)
+    d = lambda v: lambda x: jnp.sum(x ** 2, axis=1)  # grad 2x
+    v = lambda: view({'d_of_fake_x': d}, real={'x': x_real}, generated={'x': x_fake})
+    expected = np.mean(np.sum((2 * np.asarray(x_fake)) ** 2, axis=1))
+    np.testing.assert_allclose(on_one_device(lambda: T.R1('r2', 0.5, critic='d_of_fake_x', on='generated')(v())),
+                               0.5 * expected, rtol=1e-6)
+
+
+def test_adaptive_augmentation_moves_p_by_the_sign_of_rt():
+    term = T.AdaptiveAugmentation('ada', 0.0, p=0.5, target=0.6, interval=1, kimg=1.0, batch_images=100)
+    state = term.init(None)
+    confident = view({'d_real': lambda v: {'logits': jnp.array([3.0, 2.0, 1.0, 1.0])}})  # r_t = 1 > 0.6
+    unsure = view({'d_real': lambda v: {'logits': jnp.array([3.0, -2.0, 1.0, -1.0])}})  # r_t = 0 < 0.6
+    up = term.update(state, None, on_one_device(lambda: term.observe(confident)))
+    down = term.update(state, None, on_one_device(lambda: term.observe(unsure)))
+    np.testing.assert_allclose([up.p, down.p], [0.5 + 0.1, 0.5 - 0.1], rtol=1e-6)  # 100 images of 1,000
+    assert float(term(unsure)) == 0.0

@@ -23,10 +23,10 @@ import jax
 
 from jaxgan.augment._ada import (AdaState, ada, ada_adjust, ada_init, ada_update, check_probability,
                                 parse_pipeline, rt_heuristic)
-from jaxgan.augment._diffaugment import DEFAULT_POLICY, POLICIES, diffaugment, parse_policy
+from jaxgan.augment._diffaugment import DEFAULT_POLICY, POLICIES, diffaugment, parse_policy, translation
 from jaxgan.errors import UserError
 
-__all__ = ['AdaState', 'Augmentation', 'DEFAULT_POLICY', 'KINDS', 'POLICIES', 'ada', 'ada_adjust', 'ada_init',
+__all__ = ['AdaState', 'Augmentation', 'consistency_transform', 'DEFAULT_POLICY', 'KINDS', 'POLICIES', 'ada', 'ada_adjust', 'ada_init',
            'ada_update', 'check_probability', 'diffaugment', 'get', 'parse_pipeline', 'parse_policy',
            'per_example', 'rt_heuristic']
 
@@ -69,3 +69,13 @@ def per_example(apply: Apply) -> Callable[[jax.Array, jax.Array, jax.Array], jax
     drawn for the global batch before sharding, as the step draws its noise, each image's transforms are
     the same on any number of devices; `apply(key, images, p)` draws for its batch from one key."""
     return jax.vmap(lambda key, image, p: apply(key, image[None], p)[0], in_axes=(0, 0, None))
+
+
+def consistency_transform(key: jax.Array, x: jax.Array) -> jax.Array:
+    """T of consistency regularisation (Zhang et al. 2020, CR-GAN; bCR, Zhao et al. 2021): a random
+    horizontal flip and a shift by up to 1/8 of the side (4 pixels at 32, the papers' CIFAR-10 setting),
+    the emptied border zero (the papers do not pin the padding down). Per image, from one key."""
+    flip_key, shift_key = jax.random.split(key)
+    flip = jax.random.bernoulli(flip_key, 0.5, (x.shape[0], 1, 1, 1))
+    x = jax.numpy.where(flip, x[:, :, ::-1, :], x)
+    return translation(shift_key, x)

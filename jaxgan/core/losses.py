@@ -14,6 +14,17 @@ Written with softplus (softplus(x) = -log sigmoid(-x)), never log(sigmoid(x)), s
     hinge (Lim & Ye 2017; Miyato et al. 2018)
       D: E relu(1 - D(x)) + E relu(1 + D(G(z)))     G: -E D(G(z))
 
+The relativistic average losses (Jolicoeur-Martineau 2019) judge each example against the mean output
+on the other side, m_r = E C(x) and m_f = E C(G(z)) over the global batch, and G's loss reads real
+outputs too (so in G's update D runs on the real batch as well):
+    ra_non_saturating (RaSGAN)
+      D: E softplus(-(C(x) - m_f)) + E softplus(C(G(z)) - m_r)
+      G: E softplus(-(C(G(z)) - m_r)) + E softplus(C(x) - m_f)
+    ra_least_squares (RaLSGAN)
+      D: E (C(x) - m_f - 1)^2 + E (C(G(z)) - m_r + 1)^2      G: the same with real and fake swapped
+    ra_hinge (RaHingeGAN)
+      D: E relu(1 - (C(x) - m_f)) + E relu(1 + (C(G(z)) - m_r))      G: swapped likewise
+
 One-sided label smoothing (Salimans et al. 2016) replaces the real target 1 by 1 - label_smoothing in
 the classifier losses: D: (1-s) E softplus(-real) + s E softplus(real) + E softplus(fake).
 """
@@ -64,11 +75,32 @@ def critic_generator_loss(*, fake_logits: jax.Array) -> jax.Array:
     return -jnp.mean(fake_logits)
 
 
+def _relativistic(pair: Callable[[jax.Array, jax.Array], jax.Array]) -> tuple[Callable, Callable]:
+    """(D's loss, G's loss) of a relativistic average loss from pair(a, b): the loss of calling a (an
+    example judged against the other side's mean) more realistic and b less."""
+
+    def discriminator(*, real_logits, fake_logits, real_mean, fake_mean):
+        return pair(real_logits - fake_mean, fake_logits - real_mean)
+
+    def generator(*, real_logits, fake_logits, real_mean, fake_mean):
+        return pair(fake_logits - real_mean, real_logits - fake_mean)
+
+    return discriminator, generator
+
+
+_RA_PAIRS = {
+    'ra_non_saturating': lambda a, b: jnp.mean(jax.nn.softplus(-a)) + jnp.mean(jax.nn.softplus(b)),
+    'ra_least_squares': lambda a, b: jnp.mean(jnp.square(a - 1.0)) + jnp.mean(jnp.square(b + 1.0)),
+    'ra_hinge': lambda a, b: jnp.mean(jax.nn.relu(1.0 - a)) + jnp.mean(jax.nn.relu(1.0 + b)),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Loss:
     discriminator: Callable[..., jax.Array]  # (*, real_logits, fake_logits[, label_smoothing]) -> scalar
     generator: Callable[..., jax.Array]  # (*, fake_logits) -> scalar
     classifier: bool  # D's output is a logit of P(real): label smoothing and D(x) probabilities apply
+    relativistic: bool = False  # both sides take (*, real_logits, fake_logits, real_mean, fake_mean)
 
 
 LOSSES = {
@@ -77,6 +109,7 @@ LOSSES = {
     'least_squares': Loss(least_squares_discriminator_loss, least_squares_generator_loss, False),
     'wasserstein': Loss(wasserstein_discriminator_loss, critic_generator_loss, False),
     'hinge': Loss(hinge_discriminator_loss, critic_generator_loss, False),
+    **{name: Loss(*_relativistic(pair), classifier=False, relativistic=True) for name, pair in _RA_PAIRS.items()},
 }
 
 

@@ -90,11 +90,14 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float | j
     def diagnostics(player: Player, view: View) -> Metrics:
         return jax.tree.map(lax.stop_gradient, player.metrics(view)) if player.metrics else {}
 
-    def update_player(player: Player, params, opt_state, term_states, grads, value, terms, extra):
+    def observe(player: Player, view: View) -> dict:
+        return {t.name: jax.tree.map(lax.stop_gradient, t.observe(view)) for t in player.terms if t.stateful}
+
+    def update_player(player: Player, params, opt_state, term_states, grads, value, terms, extra, observed):
         mine = player_params(params, player.networks)
         updates, opt_state = player.optimizer.update(grads, opt_state, mine)
         mine = optax.apply_updates(mine, updates)
-        term_states = {**term_states, **{t.name: t.update(term_states[t.name], mine)
+        term_states = {**term_states, **{t.name: t.update(term_states[t.name], mine, observed[t.name])
                                          for t in player.terms if t.stateful}}
         grad_norm = optax.tree.norm(grads)
         metrics = {f'{player.name}_loss': value, f'{player.name}_grad_norm': grad_norm, **terms, **extra}
@@ -116,12 +119,13 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float | j
             view = View(game, nets, real, lax.stop_gradient(generated), noise, step, mine, term_states)
             terms = {}
             value = objective(critic, view, terms)
-            return value, (terms, diagnostics(critic, view), own_state(critic, model_state, nets.model_state))
+            return value, (terms, diagnostics(critic, view), own_state(critic, model_state, nets.model_state),
+                           observe(critic, view))
 
         mine = player_params(params, critic.networks)
-        (value, (terms, extra, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(mine)
+        (value, (terms, extra, model_state, observed)), grads = jax.value_and_grad(loss_fn, has_aux=True)(mine)
         params, opt_state, term_states, metrics, bad = update_player(
-            critic, params, opt_state, term_states, grads, value, terms, extra)
+            critic, params, opt_state, term_states, grads, value, terms, extra, observed)
         return params, _sync(model_state), opt_state, term_states, metrics, bad
 
     def local_step(state: RunState, batch: Batch, noise: dict, rng: jax.Array | None) -> tuple[RunState, Metrics]:
@@ -167,14 +171,15 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float | j
             view = View(game, nets, real, generated, last_noise, state.step, mine, term_states)
             terms = {}
             value = objective(generator, view, terms)
-            return value, (terms, diagnostics(generator, view), own_state(generator, model_state, nets.model_state))
+            return value, (terms, diagnostics(generator, view), own_state(generator, model_state, nets.model_state),
+                           observe(generator, view))
 
-        (g_value, (g_terms, g_extra, model_state)), (generated_grad, direct_grads) = jax.value_and_grad(
+        (g_value, (g_terms, g_extra, model_state, g_observed)), (generated_grad, direct_grads) = jax.value_and_grad(
             g_loss_fn, argnums=(0, 1), has_aux=True)(generated, g_mine)
         (through_generated,) = g_vjp(generated_grad)
         g_grads = jax.tree.map(jnp.add, through_generated, direct_grads)
         params, opt_state[generator.name], term_states, g_metrics, b = update_player(
-            generator, params, opt_state[generator.name], term_states, g_grads, g_value, g_terms, g_extra)
+            generator, params, opt_state[generator.name], term_states, g_grads, g_value, g_terms, g_extra, g_observed)
         bad = bad | b
         metrics.update(g_metrics)
         metrics.update({f'{p.name}_param_norm': optax.tree.norm(player_params(params, p.networks))

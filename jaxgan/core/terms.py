@@ -2,9 +2,11 @@
 
     term(view) -> weighted loss on this device's examples (the step averages it over devices)
 
-A term that keeps state has `init(params) -> state` and `update(state, params) -> state` (run after
-each update of its player, with the new params), as an optax transform does; the state lives in the run
-state under the term's name, and is saved and restored with everything else. A term that needs random
+A term that keeps state has `init(params) -> state` and `update(state, params, observed) -> state`
+(run after each update of its player, with the new params and what the term's `observe(view)` read of
+that update, without gradient: D's mean output, say), as an optax transform does; the state lives in
+the run state under the term's name, and is saved and restored with everything else. Other terms and
+the game's quantities read it from view.term_states (ADA's augmentation probability, say). A term that needs random
 numbers has `noise(key, updates, batch)`: they are drawn for the global batch before sharding, and the
 term reads its share from view.noise[term.name].
 
@@ -23,6 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxgan import augment
 from jaxgan.core import losses, penalties
 from jaxgan.core.game import View
 from jaxgan.core.parallel import DATA
@@ -41,7 +44,12 @@ class Term:
     def init(self, params: Any) -> Any:
         return None
 
-    def update(self, state: Any, params: Any) -> Any:
+    def observe(self, view: View) -> Any:
+        """What `update` reads of the update, computed inside it (no gradient flows through it); a term
+        averages it over devices itself where it must (`lax.pmean(..., DATA)`)."""
+        return None
+
+    def update(self, state: Any, params: Any, observed: Any) -> Any:
         return state
 
     def noise(self, key: jax.Array, updates: int, batch: int) -> Any:
@@ -64,9 +72,17 @@ class DiscriminatorLoss(Term):
     fake: str = 'd_fake'
 
     def __call__(self, view: View) -> jax.Array:
+        real, fake = view[self.real]['logits'], view[self.fake]['logits']
+        if self.loss.relativistic:
+            return self.weight * self.loss.discriminator(**_relativistic_args(real, fake))
         smoothing = {'label_smoothing': self.label_smoothing} if self.label_smoothing else {}
-        return self.weight * self.loss.discriminator(real_logits=view[self.real]['logits'],
-                                                     fake_logits=view[self.fake]['logits'], **smoothing)
+        return self.weight * self.loss.discriminator(real_logits=real, fake_logits=fake, **smoothing)
+
+
+def _relativistic_args(real: jax.Array, fake: jax.Array) -> dict:
+    """A relativistic loss's arguments: the logits and each side's mean over the global batch."""
+    mean = lambda a: lax.pmean(jnp.mean(a), DATA)
+    return dict(real_logits=real, fake_logits=fake, real_mean=mean(real), fake_mean=mean(fake))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,9 +91,14 @@ class GeneratorLoss(Term):
 
     loss: losses.Loss = losses.LOSSES['non_saturating']
     fake: str = 'd_fake'
+    real: str = 'd_real'  # read by the relativistic losses only
 
     def __call__(self, view: View) -> jax.Array:
-        return self.weight * self.loss.generator(fake_logits=view[self.fake]['logits'])
+        fake = view[self.fake]['logits']
+        if self.loss.relativistic:
+            real = lax.stop_gradient(view[self.real]['logits'])
+            return self.weight * self.loss.generator(**_relativistic_args(real, fake))
+        return self.weight * self.loss.generator(fake_logits=fake)
 
 
 # Penalties on D's input gradients ------------------------------------------------------------------------
@@ -105,14 +126,17 @@ class GradientPenalty(Term):
 class R1(Term):
     """R1 (Mescheder et al. 2018): weight = gamma / 2 on E ||grad D(x)||^2 over real x. every = k > 1:
     lazy regularisation (Karras et al. 2020, StyleGAN2 uses k = 16), computed on every k-th step only and
-    weighed k times."""
+    weighed k times. With on='generated' and a critic of generated inputs it is R2, the same penalty on
+    generated examples (Mescheder et al. 2018)."""
 
     critic: str = 'd_of_x'
     real: str = 'x'
     every: int = 1
+    on: str = 'real'  # real | generated
 
     def __call__(self, view: View) -> jax.Array:
-        r1 = lambda: lax.pmean(penalties.r1_penalty(d_fn=view[self.critic], real=view.real[self.real]), DATA)
+        x = (view.real if self.on == 'real' else view.generated)[self.real]
+        r1 = lambda: lax.pmean(penalties.r1_penalty(d_fn=view[self.critic], real=x), DATA)
         if self.every == 1:
             return self.weight * r1()
         return self.weight * self.every * lax.cond(view.step % self.every == 0, r1, lambda: jnp.zeros(()))
@@ -221,7 +245,7 @@ class HistoricalAveraging(Term):
     def init(self, params):
         return {'average': jax.tree.map(jnp.copy, params), 'count': jnp.zeros((), jnp.int32)}
 
-    def update(self, state, params):
+    def update(self, state, params, observed):
         w = 1.0 / (state['count'].astype(jnp.float32) + 1.0)
         average = jax.tree.map(lambda a, p: a + w * (p - a), state['average'], params)
         return {'average': average, 'count': state['count'] + 1}
@@ -229,3 +253,92 @@ class HistoricalAveraging(Term):
     def __call__(self, view: View) -> jax.Array:
         return self.weight * penalties.historical_average_penalty(
             params=view.params, average=view.term_states[self.name]['average'])
+
+
+# Regularisers of D's outputs -----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class LeCam(Term):
+    """LeCam regularisation (Tseng et al. 2021): E relu(D(x) - a_F)^2 + E relu(a_R - D(G(z)))^2, a_R
+    and a_F the moving averages of D's mean output on real and on generated examples. As the official
+    code (google/lecam-gan, stylegan2/lecam_loss.py): decay 0.99, zero-debiased, the averages updated
+    with the current batch's means before the loss reads them. State: the biased averages and the count."""
+
+    decay: float = 0.99
+    real: str = 'd_real'
+    fake: str = 'd_fake'
+
+    def init(self, params):
+        return {'real': jnp.zeros(()), 'fake': jnp.zeros(()), 'count': jnp.zeros((), jnp.int32)}
+
+    def observe(self, view: View):
+        return {side: lax.pmean(jnp.mean(view[q]['logits'].astype(jnp.float32)), DATA)
+                for side, q in (('real', self.real), ('fake', self.fake))}
+
+    def _averaged(self, state, observed):
+        new = {k: self.decay * state[k] + (1.0 - self.decay) * observed[k] for k in ('real', 'fake')}
+        return {**new, 'count': state['count'] + 1}
+
+    def update(self, state, params, observed):
+        return self._averaged(state, observed)
+
+    def __call__(self, view: View) -> jax.Array:
+        state = self._averaged(view.term_states[self.name], jax.tree.map(lax.stop_gradient, self.observe(view)))
+        debias = 1.0 - self.decay ** state['count'].astype(jnp.float32)
+        a_real, a_fake = state['real'] / debias, state['fake'] / debias
+        real, fake = view[self.real]['logits'], view[self.fake]['logits']
+        return self.weight * (jnp.mean(jnp.square(jax.nn.relu(real - a_fake)))
+                              + jnp.mean(jnp.square(jax.nn.relu(a_real - fake))))
+
+
+@dataclasses.dataclass(frozen=True)
+class Consistency(Term):
+    """weight * E (D(x) - D(T(x)))^2 of D's outputs on examples and on transformed ones: bCR's real and
+    fake terms (Zhao et al. 2021, lambda_real = lambda_fake = 10) and zCR's D term (D(G(z)) against
+    D(G(z + dz)), lambda_dis = 5). `clean` names a quantity of D's outputs; `transformed` one of D's logits
+    on the transformed examples. The squared difference is averaged over the batch, as StudioGAN's."""
+
+    clean: str = 'd_real'
+    transformed: str = 'd_real_transformed'
+
+    def __call__(self, view: View) -> jax.Array:
+        return self.weight * jnp.mean(jnp.square(view[self.clean]['logits'] - view[self.transformed]))
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentDiversity(Term):
+    """zCR's generator term (Zhao et al. 2021, lambda_gen = 0.5): -weight * E (G(z) - G(z + dz))^2,
+    averaged over elements as StudioGAN's MSE: G is pushed to map nearby latents apart."""
+
+    generated: str = 'x'
+    perturbed: str = 'g_perturbed'
+
+    def __call__(self, view: View) -> jax.Array:
+        return -self.weight * jnp.mean(jnp.square(view.generated[self.generated] - view[self.perturbed]))
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveAugmentation(Term):
+    """ADA's adaptation of p (Karras et al. 2020), as a term of the critic that adds nothing to its loss:
+    it observes r_t = E[sign(D(real))] over the global batch at each D update and moves p towards the
+    target (augment.ada_update); the game's quantities read p from view.term_states[name].p."""
+
+    p: float = 0.0  # at the start (0 in the paper)
+    target: float = 0.6
+    interval: int = 4
+    kimg: float = 500.0
+    batch_images: int = 64  # real images per D update, over all devices
+    real: str = 'd_real'
+
+    def init(self, params):
+        return augment.ada_init(self.p)
+
+    def observe(self, view: View):
+        return lax.pmean(augment.rt_heuristic(view[self.real]['logits']), DATA)
+
+    def update(self, state, params, observed):
+        return augment.ada_update(state, observed, batch_images=self.batch_images, target=self.target,
+                                  interval=self.interval, kimg=self.kimg)
+
+    def __call__(self, view: View) -> jax.Array:
+        return jnp.zeros(())
