@@ -160,3 +160,8 @@ def test_grid_members_cycle_through_the_combinations():
     assert (member.seed, member.g_optimizer.learning_rate, member.ema.decay, member.ensemble.size) == (6, 2.0, 0.1, 1)
 
 
+
+
+def test_an_ensemble_of_no_members_is_refused(tmp_path):
+    with pytest.raises(UserError, match=r'config.ensemble.size=0 must be an integer >= 1'):
+        train.train(tiny_config(ensemble__size=0), str(tmp_path))

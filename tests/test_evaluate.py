@@ -70,6 +70,21 @@ def test_periodic_evaluation_keeps_the_best_checkpoint(tmp_path, digits_classifi
     assert Checkpoints(str(tmp_path), subdir='best', read_only=True).all_steps() == [best['step']]
 
 
+def test_periodic_evaluation_of_an_ensemble_evaluates_each_member(tmp_path, digits_classifier):
+    from jaxgan import ensemble
+    directory, _ = digits_classifier
+    config = tiny_config(num_steps=2, eval__every=2, eval__metrics='fid', eval__num_samples=200, ensemble__size=2,
+                         eval__features=f'classifier:{directory}', eval__reference_size=500, eval__keep=200)
+    train.train(config, str(tmp_path))
+    history = [json.loads(line) for line in open(tmp_path / 'eval' / 'history.jsonl')]
+    assert [(h['protocol']['step'], h['member']) for h in history] == [(2, 0), (2, 1)]
+    assert history[0]['metrics']['fid'] != history[1]['metrics']['fid']  # two GANs, two scores
+    best = json.load(open(tmp_path / 'best' / 'best.json'))
+    winner = min(history, key=lambda h: h['metrics']['fid'])
+    assert (best['member'], best['fid']) == (winner['member'], winner['metrics']['fid'])
+    assert ensemble.best_member(str(tmp_path)) == winner['member']
+
+
 def test_unknown_metric_and_missing_classifier(tmp_path):
     from jaxgan.errors import UserError
     with pytest.raises(UserError, match="unknown metric 'fidd'"):
