@@ -302,7 +302,7 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         """What D sees of examples x of a side ('real', 'fake'): x, augmented where config.augment asks."""
         if aug.kind == 'none':
             return x
-        p = v.term_states['ada'].p if aug.adaptive else aug.p
+        p = v.term_states['ada'].p if aug.adaptive else valued.augment.p
         return augment.per_example(aug.apply)(jax.random.wrap_key_data(v.noise['augment'][side]), x, p)
 
     def transformed(v, x: jax.Array, side: str) -> jax.Array:  # consistency regularisation's T(x)

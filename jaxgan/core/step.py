@@ -223,11 +223,13 @@ def make_ensemble_step(step_of: Callable[[Any], TrainStep], values: Any, *, shar
     shared_data). `values`: a pytree of [N] arrays, what differs between the members' programs besides
     the state (a sweep's learning rates, weights), handed to step_of as traced scalars; metrics come
     back with a leading [N] axis."""
-    def one(state: RunState, batch: Batch, v: Any) -> tuple[RunState, Metrics]:
-        return step_of(v)(state, batch)
+    def one(state: RunState, batch: Batch, v: Any, step: jax.Array) -> tuple[RunState, Metrics]:
+        return step_of(v)(state.replace(step=step), batch)
 
     def step(state: RunState, batch: Batch) -> tuple[RunState, Metrics]:
-        return jax.vmap(one, in_axes=(0, None if shared_data else 0, 0))(state, batch, values)
+        # The members move in step: the step number goes in unbatched, so that what branches on it
+        # (a lazy penalty's lax.cond) still runs one branch, not both as it would on a batched predicate.
+        return jax.vmap(one, in_axes=(0, None if shared_data else 0, 0, None))(state, batch, values, state.step[0])
 
     return step
 
