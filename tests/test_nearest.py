@@ -56,3 +56,48 @@ def test_memorisation_score_of_copies_fresh_draws_and_far_samples():
     assert 0.02 < score < 0.09  # the data's own distribution: about the 5% the threshold lets through
     stats = nearest.distribution(holdout_d)
     assert stats['p0'] <= stats['p5'] <= stats['p50'] <= stats['p100'] and stats['p5'] == pytest.approx(threshold)
+
+
+def _latent_layout(latent, z_dim=64, categorical=0, continuous=0):
+    import types
+    from jaxgan.gan import draw_latents
+    gan = types.SimpleNamespace(z_dim=z_dim, latent=latent, categorical_code=categorical,
+                                continuous_codes=continuous)
+    gan.latents = lambda key, n: draw_latents(key, (n,), z_dim, latent, categorical, continuous)
+    return gan
+
+
+def test_truncation_resamples_normal_z_beyond_the_threshold_and_keeps_the_codes():
+    import jax
+    from jaxgan import sampling
+    gan = _latent_layout('normal', z_dim=64, categorical=10, continuous=2)
+    latents = gan.latents(jax.random.key(0), 4000)
+    psi = 0.5
+    out = np.asarray(sampling.truncate(gan, jax.random.key(1), latents, psi))
+    latents = np.asarray(latents)
+    z, z_out = latents[:, :64], out[:, :64]
+    assert np.abs(z_out).max() <= psi
+    within = np.abs(z) <= psi
+    np.testing.assert_array_equal(z_out[within], z[within])  # entries within the threshold are kept as drawn
+    np.testing.assert_array_equal(out[:, 64:], latents[:, 64:])  # InfoGAN's codes untouched
+    # The resampled entries are N(0, 1) truncated to [-psi, psi], as the kept ones: the same distribution
+    # (two-sample Kolmogorov-Smirnov distance between the kept and the resampled entries).
+    kept, resampled = np.sort(z[within]), np.sort(z_out[~within])
+    grid = np.linspace(-psi, psi, 201)
+    ks = np.max(np.abs(np.searchsorted(kept, grid) / len(kept) - np.searchsorted(resampled, grid) / len(resampled)))
+    assert ks < 0.02, ks
+    assert np.abs(z).max() > 3 * psi  # the test drew entries that needed resampling
+
+
+def test_truncation_of_uniform_latents_scales_and_bad_thresholds_are_refused():
+    import jax
+    from jaxgan import sampling
+    from jaxgan.errors import UserError
+    gan = _latent_layout('uniform', z_dim=8, continuous=2)
+    latents = gan.latents(jax.random.key(0), 100)
+    out = np.asarray(sampling.truncate(gan, jax.random.key(1), latents, 0.25))
+    np.testing.assert_allclose(out[:, :8], 0.25 * np.asarray(latents)[:, :8], rtol=1e-6)
+    np.testing.assert_array_equal(out[:, 8:], np.asarray(latents)[:, 8:])
+    for psi, gan in ((0.0, _latent_layout('normal')), (-1.0, _latent_layout('normal')), (1.5, _latent_layout('uniform'))):
+        with pytest.raises(UserError, match=f'--truncation={psi}'):
+            sampling.truncate(gan, jax.random.key(1), latents, psi)
