@@ -101,3 +101,89 @@ def test_truncation_of_uniform_latents_scales_and_bad_thresholds_are_refused():
     for psi, gan in ((0.0, _latent_layout('normal')), (-1.0, _latent_layout('normal')), (1.5, _latent_layout('uniform'))):
         with pytest.raises(UserError, match=f'--truncation={psi}'):
             sampling.truncate(gan, jax.random.key(1), latents, psi)
+
+
+@pytest.fixture(scope='module')
+def small_classifier(tmp_path_factory):
+    """A digits classifier as the feature network: barely trained, its features only need to exist."""
+    from jaxgan.metrics import classifier
+    out = tmp_path_factory.mktemp('classifier')
+    classifier.save(classifier.train_classifier('digits', 16, steps=10), str(out))
+    return str(out)
+
+
+def test_nearest_command_on_an_ensemble_member_and_its_bad_inputs(tmp_path, small_classifier, python_env):
+    import json
+    import os
+    from jaxgan import evaluation, train
+    from jaxgan.checkpoint import load_run
+    from jaxgan.errors import UserError
+    from tests.conftest import run_cli, tiny_config
+    workdir = tmp_path / 'run'
+    train.train(tiny_config(num_steps=2, ensemble__size=2, dataset='digits:train', data__limit=100,
+                            data__flip=True), str(workdir))
+    features = f'--features=classifier:{small_classifier}'
+    cli = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={workdir}', '--member=1', '--metrics=nearest',
+                   '--holdout=digits:test', '--num_samples=64', features], python_env, tmp_path)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    assert sorted(os.listdir(workdir / 'eval')) == ['step_00000002_member_1.json', 'step_00000002_member_1_nearest.png']
+    result = json.load(open(workdir / 'eval' / 'step_00000002_member_1.json'))
+    m, report = result['metrics'], result['nearest']
+    assert result['member'] == 1 and m['nearest_memorisation'] == m['nearest_memorisation_features']
+    assert result['protocol']['nearest_training'].startswith('digits:train: 100 examples and their mirrored copies')
+    for space in ('pixels', 'features'):
+        rows = report[space]['first_samples_neighbours']
+        assert len(rows) == 16 and all(len(r) == 3 for r in rows)
+        # three distinct examples of the 100, nearest first: an example and its mirror count once
+        assert all(len({n['example'] for n in r}) == 3 and max(n['example'] for n in r) < 100 for r in rows)
+        assert all(r[0]['distance'] <= r[1]['distance'] <= r[2]['distance'] for r in rows)
+        assert report[space]['holdout']['p5'] == report[space]['threshold']
+    from PIL import Image
+    assert Image.open(workdir / 'eval' / 'step_00000002_member_1_nearest.png').size == (7 * 18 + 2, 16 * 18 + 2)
+
+    config, _, _ = load_run(str(workdir), member='1')
+    np.save(tmp_path / 'colour.npy', np.zeros((5, 16, 16, 3), np.uint8))
+    for holdout, message in (('', 'pass --holdout=DATASET'),
+                             ('digits:nope', '--holdout=digits:nope: digits:nope: the splits are'),
+                             (f'npy:{tmp_path}/colour.npy', 'gives images of shape 16x16x3; the training data '
+                              'digits:train are images of 16x16x1')):
+        with pytest.raises(UserError, match=message):
+            evaluation.make_evaluator(config, ('nearest',), num_samples=64, holdout=holdout,
+                                      features=f'classifier:{small_classifier}')
+    before = sorted(os.listdir(workdir / 'eval'))
+    bad = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={workdir}', '--member=0', '--metrics=nearest',
+                   f'--holdout=npy:{tmp_path}/colour.npy', features], python_env, tmp_path)
+    assert bad.returncode == 2 and 'gives images of shape 16x16x3' in bad.stderr.strip().splitlines()[-1]
+    bad = run_cli(['-m', 'jaxgan.sample', f'--workdir={workdir}', '--member=0', '--truncation=0',
+                   f'--out={tmp_path}/t.png'], python_env, tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith('the threshold must be positive')
+    assert sorted(os.listdir(workdir / 'eval')) == before and not os.path.exists(tmp_path / 't.png')
+
+
+def test_nearest_on_vectors_in_the_data_units(tmp_path):
+    from jaxgan import evaluation, train
+    from jaxgan.checkpoint import load_run
+    from jaxgan.errors import UserError
+    from tests.conftest import tiny_config
+    rng = np.random.default_rng(0)
+    train_data = (rng.standard_normal((300, 3)) * [1, 10, 100]).astype(np.float32)
+    np.save(tmp_path / 'train.npy', train_data)
+    np.save(tmp_path / 'held.npy', (rng.standard_normal((200, 3)) * [1, 10, 100]).astype(np.float32))
+    np.save(tmp_path / 'other.npy', np.zeros((10, 4), np.float32))
+    train.train(tiny_config(num_steps=2, dataset=f'npy:{tmp_path}/train.npy', model__name='mlp',
+                            model__g_hidden=(16,), model__d_hidden=(16,)), str(tmp_path / 'run'))
+    config, gan, state = load_run(str(tmp_path / 'run'))
+    evaluator = evaluation.make_evaluator(config, ('nearest',), num_samples=100, holdout=f'npy:{tmp_path}/held.npy')
+    result = evaluator(gan, state)
+    assert set(result['nearest']) == {'data'} and not evaluator.figures
+    assert result['metrics']['nearest_memorisation'] == result['metrics']['nearest_memorisation_data']
+    # held-out distances in the data's own units, as a brute-force search finds them
+    want = _brute_force(np.load(tmp_path / 'held.npy'), train_data, 1)[0][:, 0]
+    assert result['nearest']['data']['holdout']['p50'] == pytest.approx(np.median(want), rel=1e-5)
+    # the training data as samples: copies, score 1
+    m, _, _ = evaluator.nearest.compare(train_data[:50], None)
+    assert m['nearest_memorisation'] == 1.0
+    with pytest.raises(UserError, match='--metrics=fid needs images'):
+        evaluation.make_evaluator(config, ('nearest', 'fid'), num_samples=100, holdout=f'npy:{tmp_path}/held.npy')
+    with pytest.raises(UserError, match='gives vectors of shape 4; the training data'):
+        evaluation.make_evaluator(config, ('nearest',), num_samples=100, holdout=f'npy:{tmp_path}/other.npy')
