@@ -2,9 +2,12 @@
 
     python -m jaxgan.evaluate --workdir=DIR --metrics=fid,kid,is,pr --num_samples=50000
     python -m jaxgan.evaluate --workdir=DIR --metrics=fid,classes --features=classifier:classifiers/mnist
+    python -m jaxgan.evaluate --workdir=DIR --metrics=nearest --holdout=digits:test --features=classifier:DIR
 
 Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (see jaxgan/evaluation.py); for
 an ensemble's member (--member=I), eval/step_<step>_member_<I>.json, which --member=best then reads.
+--metrics=nearest also writes, for images, eval/step_<step>[_member_<I>]_nearest.png: a row per sample,
+the sample, then its 3 nearest training examples in pixels, then in the features.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ import json
 import os
 import sys
 
-from jaxgan import files
-from jaxgan.errors import UserError
+from jaxgan import files, sampling
 from jaxgan.evaluation import METRICS, make_evaluator
 
 
@@ -25,11 +27,9 @@ def _main(argv) -> None:
     f = flags.FLAGS
     metrics = tuple(m.strip() for m in f.metrics.split(',') if m.strip())
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
-    if gan.spec.kind != 'image':
-        raise UserError('evaluation needs an image model; toy_2d reports its own mode coverage')
     evaluator = make_evaluator(config, metrics, num_samples=f.num_samples, features=f.features,
                                inception_weights=f.inception_weights, reference_size=f.reference_size,
-                               keep=f.keep)
+                               keep=f.keep, holdout=f.holdout)
     result = evaluator(gan, state, seed=f.seed, ema=f.ema)
     member = config.ensemble.get('member')
     name = f'step_{result["protocol"]["step"]:08d}'
@@ -37,6 +37,10 @@ def _main(argv) -> None:
         result['member'] = member
         name += f'_member_{member}'
     out = os.path.join(f.workdir, 'eval', f'{name}.json')
+    for figure, image in evaluator.figures.items():
+        path = os.path.join(f.workdir, 'eval', f'{name}_{figure}.png')
+        sampling.save_png(path, image)
+        print(f'wrote {path}', file=sys.stderr)
     files.atomic_write(out, json.dumps(result, indent=2))
     print(json.dumps(result['metrics']))
     print(f'wrote {out}', file=sys.stderr)
@@ -46,12 +50,17 @@ def main() -> None:
     from absl import flags
     from jaxgan import cli
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
-    flags.DEFINE_string('metrics', 'fid', f'Comma-separated: {", ".join(METRICS)}.')
+    flags.DEFINE_string('metrics', 'fid', f'Comma-separated: {", ".join(METRICS)}. nearest: memorisation, each '
+                        'sample\'s nearest training examples in pixels and features against --holdout\'s, with '
+                        'the fraction of samples nearer than 5% of held-out examples are (about 0.05: no copying; '
+                        '1: copies).')
     flags.DEFINE_integer('num_samples', 50_000, 'Generated samples.')
     flags.DEFINE_string('features', 'inception', 'inception, or classifier:DIR (python -m jaxgan.metrics.classifier).')
     flags.DEFINE_string('inception_weights', '', 'A .npz or pytorch-fid .pth file; default: cached or downloaded.')
     flags.DEFINE_integer('reference_size', 50_000, 'Real examples for the reference statistics (at most all).')
     flags.DEFINE_integer('keep', 10_000, 'Features per side kept for KID, precision/recall, density/coverage.')
+    flags.DEFINE_string('holdout', '', 'nearest: held-out data to compare the samples\' distances to the training '
+                        'data with (a dataset string, e.g. digits:test); default: the run\'s config.eval_dataset.')
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
     flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
     flags.DEFINE_bool('ema', True, 'Evaluate the EMA generator (--noema: the trained params).')

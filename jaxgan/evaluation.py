@@ -23,6 +23,8 @@ Metrics:
               many are generated, and the KL of the mode histogram to uniform (VEEGAN's protocol); the
               classifier reads each channel, so every metric then uses the per-channel features and the
               1,000 modes' probabilities
+    nearest   memorisation: each generated sample's nearest training examples, in pixels (data units
+              for vectors) and in the features, against held-out examples' (see `NearestReference`)
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from jaxgan.core import parallel
 from jaxgan.errors import UserError
 from jaxgan.metrics import stats
 
-METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes', 'stacked')
+METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'classes', 'stacked', 'nearest')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +162,16 @@ class Extractor:
                 n_kept += len(kept[-1])
         return {'moments': moments, 'features': np.concatenate(kept), 'logits': np.concatenate(logits)}
 
+    def all_features(self, batches: Iterator[np.ndarray]) -> np.ndarray:
+        """The features [N, F] of every example of the batches."""
+        out = []
+        for images in batches:
+            n = len(images)
+            pad = -n % self.mesh.size
+            padded = np.concatenate([images, images[:pad]]) if pad else images
+            out.append(np.asarray(self._apply(jnp.asarray(padded))[0])[:n])
+        return np.concatenate(out)
+
 
 def d_head_predictions(gan, state, config: ml_collections.ConfigDict, head: str,
                        batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
@@ -256,34 +268,180 @@ def _histogram_coverage(labels: np.ndarray, num: int, name: str) -> dict:
             f'{name}_kl_to_uniform': float(np.sum(q[seen] * np.log(q[seen] * num)))}
 
 
+NEAREST_K = 3  # training neighbours shown beside each sample
+NEAREST_SHOWN = 16  # samples in the grid
+
+
+@dataclasses.dataclass
+class NearestReference:
+    """What --metrics=nearest compares samples with: the training data (all of it, as the run trains on
+    it: the config.data.limit subset, with config.data.flip its mirrored copies as second views of
+    their examples, never as examples of their own) and the held-out examples' distances to them.
+
+    Spaces: 'pixels' for images (the root mean square difference of the uint8 values, 0 to 255), 'data'
+    for vectors (Euclidean, in the data's own units), and 'features' (Euclidean, in the evaluation's
+    feature network) where there is one. A distance to an example is to the nearer of its views."""
+
+    views: np.ndarray  # [V, ...] the training examples, then their mirrored copies where flipped
+    num_examples: int  # distinct training examples (V, or V / 2 where flipped)
+    view_features: np.ndarray | None  # [V, F]
+    holdout_distances: dict  # space -> [H] distance of each held-out example to its nearest training example
+    pixel_space: str  # 'pixels' or 'data'
+    protocol: dict
+
+    def neighbours(self, space: str, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distances [Q, k], view indices [Q, k]) of the k nearest distinct training examples."""
+        from jaxgan.metrics import nearest
+        references = self.views if space != 'features' else self.view_features
+        k = min(NEAREST_K, self.num_examples)
+        per_example = len(self.views) // self.num_examples
+        d, i = nearest.nearest(queries, references, min(per_example * k, len(references)))
+        d, i = nearest.distinct_examples(d, i, self.num_examples, k)
+        if space == 'pixels':  # root mean square over the values of an image
+            d = d / np.sqrt(np.prod(self.views.shape[1:]))
+        return d, i
+
+    def compare(self, samples: np.ndarray, features: np.ndarray | None) -> tuple[dict, dict, dict]:
+        """(flat metrics, the distributions and the first samples' neighbours for JSON, the neighbours'
+        view indices per space for a figure) of generated samples (and their features)."""
+        from jaxgan.metrics import nearest
+        metrics, report, shown = {}, {}, {}
+        spaces = [self.pixel_space] + (['features'] if features is not None else [])
+        for space in spaces:
+            d, i = self.neighbours(space, samples if space != 'features' else features)
+            holdout = self.holdout_distances[space]
+            score, threshold = nearest.memorisation_score(d[:, 0], holdout)
+            metrics[f'nearest_memorisation_{space}'] = score
+            metrics[f'nearest_median_{space}'] = float(np.median(d[:, 0]))
+            metrics[f'nearest_holdout_median_{space}'] = float(np.median(holdout))
+            report[space] = {
+                'memorisation': score, 'threshold': threshold,
+                'samples': nearest.distribution(d[:, 0]), 'holdout': nearest.distribution(holdout),
+                'holdout_at_distance_0': float(np.mean(holdout == 0)),
+                'first_samples_neighbours': [
+                    [{'example': int(v % self.num_examples), 'mirrored': bool(v >= self.num_examples),
+                      'distance': float(x)} for v, x in zip(row_i, row_d)]
+                    for row_i, row_d in zip(i[:NEAREST_SHOWN], d[:NEAREST_SHOWN])]}
+            shown[space] = i[:NEAREST_SHOWN]
+        # The single score: in the features where there are, else in pixels (data units for vectors).
+        metrics['nearest_memorisation'] = metrics[f'nearest_memorisation_{spaces[-1]}']
+        return metrics, report, shown
+
+    def grid(self, samples: np.ndarray, shown: dict) -> np.ndarray:
+        """uint8 image: a row per sample, the sample, then its nearest training examples in each space."""
+        from jaxgan import sampling
+        rows = [np.concatenate([samples[r:r + 1], *(self.views[i[r]] for i in shown.values())])
+                for r in range(len(next(iter(shown.values()))))]
+        return sampling.make_grid(np.concatenate(rows), columns=len(rows[0]))
+
+
+def _all_examples(dataset: data.Dataset, num: int, batch: int = 500) -> Iterator[np.ndarray]:
+    for start in range(0, num, batch):
+        yield dataset.examples(np.arange(start, min(start + batch, num)))
+
+
+def _in_data_units(dataset: data.Dataset, batches: Iterator[np.ndarray]) -> np.ndarray:
+    """Examples as the generator's samples are given: uint8 images, or vectors in the data's units."""
+    out = np.concatenate(list(batches))
+    return dataset.spec.to_data_units(out) if dataset.spec.kind == 'vector' else out
+
+
+def nearest_reference(config: ml_collections.ConfigDict, dataset: data.Dataset, holdout: str,
+                      extractor: 'Extractor | None', *, reference_size: int) -> NearestReference:
+    """The training data of `dataset` and up to `reference_size` examples of `holdout` (drawn with the
+    seed), with their features and the held-out examples' distances to the training data."""
+    from jaxgan.metrics import nearest
+    name, held = holdout_dataset(config, dataset, holdout)
+    if extractor is not None:
+        extractor.net.check(held.spec.shape, f'--holdout={name}')
+    num_views = dataset.spec.num_examples
+    num_examples = num_views // 2 if dataset.flip else num_views
+    if num_examples < 1:
+        raise UserError(f'--metrics=nearest: config.dataset={config.dataset} has no examples')
+    count = min(reference_size, held.spec.num_examples)
+    views = _in_data_units(dataset, _all_examples(dataset, num_views))
+    held_out = _in_data_units(held, _reference_batches(held, count, 500, config.seed))
+    pixel_space = 'pixels' if dataset.spec.kind == 'image' else 'data'
+    view_features = held_features = None
+    if extractor is not None:
+        view_features = extractor.all_features(_all_examples(dataset, num_views))
+        held_features = extractor.all_features(_reference_batches(held, count, 500, config.seed))
+    reference = NearestReference(views, num_examples, view_features, {}, pixel_space, {
+        'nearest_training': f'{config.dataset}: {num_examples} examples'
+                            + (' and their mirrored copies (the nearer view counts)' if dataset.flip else ''),
+        'nearest_holdout': f'{name}: {count} examples', 'nearest_k': min(NEAREST_K, num_examples),
+        'nearest_threshold': f'the {nearest.PERCENTILE:g}th percentile of the held-out examples\' distances',
+        'nearest_spaces': f'{pixel_space}' + (', features' if extractor is not None else '')})
+    reference.holdout_distances[pixel_space] = reference.neighbours(pixel_space, held_out)[0][:, 0]
+    if held_features is not None:
+        reference.holdout_distances['features'] = reference.neighbours('features', held_features)[0][:, 0]
+    return reference
+
+
 @dataclasses.dataclass
 class Evaluator:
-    """Evaluates generators of one config, with the reference statistics computed once."""
+    """Evaluates generators of one config, with the reference statistics computed once. `net` and
+    `extractor` are None for vectors (only --metrics=nearest, in the data's units); after each call,
+    `figures` holds the images a metric draws ('nearest': samples beside their nearest training examples)."""
 
     config: ml_collections.ConfigDict
     metrics: tuple[str, ...]
-    net: FeatureNet
-    extractor: Extractor
+    net: FeatureNet | None
+    extractor: Extractor | None
     reference: dict
     protocol: dict
     num_samples: int
+    keep: int = 10_000
+    nearest: NearestReference | None = None
+    figures: dict = dataclasses.field(default_factory=dict)
 
     def __call__(self, gan, state, *, seed: int = 0, ema: bool = True) -> dict:
         start = time.perf_counter()
         params = state.ema['G'] if ema else state.params['G']
-        batch = max(self.config.batch_size, self.extractor.mesh.size)
-        fake = self.extractor(_sample_batches(gan, params, state.model_state['G'], self.config, self.num_samples,
-                                              batch, seed))
-        results = compute_metrics(self.metrics, self.reference, fake, self.net)
-        protocol = dict(self.protocol, samples=self.num_samples, generator='EMA' if ema else 'trained params',
+        mesh_size = self.extractor.mesh.size if self.extractor is not None else 1
+        batch = max(self.config.batch_size, mesh_size)
+        # nearest uses the first `keep` samples: alone, it needs no more
+        num = self.num_samples if set(self.metrics) - {'nearest'} else min(self.num_samples, self.keep)
+        batches = _sample_batches(gan, params, state.model_state['G'], self.config, num, batch, seed)
+        kept: list[np.ndarray] = []
+        if self.nearest is not None:
+            batches = _keeping(batches, kept, self.keep)
+        results: dict = {}
+        if self.extractor is not None:
+            fake = self.extractor(batches)
+            results = compute_metrics(self.metrics, self.reference, fake, self.net)
+        else:
+            fake = {'features': None}
+            for _ in batches:
+                pass
+        extra = {}
+        self.figures = {}
+        if self.nearest is not None:
+            samples = np.concatenate(kept)
+            features = fake['features'][:len(samples)] if fake['features'] is not None else None
+            metrics, extra['nearest'], shown = self.nearest.compare(samples, features)
+            results.update(metrics)
+            if samples.ndim == 4:
+                self.figures['nearest'] = self.nearest.grid(samples, shown)
+        protocol = dict(self.protocol, samples=num, generator='EMA' if ema else 'trained params',
                         step=int(parallel.to_host(state.step)), seconds=round(time.perf_counter() - start, 2))
-        return {'metrics': results, 'protocol': protocol}
+        return {'metrics': results, 'protocol': protocol, **extra}
+
+
+def _keeping(batches: Iterator[np.ndarray], kept: list, keep: int) -> Iterator[np.ndarray]:
+    """The batches, passed on; the first `keep` examples also appended to `kept`."""
+    n = 0
+    for batch in batches:
+        if n < keep:
+            kept.append(batch[:keep - n])
+            n += len(kept[-1])
+        yield batch
 
 
 # The fewest generated samples and reference examples each metric can be computed from, and whether it
 # uses only the first `keep` features of each side.
 NEEDS = {'fid': (2, 2, False), 'kid': (2, 2, True), 'is': (10, 1, False), 'pr': (4, 4, True), 'dc': (1, 6, True),
-         'classes': (1, 1, False), 'stacked': (1, 1, False)}
+         'classes': (1, 1, False), 'stacked': (1, 1, False), 'nearest': (1, 1, True)}
 
 
 def check_sizes(metrics: tuple[str, ...], *, num_samples: int, reference_size: int, keep: int,
@@ -304,9 +462,10 @@ def check_sizes(metrics: tuple[str, ...], *, num_samples: int, reference_size: i
 
 def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], *, num_samples: int,
                    features: str = 'inception', inception_weights: str = '', reference_size: int = 50_000,
-                   keep: int = 10_000, mesh: jax.sharding.Mesh | None = None) -> Evaluator:
-    """Checks that the metrics can be computed (sizes, the feature network against the data) before
-    anything is computed or written, then the reference statistics (cached)."""
+                   keep: int = 10_000, mesh: jax.sharding.Mesh | None = None, holdout: str = '') -> Evaluator:
+    """Checks that the metrics can be computed (sizes, the feature network against the data, the
+    held-out data of `nearest`) before anything is computed or written, then the reference statistics
+    (cached). `holdout`: nearest's held-out data, config.eval_dataset by default."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise UserError(f'unknown metric {unknown[0]!r}: choose from {", ".join(METRICS)}')
@@ -320,6 +479,9 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
     from jaxgan.data.pipeline import default_cache_dir
     cache_dir = config.data.cache_dir or default_cache_dir()
     dataset = data.load(config)
+    if dataset.spec.kind != 'image':
+        return _vector_evaluator(config, metrics, dataset, num_samples=num_samples, reference_size=reference_size,
+                                 keep=keep, holdout=holdout)
     count = min(reference_size, dataset.spec.num_examples)
     check_sizes(metrics, num_samples=num_samples, reference_size=count, keep=keep,
                 reference=f'config.dataset={config.dataset} has {count} example{"s" * (count != 1)}')
@@ -327,17 +489,59 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
         raise UserError(f'--metrics=stacked counts the modes of 3-channel stacked digits '
                         f'(config.dataset=stacked:DATASET); config.dataset={config.dataset} gives '
                         f'{_shape(dataset.spec.shape)} images')
+    if 'nearest' in metrics:  # the held-out data's name and shape, before a feature network is loaded
+        holdout_dataset(config, dataset, holdout)
     net = feature_net(features, inception_weights=inception_weights, cache_dir=cache_dir)
     if 'stacked' in metrics:
         net = stacked_net(net)
     net.check(dataset.spec.shape, f'config.dataset={config.dataset}')
     mesh = mesh or parallel.make_mesh()
     extractor = Extractor(net, mesh, keep=min(keep, num_samples))
-    reference = reference_statistics(dataset, extractor, num=reference_size, seed=config.seed, cache_dir=cache_dir)
-    protocol = {
-        'features': net.name, 'reference': f'{config.dataset} at {config.image_size}px, crop {config.data.crop}',
-        'reference_size': int(reference['count']), 'reference_sha256': reference['examples_sha256'],
-        'kept_for_kid_pr_dc': extractor.keep,
-        'kid': '100 subsets of min(1000, kept)', 'is_splits': 10, 'pr_k': 3, 'dc_k': 5,
-    }
-    return Evaluator(config, tuple(metrics), net, extractor, reference, protocol, num_samples)
+    protocol = {'features': net.name}
+    reference: dict = {}
+    if set(metrics) - {'nearest'}:
+        reference = reference_statistics(dataset, extractor, num=reference_size, seed=config.seed,
+                                         cache_dir=cache_dir)
+        protocol.update({
+            'reference': f'{config.dataset} at {config.image_size}px, crop {config.data.crop}',
+            'reference_size': int(reference['count']), 'reference_sha256': reference['examples_sha256'],
+            'kept_for_kid_pr_dc': extractor.keep,
+            'kid': '100 subsets of min(1000, kept)', 'is_splits': 10, 'pr_k': 3, 'dc_k': 5,
+        })
+    near = None
+    if 'nearest' in metrics:
+        near = nearest_reference(config, dataset, holdout, extractor, reference_size=reference_size)
+        protocol.update(near.protocol, nearest_samples=f'the first {min(keep, num_samples)} samples')
+    return Evaluator(config, tuple(metrics), net, extractor, reference, protocol, num_samples, keep, near)
+
+
+def holdout_dataset(config: ml_collections.ConfigDict, dataset: data.Dataset,
+                    holdout: str) -> tuple[str, data.Dataset]:
+    """(name, dataset) of nearest's held-out data: `holdout`, else config.eval_dataset, opened whole as
+    the training data are prepared; a one-line UserError where there is none, it cannot be opened, or
+    its examples are not of the training data's kind and shape."""
+    name = holdout or config.get('eval_dataset', '')
+    if not name:
+        raise UserError('--metrics=nearest compares samples with held-out data: pass --holdout=DATASET '
+                        '(e.g. digits:test), or train with config.eval_dataset set')
+    try:
+        held = data.load(data.dataset_config(config, name))
+    except UserError as e:
+        raise UserError(f'--holdout={name}: {e}') from None
+    if (held.spec.kind, held.spec.shape) != (dataset.spec.kind, dataset.spec.shape):
+        raise UserError(f'--holdout={name} gives {held.spec.kind}s of shape {_shape(held.spec.shape)}; the training '
+                        f'data {config.dataset} are {dataset.spec.kind}s of {_shape(dataset.spec.shape)}')
+    return name, held
+
+
+def _vector_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], dataset: data.Dataset, *,
+                      num_samples: int, reference_size: int, keep: int, holdout: str) -> Evaluator:
+    """Vectors and tables: no feature network, only nearest, in the data's own units."""
+    others = [m for m in metrics if m != 'nearest']
+    if others:
+        raise UserError(f'--metrics={others[0]} needs images; config.dataset={config.dataset} gives vectors of '
+                        f'{_shape(dataset.spec.shape)}: use --metrics=nearest (toy_2d reports its own mode coverage)')
+    near = nearest_reference(config, dataset, holdout, None, reference_size=reference_size)
+    protocol = dict(near.protocol, features='none (vectors: distances in the data\'s units)',
+                    nearest_samples=f'the first {min(keep, num_samples)} samples')
+    return Evaluator(config, tuple(metrics), None, None, {}, protocol, num_samples, keep, near)

@@ -3,9 +3,14 @@
     python -m jaxgan.sample --workdir=DIR --num=64 --out=samples.png    # a grid
     python -m jaxgan.sample --workdir=DIR --num=10000 --out=samples.npy # the raw array
     python -m jaxgan.sample --workdir=DIR --label=3 --num=500 --out=threes.npy  # one class
+    python -m jaxgan.sample --workdir=DIR --truncation=1.0 --out=truncated.png   # the truncation trick
 
 `.npy` holds the samples in the data's own range and units (uint8 [N, H, W, C] images, or vectors in
 the data's units); `.png` a grid of images. The EMA generator is used unless --noema.
+
+--truncation=PSI: for normal latents, entries of z beyond +-PSI are resampled until within (BigGAN's
+truncation trick, Brock et al. 2019), for uniform latents z is scaled towards 0 by PSI in (0, 1];
+InfoGAN's codes are never truncated (`sampling.truncate`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from jaxgan.sampling import make_grid, sample, save_npy, save_png
+from jaxgan.sampling import check_truncation, make_grid, sample, save_npy, save_png, truncate
 
 
 def _main(argv) -> None:
@@ -33,7 +38,11 @@ def _main(argv) -> None:
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
+    if f.truncation is not None:
+        check_truncation(gan, f.truncation)
     z = gan.latents(jax.random.key(f.seed), f.num)
+    if f.truncation is not None:
+        z = truncate(gan, jax.random.fold_in(jax.random.key(f.seed), 0x7a0c), z, f.truncation)
     y = None
     if f.label is not None:
         if not gan.g_conditioned:
@@ -61,6 +70,10 @@ def main() -> None:
     flags.DEFINE_bool('ema', True, 'Use the EMA generator (--noema: the trained params).')
     flags.DEFINE_integer('label', None, 'Class of every sample (class-conditional generators); by default '
                          'the classes in turn.')
+    flags.DEFINE_float('truncation', None, 'The truncation trick, PSI > 0: normal latents have z entries '
+                       'beyond +-PSI resampled until within (BigGAN\'s variant, not a scaling towards the mean); '
+                       'uniform latents have z scaled towards 0 by PSI in (0, 1]; InfoGAN\'s codes are kept. '
+                       'Default: none.')
     cli.define_member_flag()
     cli.run_main(_main)
 

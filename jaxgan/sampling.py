@@ -11,7 +11,35 @@ import numpy as np
 from PIL import Image
 
 from jaxgan import files
+from jaxgan.errors import UserError
 from jaxgan.gan import GAN, ModelState, Params, apply
+
+
+def check_truncation(gan: GAN, psi: float) -> None:
+    """A one-line UserError unless `psi` is a truncation this generator's latents take."""
+    if not psi > 0:
+        raise UserError(f'--truncation={psi}: the threshold must be positive')
+    if gan.latent == 'uniform' and psi > 1:
+        raise UserError(f'--truncation={psi}: uniform latents are scaled towards 0 by a factor in (0, 1]')
+
+
+def truncate(gan: GAN, key: jax.Array, latents: jax.Array, psi: float) -> jax.Array:
+    """Latents [..., latent_dim] with z truncated (the truncation trick), InfoGAN's codes untouched.
+
+    Normal z: BigGAN's variant (Brock et al. 2019), entries of magnitude above `psi` are resampled until
+    they are within it. Resampling an entry until it lands in [-psi, psi] draws it from N(0, 1) truncated
+    to [-psi, psi], which is how it is drawn here (one draw, with `key`); entries already within are kept
+    as they are. Uniform z (U[-1, 1]): scaled towards 0 by psi, in (0, 1].
+    """
+    check_truncation(gan, psi)
+    z, codes = latents[..., :gan.z_dim], latents[..., gan.z_dim:]
+    if gan.latent == 'uniform':
+        z = z * psi
+    else:
+        fresh = jax.random.truncated_normal(key, -psi, psi, z.shape, z.dtype)
+        # truncated_normal can return the bound itself in float32; clip keeps every entry within psi
+        z = jnp.where(jnp.abs(z) > psi, jnp.clip(fresh, -psi, psi), z)
+    return jnp.concatenate([z, codes], axis=-1)
 
 
 def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y: jax.Array | None = None, *,
