@@ -12,9 +12,8 @@ from jaxgan import data, ensemble, models, optim, train, transfer
 from jaxgan.checkpoint import Checkpoints, load_run
 from jaxgan.core import parallel
 from jaxgan.errors import UserError
-from jaxgan.gan import build_gan, make_train_step
+from jaxgan.gan import build_gan
 from tests.conftest import tiny_config
-from tests.test_step import batch, setup
 
 
 def tree_equal(a, b):
@@ -82,27 +81,12 @@ def test_freeze_d_more_blocks_than_d_has_is_one_line_naming_the_count():
         'Conv_0', 'Conv_1', 'BatchNorm_0')
 
 
-def test_freeze_leaves_frozen_params_bit_identical_whatever_the_optimizer_does():
-    """adamw with weight decay and the WGAN weight clip would move every param; the frozen block's stay
-    bit for bit, the rest (the next block, the head, G) move."""
-    def make(k):
-        config = tiny_config(freeze_d=k, num_steps=3)
-        config.d_optimizer.name, config.d_optimizer.weight_decay, config.d_optimizer.weight_clip = 'adamw', 0.5, 0.05
-        return config
-    config = make(1)
-    mesh, gan, state, batcher = setup(config)
-    before = host(state)
-    step = make_train_step(gan, config, mesh)
-    for i in range(3):
-        state, _ = step(state, batch(batcher, mesh, config, i))
-    after = host(state)
-    assert tree_equal(before.params['D']['Conv_0'], after.params['D']['Conv_0'])
-    for name in ('Conv_1', 'BatchNorm_0', 'Conv_2'):
-        assert not tree_equal(before.params['D'][name], after.params['D'][name]), name
-    assert not tree_equal(before.params['G'], after.params['G'])
-    # The optimizer state keeps its layout: a checkpoint's does not depend on freeze_d.
-    assert jax.tree.structure(after.opt_state) == jax.tree.structure(
-        host(setup(make(0))[2]).opt_state)
+def test_freeze_keeps_the_optimizer_state_layout():
+    """A checkpoint's optimizer state does not depend on freeze_d (resumed with another k, it still reads)."""
+    spec = data.load(tiny_config()).spec
+    layouts = [jax.tree.structure(jax.eval_shape(lambda: gan.game.critic.optimizer.init({'D': gan.game.init(
+        jax.random.key(0))[0]['D']}))) for gan in (build_gan(tiny_config(freeze_d=k), spec) for k in (0, 2))]
+    assert layouts[0] == layouts[1]
 
 
 def test_freeze_is_tx_itself_when_nothing_is_frozen():
@@ -168,17 +152,17 @@ def test_an_ensemble_source_needs_a_member_and_an_ensemble_starts_every_member_f
     """A source that is an ensemble (saved by hand: no training needed) and a new run that is one."""
     mesh = parallel.make_mesh()
     rep = parallel.replicated(mesh)
-    source_config = tiny_config(ensemble__size=3)
+    source_config = tiny_config(ensemble__size=2)
     gan = ensemble.member_gan(source_config, data.load(source_config).spec)
     stacked = ensemble.fresh_state(gan, source_config, rep)
     checkpoints = Checkpoints(str(tmp_path / 'src'), async_save=False)
     checkpoints.save(5, stacked, train._meta(source_config, gan))
     checkpoints.close()
     config = tiny_config(init_from=str(tmp_path / 'src'))
-    with pytest.raises(UserError, match=r'an ensemble of 3 members: .*--config.init_member=I \(0 to 2\)'):
+    with pytest.raises(UserError, match=r'an ensemble of 2 members: .*--config.init_member=I \(0 to 1\)'):
         transfer.check(config, str(tmp_path / 'new'), gan)
-    with pytest.raises(UserError, match=r'init_member=3: the ensemble in .* has members 0 to 2'):
-        transfer.check(tiny_config(init_from=config.init_from, init_member='3'), str(tmp_path / 'new'), gan)
+    with pytest.raises(UserError, match=r'init_member=2: the ensemble in .* has members 0 to 1'):
+        transfer.check(tiny_config(init_from=config.init_from, init_member='2'), str(tmp_path / 'new'), gan)
     config = tiny_config(init_from=config.init_from, init_member='1', ensemble__size=2)
     state = host(transfer.initial_state(gan, config, rep))
     member1 = host(ensemble.member_state(stacked, 1))
@@ -193,14 +177,20 @@ def test_init_from_with_freeze_d_trains_end_to_end_then_resumes_ignoring_init_fr
     workdir = str(tmp_path / 'new')
     _, _, start = load_run(source, None, parallel.make_mesh())
     start = host(start)
-    trained = host(train.train(tiny_config(init_from=source, freeze_d=1, num_steps=2), workdir).state)
+    # adamw's weight decay and the WGAN weight clip would move every param: the frozen block's stay bit for
+    # bit, the rest (the next block, the head, G) move.
+    config = tiny_config(init_from=source, freeze_d=1, num_steps=2, d_optimizer__name='adamw',
+                         d_optimizer__weight_decay=0.5, d_optimizer__weight_clip=0.05)
+    trained = host(train.train(config, workdir).state)
     assert int(trained.step) == 2 and Checkpoints(workdir, read_only=True).all_steps() == [2]
     assert tree_equal(trained.params['D']['Conv_0'], start.params['D']['Conv_0'])  # frozen
-    assert not tree_equal(trained.params['D']['Conv_1'], start.params['D']['Conv_1'])
+    for name in ('Conv_1', 'BatchNorm_0', 'Conv_2'):
+        assert not tree_equal(trained.params['D'][name], start.params['D'][name]), name
     assert not tree_equal(trained.params['G'], start.params['G'])
     # Resumed from its own checkpoint: the source is no longer read (here it is gone), and a log line says so.
     caplog.set_level(logging.INFO)
-    resumed = host(train.train(tiny_config(init_from=str(tmp_path / 'gone'), freeze_d=1, num_steps=2), workdir).state)
+    config.init_from = str(tmp_path / 'gone')
+    resumed = host(train.train(config, workdir).state)
     assert tree_equal(resumed.params, trained.params)
     assert any('init_from' in r.getMessage() and 'ignored' in r.getMessage() for r in caplog.records)
     assert os.path.isdir(source)
