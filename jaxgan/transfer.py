@@ -78,7 +78,10 @@ def _source(config: Config) -> tuple[str, int, dict, dict[str, tuple], str | Non
         step = max(steps) if step is None else step
         if step not in steps:
             raise UserError(f'{prefix}: no checkpoint at step {step} in {where}; there are {sorted(steps)}')
-        meta = checkpoints.read_meta(step)
+        try:
+            meta = checkpoints.read_meta(step)
+        except UserError as e:  # a checkpoint of another format
+            raise UserError(f'{prefix}: {e}') from None
         layout = {name: v for name, v in checkpoints.layout(step).items() if name.split('.')[0] in NETWORKS}
     finally:
         checkpoints.close()

@@ -182,7 +182,9 @@ def test_init_from_with_freeze_d_trains_end_to_end_then_resumes_ignoring_init_fr
     config = tiny_config(init_from=source, freeze_d=1, num_steps=2, d_optimizer__name='adamw',
                          d_optimizer__weight_decay=0.5, d_optimizer__weight_clip=0.05)
     trained = host(train.train(config, workdir).state)
-    assert int(trained.step) == 2 and Checkpoints(workdir, read_only=True).all_steps() == [2]
+    checkpoints = Checkpoints(workdir, read_only=True)
+    assert int(trained.step) == 2 and checkpoints.all_steps() == [2]
+    checkpoints.close()
     assert tree_equal(trained.params['D']['Conv_0'], start.params['D']['Conv_0'])  # frozen
     for name in ('Conv_1', 'BatchNorm_0', 'Conv_2'):
         assert not tree_equal(trained.params['D'][name], start.params['D'][name]), name
