@@ -148,6 +148,10 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.resume_step = -1  # the checkpoint to resume from; -1: the latest
     c.resume_fallback = False  # if that checkpoint cannot be read, resume from the one before
+    # Transfer (README, "Transfer: starting from another run"): a new run starts from another run's networks.
+    c.init_from = ''  # WORKDIR[:STEP]: a new run starts from that run's G, D, their model state and G's EMA (its latest checkpoint, or STEP's), with fresh optimizers and terms, step 0 and its own seed; ignored once the run has checkpoints of its own; '': from scratch
+    c.init_member = ''  # init_from an ensemble: the member to start from, I | best | best:METRIC (lowest FID, or METRIC, on record)
+    c.freeze_d = 0  # FreezeD (Mo et al. 2020): D's first k blocks get no updates (dcgan: a stride-2 conv and its norm; resnet: a residual block; mlp: a hidden layer); the heads never
     # Labelled data on which infogan_mnist and ssgan_mnist score D as a classifier after training
     # (checked before training starts); '': none.
     c.eval_dataset = ''
@@ -301,6 +305,8 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
            f'config.seed={config.seed} + config.ensemble.size={config.ensemble.size} members: the members\' '
            'seeds must stay below 2**32')
     _one_of(config, 'data.on_corrupt', ('error', 'skip'))
+    _check(isinstance(config.freeze_d, int) and config.freeze_d >= 0 and (config.n_critic > 0 or not config.freeze_d),
+           f'config.freeze_d={config.freeze_d!r} must be an integer >= 0, and 0 without a discriminator (n_critic=0)')
     _check(config.max_nonfinite_skips >= 0,
            f'config.max_nonfinite_skips={config.max_nonfinite_skips} must be >= 0')
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')

@@ -268,7 +268,9 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         rngs = ('dropout',) if getattr(discriminator, 'dropout', 0.0) > 0 or getattr(discriminator, 'noise', 0.0) > 0 else ()
         networks['D'] = Network(discriminator, lambda: (jnp.zeros((2, *spec.shape)), labels() if d_cond else None),
                                 rngs)
-        critic = Player('d', ('D',), optim.make(valued.d_optimizer, config.num_steps * n_critic),
+        frozen = models.frozen_layers(discriminator, config.get('freeze_d', 0))  # FreezeD: D's first blocks
+        d_optimizer = optim.freeze(optim.make(valued.d_optimizer, config.num_steps * n_critic), {('D', n) for n in frozen})
+        critic = Player('d', ('D',), d_optimizer,
                         select_terms(config, spec, 'd', valued), repeats=n_critic,
                         metrics=_d_metrics(loss.classifier))
     player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Collection
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -28,6 +30,27 @@ def clip_params(c: float) -> optax.GradientTransformation:
         return jax.tree.map(lambda u, p: jnp.clip(p + u, -c, c) - p, updates, params), state
 
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def freeze(tx: optax.GradientTransformation, frozen: Collection[tuple[str, ...]]) -> optax.GradientTransformation:
+    """tx whose updates of the params under the paths `frozen` ({('D', 'Conv_0'), ...}: key prefixes in the
+    params tree) are 0 (FreezeD): the last word, after weight decay and clipping, so nothing tx does moves
+    them. Their slots in tx's state stay (updated, unused): the state's layout, which checkpoints
+    compare on resume, does not depend on what is frozen. tx itself where nothing is."""
+    if not frozen:
+        return tx
+    frozen = {tuple(path) for path in frozen}
+
+    def is_frozen(path) -> bool:
+        keys = tuple(str(getattr(k, 'key', k)) for k in path)
+        return any(keys[:n] in frozen for n in range(1, len(keys) + 1))
+
+    def update(updates, state, params=None):
+        updates, state = tx.update(updates, state, params)
+        return jax.tree_util.tree_map_with_path(lambda path, u: jnp.zeros_like(u) if is_frozen(path) else u,
+                                                updates), state
+
+    return optax.GradientTransformation(tx.init, update)
 
 
 def make(c: ml_collections.ConfigDict, updates: int) -> optax.GradientTransformation:

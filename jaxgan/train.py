@@ -31,7 +31,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, ensemble, errors, files, preflight, sampling, writers
+from jaxgan import config as config_lib, data, ensemble, errors, files, preflight, sampling, transfer, writers
 from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
@@ -78,7 +78,8 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         raise UserError(f'config.resume_step={config.resume_step}: no checkpoint at that step in '
                         f'{checkpoints.directory}; there are {steps or "none"}')
     if not steps:
-        return ensemble.fresh_state(gan, config, rep)
+        return transfer.initial_state(gan, config, rep)  # fresh, or from config.init_from
+    transfer.note_resume(config, checkpoints.directory)
     candidates = sorted((s for s in steps if config.resume_step < 0 or s <= config.resume_step),
                         reverse=True)
     abstract = abstract_like(ensemble.abstract_state(gan, config), rep)
@@ -108,7 +109,7 @@ def restore_or_init(checkpoints: Checkpoints, gan: GAN, config: ml_collections.C
         moved = checkpoints.set_aside(step)
         logging.warning('%s; moved it to %s and trying the one before', problem, moved)
     logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
-    return ensemble.fresh_state(gan, config, rep)
+    return transfer.initial_state(gan, config, rep)
 
 
 SAMPLE_STEP = re.compile(r'_(\d+)\.png$')  # samples/step_00000100.png, density_00000100.png, ...
@@ -533,6 +534,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
     gan = ensemble.member_gan(config, dataset.spec)
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
     preflight.check_eval_dataset(config, dataset.spec)  # read after training: checked before it
+    transfer.check(config, workdir, gan)  # config.init_from, before anything is written
     for warning in preflight.warnings(config, dataset):
         logging.warning(warning)
 

@@ -96,3 +96,27 @@ def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: 
                           num_classes=k, conditioning=c.g),
             mlp.Discriminator(tuple(m.d_hidden), m.d_activation, m.maxout_pieces, m.dropout, m.d_noise, dtype,
                               m.spectral_norm, m.minibatch_discrimination, bn_axis, **heads))
+
+
+def discriminator_blocks(discriminator: nn.Module) -> tuple[tuple[str, ...], ...]:
+    """The discriminator's blocks, from its input on, each as the names of its layers in D's params (their
+    top-level keys): dcgan, a stride-2 conv with its normalisation; resnet, a residual block; mlp, a hidden
+    dense layer. The heads (the final layer, projection, classifiers, InfoGAN's Q, minibatch
+    discrimination) are in no block."""
+    for family in (dcgan, resnet, mlp):
+        if isinstance(discriminator, family.Discriminator):
+            return family.discriminator_blocks(discriminator)
+    raise UserError(f'config.freeze_d: the blocks of {type(discriminator).__name__} are not defined (models '
+                    f'{", ".join(NAMES)} define them)')
+
+
+def frozen_layers(discriminator: nn.Module, k: int) -> tuple[str, ...]:
+    """The layers of D (top-level names in its params) that FreezeD (Mo et al. 2020) keeps fixed: those of
+    its first k blocks (`discriminator_blocks`); () for k = 0."""
+    if not k:
+        return ()
+    blocks = discriminator_blocks(discriminator)
+    if k > len(blocks):
+        raise UserError(f'config.freeze_d={k}: the discriminator ({type(discriminator).__module__.split(".")[-1]}) '
+                        f'has {len(blocks)} blocks; at most {len(blocks)} can be frozen (its head never is)')
+    return tuple(name for block in blocks[:k] for name in block)

@@ -20,8 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import (ConditionalBatchNorm, Heads, MinibatchDiscrimination, norm_layer,
-                                  one_hot_channels, with_spectral_norm)
+from jaxgan.models.layers import (NORM_MODULES, ConditionalBatchNorm, Heads, MinibatchDiscrimination, layer_names,
+                                  norm_layer, one_hot_channels, with_spectral_norm)
 
 weight_init = nn.initializers.normal(0.02)
 
@@ -105,3 +105,12 @@ class Discriminator(nn.Module):
             logits = conv(1, padding='VALID')(x).reshape(x.shape[0])  # 4x4 -> 1x1
         return Heads(self.num_classes, self.conditioning, self.semi_supervised, self.q_categorical,
                      self.q_continuous, self.spectral_norm, train, self.dtype)(hidden, y, logits)
+
+
+def discriminator_blocks(d: Discriminator) -> tuple[tuple[str, ...], ...]:
+    """D's blocks from its input (FreezeD, models.frozen_layers), as the names of their layers in D's
+    params: each stride-2 conv with the normalisation after it (the first conv has none). The head (the
+    last 4x4 conv, minibatch discrimination, layers.Heads) is in none."""
+    norm = NORM_MODULES[d.norm]
+    return (('Conv_0',),) + tuple((f'Conv_{i}', *layer_names(norm, i - 1, 1))
+                                  for i in range(1, num_resolutions(d.image_size)))

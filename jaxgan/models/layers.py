@@ -10,6 +10,14 @@ import jax
 import jax.numpy as jnp
 
 NORMS = ('batch', 'layer', 'virtual_batch', 'none')
+# The module `norm_layer` makes for each kind, as Flax names it in the params ('BatchNorm_0', ...).
+NORM_MODULES = {'batch': 'BatchNorm', 'layer': 'LayerNormAllAxes', 'virtual_batch': 'VirtualBatchNorm', 'none': None}
+
+
+def layer_names(module: str | None, start: int, count: int) -> tuple[str, ...]:
+    """The Flax names of `count` layers of class `module` made after `start` others: ('Conv_3', 'Conv_4');
+    () for module None (a norm of kind 'none', which has no layer)."""
+    return tuple(f'{module}_{i}' for i in range(start, start + count)) if module else ()
 
 
 def bn_scale_init(key, shape, dtype=jnp.float32):

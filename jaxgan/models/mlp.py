@@ -77,3 +77,10 @@ class Discriminator(nn.Module):
             h = MinibatchDiscrimination(self.minibatch_kernels)(h)
         return Heads(self.num_classes, self.conditioning, self.semi_supervised, self.q_categorical,
                      self.q_continuous, self.spectral_norm, train, self.dtype)(h, y)
+
+
+def discriminator_blocks(d: Discriminator) -> tuple[tuple[str, ...], ...]:
+    """D's blocks from its input (FreezeD, models.frozen_layers), as the names of their layers in D's
+    params: each hidden dense layer (maxout's pieces included). The head (minibatch discrimination,
+    layers.Heads) is in none."""
+    return tuple((f'Dense_{i}',) for i in range(len(d.hidden)))

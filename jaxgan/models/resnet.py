@@ -22,7 +22,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import ConditionalBatchNorm, Heads, norm_layer, one_hot_channels, with_spectral_norm
+from jaxgan.models.layers import (NORM_MODULES, ConditionalBatchNorm, Heads, layer_names, norm_layer, one_hot_channels,
+                                  with_spectral_norm)
 
 init = nn.initializers.xavier_uniform()
 
@@ -103,9 +104,29 @@ class Discriminator(nn.Module):
         conv = lambda width, k: sn(nn.Conv(width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
         w = self.width
         x = _down(conv(w, 3)(nn.relu(norm()(conv(w, 3)(x))))) + conv(w, 1)(_down(x))  # optimised block
-        blocks = [(w * 2 ** i, True) for i in range(1, 5)] + ([(16 * w, False)] if self.image_size >= 128 else [])
-        for width, down in blocks:
+        for width, down in _deep_blocks(self.image_size, w):
             h = conv(width, 3)(nn.relu(norm()(conv(width, 3)(nn.relu(norm()(x))))))
             shortcut = conv(width, 1)(x) if width != x.shape[-1] else x
             x = (_down(h) + _down(shortcut)) if down else h + shortcut
         return x
+
+
+def _deep_blocks(image_size: int, width: int) -> list[tuple[int, bool]]:
+    """(width, downsamples) of each block after the optimised one in the deeper D (64 and 128 pixels)."""
+    return [(width * 2 ** i, True) for i in range(1, 5)] + ([(16 * width, False)] if image_size >= 128 else [])
+
+
+def discriminator_blocks(d: Discriminator) -> tuple[tuple[str, ...], ...]:
+    """D's residual blocks from its input (FreezeD, models.frozen_layers), as the names of their layers in
+    D's params: each block's convs (its shortcut's 1x1 conv included) and normalisations, in the order
+    `Discriminator` makes them. The head (layers.Heads after the sum over positions) is in none."""
+    if d.image_size >= 64:  # (convs, norms): the optimised block, then a shortcut conv where the width changes
+        widths = [d.width] + [width for width, _ in _deep_blocks(d.image_size, d.width)]
+        counts = [(3, 1)] + [(2 + (after != before), 2) for before, after in zip(widths, widths[1:])]
+    else:
+        counts = [(3, 1), (3, 2), (2, 2), (2, 2)]
+    norm, blocks, convs, norms = NORM_MODULES[d.norm], [], 0, 0
+    for c, n in counts:
+        blocks.append(layer_names('Conv', convs, c) + layer_names(norm, norms, n))
+        convs, norms = convs + c, norms + n
+    return tuple(blocks)
