@@ -9,9 +9,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-NORMS = ('batch', 'layer', 'virtual_batch', 'none')
+NORMS = ('batch', 'layer', 'virtual_batch', 'instance', 'none')
 # The module `norm_layer` makes for each kind, as Flax names it in the params ('BatchNorm_0', ...).
-NORM_MODULES = {'batch': 'BatchNorm', 'layer': 'LayerNormAllAxes', 'virtual_batch': 'VirtualBatchNorm', 'none': None}
+NORM_MODULES = {'batch': 'BatchNorm', 'layer': 'LayerNormAllAxes', 'virtual_batch': 'VirtualBatchNorm',
+                'instance': None, 'none': None}  # instance norm: no params
 
 
 def layer_names(module: str | None, start: int, count: int) -> tuple[str, ...]:
@@ -69,9 +70,27 @@ def norm_layer(kind: str, *, train: bool, dtype: Any, axis_name: str | None = No
         return LayerNormAllAxes(dtype=dtype)
     if kind == 'virtual_batch':
         return VirtualBatchNorm(reference_size, dtype=dtype)
+    if kind == 'instance':
+        return lambda x: instance_norm(x).astype(dtype)
     if kind == 'none':
         return lambda x: x
     raise ValueError(f'unknown norm {kind!r}')
+
+
+def instance_norm(x_BxHxWxC: jax.Array, epsilon: float = 1e-5) -> jax.Array:
+    """Each example's channels normalised over the positions, without scale or bias: PyTorch's
+    InstanceNorm2d(affine=False), as pix2pix and CycleGAN use it (statistics of the example itself in
+    training and in evaluation alike). Computed in float32."""
+    x = x_BxHxWxC.astype(jnp.float32)
+    mean = jnp.mean(x, axis=(1, 2), keepdims=True)
+    var = jnp.var(x, axis=(1, 2), keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + epsilon)
+
+
+def reflect_pad(x_BxHxWxC: jax.Array, pad: int) -> jax.Array:
+    """x padded by `pad` positions on each side of H and W, mirrored without repeating the edge
+    (PyTorch's ReflectionPad2d)."""
+    return jnp.pad(x_BxHxWxC, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='reflect')
 
 
 class LayerNormAllAxes(nn.Module):
