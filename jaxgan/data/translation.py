@@ -156,15 +156,13 @@ def canonical(dataset: str) -> str:
 def load(config: ml_collections.ConfigDict) -> TranslationDataset:
     """Opens the translation data config.dataset names (module docstring)."""
     d = config.data
-    jittered = d.get('jitter', False)
-    if not isinstance(jittered, bool):
-        raise UserError(f'config.data.jitter={jittered!r} must be true or false')
-    if d.get('flip', False):
-        raise UserError(f'config.data.flip: {config.dataset} is translation data, whose mirrored copies '
-                        'would have to mirror both domains alike; config.data.jitter=true flips them so')
-    if d.get('on_device', False):
-        raise UserError(f'config.data.on_device: not supported for translation data ({config.dataset})')
+    jittered = bool(d.get('jitter', False))
     name = canonical(config.dataset)
+    if d.get('flip', False):
+        raise UserError(f'config.data.flip: {name} is translation data, whose mirrored copies would have '
+                        'to mirror both domains alike; config.data.jitter=true flips them so')
+    if d.get('on_device', False):
+        raise UserError(f'config.data.on_device: not supported for translation data ({name})')
     kind, _, arg = name.partition(':')
     if kind == 'paired' and arg:
         parts = _paired_parts(*path_and_split(arg))
@@ -181,6 +179,7 @@ def load(config: ml_collections.ConfigDict) -> TranslationDataset:
                             f'{", ".join("demo:" + n for n in demos.NAMES)}')
     elif kind == 'tfds':
         parts = _tfds_parts(config, arg)
+        name = 'tfds:{}:{}'.format(*sources.parse_tfds(arg))
     else:
         raise UserError(f'config.dataset={name!r} is not paired:DIR[:SPLIT], unpaired:DIR[:SPLIT], '
                         f'tfds:cycle_gan/NAME[:SPLIT] or demo:NAME[:SPLIT]')
