@@ -45,7 +45,7 @@ def test_paired_side_by_side_keeps_a_and_b_of_one_file_together(tmp_path):
     side_by_side(tmp_path / 'train', range(10, 90, 10))
     side_by_side(tmp_path / 'val', [200, 210])
     dataset = load(f'paired:{tmp_path}', image_size=8)
-    assert isinstance(dataset, translation.TranslationDataset) and dataset.paired
+    assert isinstance(dataset, data.TranslationDataset) and dataset.paired
     assert dataset.spec.shape == (8, 8, 3) and dataset.sizes == (8,)
     assert dataset.spec.source == f'paired:{os.path.realpath(tmp_path)}:train'
     seen = []
