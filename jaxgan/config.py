@@ -50,6 +50,7 @@ def base_config() -> ml_collections.ConfigDict:
     # Small datasets and augmentation (for training on a hundred images).
     c.data.limit = 0  # train on this many examples, chosen with the seed, balanced over classes where labelled; 0: all
     c.data.flip = False  # add a horizontally mirrored copy of every image (StyleGAN2-ADA's --mirror)
+    c.data.jitter = False  # translation data: resize to 286/256 of the size, random crop back, random flip (pix2pix, CycleGAN)
     # Augmentation of every image D sees (jaxgan.augment): real and generated, in D's and G's updates, and
     # in the penalties' passes (R1's gradient is taken through it, as in StyleGAN2-ADA).
     c.augment = ml_collections.ConfigDict()

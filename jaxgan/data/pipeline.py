@@ -93,6 +93,9 @@ def canonical_dataset(dataset: str) -> str:
     'npy:/abs/x.npy', 'folder:~/d' -> 'folder:/home/u/d', 'stacked:npy:x.npy' -> 'stacked:npy:/abs/x.npy'.
     Other kinds are returned as they are. Relative paths are resolved against the working directory."""
     kind, _, arg = dataset.partition(':')
+    if kind in ('paired', 'unpaired', 'demo'):
+        from jaxgan.data import translation  # it builds on this module
+        return translation.canonical(dataset)
     if kind in ('npy', 'folder') and arg:
         return f'{kind}:{os.path.realpath(os.path.expanduser(arg))}'
     if kind == 'stacked' and arg:
@@ -125,7 +128,8 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
             image_key=d.image_key, label_key=d.label_key, preprocess=preprocess,
             cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
     raise UserError(f'config.dataset={name!r} is not one of digits[:train|test], npy:PATH, folder:PATH, '
-                    f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}')
+                    f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}, '
+                    'or translation data: paired:DIR, unpaired:DIR, demo:NAME')
 
 
 def dataset_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collections.ConfigDict:
@@ -140,7 +144,14 @@ def dataset_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collec
 
 def load(config: ml_collections.ConfigDict) -> Dataset:
     """Opens config.dataset and works out the spec of what training will see: with config.data.limit, a
-    subset of the examples (`limited`); with config.data.flip, their mirrored copies after them."""
+    subset of the examples (`limited`); with config.data.flip, their mirrored copies after them.
+    Translation data (paired:, unpaired:, ...) give a `translation.TranslationDataset` instead."""
+    from jaxgan.data import translation  # it builds on this module
+    if translation.is_translation(config.dataset):
+        return translation.load(config)
+    if config.data.get('jitter', False):
+        raise UserError(f'config.data.jitter is for translation data (paired:, unpaired:, demo:); '
+                        f'{config.dataset} is not')
     channels = config.data.channels
 
     def preprocess(raw: np.ndarray, name: str = 'image') -> np.ndarray:
@@ -249,25 +260,37 @@ class Batcher:
         self.labels = labels
         self.subset = subset
         self.size = len(subset) if subset is not None else dataset.spec.num_examples
-        self._perms: dict[int, np.ndarray] = {}
+        # Translation data: an index stream per size (one of pairs, or one per unpaired domain).
+        self.stream_sizes: tuple[int, ...] = getattr(dataset, 'sizes', (self.size,))
+        self._perms: list[dict[int, np.ndarray]] = [{} for _ in self.stream_sizes]
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-data')
 
-    def _permutation(self, epoch: int) -> np.ndarray:
-        if epoch not in self._perms:
-            if len(self._perms) > 2:
-                self._perms.pop(min(self._perms))
-            perm = np.random.default_rng([self.seed, epoch]).permutation(self.size)
-            self._perms[epoch] = self.subset[perm] if self.subset is not None else perm
-        return self._perms[epoch]
+    def _permutation(self, epoch: int, stream: int = 0) -> np.ndarray:
+        perms = self._perms[stream]
+        if epoch not in perms:
+            if len(perms) > 2:
+                perms.pop(min(perms))
+            key = [self.seed, epoch] if stream == 0 else [self.seed, epoch, stream]
+            perm = np.random.default_rng(key).permutation(self.stream_sizes[stream])
+            perms[epoch] = self.subset[perm] if self.subset is not None else perm
+        return perms[epoch]
 
-    def indices(self, t: int) -> np.ndarray:
-        """Source indices of this process's examples for D-update t."""
-        positions = t * self.global_batch + self.offset + np.arange(self.local_batch, dtype=np.int64)
-        epochs, offsets = np.divmod(positions, self.size)
-        return np.concatenate([self._permutation(int(e))[offsets[epochs == e]] for e in np.unique(epochs)])
+    def positions(self, t: int) -> np.ndarray:
+        """Positions in the global stream of this process's examples for D-update t."""
+        return t * self.global_batch + self.offset + np.arange(self.local_batch, dtype=np.int64)
+
+    def indices(self, t: int, stream: int = 0) -> np.ndarray:
+        """Source indices of this process's examples for D-update t (of an unpaired B domain: stream 1)."""
+        epochs, offsets = np.divmod(self.positions(t), self.stream_sizes[stream])
+        return np.concatenate([self._permutation(int(e), stream)[offsets[epochs == e]]
+                               for e in np.unique(epochs)])
 
     def batch(self, t: int) -> dict[str, np.ndarray]:
-        """{'x': examples [b, ...]} and, with labels, {'y': classes [b]}."""
+        """{'x': examples [b, ...]} and, with labels, {'y': classes [b]}; of translation data, {'a': [b, ...],
+        'b': [b, ...]} (see `translation`)."""
+        if hasattr(self.dataset, 'sizes'):
+            return self.dataset.batch([self.indices(t, s) for s in range(len(self.stream_sizes))],
+                                      self.positions(t), self.seed, self._pool)
         indices = self.indices(t)
         out = {'x': self.dataset.examples(indices, self._pool)}
         if self.labels:
@@ -276,6 +299,8 @@ class Batcher:
 
     def index_batch(self, t: int) -> dict[str, np.ndarray]:
         """{'i': [b] int32}: the indices of `batch(t)`'s examples, for a dataset held on the devices."""
+        if hasattr(self.dataset, 'sizes'):
+            raise UserError('config.data.on_device: not supported for translation data')
         return {'i': self.indices(t).astype(np.int32)}
 
     def close(self) -> None:

@@ -154,7 +154,8 @@ def decode_image(data: bytes | str, name: str) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def folder(path: str) -> Source:
+def image_files(path: str) -> list[str]:
+    """Every image file below the folder `path`, sorted; a UserError where there is none, or no folder."""
     if not os.path.isdir(path):
         raise UserError(f'image folder not found: {path}')
     files = sorted(
@@ -163,6 +164,11 @@ def folder(path: str) -> Source:
         for f in names if f.lower().endswith(IMAGE_SUFFIXES))
     if not files:
         raise UserError(f'image folder {path} holds no {"/".join(s[1:] for s in IMAGE_SUFFIXES)} files')
+    return files
+
+
+def folder(path: str) -> Source:
+    files = image_files(path)
     # Sub-folder names are classes, where every file sits in one.
     parts = [os.path.relpath(f, path).split(os.sep) for f in files]
     labels, class_names = None, ()
