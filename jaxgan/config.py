@@ -20,7 +20,7 @@ from jaxgan.errors import UserError
 
 # Fields whose change makes an existing workdir's checkpoints unusable (checked on resume).
 # The rest (model sizes, layers) show in the checkpoint's state, which is compared too.
-STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop', 'data.limit', 'data.flip')
+STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop', 'data.limit', 'data.flip', 'data.jitter')
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -162,7 +162,7 @@ def base_config() -> ml_collections.ConfigDict:
     # <workdir>/best, apart from the rolling ones.
     c.eval = ml_collections.ConfigDict()
     c.eval.every = 0  # steps between evaluations; 0: never
-    c.eval.metrics = 'fid'  # comma-separated: fid, kid, is, pr, dc, classes, stacked
+    c.eval.metrics = 'fid'  # comma-separated: fid, kid, is, pr, dc, classes, stacked, nearest
     c.eval.num_samples = 10_000  # generated samples per evaluation
     c.eval.features = 'inception'  # the feature network: inception | classifier:DIR
     c.eval.inception_weights = ''  # .npz or pytorch-fid .pth; '': cached or downloaded

@@ -310,7 +310,7 @@ def test_config_checks_of_the_small_data_and_augment_fields():
              "config.augment.policy='color,zoom': unknown DiffAugment policy 'zoom'"),
             ({'augment__pipeline': 'bgx'}, "config.augment.pipeline='bgx'"),
             ({'augment__kind': 'diffaugment', 'augment__policy': ''}, 'config.augment.policy is empty'),
-            ({'augment__kind': 'ada'}, 'the train step does not apply augmentation yet')):
+            ({'augment__kind': 'ada', 'augment__kimg': 0.0}, 'config.augment.kimg=0.0 must be positive')):
         with pytest.raises(UserError, match=message):
             check(**overrides)
 
