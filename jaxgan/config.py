@@ -167,6 +167,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.eval.features = 'inception'  # the feature network: inception | classifier:DIR
     c.eval.inception_weights = ''  # .npz or pytorch-fid .pth; '': cached or downloaded
     c.eval.reference_size = 50_000  # real examples in the reference statistics (at most the dataset)
+    c.eval.reference = ''  # the reference statistics' data (e.g. digits:test); '': the training data as configured
     c.eval.keep = 10_000  # features of each side kept for kid, pr and dc
 
     c.log_every = 100  # steps between progress lines and metrics.jsonl rows

@@ -29,7 +29,7 @@ def _main(argv) -> None:
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
     evaluator = make_evaluator(config, metrics, num_samples=f.num_samples, features=f.features,
                                inception_weights=f.inception_weights, reference_size=f.reference_size,
-                               keep=f.keep, holdout=f.holdout)
+                               keep=f.keep, holdout=f.holdout, reference=f.reference)
     result = evaluator(gan, state, seed=f.seed, ema=f.ema)
     member = config.ensemble.get('member')
     name = f'step_{result["protocol"]["step"]:08d}'
@@ -59,6 +59,9 @@ def main() -> None:
     flags.DEFINE_string('inception_weights', '', 'A .npz or pytorch-fid .pth file; default: cached or downloaded.')
     flags.DEFINE_integer('reference_size', 50_000, 'Real examples for the reference statistics (at most all).')
     flags.DEFINE_integer('keep', 10_000, 'Features per side kept for KID, precision/recall, density/coverage.')
+    flags.DEFINE_string('reference', '', 'The data of the reference statistics (fid, kid, pr, dc), e.g. digits:test; '
+                        'default: the training data as configured (its data.limit subset and data.flip copies '
+                        'included).')
     flags.DEFINE_string('holdout', '', 'nearest: held-out data to compare the samples\' distances to the training '
                         'data with (a dataset string, e.g. digits:test); default: the run\'s config.eval_dataset.')
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')

@@ -462,10 +462,13 @@ def check_sizes(metrics: tuple[str, ...], *, num_samples: int, reference_size: i
 
 def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], *, num_samples: int,
                    features: str = 'inception', inception_weights: str = '', reference_size: int = 50_000,
-                   keep: int = 10_000, mesh: jax.sharding.Mesh | None = None, holdout: str = '') -> Evaluator:
+                   keep: int = 10_000, mesh: jax.sharding.Mesh | None = None, holdout: str = '',
+                   reference: str = '') -> Evaluator:
     """Checks that the metrics can be computed (sizes, the feature network against the data, the
     held-out data of `nearest`) before anything is computed or written, then the reference statistics
-    (cached). `holdout`: nearest's held-out data, config.eval_dataset by default."""
+    (cached). `holdout`: nearest's held-out data, config.eval_dataset by default. `reference`: the data
+    of the reference statistics (FID, KID, PR, DC), read whole; by default the training data as
+    configured (a data.limit subset and data.flip copies included)."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise UserError(f'unknown metric {unknown[0]!r}: choose from {", ".join(METRICS)}')
@@ -482,9 +485,19 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
     if dataset.spec.kind != 'image':
         return _vector_evaluator(config, metrics, dataset, num_samples=num_samples, reference_size=reference_size,
                                  keep=keep, holdout=holdout)
-    count = min(reference_size, dataset.spec.num_examples)
+    reference_data, reference_name = dataset, f'config.dataset={config.dataset}'
+    if reference:
+        try:
+            reference_data = data.load(data.dataset_config(config, reference))
+            reference_name = f'--reference={reference}'
+        except UserError as e:
+            raise UserError(f'--reference={reference}: {e}') from None
+        if reference_data.spec.shape != dataset.spec.shape:
+            raise UserError(f'--reference={reference} gives images of {_shape(reference_data.spec.shape)}; the '
+                            f'training data {config.dataset} are of {_shape(dataset.spec.shape)}')
+    count = min(reference_size, reference_data.spec.num_examples)
     check_sizes(metrics, num_samples=num_samples, reference_size=count, keep=keep,
-                reference=f'config.dataset={config.dataset} has {count} example{"s" * (count != 1)}')
+                reference=f'{reference_name} has {count} example{"s" * (count != 1)}')
     if 'stacked' in metrics and dataset.spec.shape[-1] != 3:
         raise UserError(f'--metrics=stacked counts the modes of 3-channel stacked digits '
                         f'(config.dataset=stacked:DATASET); config.dataset={config.dataset} gives '
@@ -498,13 +511,13 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
     mesh = mesh or parallel.make_mesh()
     extractor = Extractor(net, mesh, keep=min(keep, num_samples))
     protocol = {'features': net.name}
-    reference: dict = {}
+    statistics: dict = {}
     if set(metrics) - {'nearest'}:
-        reference = reference_statistics(dataset, extractor, num=reference_size, seed=config.seed,
-                                         cache_dir=cache_dir)
+        statistics = reference_statistics(reference_data, extractor, num=reference_size, seed=config.seed,
+                                          cache_dir=cache_dir)
         protocol.update({
-            'reference': f'{config.dataset} at {config.image_size}px, crop {config.data.crop}',
-            'reference_size': int(reference['count']), 'reference_sha256': reference['examples_sha256'],
+            'reference': f'{reference or config.dataset} at {config.image_size}px, crop {config.data.crop}',
+            'reference_size': int(statistics['count']), 'reference_sha256': statistics['examples_sha256'],
             'kept_for_kid_pr_dc': extractor.keep,
             'kid': '100 subsets of min(1000, kept)', 'is_splits': 10, 'pr_k': 3, 'dc_k': 5,
         })
@@ -512,7 +525,7 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
     if 'nearest' in metrics:
         near = nearest_reference(config, dataset, holdout, extractor, reference_size=reference_size)
         protocol.update(near.protocol, nearest_samples=f'the first {min(keep, num_samples)} samples')
-    return Evaluator(config, tuple(metrics), net, extractor, reference, protocol, num_samples, keep, near)
+    return Evaluator(config, tuple(metrics), net, extractor, statistics, protocol, num_samples, keep, near)
 
 
 def holdout_dataset(config: ml_collections.ConfigDict, dataset: data.Dataset,

@@ -192,7 +192,7 @@ class PeriodicEvaluation:
         self.evaluator = evaluation.make_evaluator(
             config, tuple(m.strip() for m in e.metrics.split(',') if m.strip()), num_samples=e.num_samples,
             features=e.features, inception_weights=e.inception_weights, reference_size=e.reference_size,
-            keep=e.keep)
+            keep=e.keep, reference=e.reference)
         self.writer: writers.Writer | None = None  # set once the run's writer exists
         self.meta = meta
         self.directory = os.path.join(workdir, 'eval')

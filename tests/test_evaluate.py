@@ -217,3 +217,16 @@ def test_classifier_command_refuses_to_overwrite_or_to_train_nothing(tmp_path, d
         assert one_error_line(run_cli([*base, *args], python_env, tmp_path)).startswith(message)
     assert existing.read_text() == 'keep me' and not (tmp_path / 'new').exists()
     assert {name: open(os.path.join(directory, name), 'rb').read() for name in os.listdir(directory)} == before
+
+
+def test_the_reference_statistics_can_come_from_other_data(tmp_path, digits_classifier):
+    from jaxgan.errors import UserError
+    directory, _ = digits_classifier
+    config = tiny_config(dataset='digits:train', data__limit=100)
+    kwargs = dict(num_samples=200, features=f'classifier:{directory}', reference_size=300, keep=200)
+    own = evaluation.make_evaluator(config, ('fid',), **kwargs)
+    test = evaluation.make_evaluator(config, ('fid',), reference='digits:test', **kwargs)
+    assert own.protocol['reference'].startswith('digits:train') and own.protocol['reference_size'] == 100
+    assert test.protocol['reference'].startswith('digits:test') and test.protocol['reference_size'] == 300
+    with pytest.raises(UserError, match=r'--reference=toy:ring8 gives images of|--reference=toy:ring8'):
+        evaluation.make_evaluator(config, ('fid',), reference='toy:ring8', **kwargs)
