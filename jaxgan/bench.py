@@ -32,7 +32,8 @@ import ml_collections
 
 from jaxgan import data, ensemble, files
 from jaxgan.core import parallel
-from jaxgan.gan import GAN, make_train_step
+from jaxgan.families import make_train_step
+from jaxgan.gan import GAN
 
 
 

@@ -63,7 +63,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.augment.kimg = 500.0  # ada: thousands of real images in which p can move by 1
 
     c.model = ml_collections.ConfigDict()  # the generator and the discriminator
-    c.model.name = 'dcgan'  # dcgan | mlp | resnet
+    c.model.name = 'dcgan'  # dcgan | mlp | resnet; translation: pix2pix | cyclegan
     c.model.z_dim = 100  # size of the latent vector z
     c.model.latent = 'normal'  # normal | uniform (the DCGAN paper's U[-1, 1])
     c.model.g_width = 64  # dcgan: channels of G's last hidden layer, doubled per layer towards z
@@ -123,6 +123,15 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_objective.feature_matching = 0.0  # ||E f(x) - E f(G(z))||^2, f: D's last hidden layer
     c.g_objective.mmd = 0.0  # MMD between real and generated batches (GMMN; Li et al. 2015)
     c.g_objective.mmd_bandwidths = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # Gaussian kernels' sigmas
+
+    # Image-to-image translation (config.model.name pix2pix | cyclegan; jaxgan.translation).
+    c.translation = ml_collections.ConfigDict()
+    c.translation.patch = 70  # the PatchGAN's receptive field: 70 (the papers'), 34, 16 or 1
+    c.translation.l1 = 100.0  # pix2pix: lambda of E |G(a) - b| (Isola et al. 2017)
+    c.translation.cycle = 10.0  # cyclegan: lambda of the cycle-consistency losses (Zhu et al. 2017)
+    c.translation.identity = 0.5  # cyclegan: the identity losses' weight, as a fraction of cycle's
+    c.translation.pool = 50  # cyclegan: generated images in D's history; 0: none
+    c.translation.g_blocks = 0  # cyclegan: the ResNet generator's blocks; 0: 9 from 256 px, 6 below
 
     c.g_optimizer = optimizer_config()  # the generator's optimizer
     c.d_optimizer = optimizer_config()  # the discriminator's optimizer
@@ -191,7 +200,8 @@ def optimizer_config(name: str = 'adam', learning_rate: float = 2e-4, b1: float 
     c.weight_decay = 0.0  # adamw only
     c.grad_clip = 0.0  # global-norm clipping; 0: none
     c.weight_clip = 0.0  # params kept in [-c, c] after each update: the original WGAN's critic (0.01); 0: none
-    c.schedule = 'constant'  # constant | linear | cosine: decayed to 0 over the run's num_steps
+    c.schedule = 'constant'  # constant | linear | cosine | hold_then_linear: decayed to 0 over the run's num_steps
+    c.decay_start = 0.5  # hold_then_linear: the fraction of the run before the decay starts
     return c
 
 
@@ -314,7 +324,8 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')
     for opt in ('g_optimizer', 'd_optimizer'):
         _one_of(config, f'{opt}.name', ('adam', 'adamw', 'rmsprop', 'sgd'))
-        _one_of(config, f'{opt}.schedule', ('constant', 'linear', 'cosine'))
+        _one_of(config, f'{opt}.schedule', ('constant', 'linear', 'cosine', 'hold_then_linear'))
+        _check(0.0 <= config[opt].decay_start < 1.0, f'config.{opt}.decay_start must be in [0, 1)')
         lr = config[opt].learning_rate
         _check(lr > 0, f'config.{opt}.learning_rate={lr} must be positive')
         _check(config[opt].weight_clip >= 0, f'config.{opt}.weight_clip={config[opt].weight_clip} must be >= 0')

@@ -41,7 +41,7 @@ from jaxgan.core import step as step_lib
 from jaxgan.core.state import RunState, create_ensemble, create_state, init_ensemble, init_state
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
-from jaxgan.gan import GAN, build_gan, step_options
+from jaxgan.families import Model, build, step_options
 
 Config = ml_collections.ConfigDict
 _NOT_SWEPT = ('seed', 'ensemble')  # the seed is the member's own; the ensemble's own fields describe it
@@ -145,13 +145,13 @@ def valued_config(config: Config, values: dict[str, jax.Array]) -> Config:
     return valued
 
 
-def member_gan(config: Config, spec: DataSpec) -> GAN:
-    """The GAN every member trains (built from member 0's config: `check` makes sure the members agree)."""
-    return build_gan(member_config(config, 0) if size(config) > 1 else config, spec)
+def member_gan(config: Config, spec: DataSpec) -> Model:
+    """The GAN (or translation game) every member trains (built from member 0's config: `check` makes sure the members agree)."""
+    return build(member_config(config, 0) if size(config) > 1 else config, spec)
 
 
 def _terms(config: Config, spec: DataSpec) -> dict[str, tuple[str, ...]]:
-    game = build_gan(config, spec).game
+    game = build(config, spec).game
     return {p.name: tuple(t.name for t in p.terms) for p in game.players}
 
 
@@ -171,14 +171,14 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
             differ = ', '.join(f'config.{f}={config_lib.lookup(member, f)!r}' for f in values)
             raise UserError(f'config.ensemble.sweep: member {i} ({differ}) trains the terms {terms}, member 0 '
                             f'{first}: a zero weight turns a term off; members must run the same terms')
-    gan = build_gan(members[0], spec)
+    gan = build(members[0], spec)
     state = jax.eval_shape(lambda: init_state(gan.game, 0))
     batch = abstract_batch(members[0], gan)
     base = {field: jnp.float32(v[0]) for field, v in values.items()}
     for field in values:
         def traced(value, state, batch, field=field):
             valued = valued_config(members[0], {**base, field: value})
-            game = build_gan(members[0], spec, valued).game
+            game = build(members[0], spec, valued).game
             return step_lib.make_step_fn(game, mesh, **_member_options(config, valued))(state, batch)
         try:
             jaxpr = jax.make_jaxpr(traced)(base[field], state, batch).jaxpr
@@ -192,10 +192,10 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
                             'outside it, or not at all): it cannot differ between the members of one step')
 
 
-def abstract_batch(config: Config, gan: GAN) -> dict[str, jax.ShapeDtypeStruct]:
+def abstract_batch(config: Config, gan: Model) -> dict[str, jax.ShapeDtypeStruct]:
     """The shapes of one step's batch for one member (see train.make_batchers)."""
     n, spec, b = gan.game.real_batches, gan.spec, config.batch_size
-    batch = {'x': jax.ShapeDtypeStruct((n, b, *spec.shape), spec.host_dtype)}
+    batch = {key: jax.ShapeDtypeStruct((n, b, *spec.shape), spec.host_dtype) for key in gan.batch_keys}
     if gan.real_labels:
         batch['y'] = jax.ShapeDtypeStruct((n, b), jnp.int32)
     if config.semi_supervised.num_labels:
@@ -211,7 +211,7 @@ def _member_options(config: Config, valued: Config | None) -> dict:
     return {**step_options(config, valued), 'nonfinite': 'skip', 'halt_after': halt_after}
 
 
-def make_train_step(gan: GAN, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
+def make_train_step(gan: Model, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
     """The jitted step of every member (`gan`: from `member_gan`): state [N, ...], batch [N, n, B, ...]
     ([n, B, ...] with shared data), metrics [N] (per-step ones [k, N] with k steps per dispatch)."""
     values = {field: jnp.asarray(v, jnp.float32) for field, v in member_values(config).items()}
@@ -221,21 +221,21 @@ def make_train_step(gan: GAN, config: Config, mesh: jax.sharding.Mesh) -> step_l
         if not v:
             return step_lib.make_step_fn(gan.game, mesh, **_member_options(config, None))
         valued = valued_config(member0, v)
-        return step_lib.make_step_fn(build_gan(member0, gan.spec, valued).game, mesh, **_member_options(config, valued))
+        return step_lib.make_step_fn(build(member0, gan.spec, valued).game, mesh, **_member_options(config, valued))
 
     shared = config.ensemble.shared_data
     step = step_lib.make_ensemble_step(step_of, values, shared_data=shared)
     return step_lib.jit_step(step, mesh, steps_per_dispatch=config.steps_per_dispatch, batch_axes=1 if shared else 2)
 
 
-def fresh_state(gan: GAN, config: Config, sharding: jax.sharding.Sharding) -> RunState:
+def fresh_state(gan: Model, config: Config, sharding: jax.sharding.Sharding) -> RunState:
     """A new run's state: one GAN's, or every member's stacked."""
     if size(config) > 1:
         return create_ensemble(gan.game, seeds(config), sharding)
     return create_state(gan.game, config.seed, sharding)
 
 
-def abstract_state(gan: GAN, config: Config) -> RunState:
+def abstract_state(gan: Model, config: Config) -> RunState:
     """The shapes of `fresh_state`, to restore a checkpoint into."""
     if size(config) > 1:
         return jax.eval_shape(lambda: init_ensemble(gan.game, jnp.zeros((size(config),), jnp.uint32)))

@@ -558,3 +558,31 @@ def _vector_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...
     protocol = dict(near.protocol, features='none (vectors: distances in the data\'s units)',
                     nearest_samples=f'the first {min(keep, num_samples)} samples')
     return Evaluator(config, tuple(metrics), None, None, {}, protocol, num_samples, keep, near)
+
+
+def translations(model, state, images: np.ndarray, direction: str = 'a2b', batch: int = 64) -> np.ndarray:
+    """A translation model's outputs (EMA generators, evaluation mode) for uint8 images [N, H, W, C], as
+    uint8 in the data's units."""
+    fn = jax.jit(lambda ema, model_state, x: model.translate(ema, model_state, model.spec.model_input(x), direction))
+    out = [np.asarray(fn(state.ema, state.model_state, jnp.asarray(images[i:i + batch])))
+           for i in range(0, len(images), batch)]
+    return model.spec.to_data_units(np.concatenate(out))
+
+
+def translation_scores(model, state, config: ml_collections.ConfigDict, dataset: str,
+                       direction: str = 'a2b') -> tuple[dict, np.ndarray, dict]:
+    """L1, PSNR, SSIM and sharpness (metrics.image_quality) of the translations of `dataset`'s A (or B,
+    for b2a) images against their aligned B (A): a paired test split, or a demo's test split whose two
+    domains are aligned by its true mapping. Returns (scores, translations, the test images)."""
+    from jaxgan.data import TranslationDataset
+    from jaxgan.metrics import image_quality
+    test = data.load(data.dataset_config(config, dataset))
+    if not isinstance(test, TranslationDataset) or len(set(test.sizes)) != 1:
+        raise UserError(f'{dataset}: scoring translations needs aligned pairs (a paired split, or a demo\'s test '
+                        'split)')
+    n = test.sizes[0]
+    images = test.examples([np.arange(n)] * len(test.sizes))
+    source, target = ('a', 'b') if direction == 'a2b' else ('b', 'a')
+    out = translations(model, state, images[source], direction)
+    truth = images[target]
+    return image_quality.scores(out, truth, data_range=255), out, images

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan import augment, models, optim
-from jaxgan.core import health, losses, step as step_lib, terms as T
+from jaxgan.core import health, losses, terms as T
 from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core.parallel import DATA
 from jaxgan.data.spec import DataSpec
@@ -119,6 +119,8 @@ class GAN:
         """Whether real batches carry labels: D is conditioned on them, or classifies them (AC-GAN)."""
         return self.d_conditioned or any(isinstance(t, T.Classification) and t.labels == ('real', 'y')
                                          for t in self.game.terms)
+
+    batch_keys = ('x',)  # the batch's examples (beside labels)
 
     @property
     def latent_dim(self) -> int:
@@ -336,14 +338,3 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
                 quantities=quantities, prepare=prepare, ema=('G',))
     return GAN(game=game, spec=spec, z_dim=m.z_dim, latent=m.latent, num_classes=k, g_conditioned=g_cond,
                d_conditioned=d_cond, categorical_code=info.categorical, continuous_codes=info.continuous)
-
-
-def step_options(config: Config, values: Config | None = None) -> dict:
-    """The config's options of core.step.make_step_fn (the EMA decay from `values`, as in build_gan)."""
-    return dict(nonfinite=config.nonfinite, ema_decay=(values or config).ema.decay, ema_start=config.ema.start)
-
-
-def make_train_step(gan: GAN, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
-    """The jitted train step of `gan` with the config's step options (see core.step.make_train_step)."""
-    return step_lib.make_train_step(gan.game, mesh, steps_per_dispatch=config.steps_per_dispatch,
-                                    **step_options(config))

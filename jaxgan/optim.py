@@ -11,11 +11,17 @@ import optax
 
 
 def learning_rate(c: ml_collections.ConfigDict, updates: int) -> optax.ScalarOrSchedule:
-    """c.learning_rate, constant or decayed to 0 over `updates` optimizer updates."""
+    """c.learning_rate, constant or decayed to 0 over `updates` optimizer updates (hold_then_linear: held
+    for the first decay_start of them, then decayed linearly to 0; pix2pix's and CycleGAN's 100 + 100
+    epochs are decay_start 0.5)."""
     if c.schedule == 'linear':
         return optax.linear_schedule(c.learning_rate, 0.0, updates)
     if c.schedule == 'cosine':
         return optax.cosine_decay_schedule(c.learning_rate, updates)
+    if c.schedule == 'hold_then_linear':  # pix2pix's and CycleGAN's: constant for the first half, then to 0
+        hold = int(updates * c.decay_start)
+        return optax.join_schedules([optax.constant_schedule(c.learning_rate),
+                                     optax.linear_schedule(c.learning_rate, 0.0, max(updates - hold, 1))], [hold])
     return c.learning_rate
 
 

@@ -11,7 +11,7 @@ import os
 
 import ml_collections
 
-from jaxgan import data
+from jaxgan import data, families
 from jaxgan.errors import UserError
 
 # Images smaller than the training size by more than this factor (per side) draw a warning.
@@ -34,8 +34,9 @@ def check_workdir(workdir: str) -> None:
 
 
 def check_eval_dataset(config: ml_collections.ConfigDict, spec: data.DataSpec) -> None:
-    """config.eval_dataset (where set) opens, has labels, and gives examples of the training shape: it
-    is read after training (infogan_mnist, ssgan_mnist), where a problem would waste the run."""
+    """config.eval_dataset (where set) opens, has labels (but for translation's test pairs), and gives
+    examples of the training shape: it is read after training (infogan_mnist, ssgan_mnist, the
+    translation demos), where a problem would waste the run."""
     name = config.get('eval_dataset', '')
     if not name:
         return
@@ -43,7 +44,7 @@ def check_eval_dataset(config: ml_collections.ConfigDict, spec: data.DataSpec) -
         eval_spec = data.load(data.dataset_config(config, name)).spec
     except UserError as e:
         raise UserError(f'config.eval_dataset={name!r}: {e}') from None
-    if not eval_spec.num_classes:
+    if not eval_spec.num_classes and not families.is_translation(config):  # translation scores its pairs
         raise UserError(f'config.eval_dataset={name!r} has no labels')
     if eval_spec.shape != spec.shape:
         raise UserError(f'config.eval_dataset={name!r} gives examples of shape {eval_spec.shape}, the training '
@@ -57,7 +58,8 @@ def raw_side(dataset: data.Dataset, crop: int) -> int | None:
     if dataset.spec.kind != 'image' or source.preprocessed:
         return None
     try:
-        h, w = source[0].shape[:2]
+        first = source[0]
+        h, w = (first[0] if first.ndim == 4 else first).shape[:2]  # a pair [2, H, W, C]: its A
     except Exception:  # an unreadable image: the pipeline reports it (or skips it) itself
         return None
     return crop or min(h, w)

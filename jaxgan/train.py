@@ -31,12 +31,14 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, ensemble, errors, files, preflight, sampling, transfer, writers
+from jaxgan import (config as config_lib, data, ensemble, errors, families, files, preflight, sampling, transfer,
+                    writers)
 from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
 from jaxgan.errors import UserError
-from jaxgan.gan import GAN, make_train_step
+from jaxgan.families import Model as GAN, make_train_step
+from jaxgan.translation import Translation
 from jaxgan.core.state import RunState
 
 
@@ -179,6 +181,40 @@ class SampleGrid:
                 parallel.to_host(self._fn(one.ema['G'], one.model_state['G'], self.z, self.y)))
             if jax.process_index() == 0:
                 grid = sampling.make_grid(images, self.columns)
+                sampling.save_png(os.path.join(self.directory, f'{prefix}step_{step:08d}.png'), grid)
+                self.writer.image(step, 'samples' if member is None else f'samples/member_{member}', grid)
+
+
+class TranslationGrid:
+    """A PNG grid of the generators' translations of fixed training inputs (EMA params, evaluation
+    mode), a row per input: a | G(a) | b for pix2pix (input, translation, target); a | G_ab(a) |
+    G_ba(G_ab(a)) then b | G_ba(b) | G_ab(G_ba(b)) for CycleGAN (input, translation, reconstruction)."""
+
+    def __init__(self, model: Translation, config: ml_collections.ConfigDict, workdir: str, writer: writers.Writer,
+                 dataset):
+        self.model, self.writer, self.size = model, writer, ensemble.size(config)
+        self.directory = os.path.join(workdir, 'samples')
+        rows = max(1, min(config.num_samples // 3, 16, *dataset.sizes))
+        self.inputs = dataset.examples([np.arange(rows)] * len(dataset.sizes))
+        prepare = lambda key: model.spec.model_input(jnp.asarray(self.inputs[key]))
+        self._a, self._b = prepare('a'), prepare('b')
+
+        def grid(ema, model_state):
+            to = lambda d, x: model.translate(ema, model_state, x, d)
+            if model.kind == 'pix2pix':
+                return jnp.stack([self._a, to('a2b', self._a), self._b], axis=1)
+            ab, ba = to('a2b', self._a), to('b2a', self._b)
+            return jnp.concatenate([jnp.stack([self._a, ab, to('b2a', ab)], 1), jnp.stack([self._b, ba, to('a2b', ba)], 1)])
+
+        self._fn = jax.jit(grid)
+
+    def __call__(self, model, state: RunState, step: int) -> None:
+        for member, prefix in members(self.size):
+            one = state if member is None else ensemble.member_state(state, member)
+            rows = np.asarray(parallel.to_host(self._fn(one.ema, one.model_state)))
+            images = self.model.spec.to_data_units(rows.reshape(-1, *rows.shape[2:]))
+            if jax.process_index() == 0:
+                grid = sampling.make_grid(images, rows.shape[1])
                 sampling.save_png(os.path.join(self.directory, f'{prefix}step_{step:08d}.png'), grid)
                 self.writer.image(step, 'samples' if member is None else f'samples/member_{member}', grid)
 
@@ -530,6 +566,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
     dataset = data.load(config)
+    families.check_data(config, dataset)
     ensemble.check(config, dataset.spec, mesh)
     gan = ensemble.member_gan(config, dataset.spec)
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
@@ -566,7 +603,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
         trainer.halted = {int(i) for i in np.flatnonzero(ensemble.halted(state, config))}
         if trainer.halted:
             logging.warning('members %s are frozen (non-finite values before step %d)', sorted(trainer.halted), start)
-    grid = SampleGrid(gan, config, workdir, writer)
+    grid = (TranslationGrid(gan, config, workdir, writer, dataset) if isinstance(gan, Translation)
+            else SampleGrid(gan, config, workdir, writer))
     if evaluation:
         evaluation.writer = writer
     def periodic(state: RunState, step: int) -> None:

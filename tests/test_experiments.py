@@ -30,6 +30,9 @@ EXPERIMENTS = {
     'toy_1d': {'model.g_hidden': (8,), 'model.d_hidden': (8,), 'num_steps': 4, 'steps_per_dispatch': 2},
     'toy_2d': {'model.g_hidden': (16,), 'model.d_hidden': (16,), 'num_steps': 4, 'steps_per_dispatch': 2,
                'eval_samples': 200},
+    'pix2pix_demo': {'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6},
+    'cyclegan_demo': {'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6,
+                      'translation.g_blocks': 1, 'translation.pool': 4},
 }
 
 
@@ -56,6 +59,9 @@ def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
     samples = os.listdir(tmp_path / 'samples')
     if name == 'toy_1d':
         assert 'density_00000004.png' in samples
+    elif name in ('pix2pix_demo', 'cyclegan_demo'):  # scored on the test split against the truth
+        scores = json.load(open(tmp_path / 'translation_scores.json'))
+        assert scores['dataset'].endswith(':test') and 0 < scores['l1'] < 255 and -1 <= scores['ssim'] <= 1
     elif name == 'infogan_mnist':
         assert {'codes_categorical.png', 'codes_continuous_1.png', 'codes_continuous_2.png'} <= set(os.listdir(tmp_path))
         result = json.load(open(tmp_path / 'infogan_accuracy.json'))

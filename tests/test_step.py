@@ -5,7 +5,8 @@ import numpy as np
 from jaxgan import data
 from jaxgan.core import parallel
 from jaxgan.core.game import Nets
-from jaxgan.gan import build_gan, make_train_step
+from jaxgan.families import make_train_step
+from jaxgan.gan import build_gan
 from jaxgan.core.state import create_state
 from jaxgan.core.step import ema_update
 from tests.conftest import tiny_config

@@ -342,3 +342,92 @@ class AdaptiveAugmentation(Term):
 
     def __call__(self, view: View) -> jax.Array:
         return jnp.zeros(())
+
+
+# Image-to-image translation ------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class L1(Term):
+    """weight * E |output - target|, over every element: pix2pix's L1 to the paired target (Isola et al.
+    2017, lambda 100), CycleGAN's cycle consistency (Zhu et al. 2017, lambda 10) and identity (lambda 5
+    there: 0.5 of the cycle's). `output` names a quantity; `target` (where, key) an array of the real
+    batch ('real') or of the generated examples ('generated')."""
+
+    output: str = 'fake_b'
+    target: tuple[str, str] = ('real', 'b')
+
+    def __call__(self, view: View) -> jax.Array:
+        where, key = self.target
+        target = (view.real if where == 'real' else view.generated)[key]
+        return self.weight * jnp.mean(jnp.abs(view[self.output] - target))
+
+
+def pool_query(state: dict, images: jax.Array, u: jax.Array, slot: jax.Array) -> tuple[jax.Array, dict]:
+    """CycleGAN's image history (Shrivastava et al. 2017; pytorch-CycleGAN-and-pix2pix, util/image_pool.py)
+    over a batch, in order: while the pool fills, each image goes in and through; then each goes through
+    as it is where u <= 0.5, else it swaps with the pool's image at `slot`, which goes through instead.
+    (images [B, ...], u [B] in [0, 1], slot [B] in [0, size)) -> (the images D sees, the new state)."""
+    size = state['images'].shape[0]
+
+    def one(carry, inp):
+        pool, count = carry
+        image, u_i, slot_i = inp
+        filling = count < size
+        swap = ~filling & (u_i > 0.5)
+        at = jnp.where(filling, jnp.minimum(count, size - 1), slot_i)
+        out = jnp.where(swap, pool[at], image)
+        pool = pool.at[at].set(jnp.where(filling | swap, image, pool[at]))
+        return (pool, count + filling.astype(count.dtype)), out
+
+    (pool, count), out = lax.scan(one, (state['images'], state['count']), (images, u, slot))
+    return out, {'images': pool, 'count': count}
+
+
+def _gather_replicated(x: jax.Array) -> jax.Array:
+    """The global batch [devices * B, ...] from each device's [B, ...], the same on every device (a psum
+    of each device's share in place: replicated, as the state it feeds must be)."""
+    b = x.shape[0]
+    full = jnp.zeros((lax.psum(1, DATA) * b, *x.shape[1:]), x.dtype)
+    return lax.psum(lax.dynamic_update_slice_in_dim(full, x, lax.axis_index(DATA) * b, 0), DATA)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePool(Term):
+    """The history of `size` generated images (50 in CycleGAN) that D judges instead of the latest ones
+    half of the time, kept in the run state. It adds nothing to the loss: the game's quantity of D on
+    pooled images reads `query(view)`, and the pool takes its new state after D's update. The history is
+    one for all devices: the batch and the draws are gathered over devices, walked in order, and each
+    device reads its own share."""
+
+    images: str = 'b'  # the generated examples' key
+    size: int = 50
+    shape: tuple[int, ...] = ()  # one image's
+
+    def init(self, params):
+        return {'images': jnp.zeros((self.size, *self.shape)), 'count': jnp.zeros((), jnp.int32)}
+
+    def noise(self, key, updates, batch):
+        u_key, slot_key = jax.random.split(key)
+        return {'u': jax.random.uniform(u_key, (updates, batch)),
+                'slot': jax.random.randint(slot_key, (updates, batch), 0, self.size)}
+
+    def _walk(self, view: View) -> tuple[jax.Array, dict]:
+        gather = _gather_replicated
+        images = lax.stop_gradient(view.generated[self.images])
+        n = view.noise[self.name]
+        out, state = pool_query(view.term_states[self.name], gather(images), gather(n['u']), gather(n['slot']))
+        b = images.shape[0]
+        return lax.dynamic_slice_in_dim(out, lax.axis_index(DATA) * b, b), state
+
+    def query(self, view: View) -> jax.Array:
+        """This device's images for D: the pool's answer to its share of the batch."""
+        return self._walk(view)[0]
+
+    def observe(self, view: View):
+        return self._walk(view)[1]
+
+    def update(self, state, params, observed):
+        return observed
+
+    def __call__(self, view: View) -> jax.Array:
+        return jnp.zeros(())

@@ -1,0 +1,64 @@
+"""Which family of games a config trains, and its train step: the one place that dispatches on it.
+
+    build(config, spec) -> GAN | Translation       .game is what the step machinery runs
+
+The classic GAN family (jaxgan.gan: unconditional, conditional, AC-GAN, InfoGAN, semi-supervised, GMMN)
+and image-to-image translation (jaxgan.translation: pix2pix, CycleGAN, chosen by config.model.name).
+"""
+
+from __future__ import annotations
+
+import jax
+import ml_collections
+
+from jaxgan import translation
+from jaxgan.core import step as step_lib
+from jaxgan.data.spec import DataSpec
+from jaxgan.errors import UserError
+from jaxgan.gan import GAN, build_gan
+from jaxgan.translation import Translation
+
+Config = ml_collections.ConfigDict
+Model = GAN | Translation
+
+
+def is_translation(config: Config) -> bool:
+    return config.model.name in translation.KINDS
+
+
+def check_data(config: Config, dataset) -> None:
+    """Refuses data the family cannot train on: translation needs pairs or two domains, pix2pix pairs;
+    the GAN family, single examples."""
+    from jaxgan.data import TranslationDataset
+    two = isinstance(dataset, TranslationDataset)
+    if is_translation(config) and not two:
+        raise UserError(f'config.model.name={config.model.name} translates between two domains: config.dataset='
+                        f'{config.dataset} holds single examples (use paired:DIR, unpaired:DIR, '
+                        'tfds:cycle_gan/NAME or demo:NAME)')
+    if two and not is_translation(config):
+        raise UserError(f'config.dataset={config.dataset} holds image pairs or two domains: train them with '
+                        f'config.model.name={" or ".join(translation.KINDS)}')
+    if config.model.name == 'pix2pix' and not dataset.paired:
+        raise UserError(f'pix2pix learns from aligned pairs; config.dataset={config.dataset} is unpaired '
+                        '(use config.model.name=cyclegan)')
+    if is_translation(config) and config.eval.every:
+        raise UserError('config.eval.every: periodic evaluation of translation models is not built; the demo '
+                        'experiments score their test split after training')
+
+
+def build(config: Config, spec: DataSpec, values: Config | None = None) -> Model:
+    """The game `config` describes on data of `spec`; values: see gan.build_gan."""
+    if is_translation(config):
+        return translation.build_translation(config, spec, values)
+    return build_gan(config, spec, values)
+
+
+def step_options(config: Config, values: Config | None = None) -> dict:
+    """The config's options of core.step.make_step_fn (the EMA decay from `values`, as in build)."""
+    return dict(nonfinite=config.nonfinite, ema_decay=(values or config).ema.decay, ema_start=config.ema.start)
+
+
+def make_train_step(model: Model, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
+    """The jitted train step of `model` with the config's step options (see core.step.make_train_step)."""
+    return step_lib.make_train_step(model.game, mesh, steps_per_dispatch=config.steps_per_dispatch,
+                                    **step_options(config))
