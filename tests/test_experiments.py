@@ -30,6 +30,8 @@ EXPERIMENTS = {
     'toy_1d': {'model.g_hidden': (8,), 'model.d_hidden': (8,), 'num_steps': 4, 'steps_per_dispatch': 2},
     'toy_2d': {'model.g_hidden': (16,), 'model.d_hidden': (16,), 'num_steps': 4, 'steps_per_dispatch': 2,
                'eval_samples': 200},
+    'stacked_mnist': {'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8, 'image_size': 16,
+                      'eval_samples': 64, 'mode_classifier_steps': 2},
 }
 
 
@@ -67,6 +69,11 @@ def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
         assert 'scatter_00000004.png' in samples
         result = json.load(open(tmp_path / 'mode_coverage.json'))
         assert result['num_modes'] == 8 and result['samples'] == 200
+    elif name == 'stacked_mnist':
+        result = json.load(open(tmp_path / 'stacked_modes.json'))
+        assert result['num_modes'] == 1000 and result['samples'] == 64 and 1 <= result['modes'] <= 64
+        assert result['data_examples'] == 64 and 0 <= result['classifier_held_out_accuracy'] <= 1
+        assert os.path.exists(tmp_path / 'classifier' / 'classifier.npz')
     if name not in ('toy_1d', 'toy_2d'):
         assert 'step_00000002.png' in samples
 
