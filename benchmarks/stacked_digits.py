@@ -30,13 +30,20 @@ COMMON = {'dataset': 'stacked:digits', 'model.pack': 1, 'log_every': 100, 'sampl
 R1 = {'model.d_norm': 'layer', 'penalties.r1': 1.0}
 CONFIGS = {
     'dcgan': {},
-    'minibatch': {'model.minibatch_discrimination': 100},
     'pacgan2': {'model.pack': 2},
     'pacgan4': {'model.pack': 4},
+    'minibatch': {'model.minibatch_discrimination': 100},
     'r1': R1,
     'pacgan2_r1': {'model.pack': 2, **R1},
 }
 PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL): PacGAN table 3
+
+
+def write(args, classifier_seconds: float, runs: list) -> None:
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump({'steps': args.steps, 'seeds': args.seeds, 'eval_samples': args.eval_samples,
+                   'classifier_seconds': round(classifier_seconds, 1), 'runs': runs}, f, indent=1)
 
 
 def main() -> None:
@@ -82,10 +89,7 @@ def main() -> None:
                               seconds=round(seconds, 1))
                 runs.append(result)
                 print(json.dumps(result), flush=True)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump({'steps': args.steps, 'seeds': args.seeds, 'eval_samples': args.eval_samples,
-                   'classifier_seconds': round(classifier_seconds, 1), 'runs': runs}, f, indent=1)
+                write(args, classifier_seconds, runs)  # after every run: a stopped benchmark keeps what it ran
     print(f'\n{"config":12} {"modes of 1000":>16} {"KL to uniform":>16} {"seconds":>10}')
     for name in names:
         r = [x for x in runs if x['config'] == name]

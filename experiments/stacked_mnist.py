@@ -5,7 +5,7 @@
     python -m experiments.stacked_mnist --workdir=runs/stacked --config.model.pack=1  # without PacGAN
 
 Three grey digits stacked as the channels of one image make 10^3 = 1,000 modes (VEEGAN, Srivastava et
-al. 2017; PacGAN, Lin et al. 2018, section 4.2). `stacked:digits`, built from scikit-learn's 1,797 8x8
+al. 2017; PacGAN, Lin et al. 2018). `stacked:digits`, built from scikit-learn's 1,797 8x8
 digits shipped with jaxgan, is the stand-in that needs no download; `stacked:tfds:mnist` is the
 papers' MNIST. G and D are DCGAN's (Radford et al. 2015) at 32x32.
 
