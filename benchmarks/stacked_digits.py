@@ -1,6 +1,6 @@
 """Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2, PacGAN4 and R1.
 
-    python benchmarks/stacked_digits.py [--seeds=3] [--steps=400] [--eval_samples=26000]
+    python benchmarks/stacked_digits.py [--seeds=3] [--first_seed=0] [--steps=400] [--eval_samples=26000]
         [--configs=dcgan,pacgan2] [--classifier=DIR] [--out=benchmarks/results/stacked_digits.json]
 
 Each run is a fresh process, `python -m experiments.stacked_mnist --config.dataset=stacked:digits` at
@@ -42,13 +42,15 @@ PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL):
 def write(args, classifier_seconds: float, runs: list) -> None:
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w') as f:
-        json.dump({'steps': args.steps, 'seeds': args.seeds, 'eval_samples': args.eval_samples,
+        json.dump({'steps': args.steps, 'seeds': list(range(args.first_seed, args.first_seed + args.seeds)),
+                   'eval_samples': args.eval_samples,
                    'classifier_seconds': round(classifier_seconds, 1), 'runs': runs}, f, indent=1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument('--first_seed', type=int, default=0, help='seeds first_seed, ..., first_seed + seeds - 1')
     parser.add_argument('--steps', type=int, default=400)
     parser.add_argument('--eval_samples', type=int, default=26_000)
     parser.add_argument('--configs', default=','.join(CONFIGS))
@@ -71,7 +73,7 @@ def main() -> None:
         classifier_seconds = time.perf_counter() - start
         runs = []
         for name in names:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 workdir = os.path.join(scratch, f'{name}_{seed}')
                 fields = {**COMMON, **CONFIGS[name], 'seed': seed, 'num_steps': args.steps,
                           'eval_samples': args.eval_samples, 'mode_classifier': classifier}

@@ -108,3 +108,13 @@ def test_cli_refuses_a_pack_that_does_not_divide_the_batch(tmp_path, python_env)
         'error: config.model.pack=3: config.batch_size=64 does not split into packs of 3 on each of the 8 '
         'devices (make it a multiple of 24)')
     assert not (tmp_path / 'run').exists()
+
+
+def test_stacked_mnist_refuses_data_that_are_not_stacked(tmp_path):
+    from experiments import stacked_mnist
+    config = stacked_mnist.get_config()
+    config.dataset = 'digits'
+    with pytest.raises(UserError, match=r'^stacked_mnist counts the 1,000 modes of stacked digits; config.dataset='
+                                        r'digits is not stacked:DATASET \(stacked:digits, stacked:tfds:mnist\)$'):
+        stacked_mnist.run(config, str(tmp_path / 'run'))
+    assert not (tmp_path / 'run').exists()
