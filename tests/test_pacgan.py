@@ -118,3 +118,28 @@ def test_stacked_mnist_refuses_data_that_are_not_stacked(tmp_path):
                                         r'digits is not stacked:DATASET \(stacked:digits, stacked:tfds:mnist\)$'):
         stacked_mnist.run(config, str(tmp_path / 'run'))
     assert not (tmp_path / 'run').exists()
+
+
+def test_toy_1d_refuses_packs_it_cannot_plot(tmp_path):
+    from experiments import toy_1d
+    config = toy_1d.get_config()
+    config.model.pack = 2
+    with pytest.raises(UserError, match=r'^toy_1d plots D\(x\) of single points; config.model.pack=2 makes D judge'):
+        toy_1d.run(config, str(tmp_path / 'run'))
+    assert not (tmp_path / 'run').exists()
+
+
+def test_bench_counts_a_packed_discriminator_per_example():
+    from experiments import dcgan_celeba
+    from jaxgan import bench
+    from jaxgan.core.state import init_state
+    spec = data.DataSpec('image', (64, 64, 3), 1, 'synthetic')
+    flops = {}
+    for m in (1, 3):
+        config = dcgan_celeba.get_config()
+        config.model.pack = m
+        gan = gan_lib.build_gan(config, spec)
+        flops[m] = bench.forward_flops(gan, jax.eval_shape(lambda: init_state(gan.game, 0)))[1]
+    # A pack of 3 costs D's first layer (4x4 convolution, 64 channels, 32x32 outputs) 3 times, the rest once.
+    first_layer = 2 * 32 * 32 * 64 * (4 * 4 * 3)
+    np.testing.assert_allclose(flops[3], (flops[1] + 2 * first_layer) / 3, rtol=1e-6)
