@@ -20,6 +20,7 @@ from absl import logging
 
 from jaxgan import cli, config as config_lib, plots, sampling, train
 from jaxgan.data import toy
+from jaxgan.errors import UserError
 
 
 def get_config():
@@ -44,6 +45,9 @@ def get_config():
 
 
 def run(config, workdir: str) -> None:
+    if config.model.pack != 1:  # D(x) is plotted point by point; a packed D judges m points at once
+        raise UserError(f'toy_1d plots D(x) of single points; config.model.pack={config.model.pack} makes D judge '
+                        'packs (use pack=1)')
     mixture = toy.MIXTURES['gauss1d']
     mu, sigma = float(mixture.centers[0, 0]), mixture.sigma
     grid = np.linspace(mu - 6 * sigma, mu + 6 * sigma, 400, dtype=np.float32)

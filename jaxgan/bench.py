@@ -77,6 +77,7 @@ def matmul_flops(jaxpr) -> float:
 
 def forward_flops(gan: GAN, state, batch: int = 8) -> tuple[float, float]:
     """(G, D) forward FLOPs per example."""
+    batch *= gan.pack  # PacGAN: D judges packs of gan.pack examples
     z = jnp.zeros((batch, gan.latent_dim))
     y = jnp.zeros((batch,), jnp.int32)
     x = jnp.zeros((batch, *gan.spec.shape))

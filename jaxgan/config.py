@@ -73,6 +73,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.vbn_reference_size = 64  # virtual batch norm: size of the fixed reference batch
     c.model.spectral_norm = False  # spectral normalisation of every D layer (Miyato et al. 2018)
     c.model.minibatch_discrimination = 0  # kernels of minibatch discrimination before D's output; 0: off
+    c.model.pack = 1  # PacGAN (Lin et al. 2018): D judges packs of this many examples, channels concatenated; 1: off
     c.model.g_hidden = (256, 256)  # mlp: widths of G's hidden layers
     c.model.d_hidden = (256, 256)  # mlp: widths of D's hidden layers
     c.model.d_activation = 'leaky_relu'  # mlp: leaky_relu | relu | maxout
@@ -300,6 +301,11 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
            f'config.batch_size={config.batch_size} is not divisible by the {num_devices} devices')
     _check(config.batch_size % num_processes == 0,
            f'config.batch_size={config.batch_size} is not divisible by the {num_processes} processes')
+    _positive(config, 'model.pack')
+    _check(config.batch_size % (config.model.pack * num_devices) == 0,
+           f'config.model.pack={config.model.pack}: config.batch_size={config.batch_size} does not split into '
+           f'packs of {config.model.pack} on each of the {num_devices} devices (make it a multiple of '
+           f'{config.model.pack * num_devices})')
     _positive(config, 'image_size', 'eval.num_samples', 'eval.reference_size', 'eval.keep')
     _check(config.eval.every >= 0, f'config.eval.every={config.eval.every} must be >= 0')
     _check(config.data.crop >= 0, f'config.data.crop={config.data.crop} must be >= 0')

@@ -7,6 +7,15 @@ G and D, AC-GAN, InfoGAN, the semi-supervised GAN, and the GMMN (n_critic = 0: n
 terms each player's objective holds is decided in one place, `TERMS`: a row per term, with the
 condition on the config that selects it and the term it makes.
 
+PacGAN (Lin et al. 2018, "PacGAN: The power of two samples in generative adversarial networks"):
+config.model.pack = m > 1 makes D judge packs of m examples concatenated along the last axis (channels
+for images), real packs against generated packs, with any architecture and loss. It is D's side only: D
+is built for m times the channels, and the quantities D computes (d_real, d_fake, d_of_x) pack the
+device's batch before D (`core.packing`), so D's outputs and metrics (d_real_acc, ...) are per pack.
+Penalties on input gradients take them with respect to the packed input (core.penalties). D's labels
+and class heads are per example: packing refuses class-conditional D, AC-GAN, InfoGAN and the
+semi-supervised GAN.
+
 The latent vector is [z | one-hot categorical code | continuous codes]: z of size z_dim, then InfoGAN's
 codes where config.infogan asks for them (Chen et al. 2016). Class-conditional models also take a label
 y (config.conditioning).
@@ -23,7 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan import augment, models, optim
-from jaxgan.core import health, losses, terms as T
+from jaxgan.core import health, losses, packing, terms as T
 from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core.parallel import DATA
 from jaxgan.data.spec import DataSpec
@@ -46,15 +55,15 @@ TERMS: tuple[tuple[str, Callable[[Config], bool], Callable[[Config, DataSpec], T
     ('d', lambda c: c.semi_supervised.num_labels > 0,
      lambda c, s: T.Classification('supervised', c.semi_supervised.weight, 'd_labelled', ('real', 'y_labelled'))),
     ('d', lambda c: c.penalties.gradient_penalty > 0,
-     lambda c, s: T.GradientPenalty('gradient_penalty', c.penalties.gradient_penalty)),
+     lambda c, s: T.GradientPenalty('gradient_penalty', c.penalties.gradient_penalty, pack=c.model.pack)),
     ('d', lambda c: c.penalties.r1 > 0,
-     lambda c, s: T.R1('r1', 0.5 * c.penalties.r1, every=c.penalties.r1_every)),
+     lambda c, s: T.R1('r1', 0.5 * c.penalties.r1, every=c.penalties.r1_every, pack=c.model.pack)),
     ('d', lambda c: c.penalties.dragan > 0,
-     lambda c, s: T.Dragan('dragan', c.penalties.dragan, shape=tuple(s.shape))),
+     lambda c, s: T.Dragan('dragan', c.penalties.dragan, shape=tuple(s.shape), pack=c.model.pack)),
     ('d', lambda c: c.penalties.historical_averaging > 0,
      lambda c, s: T.HistoricalAveraging('d_historical_averaging', c.penalties.historical_averaging)),
     ('d', lambda c: c.penalties.r2 > 0,
-     lambda c, s: T.R1('r2', 0.5 * c.penalties.r2, critic='d_of_fake_x', on='generated')),
+     lambda c, s: T.R1('r2', 0.5 * c.penalties.r2, critic='d_of_fake_x', on='generated', pack=c.model.pack)),
     ('d', lambda c: c.penalties.lecam > 0, lambda c, s: T.LeCam('lecam', c.penalties.lecam)),
     ('d', lambda c: c.penalties.bcr > 0,
      lambda c, s: T.Consistency('bcr_real', c.penalties.bcr, 'd_real', 'd_real_transformed')),
@@ -105,6 +114,7 @@ class GAN:
     d_conditioned: bool = False
     categorical_code: int = 0  # InfoGAN: classes of the categorical code
     continuous_codes: int = 0  # InfoGAN: continuous codes, U[-1, 1]
+    pack: int = 1  # PacGAN: D judges packs of this many examples
 
     @property
     def generator(self) -> nn.Module:
@@ -149,9 +159,10 @@ class GAN:
                      y: jax.Array | None = None, train: bool, rng: jax.Array | None = None
                      ) -> tuple[dict[str, jax.Array], ModelState]:
         """D's outputs (a dict: 'logits' [B], 'features' [B, F], and heads; see models.layers.Heads) and,
-        in training mode, the updated model state. rng: for dropout."""
-        return apply(self.discriminator, params, model_state, x, y if self.d_conditioned else None,
-                     train=train, rng=rng)
+        in training mode, the updated model state. rng: for dropout. With pack = m > 1, x [B, ...] is
+        packed first and the outputs are per pack, [B / m]."""
+        return apply(self.discriminator, params, model_state, packing.pack(x, self.pack),
+                     y if self.d_conditioned else None, train=train, rng=rng)
 
 
 def draw_latents(key: jax.Array, batch_shape: tuple[int, ...], z_dim: int, latent: str, categorical: int,
@@ -223,6 +234,22 @@ def augmentation(config: Config, spec: DataSpec) -> augment.Augmentation:
     return augment.get(a.kind, policy=a.policy, p=a.p, pipeline=a.pipeline)
 
 
+def check_pack(config: Config) -> None:
+    """PacGAN's packs against what reads D per example: labels and class heads (one per example, where a
+    pack holds m examples). Batch sizes are checked with the config (config.validate)."""
+    m = config.model.pack
+    if m == 1:
+        return
+    per_example = [what for what, on in (
+        (f'config.conditioning.d={config.conditioning.d}', config.conditioning.d != 'none'),
+        ('InfoGAN (config.infogan)', config.infogan.categorical or config.infogan.continuous),
+        ('the semi-supervised GAN', config.semi_supervised.num_labels)) if on]
+    if per_example:
+        raise UserError(f'config.model.pack={m}: D judges packs of {m} examples, but {" and ".join(per_example)} '
+                        f'{"reads" if len(per_example) == 1 else "read"} D per example (labels or class heads); '
+                        'use pack=1 with them')
+
+
 def _d_metrics(classifier: bool) -> Callable[[View], dict]:
     def metrics(view: View) -> dict:
         real, fake = view['d_real']['logits'], view['d_fake']['logits']
@@ -255,6 +282,7 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     if config.semi_supervised.num_labels and config.loss not in ('minimax', 'non_saturating'):
         raise UserError('the semi-supervised GAN needs config.loss=non_saturating or minimax')
     check_independent_examples(config)
+    check_pack(config)
     k = num_classes(config, spec)
     generator, discriminator = models.build(
         config, tuple(spec.shape), images=spec.kind == 'image', num_classes=k,
@@ -264,11 +292,12 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     latent_dim = m.z_dim + info.categorical + info.continuous
     labels = lambda: jnp.zeros((2,), jnp.int32)
     networks = {'G': Network(generator, lambda: (jnp.zeros((2, latent_dim)), labels() if g_cond else None))}
-    n_critic = config.n_critic
+    n_critic, pack = config.n_critic, config.model.pack
     critic = None
     if n_critic > 0:
         rngs = ('dropout',) if getattr(discriminator, 'dropout', 0.0) > 0 or getattr(discriminator, 'noise', 0.0) > 0 else ()
-        networks['D'] = Network(discriminator, lambda: (jnp.zeros((2, *spec.shape)), labels() if d_cond else None),
+        packed_shape = (*spec.shape[:-1], spec.shape[-1] * pack)  # PacGAN: m examples' channels
+        networks['D'] = Network(discriminator, lambda: (jnp.zeros((2, *packed_shape)), labels() if d_cond else None),
                                 rngs)
         frozen = models.frozen_layers(discriminator, config.get('freeze_d', 0))  # FreezeD: D's first blocks
         d_optimizer = optim.freeze(optim.make(valued.d_optimizer, config.num_steps * n_critic), {('D', n) for n in frozen})
@@ -313,15 +342,17 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         return jax.vmap(lambda key, image: augment.consistency_transform(key, image[None])[0])(
             jax.random.wrap_key_data(v.noise['transform'][side]), x)
 
+    packed = lambda x: packing.pack(x, pack)  # PacGAN: this device's batch in packs (pack 1: as it is)
     quantities = {
-        'd_real': lambda v: v.nets('D', augmented(v, v.real['x'], 'real'), d_labels(v.real, 'y')),
-        'd_fake': lambda v: v.nets('D', augmented(v, v.generated['x'], 'fake'), d_labels(v.noise, 'y_fake')),
+        'd_real': lambda v: v.nets('D', packed(augmented(v, v.real['x'], 'real')), d_labels(v.real, 'y')),
+        'd_fake': lambda v: v.nets('D', packed(augmented(v, v.generated['x'], 'fake')),
+                                   d_labels(v.noise, 'y_fake')),
         'd_labelled': lambda v: v.nets('D', v.real['x_labelled'], None),  # not augmented
-        # D as a function of its input for the penalties (its augmentation inside, as StyleGAN2-ADA's R1);
-        # their model-state updates are dropped.
-        'd_of_x': lambda v: lambda x: v.nets('D', augmented(v, x, 'real'), d_labels(v.real, 'y'),
+        # D as a function of its input for the penalties (its augmentation inside, as StyleGAN2-ADA's R1,
+        # then the packing); their model-state updates are dropped.
+        'd_of_x': lambda v: lambda x: v.nets('D', packed(augmented(v, x, 'real')), d_labels(v.real, 'y'),
                                              update=False)['logits'],
-        'd_of_fake_x': lambda v: lambda x: v.nets('D', augmented(v, x, 'fake'), d_labels(v.noise, 'y_fake'),
+        'd_of_fake_x': lambda v: lambda x: v.nets('D', packed(augmented(v, x, 'fake')), d_labels(v.noise, 'y_fake'),
                                                   update=False)['logits'],
         'd_real_transformed': lambda v: v['d_of_x'](transformed(v, v.real['x'], 'real')),
         'd_fake_transformed': lambda v: v['d_of_fake_x'](transformed(v, v.generated['x'], 'fake')),
@@ -337,4 +368,5 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
                 quantities=quantities, prepare=prepare, ema=('G',))
     return GAN(game=game, spec=spec, z_dim=m.z_dim, latent=m.latent, num_classes=k, g_conditioned=g_cond,
-               d_conditioned=d_cond, categorical_code=info.categorical, continuous_codes=info.continuous)
+               d_conditioned=d_cond, categorical_code=info.categorical, continuous_codes=info.continuous,
+               pack=pack)

@@ -33,6 +33,8 @@ EXPERIMENTS = {
     'pix2pix_demo': {'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6},
     'cyclegan_demo': {'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6,
                       'translation.g_blocks': 1, 'translation.pool': 4},
+    'stacked_mnist': {'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8, 'image_size': 16,
+                      'eval_samples': 64, 'mode_classifier_steps': 2},
 }
 
 
@@ -73,6 +75,11 @@ def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
         assert 'scatter_00000004.png' in samples
         result = json.load(open(tmp_path / 'mode_coverage.json'))
         assert result['num_modes'] == 8 and result['samples'] == 200
+    elif name == 'stacked_mnist':
+        result = json.load(open(tmp_path / 'stacked_modes.json'))
+        assert result['num_modes'] == 1000 and result['samples'] == 64 and 1 <= result['modes'] <= 64
+        assert result['data_examples'] == 64 and 0 <= result['classifier_held_out_accuracy'] <= 1
+        assert os.path.exists(tmp_path / 'classifier' / 'classifier.npz')
     if name not in ('toy_1d', 'toy_2d'):
         assert 'step_00000002.png' in samples
 

@@ -12,6 +12,12 @@ gradient.
         u ~ U[0, 1] per element, a ~ U[0, 1] per example
     historical averaging (Salimans et al. 2016): ||theta - mean of theta over past steps||^2 (the mean is
         the state of terms.HistoricalAveraging)
+
+With PacGAN's packing (`core.packing`, pack = m > 1) d_fn packs its input batch and returns one output
+per pack, [B / m]; GP's and DRAGAN's interpolates are drawn per example and then packed, as PacGAN's
+WGAN-GP experiments do, and every norm is that of the gradient with respect to the packed input, one per
+pack: R1 is then E over packs of ||grad D(pack)||^2. The packs are independent in d_fn as examples are
+without packing.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from jaxgan.core.packing import per_pack
+
 DFn = Callable[[jax.Array], jax.Array]
 
 
@@ -29,33 +37,35 @@ def input_gradients(d_fn: DFn, x: jax.Array) -> jax.Array:
     return jax.grad(lambda x: jnp.sum(d_fn(x)))(x)
 
 
-def _norms(g: jax.Array) -> jax.Array:
+def _norms(g: jax.Array, pack: int = 1) -> jax.Array:
+    """The norm of each example's (each pack's) input gradient."""
     # The epsilon keeps the gradient of the norm finite where the input gradient is exactly zero.
-    return jnp.sqrt(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), axis=1) + 1e-12)
+    return jnp.sqrt(jnp.sum(jnp.square(per_pack(g, pack)), axis=1) + 1e-12)
 
 
 def _per_example(u: jax.Array, x: jax.Array) -> jax.Array:
     return u.reshape(u.shape[0], *([1] * (x.ndim - 1)))
 
 
-def gradient_penalty(*, d_fn: DFn, real: jax.Array, fake: jax.Array, epsilon: jax.Array) -> jax.Array:
-    """WGAN-GP's two-sided penalty at interpolates; epsilon [B] in [0, 1]."""
+def gradient_penalty(*, d_fn: DFn, real: jax.Array, fake: jax.Array, epsilon: jax.Array,
+                     pack: int = 1) -> jax.Array:
+    """WGAN-GP's two-sided penalty at interpolates; epsilon [B] in [0, 1]; pack: d_fn's pack size."""
     e = _per_example(epsilon, real)
     x_hat = e * real + (1.0 - e) * fake
-    return jnp.mean(jnp.square(_norms(input_gradients(d_fn, x_hat)) - 1.0))
+    return jnp.mean(jnp.square(_norms(input_gradients(d_fn, x_hat), pack) - 1.0))
 
 
-def r1_penalty(*, d_fn: DFn, real: jax.Array) -> jax.Array:
-    """E ||grad_x D(x)||^2 over real examples (unweighted)."""
+def r1_penalty(*, d_fn: DFn, real: jax.Array, pack: int = 1) -> jax.Array:
+    """E ||grad_x D(x)||^2 over real examples (over real packs with pack > 1), unweighted."""
     g = input_gradients(d_fn, real)
-    return jnp.mean(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), axis=1))
+    return jnp.mean(jnp.sum(jnp.square(per_pack(g, pack)), axis=1))
 
 
 def dragan_penalty(*, d_fn: DFn, real: jax.Array, std: jax.Array, uniform: jax.Array,
-                   alpha: jax.Array) -> jax.Array:
+                   alpha: jax.Array, pack: int = 1) -> jax.Array:
     """DRAGAN's penalty around the data; uniform like real, alpha [B], both in [0, 1]."""
     x_hat = real + _per_example(alpha, real) * (0.5 * std * uniform)
-    return jnp.mean(jnp.square(_norms(input_gradients(d_fn, x_hat)) - 1.0))
+    return jnp.mean(jnp.square(_norms(input_gradients(d_fn, x_hat), pack) - 1.0))
 
 
 def historical_average_penalty(*, params: Any, average: Any) -> jax.Array:

@@ -103,7 +103,8 @@ class GeneratorLoss(Term):
 
 # Penalties on D's input gradients ------------------------------------------------------------------------
 # `critic` names a quantity that is D as a function of its input batch, x -> logits [B], leaving the
-# model state as it is. The game must not couple examples in it (see penalties.py).
+# model state as it is. The game must not couple examples in it (see penalties.py). pack = m > 1: the
+# quantity packs its input (PacGAN, core.packing) and returns [B / m] logits; the norms are per pack.
 
 @dataclasses.dataclass(frozen=True)
 class GradientPenalty(Term):
@@ -112,6 +113,7 @@ class GradientPenalty(Term):
     critic: str = 'd_of_x'
     real: str = 'x'
     fake: str = 'x'
+    pack: int = 1
 
     def noise(self, key, updates, batch):
         return jax.random.uniform(key, (updates, batch))
@@ -119,7 +121,7 @@ class GradientPenalty(Term):
     def __call__(self, view: View) -> jax.Array:
         return self.weight * penalties.gradient_penalty(
             d_fn=view[self.critic], real=view.real[self.real], fake=view.generated[self.fake],
-            epsilon=view.noise[self.name])
+            epsilon=view.noise[self.name], pack=self.pack)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,10 +135,11 @@ class R1(Term):
     real: str = 'x'
     every: int = 1
     on: str = 'real'  # real | generated
+    pack: int = 1
 
     def __call__(self, view: View) -> jax.Array:
         x = (view.real if self.on == 'real' else view.generated)[self.real]
-        r1 = lambda: lax.pmean(penalties.r1_penalty(d_fn=view[self.critic], real=x), DATA)
+        r1 = lambda: lax.pmean(penalties.r1_penalty(d_fn=view[self.critic], real=x, pack=self.pack), DATA)
         if self.every == 1:
             return self.weight * r1()
         return self.weight * self.every * lax.cond(view.step % self.every == 0, r1, lambda: jnp.zeros(()))
@@ -150,6 +153,7 @@ class Dragan(Term):
     critic: str = 'd_of_x'
     real: str = 'x'
     shape: tuple[int, ...] = ()  # one example's
+    pack: int = 1
 
     def noise(self, key, updates, batch):
         u_key, a_key = jax.random.split(key)
@@ -162,7 +166,7 @@ class Dragan(Term):
         std = jnp.sqrt(jnp.maximum(lax.pmean(jnp.mean(jnp.square(x)), DATA) - jnp.square(mean), 0.0))
         n = view.noise[self.name]
         return self.weight * penalties.dragan_penalty(d_fn=view[self.critic], real=x, std=std,
-                                                      uniform=n['uniform'], alpha=n['alpha'])
+                                                      uniform=n['uniform'], alpha=n['alpha'], pack=self.pack)
 
 
 # Auxiliary objectives ------------------------------------------------------------------------------------
