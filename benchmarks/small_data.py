@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument('--width', type=int, default=32)
     parser.add_argument('--samples', type=int, default=2000)
     parser.add_argument('--classifier', default='', help='a digits classifier at 32x32; default: trained here')
+    parser.add_argument('--classifier_steps', type=int, default=2000, help='training steps of that classifier')
     parser.add_argument('--only', default='', help='comma-separated settings to run (default: all)')
     parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results', 'small_data.json'))
     args = parser.parse_args()
@@ -75,7 +76,7 @@ def main() -> None:
         directory = args.classifier
         if not directory:
             directory = os.path.join(tmp, 'classifier')
-            classifier.save(classifier.train_classifier('digits:train', 32, steps=2000), directory)
+            classifier.save(classifier.train_classifier('digits:train', 32, steps=args.classifier_steps), directory)
         rows = []
         names = [n for n in SETTINGS if not args.only or n in args.only.split(',')]
         runs = [(name, None) for name in names] if args.ensemble else [(n, s) for n in names for s in range(args.seeds)]
