@@ -607,6 +607,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
             else SampleGrid(gan, config, workdir, writer))
     if evaluation:
         evaluation.writer = writer
+
     def periodic(state: RunState, step: int) -> None:
         grid(gan, state, step)
         for member, prefix in members(ensemble.size(config)):
