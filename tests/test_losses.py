@@ -60,9 +60,13 @@ def test_discriminator_losses_match_their_formulas(logits):
 def test_losses_and_gradients_finite_at_extreme_logits(name):
     loss = losses.get(name)
     extreme = jnp.array([-200.0, 200.0, -200.0, 200.0])
+    # The relativistic losses also take each side's mean (over the global batch, in the step).
+    means = lambda r, f: {'real_mean': jnp.mean(r), 'fake_mean': jnp.mean(f)} if loss.relativistic else {}
+    real = lambda f: {'real_logits': -extreme} if loss.relativistic else {}
     d_value, d_grads = jax.value_and_grad(
-        lambda r, f: loss.discriminator(real_logits=r, fake_logits=f), argnums=(0, 1))(extreme, -extreme)
-    g_value, g_grad = jax.value_and_grad(lambda f: loss.generator(fake_logits=f))(extreme)
+        lambda r, f: loss.discriminator(real_logits=r, fake_logits=f, **means(r, f)), argnums=(0, 1))(extreme, -extreme)
+    g_value, g_grad = jax.value_and_grad(
+        lambda f: loss.generator(fake_logits=f, **real(f), **means(-extreme, f)))(extreme)
     for value in (d_value, g_value, *d_grads, g_grad):
         assert np.isfinite(np.asarray(value)).all()
 
