@@ -26,12 +26,12 @@ def assert_close(a, b, rtol=2e-4, atol=2e-5):
 
 def test_each_member_trains_as_the_single_run_of_its_seed_and_values(tmp_path):
     # Member i: seed 0 + i, and the i-th learning rate of the list; its own data order.
-    config = tiny_config(num_steps=3, ensemble__size=2, ensemble__sweep_kind='list',
+    config = tiny_config(num_steps=2, ensemble__size=2, ensemble__sweep_kind='list',
                          ensemble__sweep='d_optimizer.learning_rate=2e-4,1e-3')
     both = train.train(config, str(tmp_path / 'ensemble')).state
-    assert parallel.to_host(both.step).tolist() == [3, 3]
-    first = train.train(tiny_config(num_steps=3), str(tmp_path / 'seed0')).state
-    second = train.train(tiny_config(num_steps=3, seed=1, d_optimizer__learning_rate=1e-3),
+    assert parallel.to_host(both.step).tolist() == [2, 2]
+    first = train.train(tiny_config(num_steps=2), str(tmp_path / 'seed0')).state
+    second = train.train(tiny_config(num_steps=2, seed=1, d_optimizer__learning_rate=1e-3),
                          str(tmp_path / 'seed1')).state
     assert_close(ensemble.member_state(both, 0), first)
     assert_close(ensemble.member_state(both, 1), second)
