@@ -102,12 +102,12 @@ def main() -> None:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 _write(args.out, _meta(args), rows)  # after every run: a stopped benchmark keeps what it finished
-    print(f'\n{"setting":24} {"FID":>14} {"KID x 1000":>14} {"classes":>10} {"memorisation":>14} {"train s":>8}')
+    print(f'\n{"setting":24} {"FID":>14} {"KID":>14} {"classes":>10} {"memorisation":>14} {"train s":>8}')
     for name in names:
         r = [x for x in rows if x['setting'] == name]
         col = lambda k, scale=1.0: np.array([x[k] for x in r], float) * scale
         fmt = lambda a, p: f'{a.mean():.{p}f} +- {a.std():.{p}f}'
-        print(f'{name:24} {fmt(col("fid"), 2):>14} {fmt(col("kid", 1000), 2):>14} {fmt(col("classes"), 1):>10} '
+        print(f'{name:24} {fmt(col("fid"), 2):>14} {fmt(col("kid"), 2):>14} {fmt(col("classes"), 1):>10} '
               f'{fmt(col("memorisation"), 3):>14} {r[0]["train_seconds"] if args.ensemble else col("train_seconds").sum():>8.0f}')
 
 
