@@ -43,7 +43,13 @@ def test_every_experiment_module_is_covered():
     assert names == set(EXPERIMENTS)
 
 
-@pytest.mark.parametrize('name', sorted(EXPERIMENTS))
+# Run by `make test-slow` only, to keep CI's suite near its 10 minutes: their parts (MLP and maxout,
+# the GMMN's n_critic = 0, projection D, GP with n_critic 2, spectral norm) have fast tests of their own.
+SLOW = ('gan_mnist', 'gmmn_mnist', 'cgan_cifar10', 'wgan_gp_cifar10', 'sngan_cifar10')
+
+
+@pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(EXPERIMENTS)])
 def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
     from jaxgan.data import sources
     monkeypatch.setattr(sources, 'unreachable_hosts', lambda urls: [])  # mock_data downloads nothing

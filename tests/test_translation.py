@@ -44,6 +44,7 @@ CYCLEGAN = dict(model__name='cyclegan', dataset='demo:digits_colour', image_size
                 ema__decay=0.0)
 
 
+@pytest.mark.slow  # three compilations; `make test-slow` (the history is checked against the reference above)
 def test_cyclegan_resumes_exactly_with_its_image_history(tmp_path):
     straight = train.train(tiny_config(num_steps=2, checkpoint_every=1, **CYCLEGAN), str(tmp_path / 'a')).state
     train.train(tiny_config(num_steps=1, checkpoint_every=1, **CYCLEGAN), str(tmp_path / 'b'))
