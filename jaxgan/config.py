@@ -20,14 +20,16 @@ from jaxgan.errors import UserError
 
 # Fields whose change makes an existing workdir's checkpoints unusable (checked on resume).
 # The rest (model sizes, layers) show in the checkpoint's state, which is compared too.
-STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop', 'data.limit', 'data.flip', 'data.jitter')
+STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop', 'data.limit', 'data.flip', 'data.jitter',
+                     'table.holdout', 'table.categorical', 'table.integer', 'table.continuous', 'table.boolean',
+                     'table.max_modes')
 
 
 def base_config() -> ml_collections.ConfigDict:
     """Defaults: DCGAN (Radford et al. 2015) on the embedded digits, 64x64."""
     c = ml_collections.ConfigDict()
     # Names fixed by contract: scripts and users rely on them.
-    c.dataset = 'digits'  # the training data: digits | tfds:NAME[:SPLIT] | folder:PATH | npy:PATH | toy:NAME | stacked:DATASET
+    c.dataset = 'digits'  # the training data: digits | tfds:NAME[:SPLIT] | folder:PATH | npy:PATH | toy:NAME | stacked:DATASET | tables: csv:PATH | parquet:PATH | table:NAME
     c.image_size = 64  # side of the square images trained on, in pixels (the data are resized to it)
     c.batch_size = 128  # the global batch: over all devices and processes
     c.num_steps = 10_000  # training steps (generator updates)
@@ -63,7 +65,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.augment.kimg = 500.0  # ada: thousands of real images in which p can move by 1
 
     c.model = ml_collections.ConfigDict()  # the generator and the discriminator
-    c.model.name = 'dcgan'  # dcgan | mlp | resnet; translation: pix2pix | cyclegan
+    c.model.name = 'dcgan'  # dcgan | mlp | resnet; translation: pix2pix | cyclegan | ugatit; tables: ctgan
     c.model.z_dim = 100  # size of the latent vector z
     c.model.latent = 'normal'  # normal | uniform (the DCGAN paper's U[-1, 1])
     c.model.g_width = 64  # dcgan: channels of G's last hidden layer, doubled per layer towards z
@@ -74,11 +76,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.spectral_norm = False  # spectral normalisation of every D layer (Miyato et al. 2018)
     c.model.minibatch_discrimination = 0  # kernels of minibatch discrimination before D's output; 0: off
     c.model.pack = 1  # PacGAN (Lin et al. 2018): D judges packs of this many examples, channels concatenated; 1: off
-    c.model.g_hidden = (256, 256)  # mlp: widths of G's hidden layers
-    c.model.d_hidden = (256, 256)  # mlp: widths of D's hidden layers
+    c.model.g_hidden = (256, 256)  # mlp, ctgan: widths of G's hidden (ctgan: residual) layers
+    c.model.d_hidden = (256, 256)  # mlp, ctgan: widths of D's hidden layers
     c.model.d_activation = 'leaky_relu'  # mlp: leaky_relu | relu | maxout
     c.model.maxout_pieces = 5  # mlp with maxout
-    c.model.dropout = 0.0  # mlp: dropout in D
+    c.model.dropout = 0.0  # mlp, ctgan: dropout in D (ctgan's is 0.5)
     c.model.d_noise = 0.0  # mlp: std of Gaussian noise on D's input and hidden layers in training
 
     c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge | ra_non_saturating | ra_least_squares | ra_hinge
@@ -125,14 +127,29 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_objective.mmd = 0.0  # MMD between real and generated batches (GMMN; Li et al. 2015)
     c.g_objective.mmd_bandwidths = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # Gaussian kernels' sigmas
 
-    # Image-to-image translation (config.model.name pix2pix | cyclegan; jaxgan.translation).
+    # Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit; jaxgan.translation).
     c.translation = ml_collections.ConfigDict()
     c.translation.patch = 70  # the PatchGAN's receptive field: 70 (the papers'), 34, 16 or 1
     c.translation.l1 = 100.0  # pix2pix: lambda of E |G(a) - b| (Isola et al. 2017)
-    c.translation.cycle = 10.0  # cyclegan: lambda of the cycle-consistency losses (Zhu et al. 2017)
-    c.translation.identity = 0.5  # cyclegan: the identity losses' weight, as a fraction of cycle's
+    c.translation.cycle = 10.0  # cyclegan, ugatit: lambda of the cycle-consistency losses (Zhu et al. 2017; Kim et al. 2020: 10 too)
+    c.translation.identity = 0.5  # cyclegan, ugatit: the identity losses' weight, as a fraction of cycle's (U-GAT-IT's paper: 1.0)
     c.translation.pool = 50  # cyclegan: generated images in D's history; 0: none
-    c.translation.g_blocks = 0  # cyclegan: the ResNet generator's blocks; 0: 9 from 256 px, 6 below
+    c.translation.g_blocks = 0  # cyclegan: the ResNet generator's blocks; 0: 9 from 256 px, 6 below; ugatit: residual blocks before and after the CAM, 0: 4
+    c.translation.cam = 1000.0  # ugatit: lambda of the generators' CAM losses (Kim et al. 2020; cam_weight in the official code)
+    c.translation.light = False  # ugatit: U-GAT-IT-light, gamma and beta from pooled features (10.6 M G parameters at 256 px, not 279 M)
+    c.translation.d_layers = 0  # ugatit: the global discriminator's layers, the local one's 2 fewer; 0: the paper's 7 (and 5), fewer below 96 px
+
+    # Synthetic tables (config.model.name ctgan; jaxgan.data.tables, jaxgan.tabular).
+    c.table = ml_collections.ConfigDict()
+    c.table.holdout = 0.2  # the fraction of rows kept apart (chosen with the seed) for evaluation; 0: none
+    c.table.categorical = ''  # comma-separated columns read as categorical, whatever their values
+    c.table.integer = ''  # comma-separated columns read as integers
+    c.table.continuous = ''  # comma-separated columns read as continuous
+    c.table.boolean = ''  # comma-separated columns read as booleans
+    c.table.max_modes = 10  # most Gaussian-mixture modes per continuous column (CTGAN's 10)
+    c.table.tau = 0.2  # the Gumbel-softmax temperature of G's one-hot outputs (CTGAN's 0.2)
+    c.table.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
+    c.table.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
 
     c.g_optimizer = optimizer_config()  # the generator's optimizer
     c.d_optimizer = optimizer_config()  # the discriminator's optimizer
@@ -198,7 +215,7 @@ def optimizer_config(name: str = 'adam', learning_rate: float = 2e-4, b1: float 
     c.b1 = b1  # adam's beta1; sgd's momentum
     c.b2 = b2  # adam's beta2; rmsprop's decay
     c.eps = 1e-8  # adam's and rmsprop's epsilon
-    c.weight_decay = 0.0  # adamw only
+    c.weight_decay = 0.0  # adam: L2, added to the gradient (torch's Adam weight_decay); adamw: decoupled; 0: none
     c.grad_clip = 0.0  # global-norm clipping; 0: none
     c.weight_clip = 0.0  # params kept in [-c, c] after each update: the original WGAN's critic (0.01); 0: none
     c.schedule = 'constant'  # constant | linear | cosine | hold_then_linear: decayed to 0 over the run's num_steps
@@ -328,6 +345,12 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(config.max_nonfinite_skips >= 0,
            f'config.max_nonfinite_skips={config.max_nonfinite_skips} must be >= 0')
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')
+    t = config.table
+    _check(0.0 <= t.holdout < 1.0, f'config.table.holdout={t.holdout} must be in [0, 1)')
+    _positive(config, 'table.max_modes')
+    _check(t.tau > 0, f'config.table.tau={t.tau} must be positive')
+    _check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
+    _check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
     for opt in ('g_optimizer', 'd_optimizer'):
         _one_of(config, f'{opt}.name', ('adam', 'adamw', 'rmsprop', 'sgd'))
         _one_of(config, f'{opt}.schedule', ('constant', 'linear', 'cosine', 'hold_then_linear'))
@@ -335,6 +358,7 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
         lr = config[opt].learning_rate
         _check(lr > 0, f'config.{opt}.learning_rate={lr} must be positive')
         _check(config[opt].weight_clip >= 0, f'config.{opt}.weight_clip={config[opt].weight_clip} must be >= 0')
+        _check(config[opt].weight_decay >= 0, f'config.{opt}.weight_decay={config[opt].weight_decay} must be >= 0')
     # Small datasets and augmentation; the dataset-dependent checks of data.limit are in data.load.
     _check(isinstance(config.data.limit, int) and config.data.limit >= 0,
            f'config.data.limit={config.data.limit!r} must be a non-negative integer (0: all the examples)')

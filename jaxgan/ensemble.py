@@ -195,7 +195,8 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
 def abstract_batch(config: Config, gan: Model) -> dict[str, jax.ShapeDtypeStruct]:
     """The shapes of one step's batch for one member (see train.make_batchers)."""
     n, spec, b = gan.game.real_batches, gan.spec, config.batch_size
-    batch = {key: jax.ShapeDtypeStruct((n, b, *spec.shape), spec.host_dtype) for key in gan.batch_keys}
+    shapes = getattr(gan, 'example_shapes', {key: spec.shape for key in gan.batch_keys})  # a table's x and c differ
+    batch = {key: jax.ShapeDtypeStruct((n, b, *shapes[key]), spec.host_dtype) for key in gan.batch_keys}
     if gan.real_labels:
         batch['y'] = jax.ShapeDtypeStruct((n, b), jnp.int32)
     if config.semi_supervised.num_labels:

@@ -3,15 +3,25 @@
     python -m jaxgan.evaluate --workdir=DIR --metrics=fid,kid,is,pr --num_samples=50000
     python -m jaxgan.evaluate --workdir=DIR --metrics=fid,classes --features=classifier:classifiers/mnist
     python -m jaxgan.evaluate --workdir=DIR --metrics=nearest --holdout=digits:test --features=classifier:DIR
+    python -m jaxgan.evaluate --workdir=DIR --metrics=table --target=progression     # a table (CTGAN) run
 
 Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (see jaxgan/evaluation.py); for
 an ensemble's member (--member=I), eval/step_<step>_member_<I>.json, which --member=best then reads.
 --metrics=nearest also writes, for images, eval/step_<step>[_member_<I>]_nearest.png: a row per sample,
 the sample, then its 3 nearest training examples in pixels, then in the features.
+
+--metrics=table (a table run; jaxgan.metrics.table): synthetic rows, as many as the training rows
+unless --num_samples says otherwise, against the run's training rows and its holdout rows
+(config.table.holdout): per-column fidelity (Kolmogorov-Smirnov statistic, total-variation distance),
+the difference of the pairwise associations (Pearson, Cramer's V, correlation ratio), machine-learning
+efficacy for --target (train on synthetic rows, test on the holdout, against train on real rows), and
+privacy (distance to the closest training row, against the holdout's; the share of exact copies).
+Writes eval/step_<step>.json and eval/step_<step>_table.png (marginals and association matrices).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -26,6 +36,8 @@ def _main(argv) -> None:
     del argv
     f = flags.FLAGS
     metrics = tuple(m.strip() for m in f.metrics.split(',') if m.strip())
+    if 'table' in metrics:
+        return _table(f, metrics)
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
     evaluator = make_evaluator(config, metrics, num_samples=f.num_samples, features=f.features,
                                inception_weights=f.inception_weights, reference_size=f.reference_size,
@@ -46,15 +58,59 @@ def _main(argv) -> None:
     print(f'wrote {out}', file=sys.stderr)
 
 
+def _table(f, metrics: tuple[str, ...]) -> None:
+    """--metrics=table: the report of jaxgan.metrics.table on the run's synthetic, training and holdout rows."""
+    from jaxgan.checkpoint import load_run
+    from jaxgan.data import tables
+    from jaxgan.errors import UserError
+    from jaxgan.metrics import table
+    if metrics != ('table',):
+        raise UserError(f'--metrics={f.metrics}: table is measured on its own (the others are for images and vectors)')
+    config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    if gan.spec.kind != 'table':
+        raise UserError(f'--metrics=table: {f.workdir} holds a model of {gan.spec.kind}s, not a table')
+    if not config.table.holdout:
+        raise UserError(f'--metrics=table: the run kept no holdout rows (config.table.holdout=0); efficacy and '
+                        'privacy compare against them')
+    train_rows, holdout = tables.split(tables.read_table(config.dataset), config.table.holdout, config.seed)
+    kinds = {column.name: column.kind for column in gan.transform.columns}
+    if f.target and f.target not in kinds:
+        close = difflib.get_close_matches(f.target, list(kinds), n=3)
+        raise UserError(f'--target={f.target} is not a column of {config.dataset}'
+                        + (f' (did you mean {", ".join(close)}?)' if close else f'; its columns: {", ".join(kinds)}'))
+    num = f.num_samples if flags_present('num_samples') else len(train_rows)
+    params = state.ema['G'] if f.ema else state.params['G']
+    synthetic = gan.sample(params, state.model_state['G'], num, seed=f.seed, batch_size=config.batch_size,
+                           bn=config.sample_bn)
+    report = table.report(train_rows, synthetic, holdout, kinds, target=f.target or None, seed=f.seed)
+    step = int(state.step)
+    name = f'step_{step:08d}' + (f'_member_{config.ensemble.member}' if config.ensemble.get('member') is not None else '')
+    figure = os.path.join(f.workdir, 'eval', f'{name}_table.png')
+    table.figure(train_rows, synthetic, kinds, figure)
+    result = {'metrics': report['summary'], 'table': report,
+              'protocol': {'step': step, 'synthetic_rows': num, 'training_rows': len(train_rows),
+                           'holdout_rows': len(holdout), 'seed': f.seed, 'ema': f.ema, 'dataset': config.dataset}}
+    out = os.path.join(f.workdir, 'eval', f'{name}.json')
+    files.atomic_write(out, json.dumps(result, indent=2))
+    print(json.dumps(result['metrics']))
+    print(f'wrote {out} and {figure}', file=sys.stderr)
+
+
+def flags_present(name: str) -> bool:
+    from absl import flags
+    return flags.FLAGS[name].present
+
+
 def main() -> None:
     from absl import flags
     from jaxgan import cli
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
-    flags.DEFINE_string('metrics', 'fid', f'Comma-separated: {", ".join(METRICS)}. nearest: memorisation, each '
+    flags.DEFINE_string('metrics', 'fid', f'Comma-separated: {", ".join(METRICS)}; or table, alone, for a table run. nearest: memorisation, each '
                         'sample\'s nearest training examples in pixels and features against --holdout\'s, with '
                         'the fraction of samples nearer than 5% of held-out examples are (about 0.05: no copying; '
                         '1: copies).')
-    flags.DEFINE_integer('num_samples', 50_000, 'Generated samples.')
+    flags.DEFINE_integer('num_samples', 50_000, 'Generated samples (table: as many as the training rows unless given).')
+    flags.DEFINE_string('target', '', 'table: the column that machine-learning efficacy predicts; \'\': no efficacy.')
     flags.DEFINE_string('features', 'inception', 'inception, or classifier:DIR (python -m jaxgan.metrics.classifier).')
     flags.DEFINE_string('inception_weights', '', 'A .npz or pytorch-fid .pth file; default: cached or downloaded.')
     flags.DEFINE_integer('reference_size', 50_000, 'Real examples for the reference statistics (at most all).')

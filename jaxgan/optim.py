@@ -62,8 +62,10 @@ def freeze(tx: optax.GradientTransformation, frozen: Collection[tuple[str, ...]]
 def make(c: ml_collections.ConfigDict, updates: int) -> optax.GradientTransformation:
     """The optimizer of config c; `updates`: how many updates it will make in the whole run."""
     lr = learning_rate(c, updates)
-    if c.name == 'adam':
+    if c.name == 'adam':  # weight decay as torch's Adam has it: L2, added to the gradient
         tx = optax.adam(lr, b1=c.b1, b2=c.b2, eps=c.eps)
+        if c.weight_decay > 0:
+            tx = optax.chain(optax.add_decayed_weights(c.weight_decay), tx)
     elif c.name == 'adamw':
         tx = optax.adamw(lr, b1=c.b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay)
     elif c.name == 'rmsprop':

@@ -54,9 +54,9 @@ def check_eval_dataset(config: ml_collections.ConfigDict, spec: data.DataSpec) -
 def raw_side(dataset: data.Dataset, crop: int) -> int | None:
     """The side, in pixels, of the square the first image is cropped to before resizing (None where the
     data are not images, are stored already resized, or the first cannot be read)."""
-    source = dataset.source
-    if dataset.spec.kind != 'image' or source.preprocessed:
+    if dataset.spec.kind != 'image' or dataset.source.preprocessed:
         return None
+    source = dataset.source
     try:
         first = source[0]
         h, w = (first[0] if first.ndim == 4 else first).shape[:2]  # a pair [2, H, W, C]: its A
@@ -69,7 +69,7 @@ def warnings(config: ml_collections.ConfigDict, dataset: data.Dataset) -> list[s
     """One line for each set-up that trains but is probably not what was meant."""
     found = []
     spec = dataset.spec
-    if config.batch_size > spec.num_examples:
+    if config.batch_size > spec.num_examples and spec.kind != 'table':  # a table's rows are drawn with replacement
         found.append(f'config.batch_size={config.batch_size} is more than the {spec.num_examples} examples '
                      f'of {spec.source}: each batch holds some examples more than once')
     side = raw_side(dataset, config.data.crop)

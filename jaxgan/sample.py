@@ -4,6 +4,8 @@
     python -m jaxgan.sample --workdir=DIR --num=10000 --out=samples.npy # the raw array
     python -m jaxgan.sample --workdir=DIR --label=3 --num=500 --out=threes.npy  # one class
     python -m jaxgan.sample --workdir=DIR --truncation=1.0 --out=truncated.png   # the truncation trick
+    python -m jaxgan.sample --workdir=DIR --num=1000 --out=synthetic.csv    # a table's rows (CTGAN)
+    python -m jaxgan.sample --workdir=DIR --num=100 --where=sex=2 --out=women.csv  # conditioned on a category
 
 `.npy` holds the samples in the data's own range and units (uint8 [N, H, W, C] images, or vectors in
 the data's units); `.png` a grid of images. The EMA generator is used unless --noema.
@@ -11,6 +13,11 @@ the data's units); `.png` a grid of images. The EMA generator is used unless --n
 --truncation=PSI: for normal latents, entries of z beyond +-PSI are resampled until within (BigGAN's
 truncation trick, Brock et al. 2019), for uniform latents z is scaled towards 0 by PSI in (0, 1];
 InfoGAN's codes are never truncated (`sampling.truncate`).
+
+Tables (a CTGAN run): `.csv` (or `.parquet`) holds rows in the input's schema: its column names and
+order, categories as in the input, integer columns as integers, values within each column's observed
+range, missing values at about the observed rate. --where=COLUMN=VALUE conditions every row on one
+category of a categorical or boolean column (the value as written in the input).
 """
 
 from __future__ import annotations
@@ -31,11 +38,15 @@ def _main(argv) -> None:
     del argv
     f = flags.FLAGS
     out = f.out
-    if not out.endswith(('.npy', '.png')):
-        raise UserError(f'--out={out} must end in .npy or .png')
     if f.num <= 0:
         raise UserError(f'--num={f.num} must be positive')
+    if out.endswith(('.csv', '.parquet')) or f.where:
+        return _table(f)
+    if not out.endswith(('.npy', '.png')):
+        raise UserError(f'--out={out} must end in .npy or .png (.csv or .parquet for a table)')
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    if gan.spec.kind == 'table':
+        raise UserError(f'--out={out}: the model makes table rows: write .csv or .parquet')
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
     if f.truncation is not None:
@@ -59,12 +70,52 @@ def _main(argv) -> None:
     print(f'wrote {len(samples)} samples of step {int(state.step)} to {out}', file=sys.stderr)
 
 
+def parse_where(where: str) -> tuple[str, str] | None:
+    """--where=COLUMN=VALUE as (column, value); None for ''."""
+    from jaxgan.errors import UserError
+    if not where:
+        return None
+    column, sep, value = where.partition('=')
+    if not sep or not column:
+        raise UserError(f'--where={where!r}: write COLUMN=VALUE, e.g. --where=sex=2')
+    return column, value
+
+
+def _table(f) -> None:
+    """A table run's synthetic rows to --out (.csv or .parquet), in the input's schema."""
+    from jaxgan import files
+    from jaxgan.checkpoint import load_run
+    from jaxgan.errors import UserError
+    out = f.out
+    if not out.endswith(('.csv', '.parquet')):
+        raise UserError(f'--where conditions a table\'s rows: --out={out} must end in .csv or .parquet')
+    if f.truncation is not None or f.label is not None:
+        raise UserError('--truncation and --label are for image and vector GANs; a table conditions with --where')
+    where = parse_where(f.where)
+    config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    if gan.spec.kind != 'table':
+        raise UserError(f'--out={out}: {f.workdir} holds a model of {gan.spec.kind}s, not table rows: '
+                        'write .npy or .png')
+    if where is not None:
+        where = (where[0], gan.transform.parse_value(*where))
+    params = state.ema['G'] if f.ema else state.params['G']
+    rows = gan.sample(params, state.model_state['G'], f.num, seed=f.seed, batch_size=config.batch_size,
+                      where=where, bn=config.sample_bn)
+    with files.atomic_path(out) as tmp:
+        if out.endswith('.csv'):
+            rows.to_csv(tmp, index=False)
+        else:
+            rows.to_parquet(tmp, index=False)
+    print(f'wrote {len(rows)} rows of step {int(state.step)} to {out}', file=sys.stderr)
+
+
 def main() -> None:
     from absl import flags
     from jaxgan import cli
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
     flags.DEFINE_integer('num', 64, 'How many samples.')
-    flags.DEFINE_string('out', 'samples.png', 'Output file: .npy (raw array, data units) or .png (grid).')
+    flags.DEFINE_string('out', 'samples.png', 'Output file: .npy (raw array, data units) or .png (grid); for a '
+                        'table, .csv or .parquet (rows in the input\'s schema).')
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
     flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
     flags.DEFINE_bool('ema', True, 'Use the EMA generator (--noema: the trained params).')
@@ -74,6 +125,8 @@ def main() -> None:
                        'beyond +-PSI resampled until within (BigGAN\'s variant, not a scaling towards the mean); '
                        'uniform latents have z scaled towards 0 by PSI in (0, 1]; InfoGAN\'s codes are kept. '
                        'Default: none.')
+    flags.DEFINE_string('where', '', 'Tables: COLUMN=VALUE, every row conditioned on that category of a categorical '
+                        'or boolean column (the value as written in the input).')
     cli.define_member_flag()
     cli.run_main(_main)
 

@@ -38,6 +38,7 @@ from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
 from jaxgan.errors import UserError
 from jaxgan.families import Model as GAN, make_train_step
+from jaxgan.tabular import TableGAN
 from jaxgan.translation import Translation
 from jaxgan.core.state import RunState
 
@@ -183,6 +184,25 @@ class SampleGrid:
                 grid = sampling.make_grid(images, self.columns)
                 sampling.save_png(os.path.join(self.directory, f'{prefix}step_{step:08d}.png'), grid)
                 self.writer.image(step, 'samples' if member is None else f'samples/member_{member}', grid)
+
+
+class TableSamples:
+    """CSV files of the generator's synthetic rows (config.num_samples, the same seed each time) in the
+    input's schema, samples/step_N.csv: a table's sample grid."""
+
+    def __init__(self, model: TableGAN, config: ml_collections.ConfigDict, workdir: str):
+        self.model, self.config, self.size = model, config, ensemble.size(config)
+        self.directory = os.path.join(workdir, 'samples')
+
+    def __call__(self, model, state: RunState, step: int) -> None:
+        for member, prefix in members(self.size):
+            one = state if member is None else ensemble.member_state(state, member)
+            rows = self.model.sample(one.ema['G'], one.model_state['G'], self.config.num_samples,
+                                     seed=self.config.seed, batch_size=self.config.batch_size,
+                                     bn=self.config.sample_bn)
+            if jax.process_index() == 0:
+                files.atomic_write(os.path.join(self.directory, f'{prefix}step_{step:08d}.csv'),
+                                   rows.to_csv(index=False))
 
 
 class TranslationGrid:
@@ -603,8 +623,12 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
         trainer.halted = {int(i) for i in np.flatnonzero(ensemble.halted(state, config))}
         if trainer.halted:
             logging.warning('members %s are frozen (non-finite values before step %d)', sorted(trainer.halted), start)
-    grid = (TranslationGrid(gan, config, workdir, writer, dataset) if isinstance(gan, Translation)
-            else SampleGrid(gan, config, workdir, writer))
+    if isinstance(gan, Translation):
+        grid = TranslationGrid(gan, config, workdir, writer, dataset)
+    elif isinstance(gan, TableGAN):
+        grid = TableSamples(gan, config, workdir)
+    else:
+        grid = SampleGrid(gan, config, workdir, writer)
     if evaluation:
         evaluation.writer = writer
 

@@ -96,6 +96,9 @@ def canonical_dataset(dataset: str) -> str:
     if kind in ('paired', 'unpaired', 'demo'):
         from jaxgan.data import translation  # it builds on this module
         return translation.canonical(dataset)
+    if kind in ('csv', 'parquet', 'table'):
+        from jaxgan.data import tables
+        return tables.canonical(dataset)
     if kind in ('npy', 'folder') and arg:
         return f'{kind}:{os.path.realpath(os.path.expanduser(arg))}'
     if kind == 'stacked' and arg:
@@ -129,7 +132,7 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
             cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
     raise UserError(f'config.dataset={name!r} is not one of digits[:train|test], npy:PATH, folder:PATH, '
                     f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}, '
-                    'or translation data: paired:DIR, unpaired:DIR, demo:NAME')
+                    'translation data: paired:DIR, unpaired:DIR, demo:NAME, or tables: csv:PATH, parquet:PATH, table:NAME')
 
 
 def dataset_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collections.ConfigDict:
@@ -145,10 +148,13 @@ def dataset_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collec
 def load(config: ml_collections.ConfigDict) -> Dataset:
     """Opens config.dataset and works out the spec of what training will see: with config.data.limit, a
     subset of the examples (`limited`); with config.data.flip, their mirrored copies after them.
-    Translation data (paired:, unpaired:, ...) give a `translation.TranslationDataset` instead."""
-    from jaxgan.data import translation  # it builds on this module
+    Translation data (paired:, unpaired:, ...) give a `translation.TranslationDataset` instead, tables
+    (csv:, parquet:, table:) a `tables.TableDataset`."""
+    from jaxgan.data import tables, translation  # they build on this module
     if translation.is_translation(config.dataset):
         return translation.load(config)
+    if tables.is_table(config.dataset):
+        return tables.load(config)
     if config.data.get('jitter', False):
         raise UserError(f'config.data.jitter is for translation data (paired:, unpaired:, demo:); '
                         f'{config.dataset} is not')

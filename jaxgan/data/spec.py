@@ -13,8 +13,9 @@ import numpy as np
 class DataSpec:
     """The examples a pipeline yields, as the model sees them.
 
-    kind: 'image' (uint8 [H, W, C] in [0, 255], scaled to [-1, 1] on the device) or 'vector'
-      (float32 [D], standardised on the host with `mean` and `std`).
+    kind: 'image' (uint8 [H, W, C] in [0, 255], scaled to [-1, 1] on the device), 'vector'
+      (float32 [D], standardised on the host with `mean` and `std`) or 'table' (float32 rows [D] in
+      CTGAN's encoding; `table` holds the fitted transform as JSON, jaxgan.data.tables.TableTransform).
     """
 
     kind: str
@@ -25,6 +26,7 @@ class DataSpec:
     std: tuple[float, ...] = ()
     num_classes: int = 0  # where the data have labels
     class_names: tuple[str, ...] = ()
+    table: str = ''  # a table's fitted transform, JSON (TableTransform.to_json)
 
     @property
     def host_dtype(self) -> np.dtype:
@@ -44,7 +46,11 @@ class DataSpec:
         return x * np.asarray(self.std, np.float32) + np.asarray(self.mean, np.float32)
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as JSON values; `table` only where it is set."""
+        d = dataclasses.asdict(self)
+        if not self.table:
+            del d['table']
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> 'DataSpec':
@@ -56,7 +62,10 @@ class DataSpec:
     def __str__(self) -> str:
         """The spec as JSON for a log line, with long lists summarised: '1000 classes: 000, 001, ..., 999'
         for the class names, and the first and last of a long mean and std (to_json() has them all)."""
-        return json.dumps({key: _summary(key, value) for key, value in self.to_json().items()})
+        shown = {key: _summary(key, value) for key, value in self.to_json().items()}
+        if self.table:
+            shown['table'] = f'{len(self.table)} characters of JSON: the fitted transform'
+        return json.dumps(shown)
 
 
 SUMMARY_ITEMS = 16  # lists longer than this are summarised in str(spec)

@@ -1,0 +1,227 @@
+"""Synthetic tables: CTGAN (Xu et al. 2019, "Modeling Tabular Data using Conditional GAN", NeurIPS) as a game.
+
+    build_table(config, spec) -> TableGAN        TableGAN.game is what the step machinery runs
+
+The data (jaxgan.data.tables) are rows in CTGAN's encoding: per continuous column a scalar in
+[-1, 1] and a one-hot mode of its Gaussian mixture, per discrete column a one-hot category; batches are
+{'x': rows [b, D], 'c': condition vectors [b, C]} drawn by training-by-sampling (a discrete column, one of
+its categories by log-frequency, a row that has it). The fitted transform rides in the DataSpec
+(spec.table), so a checkpoint alone rebuilds the game and inverts samples to the input's schema.
+
+The recipe, as the `ctgan` package's `synthesizers/ctgan.py` (CTGAN.fit) has it:
+    G        [z | c] -> residual layers -> raw row; tanh on each scalar, Gumbel-softmax (tau 0.2, soft) on
+             each one-hot block (`activate`); z ~ N(0, 1) of 128
+    D        packs of 10 rows with their conditions, [x | c] (PacGAN), LeakyReLU and dropout 0.5
+    D loss   WGAN: E D(G(z, c)) - E D(x, c)  +  10 * WGAN-GP, the interpolation weight drawn per pack
+    G loss   -E D(G(z, c))  +  the conditional loss: cross-entropy of G's raw block of the conditioned
+             column against the condition's category, summed over the batch's rows / batch size
+    optim    Adam, learning rate 2e-4, betas (0.5, 0.9), L2 weight decay 1e-6 (torch's Adam
+             weight_decay, added to the gradient), for both networks; batch 500; 1 D update per G update
+The package feeds D real rows sampled for a permutation of G's conditions, so that both sides carry the
+same multiset of conditions; here both sides carry the very same conditions, row for row, which is that
+multiset too (packs are groups of independent draws either way).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pandas as pd
+
+from jaxgan import optim
+from jaxgan.core import losses, packing, terms as T
+from jaxgan.core.game import Game, Network, Player, View
+from jaxgan.data.spec import DataSpec
+from jaxgan.data.tables import TableTransform
+from jaxgan.errors import UserError
+from jaxgan.models import tabular
+
+Config = ml_collections.ConfigDict
+KINDS = ('ctgan',)
+
+
+def activate(raw: jax.Array, gumbel: jax.Array, transform: TableTransform, tau: float) -> jax.Array:
+    """CTGAN's `_apply_activate`: tanh on the scalar spans, softmax((logits + g) / tau) on the one-hot
+    spans with Gumbel noise g (torch's gumbel_softmax, hard=False)."""
+    parts = []
+    for span in transform.spans:
+        block = raw[..., span.start:span.start + span.size]
+        if span.activation == 'tanh':
+            parts.append(jnp.tanh(block))
+        else:
+            noise = gumbel[..., span.start:span.start + span.size]
+            parts.append(jax.nn.softmax((block + noise) / tau, axis=-1))
+    return jnp.concatenate(parts, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionalLoss(T.Term):
+    """CTGAN's `_cond_loss`: for each row, the cross-entropy of G's raw logits over the conditioned
+    column's categories against the condition's category; summed over rows and divided by the batch
+    size. A row's condition is one category of one column, so for the other columns its target block is
+    all zeros and their cross-entropy is 0: the package's mask."""
+
+    spans: tuple[tuple[int, int, int], ...] = ()  # (start in the row, size, start in the condition)
+
+    def __call__(self, view: View) -> jax.Array:
+        raw, c = view.generated['raw'], view.real['c']
+        total = jnp.zeros(raw.shape[:-1])
+        for start, size, cond_start in self.spans:
+            target = c[..., cond_start:cond_start + size]
+            total = total + optax.softmax_cross_entropy(raw[..., start:start + size], target)
+        return self.weight * jnp.mean(total)
+
+
+@dataclasses.dataclass(frozen=True)
+class PackedGradientPenalty(T.GradientPenalty):
+    """WGAN-GP with one interpolation weight per pack, as CTGAN's `calc_gradient_penalty` draws it
+    (torch.rand(B // pac, 1, 1) repeated over the pack's rows)."""
+
+    def noise(self, key, updates, batch):
+        return jnp.repeat(jax.random.uniform(key, (updates, batch // self.pack)), self.pack, axis=1)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TableGAN:
+    """The CTGAN game and what tools need besides: the spec, the fitted transform, z's size."""
+
+    game: Game
+    spec: DataSpec
+    transform: TableTransform
+    z_dim: int
+    tau: float
+    real_labels = False  # batches carry conditions, not class labels
+    batch_keys = ('x', 'c')
+
+    @property
+    def example_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {'x': (self.transform.dim,), 'c': (self.transform.cond_dim,)}
+
+    def rows(self, params: Any, model_state: Any, key: jax.Array, conditions: jax.Array, *,
+             bn: str = 'batch') -> jax.Array:
+        """Activated rows [B, D] for condition vectors [B, C] (fresh z and Gumbel noise from key).
+        bn='batch': G's BatchNorm normalises with the batch's statistics, as the package samples (its
+        generator stays in training mode); 'running': the running averages."""
+        z_key, g_key = jax.random.split(key)
+        z = jax.random.normal(z_key, (conditions.shape[0], self.z_dim))
+        net = self.game.networks['G']
+        variables = {'params': params, **model_state}
+        x = jnp.concatenate([z, conditions], axis=-1)
+        if bn == 'batch':
+            raw, _ = net.module.apply(variables, x, train=True, mutable=list(model_state))
+        else:
+            raw = net.module.apply(variables, x, train=False)
+        return activate(raw, jax.random.gumbel(g_key, raw.shape), self.transform, self.tau)
+
+    def sample(self, params: Any, model_state: Any, num: int, *, seed: int, batch_size: int,
+               where: tuple[str, Any] | None = None, bn: str = 'batch', max_rounds: int = 100) -> pd.DataFrame:
+        """`num` synthetic rows in the input's schema. Conditions as the package samples them: a
+        discrete column at random and one of its categories by its frequency in the data (not the
+        training's log-frequency). where = (column, value): every row is generated conditioned on that
+        category and rows that come out with another are drawn again (SDV's reject sampling for
+        conditions), at most `max_rounds` batches of batch_size rows; a UserError where too few match."""
+        rng = np.random.default_rng([seed, 0x5a3])
+        fn = _jitted_rows(self, bn)
+        draw = lambda i, conditions: np.asarray(fn(params, model_state, jax.random.fold_in(jax.random.key(seed), i),
+                                                   jnp.asarray(conditions)))
+        if where is None:
+            conditions = self.transform.sample_conditions(num + (-num % batch_size), rng)
+            chunks = [draw(i, conditions[i:i + batch_size]) for i in range(0, len(conditions), batch_size)]
+            return self.transform.inverse(np.concatenate(chunks)[:num], seed)
+        column, value = where
+        index = self.transform.condition(column, value)
+        span = next(s for s in self.transform.cond_spans if s.cond_start <= index < s.cond_start + s.size)
+        conditions = self.transform.sample_conditions(batch_size, rng, column, value)
+        kept, found = [], 0
+        for i in range(max_rounds):
+            rows = draw(i, conditions)
+            rows = rows[rows[:, span.start:span.start + span.size].argmax(1) == index - span.cond_start]
+            kept.append(rows)
+            found += len(rows)
+            if found >= num:
+                return self.transform.inverse(np.concatenate(kept)[:num], seed)
+        raise UserError(f'--where={column}={value}: {found} of {max_rounds * batch_size} rows generated under '
+                        f'this condition have it; {num} were asked for (the generator has not learned the '
+                        f'condition: train longer, or ask for fewer rows)')
+
+
+@functools.lru_cache(maxsize=8)
+def _jitted_rows(gan: TableGAN, bn: str):
+    """TableGAN.rows of one game compiled once: (params, model_state, key, conditions) -> rows."""
+    return jax.jit(functools.partial(gan.rows, bn=bn))
+
+
+def check_config(config: Config) -> None:
+    """The CTGAN game's fixed parts against the config: one D update per G update, a critic's loss."""
+    if config.n_critic < 1:
+        raise UserError('config.model.name=ctgan trains a discriminator: set config.n_critic >= 1 (1 in the paper)')
+    if config.augment.kind != 'none':
+        raise UserError(f'config.augment.kind={config.augment.kind}: augmentation transforms images; tables have none')
+    if config.conditioning.g != 'none' or config.conditioning.d != 'none':
+        raise UserError('config.conditioning: CTGAN conditions on its own condition vectors (training-by-sampling); '
+                        'leave config.conditioning at none')
+
+
+def build_table(config: Config, spec: DataSpec, values: Config | None = None) -> TableGAN:
+    """CTGAN on rows of `spec` (see the module docstring); values: see gan.build_gan."""
+    valued = values or config
+    if spec.kind != 'table' or not spec.table:
+        raise UserError(f'config.model.name=ctgan learns tables (csv:PATH, parquet:PATH, table:NAME); '
+                        f'{spec.source} holds {spec.kind}s')
+    check_config(config)
+    transform = TableTransform.from_json(spec.table)
+    m, t = config.model, config.table
+    dim, cond_dim, pack = transform.dim, transform.cond_dim, m.pack
+    generator = tabular.Generator(out=dim, widths=tuple(m.g_hidden))
+    discriminator = tabular.Discriminator(widths=tuple(m.d_hidden), dropout=m.dropout)
+    networks = {'G': Network(generator, lambda: (jnp.zeros((2, m.z_dim + cond_dim)),)),
+                'D': Network(discriminator, lambda: (jnp.zeros((2, pack * (dim + cond_dim))),), ('dropout',))}
+    loss = losses.get(config.loss)
+
+    def noise(key: jax.Array, updates: int, batch: int) -> dict:
+        z_key, g_key = jax.random.split(key)
+        return {'z': jax.random.normal(z_key, (updates, batch, m.z_dim)),
+                'gumbel': jax.random.gumbel(g_key, (updates, batch, dim))}
+
+    def generate(nets, real, noise) -> dict:
+        raw = nets('G', jnp.concatenate([noise['z'], real['c']], axis=-1))
+        x = activate(raw, noise['gumbel'], transform, t.tau)
+        return {'x': x, 'raw': raw, 'xc': jnp.concatenate([x, real['c']], axis=-1)}
+
+    packed = lambda x: packing.pack(x, pack)
+    quantities = {
+        'd_real': lambda v: v.nets('D', packed(v.real['xc'])),
+        'd_fake': lambda v: v.nets('D', packed(v.generated['xc'])),
+        'd_of_x': lambda v: lambda x: v.nets('D', packed(x), update=False)['logits'],
+    }
+    d_terms: tuple[T.Term, ...] = (T.DiscriminatorLoss('d_adversarial', 1.0, loss),)
+    if config.penalties.gradient_penalty > 0:
+        d_terms += (PackedGradientPenalty('gradient_penalty', valued.penalties.gradient_penalty, real='xc',
+                                          fake='xc', pack=pack),)
+    g_terms: tuple[T.Term, ...] = (T.GeneratorLoss('g_adversarial', valued.g_objective.adversarial, loss),)
+    spans = tuple((s.start, s.size, s.cond_start) for s in transform.cond_spans)
+    if spans and t.conditional > 0:
+        g_terms += (ConditionalLoss('conditional', valued.table.conditional, spans),)
+
+    def d_metrics(view: View) -> dict:
+        real, fake = view['d_real']['logits'], view['d_fake']['logits']
+        return {'d_real_logit': jnp.mean(real), 'd_fake_logit': jnp.mean(fake)}
+
+    critic = Player('d', ('D',), optim.make(valued.d_optimizer, config.num_steps * config.n_critic), d_terms,
+                    repeats=config.n_critic, metrics=d_metrics)
+    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps), g_terms)
+
+    def prepare(batch: dict) -> dict:
+        x, c = batch['x'].astype(jnp.float32), batch['c'].astype(jnp.float32)
+        return {'x': x, 'c': c, 'xc': jnp.concatenate([x, c], axis=-1)}
+
+    game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
+                quantities=quantities, prepare=prepare, ema=('G',))
+    return TableGAN(game=game, spec=spec, transform=transform, z_dim=m.z_dim, tau=t.tau)

@@ -1,0 +1,161 @@
+"""CTGAN as a game (jaxgan.tabular): its pieces against their closed forms, and a tiny run end to end:
+train, resume, sample rows in the input's schema, condition them, evaluate them."""
+
+import dataclasses
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+import pytest
+
+from jaxgan import tabular, train
+from jaxgan.core import terms as T
+from jaxgan.data import tables
+from tests.conftest import run_cli
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    start: int
+    size: int
+    activation: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Spans:
+    spans: tuple
+
+
+LAYOUT = Spans((Span(0, 1, 'tanh'), Span(1, 3, 'softmax'), Span(4, 2, 'softmax')))
+
+
+def test_activate_is_tanh_on_scalars_and_gumbel_softmax_on_one_hot_blocks():
+    raw = jax.random.normal(jax.random.key(0), (5, 6)) * 3
+    gumbel = jax.random.gumbel(jax.random.key(1), (5, 6))
+    out = np.asarray(tabular.activate(raw, gumbel, LAYOUT, tau=0.2))
+    np.testing.assert_allclose(out[:, 0], np.tanh(raw[:, 0]), rtol=1e-6)
+    expected = jax.nn.softmax((raw[:, 1:4] + gumbel[:, 1:4]) / 0.2, axis=-1)
+    np.testing.assert_allclose(out[:, 1:4], expected, rtol=1e-5)
+    np.testing.assert_allclose(out[:, 1:4].sum(1), 1, rtol=1e-5)
+    np.testing.assert_allclose(out[:, 4:].sum(1), 1, rtol=1e-5)
+
+
+def test_gumbel_softmax_samples_categories_by_their_softmax():
+    """The argmax of a Gumbel-perturbed block is a draw from softmax(logits): how sampling picks categories."""
+    logits = jnp.log(jnp.array([0.6, 0.3, 0.1]))
+    raw = jnp.tile(jnp.concatenate([jnp.zeros(1), logits, jnp.zeros(2)]), (20_000, 1))
+    out = tabular.activate(raw, jax.random.gumbel(jax.random.key(2), raw.shape), LAYOUT, tau=0.2)
+    freq = np.bincount(np.asarray(out[:, 1:4]).argmax(1), minlength=3) / len(raw)
+    np.testing.assert_allclose(freq, [0.6, 0.3, 0.1], atol=0.015)
+
+
+class _View:
+    def __init__(self, generated, real):
+        self.generated, self.real = generated, real
+
+
+def test_conditional_loss_is_the_cross_entropy_of_the_conditioned_column_only():
+    raw = jax.random.normal(jax.random.key(3), (4, 6))
+    # Column spans: rows [1:4) (cond [0:3)) and [4:6) (cond [3:5)). Rows 0, 1 conditioned on column 1, rows 2, 3 on 2.
+    c = jnp.array([[0, 1, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0]], jnp.float32)
+    term = tabular.ConditionalLoss('conditional', 2.0, ((1, 3, 0), (4, 2, 3)))
+    ce = lambda logits, k: -jax.nn.log_softmax(logits)[k]
+    expected = 2.0 * (ce(raw[0, 1:4], 1) + ce(raw[1, 1:4], 0) + ce(raw[2, 4:6], 1) + ce(raw[3, 4:6], 0)) / 4
+    np.testing.assert_allclose(term(_View({'raw': raw}, {'c': c})), expected, rtol=1e-6)
+
+
+def test_the_gradient_penalty_draws_one_interpolation_weight_per_pack():
+    term = tabular.PackedGradientPenalty('gradient_penalty', 10.0, pack=5)
+    e = np.asarray(term.noise(jax.random.key(4), 2, 20))
+    assert e.shape == (2, 20)
+    packs = e.reshape(2, 4, 5)
+    assert (packs == packs[..., :1]).all() and len(np.unique(packs[..., 0])) == 8
+    assert isinstance(term, T.GradientPenalty)
+
+
+def test_adam_weight_decay_is_l2_added_to_the_gradient():
+    """CTGAN's optimisers are torch's Adam with weight_decay: the decay joins the gradient before Adam's moments."""
+    from jaxgan import config as config_lib, optim
+    c = config_lib.optimizer_config(learning_rate=0.1, b1=0.5, b2=0.9)
+    c.weight_decay = 0.5
+    params, grads = {'w': jnp.array([2.0, -1.0])}, {'w': jnp.array([0.0, 0.0])}
+    updates, _ = optim.make(c, 10).update(grads, optim.make(c, 10).init(params), params)
+    reference = optax.adam(0.1, b1=0.5, b2=0.9)
+    expected, _ = reference.update({'w': 0.5 * params['w']}, reference.init(params), params)
+    np.testing.assert_allclose(updates['w'], expected['w'], rtol=1e-6)
+
+
+def tiny_ctgan(tmp_path, **overrides):
+    from experiments import ctgan
+    c = ctgan.get_config()
+    c.model.g_hidden, c.model.d_hidden, c.model.z_dim = (16,), (16,), 8
+    c.batch_size, c.table.epochs, c.num_steps = 80, 0, 4
+    c.log_every = c.checkpoint_every = c.sample_every = 2
+    c.num_samples, c.async_checkpoints, c.data.workers = 20, False, 1
+    for field, value in overrides.items():
+        setattr(c.table if field in c.table else c, field, value)
+    return c
+
+
+def test_a_tiny_ctgan_trains_resumes_exactly_and_writes_sample_rows(tmp_path):
+    config = tiny_ctgan(tmp_path)
+    straight = train.train(config, str(tmp_path / 'straight'))
+    assert sorted(os.listdir(tmp_path / 'straight' / 'samples')) == ['step_00000002.csv', 'step_00000004.csv']
+    rows = pd.read_csv(tmp_path / 'straight' / 'samples' / 'step_00000004.csv')
+    assert list(rows.columns) == ['age', 'sex', 'bmi', 'bp', 's1', 's2', 's3', 's4', 's5', 's6', 'progression']
+    assert len(rows) == 20 and set(rows['sex']) <= {1, 2}
+    metrics = [json.loads(line) for line in open(tmp_path / 'straight' / 'metrics.jsonl')]
+    assert {'d_loss', 'g_loss', 'gradient_penalty', 'conditional'} <= set(metrics[-1])
+    assert all(np.isfinite(m['d_loss']) and np.isfinite(m['g_loss']) for m in metrics)
+
+    first = config.copy_and_resolve_references()
+    first.num_steps = 2
+    train.train(first, str(tmp_path / 'resumed'))
+    resumed = train.train(config, str(tmp_path / 'resumed'))
+    same = jax.tree.map(lambda a, b: bool(np.array_equal(a, b)), straight.state.params, resumed.state.params)
+    assert all(jax.tree.leaves(same))
+
+
+def test_ctgan_sample_and_evaluate_from_the_command_line(tmp_path, python_env):
+    config = tiny_ctgan(tmp_path, num_steps=2)
+    workdir = tmp_path / 'run'
+    train.train(config, str(workdir))
+    out = tmp_path / 'men.csv'
+    sampled = run_cli(['-m', 'jaxgan.sample', f'--workdir={workdir}', '--num=30', f'--out={out}', '--where=sex=1'],
+                      python_env, tmp_path)
+    assert sampled.returncode == 0, sampled.stderr[-3000:]
+    rows = pd.read_csv(out)
+    assert len(rows) == 30 and set(rows['sex']) == {1}
+    data = tables.read_table('table:diabetes')
+    for column in ('age', 'bmi', 'progression'):
+        assert data[column].min() <= rows[column].min() and rows[column].max() <= data[column].max()
+    assert rows['age'].dtype.kind == 'i' and rows['bmi'].dtype.kind == 'f'
+
+    bad = run_cli(['-m', 'jaxgan.sample', f'--workdir={workdir}', f'--out={tmp_path}/x.csv', '--where=sex=7'],
+                  python_env, tmp_path)
+    assert bad.returncode == 2 and bad.stderr.splitlines()[-1].startswith('error: --where=sex=7'), bad.stderr[-2000:]
+    assert not (tmp_path / 'x.csv').exists()
+
+    evaluated = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={workdir}', '--metrics=table', '--target=progression'],
+                        python_env, tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    report = json.load(open(workdir / 'eval' / 'step_00000002.json'))
+    assert report['protocol']['training_rows'] == report['protocol']['synthetic_rows'] == 354
+    assert 0 <= report['metrics']['fidelity'] <= 1 and 'efficacy_ratio' in report['metrics']
+    assert (workdir / 'eval' / 'step_00000002_table.png').exists()
+
+
+@pytest.mark.parametrize('overrides, message', [
+    ({'dataset': 'digits'}, 'config.model.name=ctgan learns tables'),
+    ({'holdout': 1.5}, 'config.table.holdout=1.5 must be in [0, 1)'),
+])
+def test_ctgan_refuses_what_it_cannot_train(tmp_path, overrides, message):
+    from jaxgan.errors import UserError
+    config = tiny_ctgan(tmp_path, **overrides)
+    with pytest.raises(UserError, match=message.replace('[', r'\[').replace(')', r'\)')):
+        train.train(config, str(tmp_path / 'run'))
+    assert not (tmp_path / 'run').exists()
