@@ -435,3 +435,36 @@ class ImagePool(Term):
 
     def __call__(self, view: View) -> jax.Array:
         return jnp.zeros(())
+
+
+@dataclasses.dataclass(frozen=True)
+class Sum(Term):
+    """weight * the sum of stateless, noiseless terms, reported as one metric: U-GAT-IT's adversarial loss
+    of one domain, the least-squares losses of its global and local discriminators on their PatchGAN
+    logits and on their CAM logits (four terms in UGATIT.py of znxlwm/UGATIT-pytorch)."""
+
+    parts: tuple[Term, ...] = ()
+
+    def __post_init__(self):
+        bad = [p.name for p in self.parts if p.stateful or type(p).noise is not Term.noise]
+        if bad:
+            raise ValueError(f'{self.name}: the parts of a Sum keep no state and draw no noise: {bad}')
+
+    def __call__(self, view: View) -> jax.Array:
+        return self.weight * sum(part(view) for part in self.parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class CAMLoss(Term):
+    """U-GAT-IT's CAM loss of a generator (Kim et al. 2020, eq. 4; G_cam_loss_A, G_cam_loss_B in UGATIT.py of
+    znxlwm/UGATIT-pytorch): weight * [BCE(eta(x_s), 1) + BCE(eta(x_t), 0)], eta the generator's auxiliary
+    classifier (its CAM logits [B, 2], average- and max-pooled), x_s images of its source domain (to be
+    translated: label 1) and x_t of its target domain (its identity pass, already there: label 0); binary
+    cross-entropy with logits, each averaged over its elements. `source`, `target` name quantities."""
+
+    source: str = 'g_ab_cam_a'
+    target: str = 'g_ab_cam_b'
+
+    def __call__(self, view: View) -> jax.Array:
+        return self.weight * (jnp.mean(jax.nn.softplus(-view[self.source]))
+                              + jnp.mean(jax.nn.softplus(view[self.target])))
