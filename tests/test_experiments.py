@@ -35,6 +35,14 @@ EXPERIMENTS = {
                       'translation.g_blocks': 1, 'translation.pool': 4},
     'stacked_mnist': {'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8, 'image_size': 16,
                       'eval_samples': 64, 'mode_classifier_steps': 2},
+    'ctgan': {'model.g_hidden': (16,), 'model.d_hidden': (16,), 'model.z_dim': 8, 'batch_size': 80,
+              'table.epochs': 0, 'num_samples': 20},
+    'pix2pix_facades': {'dataset': 'demo:edges2digits', 'eval_dataset': 'demo:edges2digits:test', 'image_size': 32,
+                        'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6},
+    'cyclegan_horse2zebra': {'image_size': 32, 'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6,
+                             'translation.g_blocks': 1, 'translation.pool': 4, 'translation.patch': 16},
+    'ugatit_selfie2anime': {'dataset': 'demo:digits_colour', 'image_size': 16, 'model.g_width': 4, 'model.d_width': 4,
+                            'batch_size': 8, 'num_samples': 6, 'translation.g_blocks': 1, 'translation.d_layers': 3},
 }
 
 
@@ -44,8 +52,10 @@ def test_every_experiment_module_is_covered():
 
 
 # Run by `make test-slow` only, to keep CI's suite near its 10 minutes: their parts (MLP and maxout,
-# the GMMN's n_critic = 0, projection D, GP with n_critic 2, spectral norm) have fast tests of their own.
-SLOW = ('gan_mnist', 'gmmn_mnist', 'cgan_cifar10', 'wgan_gp_cifar10', 'sngan_cifar10')
+# the GMMN's n_critic = 0, projection D, GP with n_critic 2, spectral norm; the translation games and
+# demos, the facades download, U-GAT-IT in tests/test_translation.py) have fast tests of their own.
+SLOW = ('gan_mnist', 'gmmn_mnist', 'cgan_cifar10', 'wgan_gp_cifar10', 'sngan_cifar10', 'pix2pix_facades',
+        'cyclegan_horse2zebra', 'ugatit_selfie2anime')
 
 
 @pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
@@ -67,7 +77,7 @@ def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
     samples = os.listdir(tmp_path / 'samples')
     if name == 'toy_1d':
         assert 'density_00000004.png' in samples
-    elif name in ('pix2pix_demo', 'cyclegan_demo'):  # scored on the test split against the truth
+    elif name in ('pix2pix_demo', 'cyclegan_demo', 'pix2pix_facades'):  # scored on the test split against the truth
         scores = json.load(open(tmp_path / 'translation_scores.json'))
         assert scores['dataset'].endswith(':test') and 0 < scores['l1'] < 255 and -1 <= scores['ssim'] <= 1
     elif name == 'infogan_mnist':
@@ -86,7 +96,9 @@ def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
         assert result['num_modes'] == 1000 and result['samples'] == 64 and 1 <= result['modes'] <= 64
         assert result['data_examples'] == 64 and 0 <= result['classifier_held_out_accuracy'] <= 1
         assert os.path.exists(tmp_path / 'classifier' / 'classifier.npz')
-    if name not in ('toy_1d', 'toy_2d'):
+    if name == 'ctgan':  # a table's samples are rows
+        assert samples == ['step_00000002.csv']
+    elif name not in ('toy_1d', 'toy_2d'):
         assert 'step_00000002.png' in samples
 
 
@@ -104,3 +116,84 @@ def test_toy_2d_refuses_data_it_cannot_plot(tmp_path, dataset, what):
                                         f'holds {re.escape(what)} '):
         toy_2d.run(config, str(tmp_path / 'run'))
     assert not (tmp_path / 'run').exists()
+
+
+def _facades_archive(path, names=('train/1.jpg', 'train/2.jpg', 'test/3.jpg', 'val/4.jpg'), top='facades'):
+    """A facades.tar.gz of the real layout (facades/SPLIT/N.jpg, photo | labels side by side), tiny."""
+    import io
+    import tarfile
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    with tarfile.open(path, 'w:gz') as tar:
+        for name in names:
+            data = io.BytesIO()
+            Image.fromarray(rng.integers(0, 256, (16, 32, 3), dtype=np.uint8)).save(data, format='JPEG')
+            info = tarfile.TarInfo(f'{top}/{name}')
+            info.size = len(data.getvalue())
+            tar.addfile(info, io.BytesIO(data.getvalue()))
+
+
+def test_pix2pix_facades_downloads_once_into_the_cache_and_reads_it(tmp_path, monkeypatch):
+    import urllib.request
+    from experiments import pix2pix_facades
+    from jaxgan import data
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    _facades_archive(tmp_path / 'served.tar.gz')
+    asked = []
+
+    def urlopen(url, timeout=None):
+        asked.append(url)
+        return open(tmp_path / 'served.tar.gz', 'rb')
+
+    monkeypatch.setattr(urllib.request, 'urlopen', urlopen)
+    config = pix2pix_facades.get_config()
+    folder = str(tmp_path / 'cache' / 'jaxgan' / 'pix2pix' / 'facades')
+    assert (config.dataset, config.eval_dataset) == (f'paired:{folder}', f'paired:{folder}:test')
+    assert pix2pix_facades.fetch() == folder and asked == [pix2pix_facades.URL]
+    assert pix2pix_facades.fetch() == folder and len(asked) == 1  # once
+    assert sorted(os.listdir(os.path.dirname(folder))) == ['facades', 'facades.tar.gz']  # nothing else left
+    config.image_size = 16
+    pairs = data.load(config)
+    assert pairs.paired and pairs.sizes == (2,) and pairs.spec.shape == (16, 16, 3)
+
+
+def test_pix2pix_facades_offline_is_one_line_naming_the_url_and_the_folder_option(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+    from experiments import pix2pix_facades
+    from jaxgan.errors import UserError
+
+    def offline(url, timeout=None):
+        raise urllib.error.URLError(OSError(-3, 'Temporary failure in name resolution'))
+
+    monkeypatch.setattr(urllib.request, 'urlopen', offline)
+    with pytest.raises(UserError) as error:
+        pix2pix_facades.fetch(str(tmp_path / 'cache'))
+    message = str(error.value)
+    assert message.startswith(f'cannot download the facades data from {pix2pix_facades.URL} (') and '\n' not in message
+    assert message.endswith('download it by hand where you can, extract it and pass --config.dataset=paired:DIR/facades '
+                            '--config.eval_dataset=paired:DIR/facades:test')
+    assert not (tmp_path / 'cache').exists()  # nothing written
+    (tmp_path / 'cache').mkdir()
+    _facades_archive(tmp_path / 'cache' / 'facades.tar.gz', top='maps')  # another archive
+    with pytest.raises(UserError, match='holds no facades folder .*; delete it to download it again'):
+        pix2pix_facades.fetch(str(tmp_path / 'cache'))
+    assert sorted(os.listdir(tmp_path / 'cache')) == ['facades.tar.gz']
+
+
+def test_ugatit_selfie2anime_without_its_folder_says_where_the_data_come_from(tmp_path, monkeypatch):
+    from experiments import ugatit_selfie2anime
+    from jaxgan.errors import UserError
+    monkeypatch.chdir(tmp_path)
+    config = ugatit_selfie2anime.get_config()
+    with pytest.raises(UserError, match=r'^config.dataset=unpaired:selfie2anime: no folder .*selfie2anime; selfie2anime '
+                                        r'is downloaded by hand \(linked from the README of taki0112/UGATIT\)'):
+        ugatit_selfie2anime.run(config, str(tmp_path / 'run'))
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_launcher_runs_the_translation_experiments():
+    import experiments
+    assert {'pix2pix_facades', 'cyclegan_horse2zebra', 'ugatit_selfie2anime'} <= set(experiments.NAMES)
+    for name in ('pix2pix_facades', 'ugatit_selfie2anime'):  # their own run(), which jaxgan.main calls
+        assert callable(experiments.load(name).run)

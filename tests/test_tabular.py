@@ -121,9 +121,14 @@ def test_a_tiny_ctgan_trains_resumes_exactly_and_writes_sample_rows(tmp_path):
 
 
 def test_ctgan_sample_and_evaluate_from_the_command_line(tmp_path, python_env):
+    from jaxgan.errors import UserError
     config = tiny_ctgan(tmp_path, num_steps=2)
     workdir = tmp_path / 'run'
-    train.train(config, str(workdir))
+    trained = train.train(config, str(workdir))
+    state = trained.state
+    with pytest.raises(UserError, match=r'^--where=sex=1: \d+ of 80 rows generated under this condition have it; 1000'):
+        trained.gan.sample(state.ema['G'], state.model_state['G'], 1000, seed=0, batch_size=80, where=('sex', 1),
+                           max_rounds=1)
     out = tmp_path / 'men.csv'
     sampled = run_cli(['-m', 'jaxgan.sample', f'--workdir={workdir}', '--num=30', f'--out={out}', '--where=sex=1'],
                       python_env, tmp_path)
@@ -140,6 +145,11 @@ def test_ctgan_sample_and_evaluate_from_the_command_line(tmp_path, python_env):
     assert bad.returncode == 2 and bad.stderr.splitlines()[-1].startswith('error: --where=sex=7'), bad.stderr[-2000:]
     assert not (tmp_path / 'x.csv').exists()
 
+    unknown = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={workdir}', '--metrics=table', '--target=progresion'],
+                      python_env, tmp_path)
+    assert unknown.returncode == 2 and unknown.stderr.splitlines()[-1] == (
+        'error: --target=progresion is not a column of table:diabetes (did you mean progression?)'), unknown.stderr[-2000:]
+    assert not (workdir / 'eval').exists()
     evaluated = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={workdir}', '--metrics=table', '--target=progression'],
                         python_env, tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
