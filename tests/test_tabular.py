@@ -19,18 +19,13 @@ from tests.conftest import run_cli
 
 
 @dataclasses.dataclass(frozen=True)
-class Span:
-    start: int
-    size: int
-    activation: str
+class Layout:
+    """What `activate` reads of a TableTransform: its spans."""
 
-
-@dataclasses.dataclass(frozen=True)
-class Spans:
     spans: tuple
 
 
-LAYOUT = Spans((Span(0, 1, 'tanh'), Span(1, 3, 'softmax'), Span(4, 2, 'softmax')))
+LAYOUT = Layout((tables.Span(0, 1, 'tanh'), tables.Span(1, 3, 'softmax'), tables.Span(4, 2, 'softmax')))
 
 
 def test_activate_is_tanh_on_scalars_and_gumbel_softmax_on_one_hot_blocks():
