@@ -8,9 +8,15 @@
 pixel. G is pix2pix's U-Net (5 downsamplings at 32 px), D its 70x70 PatchGAN on (A, B) pairs, the loss
 the paper's: the adversarial term plus 100 times the L1 distance to B; Adam (2e-4, betas 0.5, 0.999),
 constant for half the run, then decayed linearly to 0. After training, the test split's outlines are
-translated and scored against their digits: L1 (grey levels), PSNR, SSIM and the sharpness (variance of
-the Laplacian) of the translations against that of the truth, in <workdir>/translation_scores.json and
-the log; <workdir>/samples/ hold input | translation | target grids. With
+translated and scored (config.eval.metrics; `evaluation.TranslationEvaluator`) against their digits:
+`aligned`, L1 (grey levels), PSNR, SSIM and the sharpness (variance of the Laplacian) of the translations
+against that of the truth; `accuracy`, the share of translations a digits classifier reads as the digit
+of their outline; `fid` and `kid`, the translations against the test digits in that classifier's
+features. They go to <workdir>/translation_scores.json and the log; `--config.eval.every=N` scores them
+during training too (TensorBoard, <workdir>/eval/history.jsonl). The classifier is
+`--config.eval.features=classifier:DIR`, or where that is '' one trained on `digits:train` (the test
+digits kept out, `--config.classifier_steps`) into <workdir>/classifier before the GAN. <workdir>/samples/ hold input | translation |
+target grids. With
 `--config.g_objective.adversarial=0` the same U-Net learns from the L1 term alone (D still trains, unread),
 the paper's comparison: L1 alone gives blurrier outputs.
 """
@@ -24,6 +30,7 @@ import jax
 from absl import logging
 
 from jaxgan import cli, config as config_lib, ensemble, evaluation, files, train
+from jaxgan.metrics import classifier
 
 
 def get_config():
@@ -43,17 +50,42 @@ def get_config():
     c.sample_every = 1000
     c.checkpoint_every = 1000
     c.eval_dataset = 'demo:edges2digits:test'
+    c.eval.metrics = 'aligned,accuracy,fid,kid'
+    c.eval.features = ''  # a digits classifier, trained into <workdir>/classifier (see `with_features`)
+    with c.unlocked():
+        c.classifier_steps = 2000  # its training steps (batch 128), as jaxgan.metrics.classifier's default
     return c
 
 
-def score(config, workdir: str, trained) -> list[dict]:
+def with_features(config, workdir: str):
+    """The config, with config.eval.features a digits classifier where it is '' and the metrics need one:
+    trained on `digits:train` (the demos' test digits kept out) into <workdir>/classifier, once."""
+    metrics = {m.strip() for m in config.eval.metrics.split(',')}
+    if config.eval.features or not metrics & {'accuracy', 'fid', 'kid'}:
+        return config
+    config = config.copy_and_resolve_references()
+    directory = classifier.trained_in(workdir, 'digits:train', config.image_size, steps=config.classifier_steps,
+                                      seed=config.seed, channels=1, what='scoring the translations')
+    config.eval.features = f'classifier:{directory}'
+    return config
+
+
+def make_evaluator(config) -> evaluation.TranslationEvaluator:
+    """The test split's evaluator (config.eval_dataset, config.eval.metrics), checked before training."""
+    metrics = tuple(m.strip() for m in config.eval.metrics.split(',') if m.strip())
+    return evaluation.make_translation_evaluator(config, metrics, config.eval_dataset, features=config.eval.features,
+                                                 inception_weights=config.eval.inception_weights, keep=config.eval.keep)
+
+
+def score(config, workdir: str, trained, evaluator: evaluation.TranslationEvaluator) -> list[dict]:
     """The test split's scores of each GAN of the run, written to <workdir>/translation_scores.json."""
     results = []
     for member in range(ensemble.size(config)):
         one = trained.state if ensemble.size(config) == 1 else ensemble.member_state(trained.state, member)
-        scores, _, _ = evaluation.translation_scores(trained.gan, one, config, config.eval_dataset)
-        scores.update(dataset=config.eval_dataset, step=ensemble.step_of(one), seed=config.seed + member)
-        logging.info('translation scores: %s', json.dumps(scores))
+        result = evaluator(trained.gan, one)
+        scores = dict(result['metrics'], dataset=config.eval_dataset, step=ensemble.step_of(one),
+                      seed=config.seed + member, protocol=result['protocol'])
+        logging.info('translation scores: %s', json.dumps(result['metrics']))
         results.append(scores)
     out = results[0] if len(results) == 1 else results
     if jax.process_index() == 0:
@@ -62,7 +94,9 @@ def score(config, workdir: str, trained) -> list[dict]:
 
 
 def run(config, workdir: str) -> list[dict]:
-    return score(config, workdir, train.train(config, workdir))
+    config = with_features(config, workdir)
+    evaluator = make_evaluator(config)
+    return score(config, workdir, train.train(config, workdir), evaluator)
 
 
 if __name__ == '__main__':

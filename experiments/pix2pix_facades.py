@@ -19,8 +19,9 @@ batch norm, the non-saturating loss plus 100 L1, Adam at 2e-4 (betas 0.5, 0.999)
 images at batch size 1 (80,000 steps), held for the first half and decayed linearly to 0, images resized
 to 286 and randomly cropped back to 256 and flipped (`--config.data.jitter`). After training the test
 split is translated and scored (L1, PSNR, SSIM and sharpness, `translation_scores.json`, as the demo).
-The translation goes from A to B as the files hold them, photo to labels; the paper shows the other way,
-labels to photo (`--direction BtoA` in the official code), for which this jaxgan has no option yet.
+The translation goes labels to photo, as the paper shows it: the files hold the photo on the left (A), so
+the experiment sets `config.data.direction=b2a` (`--direction BtoA` in the official code);
+`--config.data.direction=a2b` learns photo to labels.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import urllib.request
 from jaxgan import cli, config as config_lib, train
 from jaxgan.data.pipeline import default_cache_dir
 from jaxgan.errors import UserError
-from experiments.pix2pix_demo import score
+from experiments.pix2pix_demo import make_evaluator, score
 
 URL = 'http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz'
 
@@ -54,6 +55,7 @@ def get_config():
     c.batch_size = 1
     c.num_steps = 80_000  # 200 epochs of 400 images
     c.data.jitter = True  # --load_size 286 --crop_size 256, flips
+    c.data.direction = 'b2a'  # --direction BtoA: labels (the right half) to photo
     c.model.name = 'pix2pix'
     c.model.g_width = 64  # --ngf 64
     c.model.d_width = 64  # --ndf 64
@@ -63,6 +65,7 @@ def get_config():
     for opt in (c.g_optimizer, c.d_optimizer):
         opt.schedule = 'hold_then_linear'  # --n_epochs 100 --n_epochs_decay 100
     c.ema.decay = 0.0
+    c.eval.metrics = 'aligned'  # L1, PSNR, SSIM, sharpness on the test split; add fid,kid where Inception is at hand
     c.log_every = 1000
     c.sample_every = 4000  # every 10 epochs
     c.checkpoint_every = 4000
@@ -115,7 +118,8 @@ def run(config, workdir: str) -> list[dict]:
     default = f'paired:{os.path.join(cache_folder(), "facades")}'
     if any(d == default or d.startswith(f'{default}:') for d in (config.dataset, config.eval_dataset)):
         fetch()  # the default data, downloaded on first use
-    return score(config, workdir, train.train(config, workdir))
+    evaluator = make_evaluator(config)
+    return score(config, workdir, train.train(config, workdir), evaluator)
 
 
 if __name__ == '__main__':

@@ -72,18 +72,9 @@ def classifier_dir(config, workdir: str) -> str:
     """The digits classifier's directory: config.mode_classifier, or one trained into <workdir>/classifier."""
     if config.mode_classifier:
         return config.mode_classifier
-    directory = os.path.join(workdir, 'classifier')
-    if not os.path.exists(os.path.join(directory, 'classifier.json')):
-        logging.info('training a classifier of %s at %dpx for the mode count (%d steps)',
-                     base_dataset(config.dataset), config.image_size, config.mode_classifier_steps)
-        trained = classifier_lib.train_classifier(base_dataset(config.dataset), config.image_size,
-                                                  steps=config.mode_classifier_steps, seed=config.seed, channels=1)
-        if jax.process_index() == 0:
-            classifier_lib.save(trained, directory)
-        if jax.process_count() > 1:
-            from jax.experimental import multihost_utils
-            multihost_utils.sync_global_devices('stacked_mnist classifier')
-    return directory
+    return classifier_lib.trained_in(workdir, base_dataset(config.dataset), config.image_size,
+                                     steps=config.mode_classifier_steps, seed=config.seed, channels=1,
+                                     what='the mode count')
 
 
 def data_mode_labels(net: evaluation.FeatureNet, config, batch: int = 500) -> np.ndarray:

@@ -21,6 +21,7 @@ from jaxgan.errors import UserError
 # Fields whose change makes an existing workdir's checkpoints unusable (checked on resume).
 # The rest (model sizes, layers) show in the checkpoint's state, which is compared too.
 STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop', 'data.limit', 'data.flip', 'data.jitter',
+                     'data.direction',
                      'table.holdout', 'table.categorical', 'table.integer', 'table.continuous', 'table.boolean',
                      'table.max_modes')
 
@@ -53,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.limit = 0  # train on this many examples, chosen with the seed, balanced over classes where labelled; 0: all
     c.data.flip = False  # add a horizontally mirrored copy of every image (StyleGAN2-ADA's --mirror)
     c.data.jitter = False  # translation data: resize to 286/256 of the size, random crop back, random flip (pix2pix, CycleGAN)
+    c.data.direction = 'a2b'  # translation data: a2b, or b2a to swap A and B (pix2pix's --direction BtoA)
     # Augmentation of every image D sees (jaxgan.augment): real and generated, in D's and G's updates, and
     # in the penalties' passes (R1's gradient is taken through it, as in StyleGAN2-ADA).
     c.augment = ml_collections.ConfigDict()
@@ -340,6 +342,7 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
            f'config.seed={config.seed} + config.ensemble.size={config.ensemble.size} members: the members\' '
            'seeds must stay below 2**32')
     _one_of(config, 'data.on_corrupt', ('error', 'skip'))
+    _one_of(config, 'data.direction', ('a2b', 'b2a'))
     _check(isinstance(config.freeze_d, int) and config.freeze_d >= 0 and (config.n_critic > 0 or not config.freeze_d),
            f'config.freeze_d={config.freeze_d!r} must be an integer >= 0, and 0 without a discriminator (n_critic=0)')
     _check(config.max_nonfinite_skips >= 0,

@@ -17,6 +17,15 @@ the difference of the pairwise associations (Pearson, Cramer's V, correlation ra
 efficacy for --target (train on synthetic rows, test on the holdout, against train on real rows), and
 privacy (distance to the closest training row, against the holdout's; the share of exact copies).
 Writes eval/step_<step>.json and eval/step_<step>_table.png (marginals and association matrices).
+
+A translation run (pix2pix, CycleGAN, U-GAT-IT; `evaluation.TranslationEvaluator`) is scored on a test
+split, --dataset or its config.eval_dataset, translating with --direction's generator, with --metrics of
+aligned (L1, PSNR, SSIM, sharpness against true translations: pairs, a demo's test split), accuracy (a
+demo's: a digits classifier reads each translation through the demo's inverse map), fid and kid (the
+translations against the split's target domain), the features --features, or the run's
+config.eval.features where --features is not given:
+
+    python -m jaxgan.evaluate --workdir=runs/cyclegan_demo --metrics=aligned,accuracy,fid,kid --direction=b2a
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ import os
 import sys
 
 from jaxgan import files, sampling
-from jaxgan.evaluation import METRICS, make_evaluator
+from jaxgan.errors import UserError
+from jaxgan.evaluation import METRICS, TRANSLATION_METRICS, make_evaluator, make_translation_evaluator
+from jaxgan.translation import Translation
 
 
 def _main(argv) -> None:
@@ -39,9 +50,17 @@ def _main(argv) -> None:
     if 'table' in metrics:
         return _table(f, metrics)
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
-    evaluator = make_evaluator(config, metrics, num_samples=f.num_samples, features=f.features,
-                               inception_weights=f.inception_weights, reference_size=f.reference_size,
-                               keep=f.keep, holdout=f.holdout, reference=f.reference)
+    if isinstance(gan, Translation):
+        if f.direction not in gan.directions:
+            raise UserError(f'--direction={f.direction}: a {gan.kind} model translates {" and ".join(gan.directions)}')
+        features = f.features if flags_present('features') else config.eval.features
+        evaluator = make_translation_evaluator(config, metrics, f.dataset or config.eval_dataset,
+                                               direction=f.direction, features=features,
+                                               inception_weights=f.inception_weights, keep=f.keep)
+    else:
+        evaluator = make_evaluator(config, metrics, num_samples=f.num_samples, features=f.features,
+                                   inception_weights=f.inception_weights, reference_size=f.reference_size,
+                                   keep=f.keep, holdout=f.holdout, reference=f.reference)
     result = evaluator(gan, state, seed=f.seed, ema=f.ema)
     member = config.ensemble.get('member')
     name = f'step_{result["protocol"]["step"]:08d}'
@@ -62,7 +81,6 @@ def _table(f, metrics: tuple[str, ...]) -> None:
     """--metrics=table: the report of jaxgan.metrics.table on the run's synthetic, training and holdout rows."""
     from jaxgan.checkpoint import load_run
     from jaxgan.data import tables
-    from jaxgan.errors import UserError
     from jaxgan.metrics import table
     if metrics != ('table',):
         raise UserError(f'--metrics={f.metrics}: table is measured on its own (the others are for images and vectors)')
@@ -120,6 +138,10 @@ def main() -> None:
                         'included).')
     flags.DEFINE_string('holdout', '', 'nearest: held-out data to compare the samples\' distances to the training '
                         'data with (a dataset string, e.g. digits:test); default: the run\'s config.eval_dataset.')
+    flags.DEFINE_string('dataset', '', f'A translation run: the test split to score ({", ".join(TRANSLATION_METRICS)}); '
+                        'default: the run\'s config.eval_dataset.')
+    flags.DEFINE_enum('direction', 'a2b', ['a2b', 'b2a'], 'A translation run: the generator scored (b2a: CycleGAN, '
+                      'U-GAT-IT).')
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
     flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
     flags.DEFINE_bool('ema', True, 'Evaluate the EMA generator (--noema: the trained params).')

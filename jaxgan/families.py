@@ -55,9 +55,6 @@ def check_data(config: Config, dataset) -> None:
     if config.model.name == 'pix2pix' and not dataset.paired:
         raise UserError(f'pix2pix learns from aligned pairs; config.dataset={config.dataset} is unpaired '
                         '(use config.model.name=cyclegan)')
-    if is_translation(config) and config.eval.every:
-        raise UserError('config.eval.every: periodic evaluation of translation models is not built; the demo '
-                        'experiments score their test split after training')
 
 
 def build(config: Config, spec: DataSpec, values: Config | None = None) -> Model:

@@ -205,10 +205,25 @@ class TableSamples:
                                    rows.to_csv(index=False))
 
 
+def heatmap_image(heatmap: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """U-GAT-IT's CAM heatmaps [B, h, w] as images of `shape` [B, H, W, C] in [-1, 1]: each scaled to
+    [0, 1] by its own minimum and maximum and resized bilinearly (the official `cam`, UGATIT-pytorch's
+    utils.py, which then applies OpenCV's jet colour map), coloured by the piecewise-linear jet (blue, low,
+    to red, high) for 3 channels, grey for 1."""
+    low = heatmap.min(axis=(1, 2), keepdims=True)
+    t = (heatmap - low) / jnp.maximum(heatmap.max(axis=(1, 2), keepdims=True) - low, 1e-12)
+    t = jax.image.resize(t, shape[:3], 'bilinear')[..., None]
+    if shape[-1] == 1:
+        return 2 * t - 1
+    jet = jnp.concatenate([jnp.clip(1.5 - jnp.abs(4 * t - c), 0, 1) for c in (3, 2, 1)], axis=-1)
+    return 2 * jet - 1
+
+
 class TranslationGrid:
     """A PNG grid of the generators' translations of fixed training inputs (EMA params, evaluation
     mode), a row per input: a | G(a) | b for pix2pix (input, translation, target); a | G_ab(a) |
-    G_ba(G_ab(a)) then b | G_ba(b) | G_ab(G_ba(b)) for CycleGAN (input, translation, reconstruction)."""
+    G_ba(G_ab(a)) then b | G_ba(b) | G_ab(G_ba(b)) for CycleGAN (input, translation, reconstruction);
+    U-GAT-IT's rows hold G's attention heatmap (`heatmap_image`) after the input."""
 
     def __init__(self, model: Translation, config: ml_collections.ConfigDict, workdir: str, writer: writers.Writer,
                  dataset):
@@ -223,6 +238,13 @@ class TranslationGrid:
             to = lambda d, x: model.translate(ema, model_state, x, d)
             if model.kind == 'pix2pix':
                 return jnp.stack([self._a, to('a2b', self._a), self._b], axis=1)
+            if model.kind == 'ugatit':  # the attention beside each translation, as the official samples show it
+                rows = []
+                for x, there, back in ((self._a, 'a2b', 'b2a'), (self._b, 'b2a', 'a2b')):
+                    out = model.outputs(ema, model_state, x, there)
+                    rows.append(jnp.stack([x, heatmap_image(out['heatmap'], x.shape), out['image'],
+                                           to(back, out['image'])], 1))
+                return jnp.concatenate(rows)
             ab, ba = to('a2b', self._a), to('b2a', self._b)
             return jnp.concatenate([jnp.stack([self._a, ab, to('b2a', ab)], 1), jnp.stack([self._b, ba, to('a2b', ba)], 1)])
 
@@ -240,15 +262,22 @@ class TranslationGrid:
 
 
 class PeriodicEvaluation:
-    """config.eval: metrics every `every` steps, logged; the best-FID checkpoint kept in <workdir>/best."""
+    """config.eval: metrics every `every` steps, logged; the best-FID checkpoint kept in <workdir>/best.
+    A translation model is scored on its test split, config.eval_dataset (`evaluation.TranslationEvaluator`)."""
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: str, meta: dict):
         from jaxgan import evaluation
         e = config.eval
-        self.evaluator = evaluation.make_evaluator(
-            config, tuple(m.strip() for m in e.metrics.split(',') if m.strip()), num_samples=e.num_samples,
-            features=e.features, inception_weights=e.inception_weights, reference_size=e.reference_size,
-            keep=e.keep, reference=e.reference)
+        metrics = tuple(m.strip() for m in e.metrics.split(',') if m.strip())
+        if families.is_translation(config):
+            self.evaluator = evaluation.make_translation_evaluator(
+                config, metrics, config.eval_dataset, features=e.features, inception_weights=e.inception_weights,
+                keep=e.keep)
+        else:
+            self.evaluator = evaluation.make_evaluator(
+                config, metrics, num_samples=e.num_samples, features=e.features,
+                inception_weights=e.inception_weights, reference_size=e.reference_size, keep=e.keep,
+                reference=e.reference)
         self.writer: writers.Writer | None = None  # set once the run's writer exists
         self.meta = meta
         self.directory = os.path.join(workdir, 'eval')

@@ -30,9 +30,10 @@ EXPERIMENTS = {
     'toy_1d': {'model.g_hidden': (8,), 'model.d_hidden': (8,), 'num_steps': 4, 'steps_per_dispatch': 2},
     'toy_2d': {'model.g_hidden': (16,), 'model.d_hidden': (16,), 'num_steps': 4, 'steps_per_dispatch': 2,
                'eval_samples': 200},
-    'pix2pix_demo': {'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6},
+    'pix2pix_demo': {'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6,
+                     'classifier_steps': 2},
     'cyclegan_demo': {'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6,
-                      'translation.g_blocks': 1, 'translation.pool': 4},
+                      'translation.g_blocks': 1, 'translation.pool': 4, 'classifier_steps': 2},
     'stacked_mnist': {'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8, 'image_size': 16,
                       'eval_samples': 64, 'mode_classifier_steps': 2},
     'ctgan': {'model.g_hidden': (16,), 'model.d_hidden': (16,), 'model.z_dim': 8, 'batch_size': 80,
@@ -80,6 +81,9 @@ def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
     elif name in ('pix2pix_demo', 'cyclegan_demo', 'pix2pix_facades'):  # scored on the test split against the truth
         scores = json.load(open(tmp_path / 'translation_scores.json'))
         assert scores['dataset'].endswith(':test') and 0 < scores['l1'] < 255 and -1 <= scores['ssim'] <= 1
+        if name != 'pix2pix_facades':  # the demos: the classifier's reading, and the distances in its features
+            assert 0 <= scores['accuracy'] <= 1 and scores['fid'] >= 0 and 'kid' in scores
+            assert os.path.exists(tmp_path / 'classifier' / 'classifier.npz')
     elif name == 'infogan_mnist':
         assert {'codes_categorical.png', 'codes_continuous_1.png', 'codes_continuous_2.png'} <= set(os.listdir(tmp_path))
         result = json.load(open(tmp_path / 'infogan_accuracy.json'))

@@ -58,11 +58,95 @@ def test_cyclegan_resumes_exactly_with_its_image_history(tmp_path):
     (dict(model__name='pix2pix'), 'pix2pix translates between two domains: config.dataset=digits holds single'),
     (dict(model__name='pix2pix', dataset='demo:digits_colour'), 'pix2pix learns from aligned pairs'),
     (dict(dataset='demo:edges2digits'), 'holds image pairs or two domains: train them with config.model.name=pix2pix'),
-    (dict(model__name='cyclegan', dataset='demo:digits_colour', eval__every=2), 'periodic evaluation of translation'),
 ])
 def test_translation_refuses_data_it_cannot_train_on(tmp_path, overrides, message):
     with pytest.raises(UserError, match=message):
         train.train(tiny_config(**overrides), str(tmp_path))
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+
+@pytest.fixture(scope='module')
+def digits_classifier(tmp_path_factory):
+    """A digits classifier at 16 px, briefly trained (its accuracy matters less than being one)."""
+    from jaxgan.metrics import classifier
+    directory = str(tmp_path_factory.mktemp('classifier'))
+    classifier.save(classifier.train_classifier('digits:train', 16, steps=60, channels=1), directory)
+    return directory
+
+
+class _Mapping:
+    """A stand-in translation model whose a2b generator is `fn` on uint8 images."""
+
+    def __init__(self, fn, shape=(16, 16, 3)):
+        from jaxgan.data.spec import DataSpec
+        self.spec, self.fn = DataSpec('image', shape, 1, 'test'), fn
+
+    def translate(self, params, model_state, x, direction='a2b'):
+        assert direction == 'a2b'
+        return jnp.asarray(self.fn((x + 1.0) * 127.5), jnp.float32) / 127.5 - 1.0
+
+
+def _colour(x):  # demos.colour on device, grey given as 3 equal channels
+    from jaxgan.data import demos
+    grey = x.mean(-1, keepdims=True) / 255.0
+    return jnp.round(demos.GROUND + (demos.INK - demos.GROUND) * grey)
+
+
+def test_translation_evaluator_scores_the_true_map_against_a_wrong_one(digits_classifier):
+    from types import SimpleNamespace
+    from jaxgan import evaluation
+    config = tiny_config(**CYCLEGAN)
+    evaluator = evaluation.make_translation_evaluator(config, ('aligned', 'accuracy', 'fid', 'kid'),
+                                                      'demo:digits_colour:test', features=f'classifier:{digits_classifier}')
+    state = SimpleNamespace(ema={}, params={}, model_state={}, step=np.int32(5))
+    true = evaluator(_Mapping(_colour), state)
+    wrong = evaluator(_Mapping(lambda x: _colour(jnp.flip(x, axis=1))), state)  # the digit upside down
+    t, w = true['metrics'], wrong['metrics']
+    assert t['l1'] < 1.0 and t['ssim'] > 0.99 and w['l1'] > 10 * t['l1']
+    assert abs(t['accuracy'] - t['accuracy_truth']) <= 0.01 and t['accuracy_truth'] == w['accuracy_truth']
+    assert w['accuracy'] < t['accuracy'] - 0.2
+    assert t['fid'] < 0.01 * w['fid'] and t['kid'] < w['kid']
+    assert true['protocol']['step'] == 5 and true['protocol']['inputs'] == true['protocol']['targets'] == 360
+    assert 'luma' in true['protocol']['features']  # a grey classifier reads the coloured targets by their luma
+
+
+@pytest.mark.parametrize('metrics, dataset, features, message', [
+    (('aligned',), 'demo:digits_colour', '', 'holds no true translations'),
+    (('accuracy',), 'demo:digits_colour:test', 'inception', 'needs config.eval.features=classifier:DIR'),
+    (('fid',), 'demo:digits_colour:test', '', 'need a feature network'),
+    (('psnr',), 'demo:digits_colour:test', '', "unknown metric 'psnr' for a translation model"),
+    (('aligned',), '', '', 'needs a test split: config.eval_dataset'),
+    (('aligned',), 'digits:test', '', 'is not translation data'),
+])
+def test_translation_evaluator_refuses_what_it_cannot_score(metrics, dataset, features, message):
+    from jaxgan import evaluation
+    with pytest.raises(UserError, match=message):
+        evaluation.make_translation_evaluator(tiny_config(**CYCLEGAN), metrics, dataset, features=features)
+
+
+def test_translation_models_are_scored_during_training(tmp_path):
+    import json
+    import os
+    config = tiny_config(num_steps=2, eval__every=1, eval__metrics='aligned', eval_dataset='demo:digits_colour:test',
+                         **CYCLEGAN)
+    train.train(config, str(tmp_path))
+    rows = [json.loads(line) for line in open(tmp_path / 'eval' / 'history.jsonl')]
+    assert [r['protocol']['step'] for r in rows] == [1, 2]
+    assert all({'l1', 'psnr', 'ssim', 'sharpness'} <= r['metrics'].keys() for r in rows)
+    assert rows[0]['metrics']['l1'] != rows[1]['metrics']['l1']
+    assert not os.path.exists(tmp_path / 'best' / 'best.json')  # no FID asked, no best checkpoint
+
+
+def test_heatmap_images_run_from_blue_at_the_minimum_to_red_at_the_maximum():
+    heatmap = jnp.zeros((1, 4, 4)).at[0, 1, 2].set(5.0)
+    image = np.asarray(train.heatmap_image(heatmap, (1, 4, 4, 3)))
+    assert image.shape == (1, 4, 4, 3) and image.min() >= -1 and image.max() <= 1
+    np.testing.assert_allclose(image[0, 1, 2], [0.0, -1.0, -1.0], atol=1e-6)  # jet's dark red: (0.5, 0, 0)
+    np.testing.assert_allclose(image[0, 3, 0], [-1.0, -1.0, 0.0], atol=1e-6)  # jet's dark blue: (0, 0, 0.5)
+    grey = np.asarray(train.heatmap_image(heatmap, (1, 8, 8, 1)))
+    assert grey.shape == (1, 8, 8, 1) and grey.min() == -1  # resized bilinearly: the hot pixel spreads
+    assert grey[0, 2:4, 4:6].min() > grey[0, :, :2].max()
 
 
 # ------------------------------------------------------------------------------------------------ U-GAT-IT
@@ -222,7 +306,9 @@ def test_ugatit_trains_with_finite_losses_and_rho_in_range(ugatit_run):
             if getattr(path[-1], 'key', None) == 'rho']
     assert len(rhos) == 2 * (2 + 2)  # per generator: one block's two AdaLINs, two ILNs
     assert all(((r >= 0) & (r <= 1)).all() for r in rhos)
-    assert os.path.exists(os.path.join(workdir, 'samples', 'step_00000001.png'))  # input | translation | reconstruction
+    from PIL import Image
+    grid = np.asarray(Image.open(os.path.join(workdir, 'samples', 'step_00000001.png')))
+    assert grid.shape[1] == 4 * (16 + 2) + 2  # input | heatmap | translation | reconstruction, padded
 
 
 # ------------------------------------------------------------------------- python -m jaxgan.translate

@@ -249,6 +249,25 @@ def test_digits_colour_is_unpaired_in_training_and_aligned_for_scoring():
     assert batch['a'].shape == batch['b'].shape == (8, 32, 32, 3)
 
 
+def test_direction_b2a_swaps_the_halves_of_pairs_and_the_two_domains(tmp_path):
+    side_by_side(tmp_path / 'p' / 'train', [10, 20, 30])
+    a2b = load(f'paired:{tmp_path / "p"}').examples([np.arange(3)])
+    b2a = load(f'paired:{tmp_path / "p"}', data__direction='b2a')
+    swapped = b2a.examples([np.arange(3)])
+    np.testing.assert_array_equal(swapped['a'], a2b['b'])
+    np.testing.assert_array_equal(swapped['b'], a2b['a'])
+    assert b2a.aligned and b2a.spec.source.endswith('(B to A)')
+    demo = load('demo:digits_colour:test', image_size=32, data__direction='b2a')
+    assert demo.aligned and demo.parts[0].source.array.shape[-1] == 3  # A is now the coloured domain
+    assert demo.readable['b2a'] is demos.uncolour and demo.readable['a2b'] is not demos.uncolour
+    write_unpaired(tmp_path / 'u')
+    unpaired = load(f'unpaired:{tmp_path / "u"}', data__direction='b2a')
+    assert unpaired.sizes == (7, 5) and not unpaired.aligned  # trainB's 7 images are A now
+    with pytest.raises(UserError, match="config.data.direction='ba' is not one of a2b, b2a"):
+        from jaxgan import config as config_lib
+        config_lib.validate(tiny_config(data__direction='ba'), num_devices=1, num_processes=1)
+
+
 def test_tfds_cycle_gan_reads_both_domains_of_a_split(monkeypatch):
     tfds = pytest.importorskip('tensorflow_datasets')
     from jaxgan.data import sources

@@ -98,6 +98,17 @@ def digits_colour(split: str, seed: int) -> tuple[sources.Source, sources.Source
 NAMES = ('edges2digits', 'digits_colour')
 
 
+def _grey(images: np.ndarray) -> np.ndarray:
+    """uint8 [..., C] as one grey channel, the mean of the channels (translations into a grey domain
+    come back with the data's channel count)."""
+    return np.round(np.asarray(images, np.float64).mean(-1, keepdims=True)).astype(np.uint8)
+
+
+# {demo: {direction: translations -> grey digits, white on black, as a digits classifier reads them}}:
+# the target domain's inverse true map, so that whether a translation keeps its input's digit can be read.
+READABLE = {'edges2digits': {'a2b': _grey}, 'digits_colour': {'a2b': uncolour, 'b2a': _grey}}
+
+
 def _check(split: str, name: str) -> None:
     if split not in SPLITS:
         raise UserError(f'demo:{name}:{split}: the splits are demo:{name}:train and demo:{name}:test')

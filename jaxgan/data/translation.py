@@ -29,6 +29,10 @@ probability 1/2: pytorch-CycleGAN-and-pix2pix's defaults (data/base_dataset.py, 
 sizes. A pair gets one draw, applied to A and B alike (the aligned dataset's get_params); the images
 of unpaired domains get draws of their own. The draws are a function of the seed and the example's
 position in the global stream, so a run, a resumed run and a run on more processes jitter alike.
+
+config.data.direction: `a2b` (the default) learns A to B as the data hold them; `b2a` swaps the two
+(each pair's halves, or the domains), pytorch-CycleGAN-and-pix2pix's `--direction BtoA` (facades'
+labels to photo).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 
 KINDS = ('paired', 'unpaired', 'demo')
+DIRECTIONS = ('a2b', 'b2a')
 JITTER_LOAD, JITTER_CROP = 286, 256  # pytorch-CycleGAN-and-pix2pix's --load_size and --crop_size
 JITTER_STREAM = 0x717e5  # keeps the jitter's random draws apart from the other uses of the seed
 B_STREAM = 1  # the Batcher's stream index of an unpaired B domain
@@ -58,11 +63,16 @@ class TranslationDataset:
     unpaired data (`parts`: the A and B domains, each a `pipeline.Dataset` of images [H, W, C]).
 
     `spec` describes one image of either domain; its num_examples is the number of pairs, or of A
-    images (`sizes` has both domains')."""
+    images (`sizes` has both domains'). `aligned`: example i of B is the true translation of example i
+    of A (pairs, and a demo's test split), so translations can be scored against it. `readable`: for
+    the demos, {direction: a map of translations to the images a digits classifier reads}
+    (`demos.READABLE`), so that a translation's class can be checked against its input's label."""
 
     spec: DataSpec
     parts: tuple[pipeline.Dataset, ...]
     jitter: bool = False
+    aligned: bool = False
+    readable: dict | None = None
     keys: ClassVar[tuple[str, str]] = ('a', 'b')
     labels: ClassVar[None] = None  # translation batches hold no classes (the demos' are in parts' sources)
 
@@ -79,6 +89,10 @@ class TranslationDataset:
     def source(self) -> sources.Source:
         """The pairs' source, or domain A's."""
         return self.parts[0].source
+
+    def labels_of(self, key: str) -> np.ndarray | None:
+        """The class of each example of domain `key` ('a' or 'b'), where the data have classes."""
+        return self.parts[0 if self.paired else self.keys.index(key)].source.labels
 
     def examples(self, indices: list[np.ndarray], pool: ThreadPoolExecutor | None = None
                  ) -> dict[str, np.ndarray]:
@@ -163,17 +177,22 @@ def load(config: ml_collections.ConfigDict) -> TranslationDataset:
                         'to mirror both domains alike; config.data.jitter=true flips them so')
     if d.get('on_device', False):
         raise UserError(f'config.data.on_device: not supported for translation data ({name})')
+    direction = d.get('direction', 'a2b')
+    if direction not in DIRECTIONS:
+        raise UserError(f'config.data.direction={direction!r} is not a2b or b2a')
     kind, _, arg = name.partition(':')
+    aligned, readable = kind == 'paired', None
     if kind == 'paired' and arg:
         parts = _paired_parts(*path_and_split(arg))
     elif kind == 'unpaired' and arg:
         parts = _unpaired_parts(config, *path_and_split(arg))
     elif kind == 'demo' and arg:
         demo, split = path_and_split(arg)
+        readable = demos.READABLE.get(demo)
         if demo == 'edges2digits':
-            parts = (demos.edges2digits(split),)
+            parts, aligned = (demos.edges2digits(split),), True
         elif demo == 'digits_colour':
-            parts = demos.digits_colour(split, config.seed)
+            parts, aligned = demos.digits_colour(split, config.seed), split == 'test'
         else:
             raise UserError(f'config.dataset={name!r}: the demos are '
                             f'{", ".join("demo:" + n for n in demos.NAMES)}')
@@ -183,12 +202,24 @@ def load(config: ml_collections.ConfigDict) -> TranslationDataset:
     else:
         raise UserError(f'config.dataset={name!r} is not paired:DIR[:SPLIT], unpaired:DIR[:SPLIT], '
                         f'tfds:cycle_gan/NAME[:SPLIT] or demo:NAME[:SPLIT]')
+    if direction == 'b2a':
+        parts = (_swapped(parts[0]),) if len(parts) == 1 else parts[::-1]
+        readable = {a2b: readable[b2a] for a2b, b2a in zip(DIRECTIONS, DIRECTIONS[::-1]) if b2a in readable} \
+            if readable else None
+        name += ' (B to A)'
     parts = tuple(pipeline.limited(p, d.get('limit', 0), config.seed) for p in parts)
-    return _dataset(config, parts, name, jittered)
+    return _dataset(config, parts, name, jittered, aligned, readable)
+
+
+def _swapped(pairs: sources.Source) -> sources.Source:
+    """Pairs (A, B) as (B, A)."""
+    array = pairs.array[:, ::-1] if pairs.array is not None else None
+    return sources.Source(f'{pairs.description} (B to A)', pairs.kind, len(pairs), lambda i: pairs[i][::-1], array,
+                          pairs.preprocessed, pairs.labels, pairs.class_names)
 
 
 def _dataset(config: ml_collections.ConfigDict, parts: tuple[sources.Source, ...], name: str,
-             jittered: bool) -> TranslationDataset:
+             jittered: bool, aligned: bool = False, readable: dict | None = None) -> TranslationDataset:
     """Sources (one of pairs, or A and B) to Datasets at config.image_size with one channel count."""
     d, size = config.data, config.image_size
     paired = len(parts) == 1
@@ -215,7 +246,7 @@ def _dataset(config: ml_collections.ConfigDict, parts: tuple[sources.Source, ...
         raise UserError(f'{name}: the images of domain A are {image}, those of B '
                         f'{datasets[1].spec.shape} (decoded caches of another size?)')
     spec = DataSpec('image', tuple(image), len(parts[0]), name + (' with jitter' if jittered else ''))
-    return TranslationDataset(spec, tuple(datasets), jittered)
+    return TranslationDataset(spec, tuple(datasets), jittered, aligned, readable)
 
 
 def _few(names, count: int = 3) -> str:

@@ -137,6 +137,23 @@ def check_out(out: str) -> None:
                             'delete that one first')
 
 
+def trained_in(workdir: str, dataset: str, image_size: int, *, steps: int, seed: int, channels: int = 0,
+               what: str = 'evaluation') -> str:
+    """<workdir>/classifier: a classifier of `dataset` trained there the first time (by process 0, the
+    others waiting) and reused after, by a resumed run or a second evaluation. Returns the directory."""
+    from absl import logging
+    directory = os.path.join(workdir, 'classifier')
+    if not os.path.exists(os.path.join(directory, 'classifier.json')):
+        logging.info('training a classifier of %s at %dpx for %s (%d steps)', dataset, image_size, what, steps)
+        trained = train_classifier(dataset, image_size, steps=steps, seed=seed, channels=channels)
+        if jax.process_index() == 0:
+            save(trained, directory)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+            multihost_utils.sync_global_devices(f'classifier in {workdir}')
+    return directory
+
+
 def load(directory: str) -> TrainedClassifier:
     from jaxgan.metrics.inception import _unflatten
     path = os.path.join(directory, 'classifier.npz')
