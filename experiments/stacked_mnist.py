@@ -5,8 +5,8 @@
     python -m experiments.stacked_mnist --workdir=runs/stacked --config.model.pack=2  # PacGAN2
 
 Three grey digits stacked as the channels of one image make 10^3 = 1,000 modes (VEEGAN, Srivastava et
-al. 2017; PacGAN, Lin et al. 2018). `stacked:digits`, built from scikit-learn's 1,797 8x8
-digits shipped with jaxgan, is the stand-in that needs no download; `stacked:tfds:mnist` is the
+al. 2017; PacGAN, Lin et al. 2018). `stacked:digits`, 25,600 triples drawn with the seed from
+scikit-learn's 1,797 8x8 digits shipped with jaxgan, is the stand-in that needs no download; `stacked:tfds:mnist` is the
 papers' MNIST. G and D are DCGAN's (Radford et al. 2015) at 32x32.
 
 After training, `eval_samples` samples of the EMA generator (26,000, as PacGAN's table 3 and VEEGAN's
@@ -79,7 +79,7 @@ def classifier_dir(config, workdir: str) -> str:
 
 def data_mode_labels(net: evaluation.FeatureNet, config, batch: int = 500) -> np.ndarray:
     """The modes the classifier reads in the first min(N, eval_samples) training examples: the data's own
-    figures under the same protocol (stacked:digits holds 1,797 examples, fewer than 1,000 modes' worth)."""
+    figures under the same protocol."""
     dataset = data.load(config)
     n = min(dataset.spec.num_examples, config.eval_samples)
     apply = jax.jit(lambda x: net.apply(x)[1])

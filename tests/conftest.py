@@ -1,6 +1,8 @@
 """Test set-up: 8 simulated CPU devices (set before jax is imported) and tiny configs."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -13,8 +15,11 @@ if 'xla_backend_optimization_level' not in _flags:
     _flags = f'{_flags} --xla_backend_optimization_level=0'
 os.environ['XLA_FLAGS'] = _flags.strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
-# Identical programs compiled by different tests, and by the CLI tests' subprocesses, compile once.
-os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jaxgan-test-xla-'))
+# Identical programs compiled by different tests, and by the CLI tests' subprocesses, compile once; a
+# cache folder made here is removed when the session ends.
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+    os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='jaxgan-test-xla-')
+    atexit.register(shutil.rmtree, os.environ['JAX_COMPILATION_CACHE_DIR'], ignore_errors=True)
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 

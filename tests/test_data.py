@@ -176,6 +176,9 @@ def test_stacked_digits_have_1000_modes():
     stacked = data.load(tiny_config(dataset='stacked:digits'))
     base = data.load(tiny_config(dataset='digits'))
     assert stacked.spec.shape == (16, 16, 3) and stacked.spec.num_classes == 1000
+    assert stacked.spec.num_examples == 25_600  # more than the 1,797 digits: every mode, near uniform
+    counts = np.bincount(stacked.source.labels, minlength=1000)
+    assert counts.min() > 0 and np.sum(counts / 25_600 * np.log(counts / 25.6)) < 0.05  # KL to uniform
     x = stacked.examples(np.array([5]))[0]
     digits = [int(np.flatnonzero([np.array_equal(x[..., c], b[..., 0]) for b in base.examples(np.arange(1797))])[0])
               for c in range(3)]

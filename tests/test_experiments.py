@@ -53,10 +53,11 @@ def test_every_experiment_module_is_covered():
 
 
 # Run by `make test-slow` only, to keep CI's suite near its 10 minutes: their parts (MLP and maxout,
-# the GMMN's n_critic = 0, projection D, GP with n_critic 2, spectral norm; the translation games and
-# demos, the facades download, U-GAT-IT in tests/test_translation.py) have fast tests of their own.
-SLOW = ('gan_mnist', 'gmmn_mnist', 'cgan_cifar10', 'wgan_gp_cifar10', 'sngan_cifar10', 'pix2pix_facades',
-        'cyclegan_horse2zebra', 'ugatit_selfie2anime')
+# the GMMN's n_critic = 0, projection D and conditional BatchNorm, GP with n_critic 2, spectral norm; the
+# translation games, CycleGAN with periodic scoring, the demos' scoring through pix2pix_demo, the facades
+# download, U-GAT-IT in tests/test_translation.py) have fast tests of their own.
+SLOW = ('gan_mnist', 'gmmn_mnist', 'cgan_mnist', 'cgan_cifar10', 'wgan_gp_cifar10', 'sngan_cifar10', 'pix2pix_facades',
+        'cyclegan_demo', 'cyclegan_horse2zebra', 'ugatit_selfie2anime')
 
 
 @pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n

@@ -115,6 +115,7 @@ def test_a_tiny_ctgan_trains_resumes_exactly_and_writes_sample_rows(tmp_path):
     assert all(jax.tree.leaves(same))
 
 
+@pytest.mark.slow  # three command lines, 20 s; `make test-slow` (sampling and the report have fast tests)
 def test_ctgan_sample_and_evaluate_from_the_command_line(tmp_path, python_env):
     from jaxgan.errors import UserError
     config = tiny_ctgan(tmp_path, num_steps=2)

@@ -125,17 +125,32 @@ def test_translation_evaluator_refuses_what_it_cannot_score(metrics, dataset, fe
         evaluation.make_translation_evaluator(tiny_config(**CYCLEGAN), metrics, dataset, features=features)
 
 
-def test_translation_models_are_scored_during_training(tmp_path):
-    import json
-    import os
+@pytest.fixture(scope='module')
+def cyclegan_run(tmp_path_factory):
+    """A tiny CycleGAN trained 2 steps, its test split scored (aligned) after each, checkpointed at 2."""
+    workdir = str(tmp_path_factory.mktemp('cyclegan'))
     config = tiny_config(num_steps=2, eval__every=1, eval__metrics='aligned', eval_dataset='demo:digits_colour:test',
                          **CYCLEGAN)
-    train.train(config, str(tmp_path))
+    return workdir, train.train(config, workdir)
+
+
+def test_translation_models_are_scored_during_training_and_after(cyclegan_run, python_env):
+    import json
+    import os
+    import pathlib
+    from tests.conftest import run_cli
+    tmp_path = pathlib.Path(cyclegan_run[0])
     rows = [json.loads(line) for line in open(tmp_path / 'eval' / 'history.jsonl')]
     assert [r['protocol']['step'] for r in rows] == [1, 2]
     assert all({'l1', 'psnr', 'ssim', 'sharpness'} <= r['metrics'].keys() for r in rows)
     assert rows[0]['metrics']['l1'] != rows[1]['metrics']['l1']
     assert not os.path.exists(tmp_path / 'best' / 'best.json')  # no FID asked, no best checkpoint
+    done = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={tmp_path}', '--metrics=aligned', '--direction=b2a'],
+                   python_env, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.load(open(tmp_path / 'eval' / 'step_00000002.json'))
+    assert result['protocol']['direction'] == 'b2a' and result['protocol']['inputs'] == 360
+    assert result['metrics']['l1'] != rows[1]['metrics']['l1']  # the other generator, against the grey digits
 
 
 def test_heatmap_images_run_from_blue_at_the_minimum_to_red_at_the_maximum():
@@ -176,7 +191,7 @@ def _l1(x, y):
     return np.mean(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)))
 
 
-@pytest.mark.parametrize('light', [True, False])
+@pytest.mark.parametrize('light', [pytest.param(True, marks=pytest.mark.slow), False])  # light: `make test-slow`
 def test_ugatit_terms_are_the_official_losses(light):
     """Each term of U-GAT-IT's game against train() of UGATIT.py (znxlwm/UGATIT-pytorch), with the
     official weights, on the networks applied one by one to a constructed batch."""
@@ -284,13 +299,14 @@ def test_ugatit_discriminators_fit_small_images():
 
 
 @pytest.fixture(scope='module')
-def ugatit_run(tmp_path_factory):
+def ugatit_run(tmp_path_factory):  # slow tests only: its compilation is the longest of the suite's
     """A tiny U-GAT-IT (the full generator, 16 px, D of 3 layers) trained one step and checkpointed."""
     workdir = str(tmp_path_factory.mktemp('ugatit'))
     config = tiny_config(num_steps=1, checkpoint_every=1, sample_every=1, log_every=1, translation__d_layers=3, **UGATIT)
     return workdir, train.train(config, workdir)
 
 
+@pytest.mark.slow  # 40 s of compilation; `make test-slow` (the terms are checked above, the grid's heatmap below)
 def test_ugatit_trains_with_finite_losses_and_rho_in_range(ugatit_run):
     import json
     import os
@@ -325,13 +341,13 @@ def _write_images(folder, names_sizes):
         Image.fromarray(pixels[..., 0] if c == 1 else pixels).save(path)
 
 
-def test_translate_writes_each_image_translated_by_the_trained_generator(ugatit_run, tmp_path):
+def test_translate_writes_each_image_translated_by_the_trained_generator(cyclegan_run, tmp_path):
     import os
     from PIL import Image
     from jaxgan import translate
     from jaxgan.checkpoint import load_run
     from jaxgan.data import sources, transforms
-    workdir, _ = ugatit_run
+    workdir, _ = cyclegan_run
     inputs = tmp_path / 'in'
     _write_images(inputs, {'one.png': (20, 24, 3), 'two.jpg': (16, 16, 1), 'sub/three.bmp': (40, 30, 4)})
     (inputs / 'notes.txt').write_text('not an image')
@@ -357,10 +373,10 @@ def test_translate_writes_each_image_translated_by_the_trained_generator(ugatit_
     assert [os.path.basename(p) for p in single] == ['one.png']
 
 
-def test_translate_refuses_bad_input_in_one_line_and_writes_nothing(ugatit_run, tmp_path):
+def test_translate_refuses_bad_input_in_one_line_and_writes_nothing(cyclegan_run, tmp_path):
     import os
     from jaxgan import translate
-    workdir, _ = ugatit_run
+    workdir, _ = cyclegan_run
     good, empty, corrupt, clash = (tmp_path / n for n in ('good', 'empty', 'corrupt', 'clash'))
     _write_images(good, {'x.png': (16, 16, 3)})
     empty.mkdir()
@@ -397,15 +413,15 @@ def test_translate_names_a_model_that_cannot_translate_that_way():
         check_direction(pix2pix, 'b2a', 'runs/p', 'pix2pix')
 
 
-def test_translate_command_line(ugatit_run, tmp_path, python_env):
+def test_translate_command_line(cyclegan_run, tmp_path, python_env):
     from tests.conftest import run_cli
-    workdir, _ = ugatit_run
+    workdir, _ = cyclegan_run
     _write_images(tmp_path / 'in', {'face.png': (32, 32, 3), 'cat.jpg': (24, 32, 3)})
     result = run_cli(['-m', 'jaxgan.translate', f'--workdir={workdir}', '--input=in', '--out=out', '--direction=b2a',
                       '--noema', '--batch_size=2'], python_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['cat.png', 'face.png']
-    assert result.stderr.splitlines()[-1] == ('wrote 2 translations (b2a, ugatit of step 1, trained params, 16x16) '
+    assert result.stderr.splitlines()[-1] == ('wrote 2 translations (b2a, cyclegan of step 2, trained params, 16x16) '
                                               'to out')
     result = run_cli(['-m', 'jaxgan.translate', f'--workdir={workdir}', '--input=in', '--out=in'], python_env, tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
