@@ -12,7 +12,6 @@ beside the published figures on stacked MNIST (PacGAN, Lin et al. 2018, table 3;
 al. 2017, table 2; 26,000 samples) and the training data's own modes under the same classifier.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -22,7 +21,9 @@ import time
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import processes  # benchmarks/processes.py
+
+REPO = processes.REPO
 # Every run: stacked_mnist's DCGAN without its packing; each config adds its fields to these.
 COMMON = {'dataset': 'stacked:digits', 'model.pack': 1, 'log_every': 100, 'sample_every': 100_000,
           'checkpoint_every': 100_000}
@@ -48,20 +49,11 @@ def write(args, classifier_seconds: float, runs: list) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--seeds', type=int, default=3)
-    parser.add_argument('--first_seed', type=int, default=0, help='seeds first_seed, ..., first_seed + seeds - 1')
-    parser.add_argument('--steps', type=int, default=400)
+    parser = processes.parser(CONFIGS, steps=400, out='stacked_digits.json')
     parser.add_argument('--eval_samples', type=int, default=26_000)
-    parser.add_argument('--configs', default=','.join(CONFIGS))
-    parser.add_argument('--classifier', default='', help='a digits classifier at 32px; default: train one')
-    parser.add_argument('--out', default=os.path.join(REPO, 'benchmarks', 'results', 'stacked_digits.json'))
     args = parser.parse_args()
-    names = args.configs.split(',')
-    unknown = [n for n in names if n not in CONFIGS]
-    if unknown:
-        parser.error(f'unknown configs {unknown}: choose from {",".join(CONFIGS)}')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep))
+    names = processes.chosen(parser, args, CONFIGS)
+    env = processes.environment()
     with tempfile.TemporaryDirectory() as scratch:
         env.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(scratch, 'xla'))
         classifier = args.classifier

@@ -8,9 +8,9 @@ of CONFIGS, a seed and a fixed step budget (the learning rate held for half of i
 in the demos), timed from start to exit. The experiment scores the test split after training
 (`translation_scores.json`): L1, PSNR, SSIM and sharpness against the true translations, the class
 accuracy of the translations under a digits classifier (trained first on `digits:train`, or
---classifier=DIR), and FID and
-KID of the translations against the target domain in that classifier's features. Time per step is the
-mean of the logged steps/s past the first log row (which holds the compilation).
+--classifier=DIR), and FID and KID of the translations against the target domain in that classifier's
+features. Time per step is the mean of the logged steps/s past the first log row (which holds the
+compilation): measure it on an otherwise idle machine.
 
 The paper's comparisons: pix2pix's U-Net trained with the adversarial term and 100 L1 against the same
 U-Net on L1 alone (Isola et al. 2017, section 4.2: L1 alone is blurry); CycleGAN with its cycle loss
@@ -19,7 +19,6 @@ the translation need not keep its input's content). --workdirs keeps the runs: r
 directory and finished runs are only scored again.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -29,7 +28,9 @@ import time
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import processes  # benchmarks/processes.py
+
+REPO = processes.REPO
 COMMON = {'log_every': 100, 'sample_every': 100_000, 'checkpoint_every': 100_000}
 CONFIGS = {  # name: (experiment, fields)
     'pix2pix': ('pix2pix_demo', {}),
@@ -49,20 +50,11 @@ def ms_per_step(workdir: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--seeds', type=int, default=3)
-    parser.add_argument('--first_seed', type=int, default=0)
-    parser.add_argument('--steps', type=int, default=1000)
-    parser.add_argument('--configs', default=','.join(CONFIGS))
+    parser = processes.parser(CONFIGS, steps=1000, out='translation_demos.json')
     parser.add_argument('--workdirs', default='', help='keep the runs here (default: a temporary folder)')
-    parser.add_argument('--classifier', default='', help='a digits classifier at 32px; default: train one')
-    parser.add_argument('--out', default=os.path.join(REPO, 'benchmarks', 'results', 'translation_demos.json'))
     args = parser.parse_args()
-    names = args.configs.split(',')
-    unknown = [n for n in names if n not in CONFIGS]
-    if unknown:
-        parser.error(f'unknown configs {unknown}: choose from {",".join(CONFIGS)}')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep))
+    names = processes.chosen(parser, args, CONFIGS)
+    env = processes.environment()
     with tempfile.TemporaryDirectory() as scratch:
         root = args.workdirs or scratch
         os.makedirs(root, exist_ok=True)

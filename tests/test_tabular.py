@@ -72,6 +72,19 @@ def test_the_gradient_penalty_draws_one_interpolation_weight_per_pack():
     assert isinstance(term, T.GradientPenalty)
 
 
+def test_linear_layers_start_as_torch_nn_linear():
+    """ctgan keeps torch's nn.Linear initialisation: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    from jaxgan.models import tabular as models
+    params = models.Generator(out=7, widths=(256, 256)).init(jax.random.key(0), jnp.zeros((4, 40)), train=False)['params']
+    for name, fan_in in (('Residual_0', 40), ('Residual_1', 296), ('Dense_0', 552)):
+        layer = params[name]['Dense_0'] if name.startswith('Residual') else params[name]
+        bound = 1 / np.sqrt(fan_in)
+        kernel, bias = np.asarray(layer['kernel']), np.asarray(layer['bias'])
+        assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.99 * bound
+        assert np.abs(bias).max() <= bound and (bias != 0).all()  # not flax's zeros
+        assert abs(kernel.std() - bound / np.sqrt(3)) < 0.05 * bound  # uniform's spread, not LeCun's sqrt(3) more
+
+
 def test_adam_weight_decay_is_l2_added_to_the_gradient():
     """CTGAN's optimisers are torch's Adam with weight_decay: the decay joins the gradient before Adam's moments."""
     from jaxgan import config as config_lib, optim

@@ -9,7 +9,9 @@ package's `synthesizers/ctgan.py`, classes Residual, Generator and Discriminator
 
 The package's defaults, which config.model carries: z of 128 (embedding_dim), widths (256, 256) for both
 networks (generator_dim, discriminator_dim), packs of 10 (pac). BatchNorm as torch's BatchNorm1d:
-momentum 0.1 of the new batch (flax's 0.9 of the old), epsilon 1e-5.
+momentum 0.1 of the new batch (flax's 0.9 of the old), epsilon 1e-5. Linear layers are initialised as
+torch's nn.Linear (the package keeps its defaults): weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+not flax's LeCun-normal weights (sqrt(3) times the spread) and zero biases.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ import jax
 import jax.numpy as jnp
 
 
+def linear(features: int, fan_in: int) -> nn.Dense:
+    """A Dense layer of `fan_in` inputs initialised as torch.nn.Linear's reset_parameters: kaiming_uniform
+    with a = sqrt(5) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias; the same bound."""
+    bound = 1.0 / fan_in ** 0.5
+    uniform = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)  # noqa: E731
+    return nn.Dense(features, kernel_init=uniform, bias_init=uniform)
+
+
 class Residual(nn.Module):
     """ctgan's Residual: relu(bn(fc(x))) concatenated with x."""
 
@@ -28,7 +38,7 @@ class Residual(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-        h = nn.Dense(self.width)(x)
+        h = linear(self.width, x.shape[-1])(x)
         h = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(h)
         return jnp.concatenate([nn.relu(h), x], axis=-1)
 
@@ -43,7 +53,7 @@ class Generator(nn.Module):
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
         for width in self.widths:
             x = Residual(width)(x, train=train)
-        return nn.Dense(self.out)(x)
+        return linear(self.out, x.shape[-1])(x)
 
 
 class Discriminator(nn.Module):
@@ -55,7 +65,7 @@ class Discriminator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
         for width in self.widths:
-            x = nn.Dense(width)(x)
+            x = linear(width, x.shape[-1])(x)
             x = nn.leaky_relu(x, 0.2)
             x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return {'logits': nn.Dense(1)(x)[:, 0], 'features': x}
+        return {'logits': linear(1, x.shape[-1])(x)[:, 0], 'features': x}

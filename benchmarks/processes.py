@@ -1,0 +1,33 @@
+"""What the benchmarks that run each configuration and seed as a fresh process share: their command
+line's common flags and the subprocesses' environment (the repository importable)."""
+
+import argparse
+import os
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parser(configs: dict, *, steps: int, out: str) -> argparse.ArgumentParser:
+    """--seeds, --first_seed, --steps, --configs (names of `configs`), --classifier, --out."""
+    p = argparse.ArgumentParser()
+    p.add_argument('--seeds', type=int, default=3)
+    p.add_argument('--first_seed', type=int, default=0, help='seeds first_seed, ..., first_seed + seeds - 1')
+    p.add_argument('--steps', type=int, default=steps)
+    p.add_argument('--configs', default=','.join(configs))
+    p.add_argument('--classifier', default='', help='a digits classifier at 32px; default: train one')
+    p.add_argument('--out', default=os.path.join(REPO, 'benchmarks', 'results', out))
+    return p
+
+
+def chosen(p: argparse.ArgumentParser, args: argparse.Namespace, configs: dict) -> list[str]:
+    """The names --configs asks for; an unknown one is a usage error."""
+    names = args.configs.split(',')
+    unknown = [n for n in names if n not in configs]
+    if unknown:
+        p.error(f'unknown configs {unknown}: choose from {",".join(configs)}')
+    return names
+
+
+def environment() -> dict:
+    """os.environ with the repository first on PYTHONPATH, for `python -m experiments.X` subprocesses."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep))
