@@ -64,8 +64,8 @@ def main() -> None:
                             '--steps=2000', f'--out={classifier}'], check=True, capture_output=True, env=env)
         classifier_seconds = time.perf_counter() - start
         runs = []
-        for name in names:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):  # seed by seed: a stopped run has every config
+            for name in names:
                 workdir = os.path.join(scratch, f'{name}_{seed}')
                 fields = {**COMMON, **CONFIGS[name], 'seed': seed, 'num_steps': args.steps,
                           'eval_samples': args.eval_samples, 'mode_classifier': classifier}

@@ -11,11 +11,13 @@ are aligned by the true map, so the translations can be scored against the truth
 G_ab(a) against colour(a); the accuracy, the share of G_ab(a) that a digits classifier reads, through
 the inverse map `uncolour`, as a's digit; FID and KID of the translations against the test split's B in
 that classifier's features (on their luma); in <workdir>/translation_scores.json and the log (the
-classifier as in pix2pix_demo: config.eval.features, or one trained on `digits:train` into the workdir). The networks and losses are
-CycleGAN's (ResNet generators, 6 blocks below 256 px; 70x70 PatchGANs; least-squares losses; cycle
-lambda 10, identity 0.5 lambda; a history of 50 generated images for each D), at a quarter of the
-paper's widths for a CPU demo at 32 px (about 3.4 steps/s on two CPU cores, 10 minutes).
-`--config.translation.cycle=0` drops the cycle (and identity) losses: the paper's ablation, where the translation need not keep the digit.
+classifier as in pix2pix_demo: config.eval.features, or one trained on `digits:train` into the workdir).
+The networks and losses are CycleGAN's (ResNet generators, 6 blocks below 256 px; 70x70 PatchGANs;
+least-squares losses; cycle lambda 10, identity 0.5 lambda; a history of 50 generated images for each
+D), at a quarter of the paper's widths for a CPU demo at 32 px (about 0.3 s a step on two CPU cores:
+2,000 steps in 10 to 15 minutes). `--config.translation.cycle=0` drops the cycle (and identity) losses:
+the paper's ablation, where the translation need not keep the digit. Measured: README, "Scoring
+translations".
 """
 
 from __future__ import annotations
