@@ -30,6 +30,7 @@ Metrics:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -565,10 +566,21 @@ def translations(model, state, images: np.ndarray, direction: str = 'a2b', batch
     """A translation model's outputs (EMA generators unless ema=False, evaluation mode) for uint8 images
     [N, H, W, C], as uint8 in the data's units."""
     params = state.ema if ema else state.params
-    fn = jax.jit(lambda p, model_state, x: model.translate(p, model_state, model.spec.model_input(x), direction))
+    fn = _translator(model, direction)
     out = [np.asarray(fn(params, state.model_state, jnp.asarray(images[i:i + batch])))
            for i in range(0, len(images), batch)]
     return model.spec.to_data_units(np.concatenate(out))
+
+
+@functools.lru_cache(maxsize=16)
+def _translator(model, direction: str):
+    """The jitted generator of `direction` on uint8 images, compiled once per model, not per evaluation."""
+    return jax.jit(lambda p, model_state, x: model.translate(p, model_state, model.spec.model_input(x), direction))
+
+
+def _chunks(images: np.ndarray, size: int = 500) -> Iterator[np.ndarray]:
+    """Consecutive batches of at most about `size` images, for an Extractor."""
+    return iter(np.array_split(images, max(1, len(images) // size)))
 
 
 # Scores of a translation model on a test split (TranslationEvaluator).
@@ -630,7 +642,7 @@ class TranslationEvaluator:
                 results['accuracy_truth'] = self.truth_accuracy
         distances = tuple(m for m in self.metrics if m in ('fid', 'kid'))
         if distances:
-            fake = self.extractor(iter(np.array_split(out, max(1, len(out) // 500))))
+            fake = self.extractor(_chunks(out))
             results.update(compute_metrics(distances, self.reference, fake, self.net))
         protocol = dict(self.protocol, generator='EMA' if ema else 'trained params',
                         step=int(parallel.to_host(state.step)), seconds=round(time.perf_counter() - start, 2))
@@ -668,11 +680,10 @@ def make_translation_evaluator(config: ml_collections.ConfigDict, metrics: tuple
     if 'accuracy' in metrics and not features.startswith('classifier:'):
         raise UserError('--metrics=accuracy needs config.eval.features=classifier:DIR, a digits classifier '
                         '(python -m jaxgan.metrics.classifier --dataset=digits --image_size=32 --out=DIR)')
-    sizes = dict(zip(test.keys, test.sizes)) if not test.paired else {'a': test.sizes[0], 'b': test.sizes[0]}
     images = test.examples([np.arange(n) for n in test.sizes])
     inputs, targets = images[source], images[target]
-    protocol: dict = {'dataset': test.spec.source, 'direction': direction, 'inputs': sizes[source],
-                      'targets': sizes[target]}
+    protocol: dict = {'dataset': test.spec.source, 'direction': direction, 'inputs': len(inputs),
+                      'targets': len(targets)}
     net = extractor = truth_accuracy = None
     reference: dict = {}
     if 'accuracy' in metrics or {'fid', 'kid'} & set(metrics):
@@ -693,7 +704,7 @@ def make_translation_evaluator(config: ml_collections.ConfigDict, metrics: tuple
                 net = grey_input(net)
             net.check(targets.shape[1:], dataset)
             extractor = Extractor(net, mesh or parallel.make_mesh(), keep=min(keep, len(inputs)))
-            real = extractor(iter(np.array_split(targets, max(1, len(targets) // 500))))
+            real = extractor(_chunks(targets))
             mu, sigma = real['moments'].mean_cov()
             reference = {'mu': mu, 'sigma': sigma, 'features': real['features']}
             protocol.update(features=net.name, reference=f'the {len(targets)} images of {dataset}\'s domain '
