@@ -67,7 +67,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.augment.kimg = 500.0  # ada: thousands of real images in which p can move by 1
 
     c.model = ml_collections.ConfigDict()  # the generator and the discriminator
-    c.model.name = 'dcgan'  # dcgan | mlp | resnet; translation: pix2pix | cyclegan | ugatit; tables: ctgan
+    c.model.name = 'dcgan'  # dcgan | mlp | resnet | stylegan2; translation: pix2pix | cyclegan | ugatit; tables: ctgan
     c.model.z_dim = 100  # size of the latent vector z
     c.model.latent = 'normal'  # normal | uniform (the DCGAN paper's U[-1, 1])
     c.model.g_width = 64  # dcgan: channels of G's last hidden layer, doubled per layer towards z
@@ -129,6 +129,23 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_objective.mmd = 0.0  # MMD between real and generated batches (GMMN; Li et al. 2015)
     c.g_objective.mmd_bandwidths = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # Gaussian kernels' sigmas
 
+    # StyleGAN2 (config.model.name stylegan2; Karras et al. 2020, models.stylegan2): the networks' sizes and
+    # the training's regularisers. experiments.stylegan2_ffhq sets them from the official configs.
+    c.stylegan2 = ml_collections.ConfigDict()
+    c.stylegan2.w_dim = 512  # width of w and of the mapping network
+    c.stylegan2.mapping_layers = 8  # layers of the mapping network (the official cifar config: 2)
+    c.stylegan2.channel_base = 32768  # feature maps at resolution r: min(channel_base // r, channel_max)
+    c.stylegan2.channel_max = 512
+    c.stylegan2.mbstd_group = 4  # D's minibatch standard deviation: group size (per device)
+    c.stylegan2.conv_clamp = 256.0  # every layer's output clipped to +-this; 0: none
+    c.stylegan2.num_fp16_res = 4  # with compute_dtype=bfloat16: the highest resolutions computed in it (the rest float32)
+    c.stylegan2.d_architecture = 'resnet'  # resnet | orig (the official cifar config)
+    c.stylegan2.style_mixing = 0.9  # probability of mixing two latents' ws at a random layer; 0: off
+    c.stylegan2.pl_weight = 2.0  # path-length regularisation's weight; 0: off
+    c.stylegan2.pl_every = 4  # lazy path-length regularisation: every k steps, weighed k times
+    c.stylegan2.pl_batch_shrink = 2  # path-length regularisation on 1 / this of each device's batch
+    c.stylegan2.pl_decay = 0.01  # the running mean of path lengths moves by this fraction per regularised step
+
     # Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit; jaxgan.translation).
     c.translation = ml_collections.ConfigDict()
     c.translation.patch = 70  # the PatchGAN's receptive field: 70 (the papers'), 34, 16 or 1
@@ -159,6 +176,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.ema = ml_collections.ConfigDict()  # the generator's exponential moving average
     c.ema.decay = 0.999  # EMA of the generator's params, used for samples; 0 turns it off
     c.ema.start = 0  # steps before which the EMA copies the params
+    c.ema.half_life_kimg = 0.0  # > 0: StyleGAN2's EMA instead of decay, beta = 0.5 ** (batch / half-life in images)
+    c.ema.rampup = 0.0  # with half_life_kimg: the half-life is at most rampup * images seen so far (StyleGAN2-ADA); 0: none
 
     c.batch_norm = 'per_device'  # per_device (as DCGAN) | cross_device (statistics over the global batch)
     c.compute_dtype = 'float32'  # float32 | bfloat16 (params stay float32)
@@ -348,6 +367,22 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(config.max_nonfinite_skips >= 0,
            f'config.max_nonfinite_skips={config.max_nonfinite_skips} must be >= 0')
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')
+    _check(config.ema.half_life_kimg >= 0 and config.ema.rampup >= 0,
+           'config.ema.half_life_kimg and config.ema.rampup must be >= 0')
+    s2 = config.stylegan2
+    _positive(config, 'stylegan2.w_dim', 'stylegan2.mapping_layers', 'stylegan2.channel_base', 'stylegan2.channel_max',
+              'stylegan2.mbstd_group', 'stylegan2.pl_every', 'stylegan2.pl_batch_shrink')
+    _check(0.0 <= s2.style_mixing <= 1.0, f'config.stylegan2.style_mixing={s2.style_mixing} must be in [0, 1]')
+    _check(s2.pl_weight >= 0 and s2.conv_clamp >= 0 and 0 < s2.pl_decay <= 1 and s2.num_fp16_res >= 0,
+           'config.stylegan2: pl_weight, conv_clamp and num_fp16_res must be >= 0, pl_decay in (0, 1]')
+    _one_of(config, 'stylegan2.d_architecture', ('resnet', 'orig'))
+    if config.model.name == 'stylegan2':
+        per_device = config.batch_size // (num_devices * config.model.pack)
+        group = min(s2.mbstd_group, per_device)
+        _check(per_device % group == 0,
+               f'config.stylegan2.mbstd_group={s2.mbstd_group}: D\'s minibatch standard deviation takes groups of '
+               f'{group} of the {per_device} examples on each device, which do not divide into them (make the '
+               'per-device batch a multiple of the group, or the group smaller)')
     t = config.table
     _check(0.0 <= t.holdout < 1.0, f'config.table.holdout={t.holdout} must be in [0, 1)')
     _positive(config, 'table.max_modes')

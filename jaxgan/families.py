@@ -68,7 +68,10 @@ def build(config: Config, spec: DataSpec, values: Config | None = None) -> Model
 
 def step_options(config: Config, values: Config | None = None) -> dict:
     """The config's options of core.step.make_step_fn (the EMA decay from `values`, as in build)."""
-    return dict(nonfinite=config.nonfinite, ema_decay=(values or config).ema.decay, ema_start=config.ema.start)
+    e = config.ema
+    decay = (step_lib.half_life_decay(config.batch_size, e.half_life_kimg * 1000, e.rampup) if e.half_life_kimg
+             else (values or config).ema.decay)
+    return dict(nonfinite=config.nonfinite, ema_decay=decay, ema_start=e.start)
 
 
 def make_train_step(model: Model, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:

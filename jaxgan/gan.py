@@ -87,6 +87,9 @@ TERMS: tuple[tuple[str, Callable[[Config], bool], Callable[[Config, DataSpec], T
     ('g', lambda c: c.penalties.historical_averaging > 0,
      lambda c, s: T.HistoricalAveraging('g_historical_averaging', c.penalties.historical_averaging)),
     ('g', lambda c: c.penalties.zcr_g > 0, lambda c, s: T.LatentDiversity('zcr_g', c.penalties.zcr_g)),
+    ('g', lambda c: c.model.name == 'stylegan2' and c.stylegan2.pl_weight > 0,
+     lambda c, s: T.PathLength('path_length', c.stylegan2.pl_weight, every=c.stylegan2.pl_every,
+                               shrink=c.stylegan2.pl_batch_shrink, decay=c.stylegan2.pl_decay)),
 )
 INPUT_GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'dragan', 'r2')
 
@@ -163,6 +166,19 @@ class GAN:
         packed first and the outputs are per pack, [B / m]."""
         return apply(self.discriminator, params, model_state, packing.pack(x, self.pack),
                      y if self.d_conditioned else None, train=train, rng=rng)
+
+
+def _mixing_noise(key: jax.Array, updates: int, batch: int, z_dim: int, num_ws: int, probability: float,
+                  suffix: str) -> dict:
+    """Style mixing's draws for `updates` batches (StyleGAN2Loss.run_G of stylegan2-ada-pytorch): second
+    latents, and per batch one layer from which their ws replace the first's, uniform in [1, num_ws) with
+    `probability` and num_ws (no mixing) otherwise; the layer is repeated over the batch, so that each
+    device reads it with its share."""
+    z_key, cut_key, use_key = jax.random.split(key, 3)
+    cutoff = jax.random.randint(cut_key, (updates,), 1, num_ws)
+    cutoff = jnp.where(jax.random.uniform(use_key, (updates,)) < probability, cutoff, num_ws)
+    return {'z_mix' + suffix: jax.random.normal(z_key, (updates, batch, z_dim)),
+            'mix_cutoff' + suffix: jnp.broadcast_to(cutoff[:, None], (updates, batch))}
 
 
 def draw_latents(key: jax.Array, batch_shape: tuple[int, ...], z_dim: int, latent: str, categorical: int,
@@ -291,7 +307,11 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     m, info = config.model, config.infogan
     latent_dim = m.z_dim + info.categorical + info.continuous
     labels = lambda: jnp.zeros((2,), jnp.int32)
-    networks = {'G': Network(generator, lambda: (jnp.zeros((2, latent_dim)), labels() if g_cond else None))}
+    style = config.model.name == 'stylegan2'  # G = mapping + synthesis, noise inputs (models.stylegan2)
+    networks = {'G': Network(generator, lambda: (jnp.zeros((2, latent_dim)), labels() if g_cond else None),
+                             ('noise',) if style else ())}
+    mixing = style and config.stylegan2.style_mixing > 0
+    path_length = style and config.stylegan2.pl_weight > 0
     n_critic, pack = config.n_critic, config.model.pack
     critic = None
     if n_critic > 0:
@@ -324,9 +344,30 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         if config.penalties.zcr > 0 or config.penalties.zcr_g > 0:  # z only, never InfoGAN's codes
             dz = valued.penalties.zcr_sigma * jax.random.normal(jax.random.fold_in(key, 3), (updates, batch, m.z_dim))
             out['z_perturbation'] = jnp.pad(dz, ((0, 0), (0, 0), (0, latent_dim - m.z_dim)))
+        if mixing:
+            out.update(_mixing_noise(jax.random.fold_in(key, 4), updates, batch, m.z_dim, generator.num_ws,
+                                     config.stylegan2.style_mixing, ''))
+        if path_length:  # the path-length penalty's own latents, mixed as in training
+            out['z_pl'] = jax.random.normal(jax.random.fold_in(key, 5), (updates, batch, m.z_dim))
+            if mixing:
+                out.update(_mixing_noise(jax.random.fold_in(key, 6), updates, batch, m.z_dim, generator.num_ws,
+                                         config.stylegan2.style_mixing, '_pl'))
         return out
 
+    def ws_of(nets, noise, z: str, suffix: str, update: bool) -> jax.Array:
+        """StyleGAN2's ws of latents noise[z], mixed with those of noise['z_mix' + suffix] from the layer
+        noise['mix_cutoff' + suffix] on (StyleGAN2Loss.run_G); only the first mapping tracks w_avg."""
+        y = noise.get('y_fake') if g_cond else None
+        ws = nets('G', noise[z], y, method='map', update=update)
+        if not mixing:
+            return ws
+        other = nets('G', noise['z_mix' + suffix], y, method='map', update=False)
+        layer = jnp.arange(ws.shape[1])
+        return jnp.where(layer[None, :, None] < noise['mix_cutoff' + suffix][:, None, None], ws, other)
+
     def generate(nets, real, noise) -> dict:
+        if mixing:
+            return {'x': nets('G', ws_of(nets, noise, 'z', '', True), method='synthesize')}
         return {'x': nets('G', noise['z'], noise.get('y_fake') if g_cond else None)}
 
     d_labels = lambda where, key: where.get(key) if d_cond else None
@@ -360,6 +401,9 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         'g_perturbed': lambda v: v.nets('G', v.noise['z'] + v.noise['z_perturbation'],
                                         v.noise.get('y_fake') if g_cond else None, update=False),
         'd_perturbed': lambda v: v['d_of_fake_x'](v['g_perturbed']),
+        # StyleGAN2's path-length penalty: the ws it is taken at, and the synthesis network as a function.
+        'pl_ws': lambda v: ws_of(v.nets, v.noise, 'z_pl', '_pl', False),
+        'g_synthesis': lambda v: lambda ws: v.nets('G', ws, method='synthesize', update=False),
     }
 
     def prepare(batch: dict) -> dict:

@@ -11,6 +11,17 @@ norm typical in between. Arithmetic averages the codes of each group (DCGAN aver
 mean(a) - mean(b) + mean(c): a row per group (its codes, then their mean) and a last row with the result
 and noisy neighbours of it (the result plus N(0, 0.25^2) noise). `--out=FILE.npy` writes the images
 themselves, uint8 [N, H, W, C] in the grid's order, instead of the grid.
+
+StyleGAN2's tools (config.model.name=stylegan2), as the official style_mixing.py and truncation sweeps:
+
+    python -m jaxgan.latent --workdir=DIR --op=mixing --rows=0,1,2 --cols=3,4,5,6 --styles=0-3 --out=mix.png
+    python -m jaxgan.latent --workdir=DIR --op=truncation --seeds=0,1,2 --psis=1,0.7,0.5,0 --out=trunc.png
+
+Mixing: the first row holds the column seeds' images, the first column the row seeds'; the cell (r, c)
+is row r's ws with the layers in --styles taken from column c's (coarse layers, the first ones, carry
+pose and shape; fine ones colour). Truncation: a row per seed, a column per psi, w = w_avg + psi (w -
+w_avg) on the first --cutoff layers (all by default); psi 0 is the tracked average w. Both use the EMA
+generator with its constant noise.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import numpy as np
 
 from jaxgan import sampling
 from jaxgan.errors import UserError
+from jaxgan.models import stylegan2
 
 
 def codes(gan, seeds: Sequence[int]) -> jax.Array:
@@ -77,6 +89,69 @@ def render(gan, state, config, z: jax.Array, y: jax.Array | None = None) -> np.n
                          batch_size=max(config.batch_size, len(z)))
 
 
+def _stylegan2(gan, op: str) -> None:
+    if not isinstance(gan.generator, stylegan2.Generator):
+        raise UserError(f'--op={op} needs a StyleGAN2 generator (config.model.name=stylegan2)')
+
+
+def parse_styles(text: str, num_ws: int) -> list[int]:
+    """--styles '0-3' or '0,2,5': layer indices of ws, each below num_ws."""
+    layers = []
+    try:
+        for part in (p.strip() for p in text.split(',') if p.strip()):
+            lo, _, hi = part.partition('-')
+            layers.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise UserError(f'--styles={text!r}: layers as ranges and indices, e.g. 0-3 or 0,2,5') from None
+    if not layers or min(layers) < 0 or max(layers) >= num_ws:
+        raise UserError(f'--styles={text!r}: layers from 0 to {num_ws - 1} (this generator has {num_ws} ws)')
+    return sorted(set(layers))
+
+
+def mixed_ws(row_ws: jax.Array, col_ws: jax.Array, styles: Sequence[int]) -> jax.Array:
+    """[R * C, num_ws, w_dim]: for each row r and column c, row r's ws with the layers `styles` of c's."""
+    take = jnp.zeros(row_ws.shape[1], bool).at[jnp.asarray(styles)].set(True)[None, None, :, None]
+    return jnp.where(take, col_ws[None], row_ws[:, None]).reshape(-1, *row_ws.shape[1:])
+
+
+def _synthesize(gan, state, ws: jax.Array) -> np.ndarray:
+    variables = {'params': state.ema['G'], **state.model_state['G']}
+    images = jax.jit(lambda v, w: gan.generator.apply(v, w, method='synthesize'))(variables, ws)
+    return gan.spec.to_data_units(np.asarray(images))
+
+
+def _map(gan, state, z: jax.Array, y: jax.Array | None, psi: float = 1.0, cutoff: int | None = None) -> jax.Array:
+    variables = {'params': state.ema['G'], **state.model_state['G']}
+    return gan.generator.apply(variables, z, y, method='map', truncation_psi=psi, truncation_cutoff=cutoff)
+
+
+def style_grid(gan, state, f, y_value) -> tuple[np.ndarray, int]:
+    """The images of --op=mixing or --op=truncation, and the grid's columns."""
+    label = lambda n: None if y_value is None else jnp.full((n,), y_value, jnp.int32)
+    if f.op == 'mixing':
+        rows, cols = _seeds(f.rows, 'rows'), _seeds(f.cols, 'cols')
+        styles = parse_styles(f.styles, gan.generator.num_ws)
+        row_ws = _map(gan, state, codes(gan, rows), label(len(rows)))
+        col_ws = _map(gan, state, codes(gan, cols), label(len(cols)))
+        ws = jnp.concatenate([col_ws, jnp.concatenate([row_ws[:, None], mixed_ws(row_ws, col_ws, styles).reshape(
+            len(rows), len(cols), *row_ws.shape[1:])], axis=1).reshape(-1, *row_ws.shape[1:])])
+        images = _synthesize(gan, state, ws)
+        blank = np.full_like(images[:1], 255)
+        return np.concatenate([blank, images]), len(cols) + 1
+    seeds = _seeds(f.seeds, 'seeds')
+    try:
+        psis = [float(p) for p in f.psis.split(',') if p.strip()]
+    except ValueError:
+        raise UserError(f'--psis={f.psis!r}: a comma-separated list of numbers') from None
+    if not psis:
+        raise UserError('--psis: give at least one truncation psi')
+    if f.cutoff is not None and not 0 < f.cutoff <= gan.generator.num_ws:
+        raise UserError(f'--cutoff={f.cutoff}: from 1 to {gan.generator.num_ws} (the generator\'s ws)')
+    z = codes(gan, seeds)
+    ws = jnp.stack([_map(gan, state, z, label(len(seeds)), psi, f.cutoff) for psi in psis], axis=1)
+    return _synthesize(gan, state, ws.reshape(-1, *ws.shape[2:])), len(psis)
+
+
 def _seeds(text: str, flag: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.split(',') if s.strip()]
@@ -109,6 +184,11 @@ def _main(argv) -> None:
         y_value = f.label if f.label is not None else 0
         if not 0 <= y_value < gan.num_classes:
             raise UserError(f'--label={y_value}: the classes are 0 to {gan.num_classes - 1}')
+    if f.op in ('mixing', 'truncation'):
+        _stylegan2(gan, f.op)
+        images, columns = style_grid(gan, state, f, y_value if gan.g_conditioned else None)
+        _write(f.out, images, columns)
+        return
     if f.op == 'interpolate':
         seeds = _seeds(f.seeds, 'seeds')
         if len(seeds) < 2:
@@ -127,20 +207,29 @@ def _main(argv) -> None:
         z = jnp.concatenate(rows)
     if gan.g_conditioned:
         y = jnp.full((len(z),), y_value, jnp.int32)
-    images = render(gan, state, config, z, y)
-    if f.out.endswith('.npy'):
-        sampling.save_npy(f.out, images)
+    _write(f.out, render(gan, state, config, z, y), columns)
+
+
+def _write(out: str, images: np.ndarray, columns: int) -> None:
+    if out.endswith('.npy'):
+        sampling.save_npy(out, images)
     else:
-        sampling.save_png(f.out, sampling.make_grid(images, columns))
-    print(f'wrote {f.out}')
+        sampling.save_png(out, sampling.make_grid(images, columns))
+    print(f'wrote {out}')
 
 
 def main() -> None:
     from absl import flags
     from jaxgan import cli
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
-    flags.DEFINE_enum('op', 'interpolate', ['interpolate', 'arithmetic'], 'What to render.')
-    flags.DEFINE_string('seeds', '0,1', 'interpolate: codes to walk through, as seeds.')
+    flags.DEFINE_enum('op', 'interpolate', ['interpolate', 'arithmetic', 'mixing', 'truncation'],
+                      'What to render (mixing, truncation: StyleGAN2 only).')
+    flags.DEFINE_string('seeds', '0,1', 'interpolate: codes to walk through, as seeds; truncation: a row per seed.')
+    flags.DEFINE_string('rows', '0,1,2', 'mixing: seeds of the rows (whose ws are kept outside --styles).')
+    flags.DEFINE_string('cols', '3,4,5,6', 'mixing: seeds of the columns (whose ws replace --styles).')
+    flags.DEFINE_string('styles', '0-3', 'mixing: the layers of ws taken from the columns, e.g. 0-3 (coarse) or 4-7.')
+    flags.DEFINE_string('psis', '1,0.7,0.5,0', 'truncation: a column per psi (1: none; 0: the average w).')
+    flags.DEFINE_integer('cutoff', None, 'truncation: truncate the first this many ws only (default: all).')
     flags.DEFINE_integer('steps', 8, 'interpolate: images per leg, ends included (at least 2).')
     flags.DEFINE_string('path', 'slerp', 'interpolate: linear or slerp.')
     flags.DEFINE_string('a', '0,1,2', 'arithmetic: seeds of the first group.')

@@ -8,7 +8,7 @@ from jaxgan.core.game import Nets
 from jaxgan.families import make_train_step
 from jaxgan.gan import build_gan
 from jaxgan.core.state import create_state
-from jaxgan.core.step import ema_update
+from jaxgan.core.step import ema_update, half_life_decay
 from tests.conftest import tiny_config
 
 
@@ -171,3 +171,16 @@ def test_a_game_refuses_shared_networks_and_clashing_term_names():
         dataclasses.replace(game, critic=dataclasses.replace(game.critic, terms=twice))
     with pytest.raises(ValueError, match='term names must be unique'):
         dataclasses.replace(game, critic=dataclasses.replace(game.critic, terms=(T.R1('d_loss', 1.0),)))
+
+
+def test_half_life_ema_is_stylegan2_adas():
+    """training_loop.py: ema_nimg = min(ema_kimg * 1000, cur_nimg * ema_rampup), beta = 0.5 ** (batch /
+    ema_nimg): a copy at the first step, then the half-life in images."""
+    decay = half_life_decay(batch=32, half_life_images=10_000, rampup=0.05)
+    assert float(decay(jnp.asarray(0))) == 0.0
+    np.testing.assert_allclose(decay(jnp.asarray(100)), 0.5 ** (32 / (100 * 32 * 0.05)), rtol=1e-6)
+    np.testing.assert_allclose(decay(jnp.asarray(100_000)), 0.5 ** (32 / 10_000), rtol=1e-6)
+    no_ramp = half_life_decay(batch=64, half_life_images=20_000)
+    np.testing.assert_allclose(no_ramp(jnp.asarray(0)), 0.5 ** (64 / 20_000), rtol=1e-6)
+    ema = ema_update({'w': jnp.ones(())}, {'w': jnp.zeros(())}, jnp.asarray(100_000), decay=decay, start=0)
+    np.testing.assert_allclose(ema['w'], 0.5 ** (32 / 10_000), rtol=1e-6)

@@ -358,7 +358,10 @@ def test_a_tiny_generator_and_discriminator():
     assert float(jnp.max(jnp.abs(b - c))) > 1e-3  # different noise, different images
     np.testing.assert_array_equal(images(loud, jax.random.key(10)), b)  # same noise, same image
     with pytest.raises(ValueError, match="rngs={'noise'"):
-        g.apply(gv, z)
+        g.apply({'params': loud, sg.STATS: gv[sg.STATS]}, z, noise_mode='random')
+    # Without a noise stream (sampling) the default is the official generate.py's: the constant noise.
+    np.testing.assert_array_equal(g.apply({'params': loud, sg.STATS: gv[sg.STATS]}, z),
+                                  g.apply({'params': loud, sg.STATS: gv[sg.STATS]}, z, noise_mode='const'))
     # The halves alone (style mixing, path length): the same image from the same noise key.
     loud_vars = {'params': loud, sg.STATS: gv[sg.STATS]}
     ws = jax.jit(functools.partial(g.apply, method=g.map))(loud_vars, z)

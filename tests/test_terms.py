@@ -189,3 +189,34 @@ def test_adaptive_augmentation_moves_p_by_the_sign_of_rt():
     down = term.update(state, None, on_one_device(lambda: term.observe(unsure)))
     np.testing.assert_allclose([up.p, down.p], [0.5 + 0.1, 0.5 - 0.1], rtol=1e-6)  # 100 images of 1,000
     assert float(term(unsure)) == 0.0
+
+
+def test_path_length_against_its_closed_form_lazily_and_on_every_shrink_th_example():
+    """A linear synthesis, images = ws . A: the gradient of sum(images * y) by ws is A . y, so the lengths
+    are known; the running mean moves by decay towards their mean on the regularised steps only."""
+    rng = np.random.default_rng(0)
+    a = jnp.asarray(rng.normal(size=(3, 2, 4, 4, 1)), jnp.float32)  # [num_ws, w_dim, H, W, C]
+    ws = jnp.asarray(rng.normal(size=(4, 3, 2)), jnp.float32)  # [B, num_ws, w_dim]
+    synthesis = lambda w: jnp.einsum('bnk,nkhwc->bhwc', w, a)
+    term = T.PathLength('pl', 2.0, every=4, shrink=2, decay=0.1)
+    keys = term.noise(jax.random.key(1), 1, 4)[0]
+    state = jnp.asarray(0.5)
+
+    def at(step):
+        v = view({'pl_ws': lambda v: ws, 'g_synthesis': lambda v: synthesis}, noise={'pl': keys}, step=step,
+                 term_states={'pl': state})
+        return on_one_device(lambda: (term(v), term.observe(v)))
+
+    lengths = []
+    for i in (0, 2):  # every second example of the batch
+        y = np.asarray(jax.random.normal(jax.random.wrap_key_data(keys[i]), (4, 4, 1))) / 4.0
+        grad = np.einsum('nkhwc,hwc->nk', np.asarray(a), y)
+        lengths.append(np.sqrt(np.mean(np.sum(grad ** 2, axis=1))))
+    lengths = np.asarray(lengths)
+    mean = 0.5 + 0.1 * (lengths.mean() - 0.5)
+    value, observed = at(8)
+    np.testing.assert_allclose(value, 2.0 * 4 * np.mean((lengths - mean) ** 2), rtol=1e-4)
+    np.testing.assert_allclose(observed, mean, rtol=1e-5)
+    np.testing.assert_allclose(term.update(state, None, observed), mean, rtol=1e-5)
+    value, observed = at(9)  # not a regularised step: nothing, and the mean stays
+    assert float(value) == 0.0 and float(observed) == 0.5

@@ -155,6 +155,11 @@ class View:
         self._cache: dict[str, Any] = {}
 
     def __getitem__(self, quantity: str) -> Any:
-        if quantity not in self._cache:
-            self._cache[quantity] = self.game.quantities[quantity](self)
-        return self._cache[quantity]
+        return self.memo(quantity, lambda: self.game.quantities[quantity](self))
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """compute(), once per update under `key`: a game's quantity by its name, or a term's own result
+        that its loss and its `observe` both read (a lazy penalty's, computed inside its lax.cond)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]

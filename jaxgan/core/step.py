@@ -47,11 +47,30 @@ Metrics = dict[str, jax.Array]
 TrainStep = Callable[[RunState, Batch], tuple[RunState, Metrics]]
 
 
-def ema_update(ema: Any, params: Any, step: jax.Array, *, decay: float, start: int) -> Any:
-    """EMA with TF's warm-up, decay_t = min(decay, (1 + t) / (10 + t)); a copy before `start`."""
+EmaDecay = float | jax.Array | Callable[[jax.Array], jax.Array]
+
+
+def ema_update(ema: Any, params: Any, step: jax.Array, *, decay: EmaDecay, start: int) -> Any:
+    """EMA after the update of `step`: a copy before `start`; then, for a number, decay with TF's warm-up,
+    decay_t = min(decay, (1 + t) / (10 + t)), t = step - start; for a function of the step (see
+    `half_life_decay`), its value."""
     t = (step - start).astype(jnp.float32)
-    d = jnp.where(t < 0, 0.0, jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
+    d = decay(step) if callable(decay) else jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+    d = jnp.where(t < 0, 0.0, d)
     return jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
+
+
+def half_life_decay(batch: int, half_life_images: float, rampup: float = 0.0) -> Callable[[jax.Array], jax.Array]:
+    """StyleGAN2-ADA's EMA (training_loop.py, training_loop: ema_nimg = ema_kimg * 1000, at most
+    cur_nimg * ema_rampup where a ramp-up is set; ema_beta = 0.5 ** (batch_size / max(ema_nimg, 1e-8))):
+    the decay after the update of step s, cur_nimg = s * batch images seen before it (0 at the first
+    step: a copy)."""
+    def decay(step: jax.Array) -> jax.Array:
+        nimg = jnp.asarray(half_life_images, jnp.float32)
+        if rampup:
+            nimg = jnp.minimum(nimg, step.astype(jnp.float32) * batch * rampup)
+        return 0.5 ** (batch / jnp.maximum(nimg, 1e-8))
+    return decay
 
 
 def _sync(tree: Any) -> Any:
@@ -74,7 +93,7 @@ def _needs_rng(game: Game) -> bool:
     return any(net.rng_collections for net in game.networks.values())
 
 
-def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: float | jax.Array = 0.0, ema_start: int = 0,
+def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay = 0.0, ema_start: int = 0,
                     halt_after: int | None = None):
     """The per-device program: (state, batch, noise, rng) -> (state, metrics); see the module docstring."""
     if halt_after is not None and nonfinite != 'skip':

@@ -169,6 +169,68 @@ class Dragan(Term):
                                                       uniform=n['uniform'], alpha=n['alpha'], pack=self.pack)
 
 
+@dataclasses.dataclass(frozen=True)
+class PathLength(Term):
+    """StyleGAN2's path-length regularisation of G (Karras et al. 2020, section 3.2; training/loss.py of
+    NVlabs/stylegan2-ada-pytorch, StyleGAN2Loss, phase Greg), lazy: on every `every`-th step (4,
+    training_loop.py's G_reg_interval) weighed `every` times. On 1 / shrink of the batch (pl_batch_shrink
+    2), with y = noise / sqrt(H W) for an image of noise y ~ N(0, I): the lengths |J_w^T y| =
+    sqrt(mean over the ws of the sum over w's entries of the squared gradient of sum(G(w) y) by w), their
+    running mean a <- a + decay (mean length - a) (pl_decay 0.01), and weight * mean (length - a)^2
+    (pl_weight 2). The official mean runs per GPU; this one over the global batch, in the run state.
+
+    `ws` names a quantity of the ws [B, num_ws, w_dim] the penalty is taken at (latents of its own, style
+    mixing as in training); `synthesis` one that is the synthesis network as a function ws -> images.
+    The batch is thinned by taking every shrink-th example of each device's share (every example where
+    the share does not divide), so the examples used are the same on any device count that divides it."""
+
+    every: int = 4
+    shrink: int = 2
+    decay: float = 0.01
+    ws: str = 'pl_ws'
+    synthesis: str = 'g_synthesis'
+
+    def init(self, params):
+        return jnp.zeros(())
+
+    def noise(self, key, updates, batch):  # one key per example for its image of noise
+        return jax.random.key_data(jax.random.split(key, (updates, batch)))
+
+    def _lengths(self, view: View) -> jax.Array:
+        ws = view[self.ws]
+        stride = self.shrink if ws.shape[0] % self.shrink == 0 else 1
+        ws, keys = ws[::stride], jax.random.wrap_key_data(view.noise[self.name][::stride])
+        images, pull_back = jax.vjp(view[self.synthesis], ws)
+        h, w = images.shape[1:3]
+        y = jax.vmap(lambda k: jax.random.normal(k, images.shape[1:], images.dtype))(keys) / jnp.sqrt(h * w)
+        (grads,) = pull_back(y)
+        return jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grads.astype(jnp.float32)), axis=2), axis=1))
+
+    def _result(self, view: View) -> tuple[jax.Array, jax.Array]:
+        """(the penalty, the new running mean), the mean as it was off the regularised steps."""
+        def regularised():
+            lengths = self._lengths(view)
+            mean = view.term_states[self.name]
+            mean = mean + self.decay * (lax.pmean(jnp.mean(lengths), DATA) - mean)  # the official's lerp
+            return lax.pmean(jnp.mean(jnp.square(lengths - mean)), DATA), mean
+
+        def off():
+            return jnp.zeros(()), view.term_states[self.name]
+
+        if self.every == 1:
+            return view.memo(self.name, regularised)
+        return view.memo(self.name, lambda: lax.cond(view.step % self.every == 0, regularised, off))
+
+    def observe(self, view: View):
+        return self._result(view)[1]
+
+    def update(self, state, params, observed):
+        return observed
+
+    def __call__(self, view: View) -> jax.Array:
+        return self.weight * self.every * self._result(view)[0]
+
+
 # Auxiliary objectives ------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)

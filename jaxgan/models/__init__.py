@@ -10,6 +10,7 @@ models. A new architecture is a new module here and one entry in `build`.
     mlp      multilayer perceptrons (Goodfellow et al. 2014; toy distributions), any data
     resnet   Miyato et al. 2018 / Gulrajani et al. 2017, power-of-two images from 8 to 128 (32 for CIFAR-10;
              the SN-GAN authors' deeper discriminators at 64 and 128)
+    stylegan2  Karras et al. 2020 (models.stylegan2, sized by config.stylegan2), power-of-two images from 8
 
 Models know nothing of training or input pipelines: `build` takes the example shape and the class count.
 """
@@ -21,14 +22,15 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan.errors import UserError
-from jaxgan.models import dcgan, mlp, resnet
+from jaxgan.models import dcgan, mlp, resnet, stylegan2
 
-NAMES = ('dcgan', 'mlp', 'resnet')
+NAMES = ('dcgan', 'mlp', 'resnet', 'stylegan2')
 # (G norms, D norms) each architecture supports; the first is its default (config value '').
 NORMS = {
     'dcgan': (('batch', 'virtual_batch', 'none'), ('batch', 'layer', 'none')),
     'mlp': (('none', 'batch'), ('none',)),
     'resnet': (('batch', 'none'), ('none', 'layer', 'batch')),
+    'stylegan2': (('none',), ('none',)),  # weight demodulation; no normalisation layers
 }
 
 
@@ -53,8 +55,10 @@ def _square_image(name: str, shape: tuple[int, ...], images: bool, max_size: int
     return size, channels
 
 
-G_CONDITIONING = {'dcgan': ('none', 'concat', 'cbn'), 'mlp': ('none', 'concat'), 'resnet': ('none', 'concat', 'cbn')}
-D_CONDITIONING = ('none', 'concat', 'projection', 'acgan')
+G_CONDITIONING = {'dcgan': ('none', 'concat', 'cbn'), 'mlp': ('none', 'concat'), 'resnet': ('none', 'concat', 'cbn'),
+                  'stylegan2': ('none', 'concat')}  # stylegan2's concat: the label's embedding beside z in the mapping
+D_CONDITIONING = {'stylegan2': ('none', 'projection')}  # other models: every one of D_CONDITIONING_ALL
+D_CONDITIONING_ALL = ('none', 'concat', 'projection', 'acgan')
 
 
 def d_norm(config: ml_collections.ConfigDict) -> str:
@@ -73,8 +77,9 @@ def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: 
     g_norm, d_norm_ = _norms(m.name, m)
     if c.g not in G_CONDITIONING[m.name]:
         raise UserError(f'config.conditioning.g={c.g!r}: model {m.name} supports {", ".join(G_CONDITIONING[m.name])}')
-    if c.d not in D_CONDITIONING:
-        raise UserError(f'config.conditioning.d={c.d!r} is not one of {", ".join(D_CONDITIONING)}')
+    d_choices = D_CONDITIONING.get(m.name, D_CONDITIONING_ALL)
+    if c.d not in d_choices:
+        raise UserError(f'config.conditioning.d={c.d!r}: model {m.name} supports {", ".join(d_choices)}')
     if g_norm == 'virtual_batch' and c.g != 'none':
         raise UserError('virtual batch norm and class conditioning of G do not combine')
     k = num_classes
@@ -86,6 +91,9 @@ def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: 
                                 num_classes=k, conditioning=c.g),
                 dcgan.Discriminator(size, m.d_width, dtype, bn_axis, d_norm_, m.spectral_norm,
                                     m.minibatch_discrimination, **heads))
+    if m.name == 'stylegan2':
+        size, channels = _square_image(m.name, shape, images)
+        return _stylegan2(config, size, channels, k, dtype)
     if m.name == 'resnet':
         size, channels = _square_image(m.name, shape, images, max_size=128)
         if m.minibatch_discrimination:
@@ -96,6 +104,27 @@ def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: 
                           num_classes=k, conditioning=c.g),
             mlp.Discriminator(tuple(m.d_hidden), m.d_activation, m.maxout_pieces, m.dropout, m.d_noise, dtype,
                               m.spectral_norm, m.minibatch_discrimination, bn_axis, **heads))
+
+
+def _stylegan2(config: ml_collections.ConfigDict, size: int, channels: int, num_classes: int,
+               dtype) -> tuple[nn.Module, nn.Module]:
+    m, s, c = config.model, config.stylegan2, config.conditioning
+    unsupported = [what for what, on in (
+        ('config.model.spectral_norm', m.spectral_norm), ('config.model.minibatch_discrimination',
+                                                          m.minibatch_discrimination),
+        ('InfoGAN (config.infogan)', config.infogan.categorical or config.infogan.continuous),
+        ('the semi-supervised GAN', config.semi_supervised.num_labels)) if on]
+    if unsupported:
+        raise UserError(f'model stylegan2 has no {" and no ".join(unsupported)}: turn '
+                        f'{"it" if len(unsupported) == 1 else "them"} off')
+    fp16 = s.num_fp16_res if dtype != jnp.float32 else None  # float32: every block in it
+    clamp = s.conv_clamp or None
+    g = stylegan2.Generator(size, channels, s.w_dim, num_classes if c.g != 'none' else 0, s.mapping_layers,
+                            channel_base=s.channel_base, channel_max=s.channel_max, conv_clamp=clamp,
+                            num_fp16_res=fp16, dtype=dtype)
+    d = stylegan2.Discriminator(size, num_classes if c.d != 'none' else 0, s.d_architecture, s.channel_base,
+                                s.channel_max, clamp, fp16, mbstd_group_size=s.mbstd_group, dtype=dtype)
+    return g, d
 
 
 def discriminator_blocks(discriminator: nn.Module) -> tuple[tuple[str, ...], ...]:

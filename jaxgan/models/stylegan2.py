@@ -135,10 +135,28 @@ def upfirdn2d(x_BxHxWxC: jax.Array, f: np.ndarray, *, up: int = 1, down: int = 1
     # make the upsampled size H * up, as upfirdn2d's reshape-and-pad does.
     x = jax.lax.pad(x, jnp.zeros((), x.dtype),
                     ((0, 0, 0), (py0, py1 + up - 1, up - 1), (px0, px1 + up - 1, up - 1), (0, 0, 0)))
-    kernel = np.flip(np.asarray(f, np.float32), (0, 1)) * gain  # convolution: correlate with the flipped filter
-    kernel = jnp.asarray(np.broadcast_to(kernel[:, :, None, None], (*kernel.shape, 1, c)), x.dtype)
+    f = np.flip(np.asarray(f, np.float64), (0, 1)) * gain  # convolution: correlate with the flipped filter
+    fy, fx = f.sum(1), f.sum(0) / f.sum()
+    if np.allclose(np.outer(fy, fx), f, rtol=1e-6, atol=1e-9):
+        # A separable filter (every one the official networks use): two 1-D passes of shifted, weighted
+        # slices, element-wise work that XLA fuses; a depthwise convolution is far slower on CPUs.
+        return _fir_1d(_fir_1d(x, fy, down, axis=1), fx, down, axis=2)
+    kernel = jnp.asarray(np.broadcast_to(f[:, :, None, None], (*f.shape, 1, c)), x.dtype)
     return jax.lax.conv_general_dilated(x, kernel, (down, down), 'VALID', feature_group_count=c,
                                         dimension_numbers=DIMENSIONS)
+
+
+def _fir_1d(x: jax.Array, taps: np.ndarray, down: int, axis: int) -> jax.Array:
+    """The correlation of x with `taps` along `axis` ('VALID'), every down-th output kept."""
+    n = x.shape[axis] - len(taps) + 1
+    out = None
+    for t, weight in enumerate(taps):
+        if weight == 0:
+            continue
+        part = jax.lax.slice_in_dim(x, t, t + (n - 1) // down * down + 1, stride=down, axis=axis)
+        part = part * jnp.asarray(weight, x.dtype)
+        out = part if out is None else out + part
+    return out
 
 
 def upsample2d(x_BxHxWxC: jax.Array, f: np.ndarray = FIR, up: int = 2) -> jax.Array:
@@ -190,7 +208,10 @@ def conv2d_resample(x_BxHxWxC: jax.Array, w_HWIO: jax.Array, f: np.ndarray = FIR
         # padded by k - 1 - pt with the flipped kernel; `w` is already the correlation kernel wanted.
         p0, p1 = p0 - (k - 1), p1 - (k - up)
         pt = max(min(-p0, -p1), 0)
-        x = _conv(x, w, padding=k - 1 - pt, dilation=up)
+        # The zeros inserted by lax.pad and a plain convolution: the same as lhs_dilation, whose gradient
+        # XLA computes ten times slower on CPUs.
+        q = k - 1 - pt
+        x = _conv(jax.lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (q, q, up - 1), (q, q, up - 1), (0, 0, 0))), w)
         return upfirdn2d(x, f, padding=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
     if p0 != p1:
         raise ValueError(f'conv2d_resample: asymmetric padding {p0}, {p1}')
@@ -534,17 +555,21 @@ class Generator(nn.Module):
 
     def __call__(self, z_BxZ: jax.Array, y: jax.Array | None = None, *, train: bool = False,
                  truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-                 noise_mode: str = 'random') -> jax.Array:
+                 noise_mode: str | None = None) -> jax.Array:
         ws = self.mapping(z_BxZ, y, train=train, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
+        return self.synthesize(ws, noise_mode=noise_mode)
 
     def map(self, z_BxZ: jax.Array, y: jax.Array | None = None, *, train: bool = False,
             truncation_psi: float = 1.0, truncation_cutoff: int | None = None) -> jax.Array:
         """ws [B, num_ws, w_dim]."""
         return self.mapping(z_BxZ, y, train=train, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
-    def synthesize(self, ws_BxNxW: jax.Array, *, noise_mode: str = 'random') -> jax.Array:
-        """The image of ws [B, num_ws, w_dim]."""
+    def synthesize(self, ws_BxNxW: jax.Array, *, train: bool = False, noise_mode: str | None = None) -> jax.Array:
+        """The image of ws [B, num_ws, w_dim]. noise_mode None: 'random' where an rng stream 'noise' is
+        given (training), else 'const' (the official generate.py's default). `train` changes nothing."""
+        del train
+        if noise_mode is None:
+            noise_mode = 'random' if self.has_rng('noise') or self.is_initializing() else 'const'
         return self.synthesis(ws_BxNxW, noise_mode=noise_mode)
 
 
