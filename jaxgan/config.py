@@ -135,7 +135,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.stylegan2.w_dim = 512  # width of w and of the mapping network
     c.stylegan2.mapping_layers = 8  # layers of the mapping network (the official cifar config: 2)
     c.stylegan2.channel_base = 32768  # feature maps at resolution r: min(channel_base // r, channel_max)
-    c.stylegan2.channel_max = 512
+    c.stylegan2.channel_max = 512  # the most feature maps of any layer
     c.stylegan2.mbstd_group = 4  # D's minibatch standard deviation: group size (per device)
     c.stylegan2.conv_clamp = 256.0  # every layer's output clipped to +-this; 0: none
     c.stylegan2.num_fp16_res = 4  # with compute_dtype=bfloat16: the highest resolutions computed in it (the rest float32)

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from experiments import dcgan_celeba
 from jaxgan import bench, data
@@ -22,6 +23,7 @@ def test_dcgan64_flops_match_the_analytic_count():
     np.testing.assert_allclose(bench.step_flops_per_image(g, d, 1) / 1e9, 2.29, rtol=0.01)
 
 
+@pytest.mark.slow
 def test_bench_command_line(tmp_path, python_env):
     out = tmp_path / 'bench.json'
     result = run_cli(['-m', 'jaxgan.bench', '--batch_sizes=16', '--dtypes=float32,bfloat16', '--steps_per_dispatch=1,2',

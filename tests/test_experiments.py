@@ -42,6 +42,12 @@ EXPERIMENTS = {
                         'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6},
     'cyclegan_horse2zebra': {'image_size': 32, 'model.g_width': 4, 'model.d_width': 4, 'batch_size': 8, 'num_samples': 6,
                              'translation.g_blocks': 1, 'translation.pool': 4, 'translation.patch': 16},
+    'stylegan2_digits': {'image_size': 8, 'model.z_dim': 8, 'stylegan2.w_dim': 8, 'stylegan2.mapping_layers': 1,
+                         'stylegan2.channel_base': 64, 'stylegan2.channel_max': 8},
+    'stylegan2_ffhq': {'dataset': 'digits', 'model.resolution': 8, 'model.z_dim': 8, 'stylegan2.w_dim': 8,
+                       'stylegan2.mapping_layers': 1, 'stylegan2.channel_base': 64, 'stylegan2.channel_max': 8},
+    'stylegan2_celebahq': {'model.resolution': 8, 'model.z_dim': 8, 'stylegan2.w_dim': 8,
+                           'stylegan2.mapping_layers': 1, 'stylegan2.channel_base': 64, 'stylegan2.channel_max': 8},
     'ugatit_selfie2anime': {'dataset': 'demo:digits_colour', 'image_size': 16, 'model.g_width': 4, 'model.d_width': 4,
                             'batch_size': 8, 'num_samples': 6, 'translation.g_blocks': 1, 'translation.d_layers': 3},
 }
@@ -55,9 +61,11 @@ def test_every_experiment_module_is_covered():
 # Run by `make test-slow` only, to keep CI's suite near its 10 minutes: their parts (MLP and maxout,
 # the GMMN's n_critic = 0, projection D and conditional BatchNorm, GP with n_critic 2, spectral norm; the
 # translation games, CycleGAN with periodic scoring, the demos' scoring through pix2pix_demo, the facades
-# download, U-GAT-IT in tests/test_translation.py) have fast tests of their own.
+# download, U-GAT-IT in tests/test_translation.py; StyleGAN2 in stylegan2_digits and
+# tests/test_stylegan2_game.py; CTGAN end to end in tests/test_tabular.py) have fast tests of their own.
 SLOW = ('gan_mnist', 'gmmn_mnist', 'cgan_mnist', 'cgan_cifar10', 'wgan_gp_cifar10', 'sngan_cifar10', 'pix2pix_facades',
-        'cyclegan_demo', 'cyclegan_horse2zebra', 'ugatit_selfie2anime')
+        'cyclegan_demo', 'cyclegan_horse2zebra', 'ugatit_selfie2anime', 'stylegan2_ffhq', 'stylegan2_celebahq',
+        'ctgan')
 
 
 @pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n

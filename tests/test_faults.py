@@ -183,6 +183,7 @@ def test_a_checkpoint_of_another_format_is_refused(tmp_path, format_, written_by
     assert os.listdir(tmp_path / 'checkpoints') == ['2']
 
 
+@pytest.mark.slow
 def test_resume_fallback_on_a_damaged_checkpoint_keeps_stderr_short(tmp_path, python_env):
     workdir = tmp_path / 'run'
     first = run_cli([*RUN, '--config.num_steps=4', f'--workdir={workdir}'], python_env, tmp_path)
@@ -294,7 +295,7 @@ def test_ctrl_c_while_training_saves_the_current_step_and_exits_130_quietly(tmp_
     assert int(final_state(workdir).step) == saved
 
 
-@pytest.mark.parametrize('delay', [0.0, 1.5, 3.0])
+@pytest.mark.parametrize('delay', [0.0, 1.5, pytest.param(3.0, marks=pytest.mark.slow)])
 def test_ctrl_c_while_loading_or_compiling_exits_130_without_a_crash(tmp_path, python_env, delay):
     log = tmp_path / 'run.log'
     process = _start_interruptible([*RUN, '--config.num_steps=100000', f'--workdir={tmp_path}/run'], python_env, log)

@@ -44,7 +44,7 @@ def test_filters_are_drawn_one_tile_per_filter_normalised_each():
     assert many.shape[1] > many.shape[0]  # 11 columns, 4 rows
 
 
-@pytest.mark.parametrize('spectral_norm', [False, True])
+@pytest.mark.parametrize('spectral_norm', [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_first_and_last_are_in_the_order_applied_not_named(spectral_norm):
     """The ResNet D applies its inner 3x3 convolution to the image before the 1x1 shortcut, though Flax
     names the outer one first; under spectral normalisation too the kernel is found and read."""
@@ -125,6 +125,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, python_env, run_dir,
     assert os.listdir(tmp_path) == [] and after == before
 
 
+@pytest.mark.slow
 def test_a_model_without_convolutions_says_so_in_one_line(tmp_path, python_env):
     train.train(tiny_config(num_steps=2, model__name='mlp', model__g_hidden=(16,), model__d_hidden=(16,)),
                 str(tmp_path / 'run'))

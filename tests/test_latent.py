@@ -42,6 +42,7 @@ def test_infogan_codes_are_set_and_read_back(tmp_path):
     np.testing.assert_allclose(continuous[:, 1], 0.75)
 
 
+@pytest.mark.slow
 def test_latent_command_line_and_conditional_sampling(tmp_path, python_env):
     config = tiny_config(num_steps=2, conditioning__g='cbn', conditioning__d='projection', num_samples=20)
     train.train(config, str(tmp_path))

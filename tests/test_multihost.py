@@ -4,6 +4,7 @@ import socket
 
 import jax
 import numpy as np
+import pytest
 
 from jaxgan import sampling, train
 from jaxgan.core import parallel
@@ -57,6 +58,7 @@ def test_checkpoint_of_eight_devices_restores_on_one(tmp_path, python_env):
     assert np.abs(there.astype(int) - here.astype(int)).max() <= 1
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_process_stops_both_at_the_same_step(tmp_path, python_env):
     import signal
     import time

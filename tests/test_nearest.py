@@ -112,6 +112,7 @@ def small_classifier(tmp_path_factory):
     return str(out)
 
 
+@pytest.mark.slow
 def test_nearest_command_on_an_ensemble_member_and_its_bad_inputs(tmp_path, small_classifier, python_env):
     import json
     import os

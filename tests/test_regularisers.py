@@ -30,7 +30,7 @@ def _d_real(config):
     return np.asarray(seen[0]), np.asarray(plain[0])
 
 
-@pytest.mark.parametrize('kind, extra', [('none', {}), ('diffaugment', {}), ('fixed', {'augment__p': 1.0})])
+@pytest.mark.parametrize('kind, extra', [('none', {}), ('diffaugment', {}), pytest.param('fixed', {'augment__p': 1.0}, marks=pytest.mark.slow)])
 def test_d_sees_augmented_images_exactly_when_asked(kind, extra):
     seen, plain = _d_real(tiny_config(augment__kind=kind, **extra))
     if kind == 'none':

@@ -1,6 +1,8 @@
 """StyleGAN2's training (config.model.name=stylegan2): style mixing, the path-length penalty and w_avg in
 the run state, lazy R1, the EMA by half-life, on a network of a few thousand parameters."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -114,3 +116,37 @@ def test_style_mixing_and_truncation_grids():
     assert (images[1::2] == images[1]).all()  # psi 0: every seed at the average w
     with pytest.raises(UserError, match='--styles'):
         latent.parse_styles(f'0-{num_ws}', num_ws)
+
+
+STYLEGAN2_TINY = ['-m', 'experiments.stylegan2_digits', '--config.image_size=8', '--config.model.z_dim=8',
+                  '--config.stylegan2.w_dim=8', '--config.stylegan2.mapping_layers=1',
+                  '--config.stylegan2.channel_base=64', '--config.stylegan2.channel_max=8', '--config.batch_size=16',
+                  '--config.num_steps=12', '--config.checkpoint_every=1', '--config.log_every=4',
+                  '--config.sample_every=6', '--config.num_samples=16', '--config.async_checkpoints=True']
+
+
+@pytest.mark.slow
+def test_the_tiny_config_end_to_end_sigkill_resume_bit_for_bit_then_sample(tmp_path, python_env):
+    """experiments.stylegan2_digits, shrunk: SIGKILL after the first step, resume, the same final state as
+    a run that was never stopped (the path-length mean, w_avg and the EMA included); then sample, mix and
+    truncate from it."""
+    from tests.conftest import run_cli
+    from tests.test_faults import assert_same_state, final_state, start, wait_for
+    reference = run_cli([*STYLEGAN2_TINY, f'--workdir={tmp_path}/ref'], python_env, tmp_path)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    log = tmp_path / 'killed.log'
+    process = start([*STYLEGAN2_TINY, f'--workdir={tmp_path}/killed'], python_env, log)
+    assert wait_for(log, 'step 4/12', timeout=300), open(log).read()[-3000:]
+    process.send_signal(9)
+    process.wait()
+    resumed = run_cli([*STYLEGAN2_TINY, f'--workdir={tmp_path}/killed'], python_env, tmp_path)
+    assert resumed.returncode == 0 and 'resuming from the checkpoint at step' in resumed.stderr, resumed.stderr[-3000:]
+    a, b = final_state(tmp_path / 'ref'), final_state(tmp_path / 'killed')
+    assert int(a.step) == 12 and float(a.terms['path_length']) > 0
+    assert_same_state(a, b)
+    for args in (['-m', 'jaxgan.sample', '--num=8', f'--out={tmp_path}/s.png'],
+                 ['-m', 'jaxgan.latent', '--op=mixing', '--styles=0-1', f'--out={tmp_path}/m.png'],
+                 ['-m', 'jaxgan.latent', '--op=truncation', f'--out={tmp_path}/t.png']):
+        done = run_cli([*args, f'--workdir={tmp_path}/killed'], python_env, tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert all(os.path.getsize(tmp_path / f) > 0 for f in ('s.png', 'm.png', 't.png'))
