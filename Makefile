@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN ?= runs/quickstart
+# The suite's processes: one per core of CI's 2-core machine (each holds about 3.5 GiB at its peak).
+TEST_WORKERS ?= 2
 
 .PHONY: setup quickstart test test-slow test-torch clean
 
@@ -24,10 +26,10 @@ quickstart: setup
 
 test: setup
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" tests
 
 test-slow: setup
-	$(PY) -m pytest -q -m slow tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m slow tests
 
 # The Flax FID network against an independent PyTorch implementation and pytorch-fid, and jaxgan's
 # reader of PyTorch files against torch.load (installs PyTorch and pytorch-fid; jaxgan needs neither).

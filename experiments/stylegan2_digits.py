@@ -29,6 +29,7 @@ def get_config():
     s.w_dim, s.mapping_layers = 64, 2
     s.channel_base, s.channel_max = 1024, 64
     s.mbstd_group = 4
+    c.data.upsample = True  # the 8x8 digits, resized up to 16x16 (the docstring says why)
     c.compute_dtype = 'float32'
     c.batch_size = 32
     c.penalties.r1 = 1.0

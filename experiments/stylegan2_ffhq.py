@@ -39,6 +39,7 @@ def stylegan2_config(cfg: str, resolution: int, dataset: str) -> ml_collections.
     with c.unlocked():
         c.model.resolution = c.get_ref('image_size')  # the name for it; one value
     c.data.crop = 0
+    c.data.upsample = False  # the official code trains at the data's resolution: smaller images are refused
     c.model.name = 'stylegan2'
     c.model.z_dim = spec['z_dim']
     s = c.stylegan2

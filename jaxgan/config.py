@@ -49,6 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.workers = 8  # host threads decoding and resizing images
     c.data.prefetch = 2  # batches placed on the devices ahead of the step
     c.data.on_device = False  # decode the whole dataset once and hold it on every device; send indices only
+    c.data.upsample = True  # images smaller than image_size are resized up (a warning beyond 4x); False: refused
 
     # Small datasets and augmentation (for training on a hundred images).
     c.data.limit = 0  # train on this many examples, chosen with the seed, balanced over classes where labelled; 0: all

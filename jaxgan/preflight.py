@@ -65,6 +65,20 @@ def raw_side(dataset: data.Dataset, crop: int) -> int | None:
     return crop or min(h, w)
 
 
+def check_resolution(config: ml_collections.ConfigDict, dataset: data.Dataset) -> None:
+    """With config.data.upsample off (StyleGAN2's configs: the official code trains at the data's own
+    resolution), images smaller than config.image_size are refused rather than resized up. Data whose
+    original size is not at hand (TFDS read from a cache at the training size) are not checked."""
+    if config.data.upsample:
+        return
+    side = raw_side(dataset, config.data.crop)
+    if side and side < config.image_size:
+        raise UserError(f'config.image_size={config.image_size} is larger than the {side}x{side} images of '
+                        f'{dataset.spec.source}: this config trains at the data\'s resolution (set '
+                        f'config.image_size, or config.model.resolution, to {side} or less; or '
+                        f'config.data.upsample=true to resize them up)')
+
+
 def warnings(config: ml_collections.ConfigDict, dataset: data.Dataset) -> list[str]:
     """One line for each set-up that trains but is probably not what was meant."""
     found = []

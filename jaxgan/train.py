@@ -619,6 +619,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
     ensemble.check(config, dataset.spec, mesh)
     gan = ensemble.member_gan(config, dataset.spec)
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
+    preflight.check_resolution(config, dataset)
     preflight.check_eval_dataset(config, dataset.spec)  # read after training: checked before it
     transfer.check(config, workdir, gan)  # config.init_from, before anything is written
     for warning in preflight.warnings(config, dataset):

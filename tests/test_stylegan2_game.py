@@ -93,6 +93,20 @@ def test_bad_stylegan2_configs_are_one_line_errors(overrides, message):
     assert '\n' not in str(e.value)
 
 
+def test_images_smaller_than_the_resolution_are_refused_before_anything_is_written(tmp_path):
+    from jaxgan import train
+    config = stylegan2_config(image_size=16, data__upsample=False)  # the digits are 8x8
+    with pytest.raises(UserError, match=r'^config.image_size=16 is larger than the 8x8 images of digits: this '
+                                        r'config trains at the data\'s resolution .*config.data.upsample=true'):
+        train.train(config, str(tmp_path / 'run'))
+    assert not os.path.exists(tmp_path / 'run')
+    config.data.upsample = True  # resized up, as stylegan2_digits does: the check passes
+    from jaxgan import data, preflight
+    preflight.check_resolution(config, data.load(config))
+    config.data.upsample, config.image_size = False, 8  # the data's own size
+    preflight.check_resolution(config, data.load(config))
+
+
 def test_style_mixing_and_truncation_grids():
     import types
     from jaxgan import latent
