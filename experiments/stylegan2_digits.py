@@ -8,12 +8,13 @@ the recipe of experiments.stylegan2_ffhq at an eighth of the widths.
 The networks are models.stylegan2's (mapping, modulated convolutions with demodulation, noise inputs,
 skip generator, residual D with minibatch stddev, equalised learning rate, the [1, 3, 3, 1] filter) and
 the training is stylegan2_config's (lazy R1 every 16 steps, path-length regularisation every 4, style
-mixing 0.9, Adam betas (0, 0.99) scaled for the lazy penalties, the EMA by half-life with ramp-up); what
+mixing 0.9, Adam lr 0.0025 and betas (0, 0.99), the EMA by half-life with ramp-up); what
 differs is the size, for two CPU cores: z and w of 64, 2 mapping layers (the official cifar config's),
 channel_base 1024 capped at 64 (64 feature maps at 4, 8 and 16 pixels), batch 32, R1 gamma 1, an EMA
-half-life of 10 thousand images ramped up over the first 5% of the images seen (train.py's 'auto'
-config at batch 32), float32, 3,000 steps. The digits (8x8, scikit-learn's) are upscaled to 16x16: at
-32x32 a step takes about twice as long (measured in the README, "StyleGAN2").
+half-life of 10 thousand images capped by the ramp-up at 5% of the images seen so far (train.py's 'auto'
+config at batch 32; the full half-life is reached only after 200 thousand images, so the 96 thousand of
+this run are ramped throughout), float32, 3,000 steps. The digits (8x8, scikit-learn's) are upscaled to
+16x16, the smallest size with three resolutions; the README ("StyleGAN2") gives its speed on a 2-core CPU.
 """
 
 from __future__ import annotations

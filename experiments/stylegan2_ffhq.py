@@ -12,13 +12,14 @@ The recipe is `stylegan2_config`: the networks of models.stylegan2 at the offici
 minibatch-stddev groups of 4, conv_clamp 256, the 4 highest resolutions in bfloat16 where the official
 code uses float16), the non-saturating loss, lazy R1 (gamma 10 every 16 D steps), path-length
 regularisation (weight 2 every 4 G steps on half the batch), style mixing 0.9, Adam (lr 0.002, betas
-(0, 0.99), eps 1e-8) with the learning rate and betas of each lazily regularised player scaled by
-interval / (interval + 1) as training_loop.py does (lr * ratio, beta ** ratio), batch 32, the EMA of G
-with a half-life of 10 thousand images, and 25,000 thousand images in all (train.py, cfg_specs).
+(0, 0.99), eps 1e-8), batch 32, the EMA of G with a half-life of 10 thousand images, and 25,000 thousand
+images in all (train.py, cfg_specs).
 
 One departure, for one jitted step: the lazy penalties are added to the player's loss on their steps
 (weighed by their interval) instead of running as the separate optimizer steps of the official
-training_loop.py; the effective learning rates are the same.
+training_loop.py. The official code scales each lazily regularised player's lr and betas by
+mb_ratio = k / (k + 1) because it takes k + 1 Adam updates per k batches; here there are k, so the
+unscaled lr and betas give the same movement per k batches (lr * k, beta ** k).
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ def stylegan2_config(cfg: str, resolution: int, dataset: str) -> ml_collections.
     c.penalties.r1_every = spec['d_reg_interval']
     c.batch_size = spec['batch_size']
     c.num_steps = spec['total_kimg'] * 1000 // spec['batch_size']
-    for opt, interval in ((c.g_optimizer, spec['g_reg_interval'] if spec['pl_weight'] else 0),
-                          (c.d_optimizer, spec['d_reg_interval'])):
-        ratio = interval / (interval + 1) if interval else 1.0  # training_loop.py: mb_ratio of lazy regularisation
-        opt.learning_rate = spec['lr'] * ratio
-        opt.b1, opt.b2 = spec['betas'][0] ** ratio, spec['betas'][1] ** ratio
+    for opt in (c.g_optimizer, c.d_optimizer):
+        # Not scaled by training_loop.py's mb_ratio = interval / (interval + 1): the official code takes
+        # k main steps and one regularisation step per k batches, each at lr * mb_ratio (k + 1 Adam updates
+        # of about lr * k / (k + 1): lr * k in all); the penalties here ride on the main step, so k updates
+        # at the unscaled lr give the same lr * k, and beta ** k per k batches as there.
+        opt.learning_rate = spec['lr']
+        opt.b1, opt.b2 = spec['betas']
         opt.eps = spec['eps']
     c.ema.half_life_kimg = float(spec['ema_kimg'])
     c.ema.rampup = float(spec['ema_rampup'] or 0.0)

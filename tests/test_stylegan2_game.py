@@ -120,6 +120,10 @@ def test_style_mixing_and_truncation_grids():
     cols, rows = images[1:4], images[[4, 8]]
     for r in range(2):  # every layer from the column: the column's image
         np.testing.assert_array_equal(images[4 * (r + 1) + 1:4 * (r + 2)], cols)
+    unmixed = gan.spec.to_data_units(np.asarray(gan.generator.apply(
+        {'params': state.ema['G'], **state.model_state['G']}, latent.codes(gan, [0, 1, 2, 3, 4]))))
+    np.testing.assert_array_equal(rows, unmixed[:2])  # the row seeds' own images head the rows
+    np.testing.assert_array_equal(cols, unmixed[2:])  # and the column seeds' the columns
     truncation = types.SimpleNamespace(op='truncation', seeds='0,1,2', psis='1,0', cutoff=None)
     images, columns = latent.style_grid(gan, state, truncation, None)
     assert columns == 2 and images.shape == (6, 8, 8, 1)
