@@ -59,10 +59,15 @@ def _dot_flops(eqn) -> float:
 
 
 def matmul_flops(jaxpr) -> float:
-    """FLOPs of every convolution and dot product in a (closed) jaxpr, sub-jaxprs included."""
+    """FLOPs of every convolution and dot product in a (closed) jaxpr, sub-jaxprs included; of a
+    conditional's branches, only the costliest (one runs: for ProGAN, whose networks branch per stage,
+    the final stage's)."""
     total = 0.0
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
+        if name == 'cond':
+            total += max(matmul_flops(branch.jaxpr) for branch in eqn.params['branches'])
+            continue
         if name == 'conv_general_dilated':
             total += _conv_flops(eqn)
         elif name == 'dot_general':

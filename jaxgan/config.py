@@ -68,7 +68,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.augment.kimg = 500.0  # ada: thousands of real images in which p can move by 1
 
     c.model = ml_collections.ConfigDict()  # the generator and the discriminator
-    c.model.name = 'dcgan'  # dcgan | mlp | resnet | stylegan2; translation: pix2pix | cyclegan | ugatit; tables: ctgan
+    c.model.name = 'dcgan'  # dcgan | mlp | resnet | stylegan2 | progan; translation: pix2pix | cyclegan | ugatit; tables: ctgan
     c.model.z_dim = 100  # size of the latent vector z
     c.model.latent = 'normal'  # normal | uniform (the DCGAN paper's U[-1, 1])
     c.model.g_width = 64  # dcgan: channels of G's last hidden layer, doubled per layer towards z
@@ -103,6 +103,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.penalties.zcr = 0.0  # zCR's lambda_dis (Zhao et al. 2021: 5): D(G(z)) close to D(G(z + dz))
     c.penalties.zcr_g = 0.0  # zCR's lambda_gen (Zhao et al. 2021: 0.5), on G: G(z) far from G(z + dz)
     c.penalties.zcr_sigma = 0.03  # zCR's std of dz (Zhao et al. 2021)
+    c.penalties.drift = 0.0  # ProGAN's drift term: this times E D(x)^2 on real data (Karras et al. 2018: 0.001)
 
     # Class conditioning (labels from the data: TFDS, folder sub-folders, PATH.labels.npy).
     c.conditioning = ml_collections.ConfigDict()
@@ -146,6 +147,17 @@ def base_config() -> ml_collections.ConfigDict:
     c.stylegan2.pl_every = 4  # lazy path-length regularisation: every k steps, weighed k times
     c.stylegan2.pl_batch_shrink = 2  # path-length regularisation on 1 / this of each device's batch
     c.stylegan2.pl_decay = 0.01  # the running mean of path lengths moves by this fraction per regularised step
+
+    # Progressive growing (config.model.name progan; Karras et al. 2018, models.progan): the networks' sizes
+    # and the growing schedule in thousands of real images. experiments.progan_celebahq sets the official ones.
+    c.progan = ml_collections.ConfigDict()
+    c.progan.fmap_base = 8192  # feature maps of the block at resolution 2^r: min(fmap_base / 2^(r - 1), fmap_max)
+    c.progan.fmap_max = 512  # the most feature maps of any layer
+    c.progan.mbstd_group = 4  # D's minibatch standard deviation: group size (per device); 1: off
+    c.progan.fused_scale = True  # D's downscaling conv pools before its bias and activation (the official default)
+    c.progan.initial_resolution = 4  # the first stage's resolution
+    c.progan.training_kimg = 600.0  # thousands of images each stage trains at alpha 1
+    c.progan.transition_kimg = 600.0  # thousands of images each new resolution fades in over
 
     # Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit; jaxgan.translation).
     c.translation = ml_collections.ConfigDict()
@@ -382,6 +394,22 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
         group = min(s2.mbstd_group, per_device)
         _check(per_device % group == 0,
                f'config.stylegan2.mbstd_group={s2.mbstd_group}: D\'s minibatch standard deviation takes groups of '
+               f'{group} of the {per_device} examples on each device, which do not divide into them (make the '
+               'per-device batch a multiple of the group, or the group smaller)')
+    pg = config.progan
+    _positive(config, 'progan.fmap_base', 'progan.fmap_max', 'progan.mbstd_group')
+    _check(pg.training_kimg >= 0 and pg.transition_kimg >= 0 and pg.training_kimg + pg.transition_kimg > 0,
+           'config.progan.training_kimg and transition_kimg must be >= 0, not both 0')
+    _check(pg.initial_resolution >= 4 and pg.initial_resolution & (pg.initial_resolution - 1) == 0
+           and pg.initial_resolution <= config.image_size,
+           f'config.progan.initial_resolution={pg.initial_resolution} must be a power of two from 4 to '
+           f'config.image_size={config.image_size}')
+    _check(config.penalties.drift >= 0, f'config.penalties.drift={config.penalties.drift} must be >= 0')
+    if config.model.name == 'progan':
+        per_device = config.batch_size // (num_devices * config.model.pack)
+        group = min(pg.mbstd_group, per_device)
+        _check(per_device % group == 0,
+               f'config.progan.mbstd_group={pg.mbstd_group}: D\'s minibatch standard deviation takes groups of '
                f'{group} of the {per_device} examples on each device, which do not divide into them (make the '
                'per-device batch a multiple of the group, or the group smaller)')
     t = config.table

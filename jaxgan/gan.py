@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan import augment, models, optim
+from jaxgan.models import progan
 from jaxgan.core import health, losses, packing, terms as T
 from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core.parallel import DATA
@@ -58,6 +59,7 @@ TERMS: tuple[tuple[str, Callable[[Config], bool], Callable[[Config, DataSpec], T
      lambda c, s: T.GradientPenalty('gradient_penalty', c.penalties.gradient_penalty, pack=c.model.pack)),
     ('d', lambda c: c.penalties.r1 > 0,
      lambda c, s: T.R1('r1', 0.5 * c.penalties.r1, every=c.penalties.r1_every, pack=c.model.pack)),
+    ('d', lambda c: c.penalties.drift > 0, lambda c, s: T.Drift('drift', c.penalties.drift)),
     ('d', lambda c: c.penalties.dragan > 0,
      lambda c, s: T.Dragan('dragan', c.penalties.dragan, shape=tuple(s.shape), pack=c.model.pack)),
     ('d', lambda c: c.penalties.historical_averaging > 0,
@@ -312,6 +314,10 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
                              ('noise',) if style else ())}
     mixing = style and config.stylegan2.style_mixing > 0
     path_length = style and config.stylegan2.pl_weight > 0
+    growing = config.model.name == 'progan'  # both networks take the schedule's lod (models.progan)
+    # What the networks take of the batch besides the examples: ProGAN's lod, a scalar of the schedule
+    # repeated over the batch (Game.schedule).
+    progress = (lambda where: {'lod': where['lod'][0]}) if growing else (lambda where: {})
     n_critic, pack = config.n_critic, config.model.pack
     critic = None
     if n_critic > 0:
@@ -368,7 +374,7 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     def generate(nets, real, noise) -> dict:
         if mixing:
             return {'x': nets('G', ws_of(nets, noise, 'z', '', True), method='synthesize')}
-        return {'x': nets('G', noise['z'], noise.get('y_fake') if g_cond else None)}
+        return {'x': nets('G', noise['z'], noise.get('y_fake') if g_cond else None, **progress(real))}
 
     d_labels = lambda where, key: where.get(key) if d_cond else None
 
@@ -385,21 +391,22 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
 
     packed = lambda x: packing.pack(x, pack)  # PacGAN: this device's batch in packs (pack 1: as it is)
     quantities = {
-        'd_real': lambda v: v.nets('D', packed(augmented(v, v.real['x'], 'real')), d_labels(v.real, 'y')),
+        'd_real': lambda v: v.nets('D', packed(augmented(v, v.real['x'], 'real')), d_labels(v.real, 'y'),
+                                   **progress(v.real)),
         'd_fake': lambda v: v.nets('D', packed(augmented(v, v.generated['x'], 'fake')),
-                                   d_labels(v.noise, 'y_fake')),
+                                   d_labels(v.noise, 'y_fake'), **progress(v.real)),
         'd_labelled': lambda v: v.nets('D', v.real['x_labelled'], None),  # not augmented
         # D as a function of its input for the penalties (its augmentation inside, as StyleGAN2-ADA's R1,
         # then the packing); their model-state updates are dropped.
         'd_of_x': lambda v: lambda x: v.nets('D', packed(augmented(v, x, 'real')), d_labels(v.real, 'y'),
-                                             update=False)['logits'],
+                                             update=False, **progress(v.real))['logits'],
         'd_of_fake_x': lambda v: lambda x: v.nets('D', packed(augmented(v, x, 'fake')), d_labels(v.noise, 'y_fake'),
-                                                  update=False)['logits'],
+                                                  update=False, **progress(v.real))['logits'],
         'd_real_transformed': lambda v: v['d_of_x'](transformed(v, v.real['x'], 'real')),
         'd_fake_transformed': lambda v: v['d_of_fake_x'](transformed(v, v.generated['x'], 'fake')),
         # zCR: G at perturbed latents (its model state left as it is), and D's logits there.
         'g_perturbed': lambda v: v.nets('G', v.noise['z'] + v.noise['z_perturbation'],
-                                        v.noise.get('y_fake') if g_cond else None, update=False),
+                                        v.noise.get('y_fake') if g_cond else None, update=False, **progress(v.real)),
         'd_perturbed': lambda v: v['d_of_fake_x'](v['g_perturbed']),
         # StyleGAN2's path-length penalty: the ws it is taken at, and the synthesis network as a function.
         'pl_ws': lambda v: ws_of(v.nets, v.noise, 'z_pl', '_pl', False),
@@ -407,10 +414,21 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     }
 
     def prepare(batch: dict) -> dict:
-        return {k: spec.model_input(v) if k.startswith('x') else v for k, v in batch.items()}
+        batch = {k: spec.model_input(v) if k.startswith('x') else v for k, v in batch.items()}
+        if growing:  # the reals at the stage's resolution, faded as G fades (progan.process_reals)
+            level = batch['lod'][0, 0]
+            batch['x'] = jax.vmap(lambda x: progan.process_reals(x, level, generator.net.resolution))(batch['x'])
+        return batch
+
+    schedule = None
+    if growing:  # train.py's TrainingSchedule: the lod after the images of the steps before this one
+        p, images = config.progan, config.batch_size
+        schedule = lambda step: {'lod': progan.level_of_detail(
+            step.astype(jnp.float32) * (images / 1000.0), generator.net.resolution, p.training_kimg,
+            p.transition_kimg, p.initial_resolution)}
 
     game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
-                quantities=quantities, prepare=prepare, ema=('G',))
+                quantities=quantities, prepare=prepare, ema=('G',), schedule=schedule)
     return GAN(game=game, spec=spec, z_dim=m.z_dim, latent=m.latent, num_classes=k, g_conditioned=g_cond,
                d_conditioned=d_cond, categorical_code=info.categorical, continuous_codes=info.continuous,
                pack=pack)

@@ -23,6 +23,16 @@ def test_dcgan64_flops_match_the_analytic_count():
     np.testing.assert_allclose(bench.step_flops_per_image(g, d, 1) / 1e9, 2.29, rtol=0.01)
 
 
+def test_a_conditional_counts_its_costliest_branch_only():
+    import jax.numpy as jnp
+    a = jnp.ones((4, 8))
+    # 2 * 4 * 8 * 2 = 128 FLOPs, padded to the large branch's shape by a free concatenation; 1,024
+    small = lambda x: jnp.concatenate([x @ jnp.ones((8, 2)), jnp.zeros((4, 14))], axis=1)
+    large = lambda x: x @ jnp.ones((8, 16))
+    jaxpr = jax.make_jaxpr(lambda i, x: jax.lax.switch(i, [small, large, small], x) @ jnp.ones((16, 1)))(0, a)
+    assert bench.matmul_flops(jaxpr.jaxpr) == 1024 + 2 * 4 * 16 * 1
+
+
 @pytest.mark.slow
 def test_bench_command_line(tmp_path, python_env):
     out = tmp_path / 'bench.json'

@@ -48,6 +48,9 @@ EXPERIMENTS = {
                        'stylegan2.mapping_layers': 1, 'stylegan2.channel_base': 64, 'stylegan2.channel_max': 8},
     'stylegan2_celebahq': {'model.resolution': 8, 'model.z_dim': 8, 'stylegan2.w_dim': 8,
                            'stylegan2.mapping_layers': 1, 'stylegan2.channel_base': 64, 'stylegan2.channel_max': 8},
+    'progan_digits': {'image_size': 8, 'model.z_dim': 8, 'progan.fmap_base': 32, 'progan.fmap_max': 8,
+                      'progan.training_kimg': 0.016, 'progan.transition_kimg': 0.016},
+    'progan_celebahq': {'model.resolution': 8, 'model.z_dim': 8, 'progan.fmap_base': 32, 'progan.fmap_max': 8},
     'ugatit_selfie2anime': {'dataset': 'demo:digits_colour', 'image_size': 16, 'model.g_width': 4, 'model.d_width': 4,
                             'batch_size': 8, 'num_samples': 6, 'translation.g_blocks': 1, 'translation.d_layers': 3},
 }
@@ -62,10 +65,10 @@ def test_every_experiment_module_is_covered():
 # the GMMN's n_critic = 0, projection D and conditional BatchNorm, GP with n_critic 2, spectral norm; the
 # translation games, CycleGAN with periodic scoring, the demos' scoring through pix2pix_demo, the facades
 # download, U-GAT-IT in tests/test_translation.py; StyleGAN2 in stylegan2_digits and
-# tests/test_stylegan2_game.py; CTGAN end to end in tests/test_tabular.py) have fast tests of their own.
+# tests/test_stylegan2_game.py; ProGAN in progan_digits and tests/test_progan_game.py; CTGAN end to end in tests/test_tabular.py) have fast tests of their own.
 SLOW = ('gan_mnist', 'gmmn_mnist', 'cgan_mnist', 'cgan_cifar10', 'wgan_gp_cifar10', 'sngan_cifar10', 'pix2pix_facades',
         'cyclegan_demo', 'cyclegan_horse2zebra', 'ugatit_selfie2anime', 'stylegan2_ffhq', 'stylegan2_celebahq',
-        'ctgan')
+        'progan_celebahq', 'ctgan')
 
 
 @pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n

@@ -14,6 +14,9 @@ says:
                 update, and the last critic update shares it with the generator update
     quantities  named values computed from a `View` on first use and reused by every term of the same
                 update (D's outputs on real and on generated examples, say)
+    schedule    values that are functions of the step alone (a growing schedule's level of detail), or
+                None: scalars added to the batch under their names, repeated [n, B] so that every
+                device reads them with its share of the data and every part of the step sees them
 
 A `Term` (`core.terms`) is one part of a player's loss, a pure function of a `View`; it may keep a
 state of its own in the run state, as an optax transform does.
@@ -71,6 +74,7 @@ class Game:
     prepare: Callable[[Batch], Batch] = lambda batch: batch  # host units to model units, on the device
     ema: tuple[str, ...] = ()  # networks whose exponential moving average the state keeps
     batch_key: str = 'x'  # the batch array whose size [n, B, ...] the step's noise is drawn for
+    schedule: Callable[[jax.Array], dict[str, jax.Array]] | None = None  # step -> {name: scalar}
 
     def __post_init__(self):
         players = self.players

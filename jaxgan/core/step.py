@@ -5,6 +5,7 @@
 batch holds one real batch per critic update, [n, B, ...] each (n = game.real_batches), in the data's
 host units; `game.prepare` takes them to model units on the device. A step:
 
+  0. adds the game's scheduled values of the step to the batch (`Game.schedule`);
   1. draws the random numbers of the step for the global batch (the game's noise and each term's),
      from fold_in(run key, step), so a run gives the same numbers on any device count;
   2. runs the per-device program under `shard_map` over the mesh's 'data' axis, on B / devices
@@ -87,6 +88,14 @@ def step_noise(game: Game, key: jax.Array, updates: int, batch: int) -> dict:
         if drawn is not None:
             noise[term.name] = drawn
     return noise
+
+
+def with_schedule(game: Game, batch: Batch, step: jax.Array) -> Batch:
+    """batch with the game's scheduled values of `step` added, each repeated [n, B] (see Game)."""
+    if game.schedule is None:
+        return batch
+    lead = batch[game.batch_key].shape[:2]
+    return {**batch, **{k: jnp.broadcast_to(jnp.asarray(v), lead) for k, v in game.schedule(step).items()}}
 
 
 def _needs_rng(game: Game) -> bool:
@@ -229,6 +238,7 @@ def make_step_fn(game: Game, mesh: Mesh, **options) -> TrainStep:
 
     def step(state: RunState, batch: Batch) -> tuple[RunState, Metrics]:
         key = jax.random.fold_in(state.key(), state.step)
+        batch = with_schedule(game, batch, state.step)
         noise = step_noise(game, key, game.real_batches, batch[game.batch_key].shape[1])
         rng = jax.random.fold_in(key, 0xd0) if needs_rng else None
         return local_step(state, batch, noise, rng)

@@ -125,6 +125,17 @@ class GradientPenalty(Term):
 
 
 @dataclasses.dataclass(frozen=True)
+class Drift(Term):
+    """ProGAN's drift term (Karras et al. 2018, section A.1; loss.py of tkarras/progressive_growing_of_gans,
+    D_wgangp_acgan: wgan_epsilon 0.001): weight E D(x)^2 on real x, keeping the critic's output near zero."""
+
+    real: str = 'd_real'
+
+    def __call__(self, view: View) -> jax.Array:
+        return self.weight * jnp.mean(jnp.square(view[self.real]['logits']))
+
+
+@dataclasses.dataclass(frozen=True)
 class R1(Term):
     """R1 (Mescheder et al. 2018): weight = gamma / 2 on E ||grad D(x)||^2 over real x. every = k > 1:
     lazy regularisation (Karras et al. 2020, StyleGAN2 uses k = 16), computed on every k-th step only and

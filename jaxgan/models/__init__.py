@@ -11,6 +11,8 @@ models. A new architecture is a new module here and one entry in `build`.
     resnet   Miyato et al. 2018 / Gulrajani et al. 2017, power-of-two images from 8 to 128 (32 for CIFAR-10;
              the SN-GAN authors' deeper discriminators at 64 and 128)
     stylegan2  Karras et al. 2020 (models.stylegan2, sized by config.stylegan2), power-of-two images from 8
+    progan   Karras et al. 2018 (models.progan, sized by config.progan), power-of-two images from 8, trained
+             growing: the networks take the schedule's level of detail (`lod`) beside their inputs
 
 Models know nothing of training or input pipelines: `build` takes the example shape and the class count.
 """
@@ -22,15 +24,16 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan.errors import UserError
-from jaxgan.models import dcgan, mlp, resnet, stylegan2
+from jaxgan.models import dcgan, mlp, progan, resnet, stylegan2
 
-NAMES = ('dcgan', 'mlp', 'resnet', 'stylegan2')
+NAMES = ('dcgan', 'mlp', 'resnet', 'stylegan2', 'progan')
 # (G norms, D norms) each architecture supports; the first is its default (config value '').
 NORMS = {
     'dcgan': (('batch', 'virtual_batch', 'none'), ('batch', 'layer', 'none')),
     'mlp': (('none', 'batch'), ('none',)),
     'resnet': (('batch', 'none'), ('none', 'layer', 'batch')),
     'stylegan2': (('none',), ('none',)),  # weight demodulation; no normalisation layers
+    'progan': (('none',), ('none',)),  # pixelwise feature normalisation is part of G; D has none
 }
 
 
@@ -56,8 +59,9 @@ def _square_image(name: str, shape: tuple[int, ...], images: bool, max_size: int
 
 
 G_CONDITIONING = {'dcgan': ('none', 'concat', 'cbn'), 'mlp': ('none', 'concat'), 'resnet': ('none', 'concat', 'cbn'),
-                  'stylegan2': ('none', 'concat')}  # stylegan2's concat: the label's embedding beside z in the mapping
-D_CONDITIONING = {'stylegan2': ('none', 'projection')}  # other models: every one of D_CONDITIONING_ALL
+                  'stylegan2': ('none', 'concat'),  # stylegan2's concat: the label's embedding beside z in the mapping
+                  'progan': ('none',)}
+D_CONDITIONING = {'stylegan2': ('none', 'projection'), 'progan': ('none',)}  # other models: every one of D_CONDITIONING_ALL
 D_CONDITIONING_ALL = ('none', 'concat', 'projection', 'acgan')
 
 
@@ -94,6 +98,9 @@ def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: 
     if m.name == 'stylegan2':
         size, channels = _square_image(m.name, shape, images)
         return _stylegan2(config, size, channels, k, dtype)
+    if m.name == 'progan':
+        size, channels = _square_image(m.name, shape, images)
+        return _progan(config, size, channels, dtype)
     if m.name == 'resnet':
         size, channels = _square_image(m.name, shape, images, max_size=128)
         if m.minibatch_discrimination:
@@ -125,6 +132,23 @@ def _stylegan2(config: ml_collections.ConfigDict, size: int, channels: int, num_
     d = stylegan2.Discriminator(size, num_classes if c.d != 'none' else 0, s.d_architecture, s.channel_base,
                                 s.channel_max, clamp, fp16, mbstd_group_size=s.mbstd_group, dtype=dtype)
     return g, d
+
+
+def _progan(config: ml_collections.ConfigDict, size: int, channels: int, dtype) -> tuple[nn.Module, nn.Module]:
+    m, p = config.model, config.progan
+    unsupported = [what for what, on in (
+        ('config.model.spectral_norm', m.spectral_norm), ('config.model.minibatch_discrimination',
+                                                          m.minibatch_discrimination),
+        ('InfoGAN (config.infogan)', config.infogan.categorical or config.infogan.continuous),
+        ('the semi-supervised GAN', config.semi_supervised.num_labels),
+        ('config.compute_dtype=bfloat16', dtype != jnp.float32)) if on]
+    if unsupported:
+        raise UserError(f'model progan has no {" and no ".join(unsupported)}: turn '
+                        f'{"it" if len(unsupported) == 1 else "them"} off')
+    g = progan.Generator(size, channels, fmap_base=p.fmap_base, fmap_max=p.fmap_max, latent_size=m.z_dim)
+    d = progan.Discriminator(size, fmap_base=p.fmap_base, fmap_max=p.fmap_max, mbstd_group_size=p.mbstd_group,
+                             fused_scale=p.fused_scale)
+    return progan.GrowingGenerator(g), progan.GrowingDiscriminator(d)
 
 
 def discriminator_blocks(discriminator: nn.Module) -> tuple[tuple[str, ...], ...]:

@@ -58,14 +58,22 @@ Layout: NHWC; conv kernels HWIO [k, k, in, out] as the official ones (TensorFlow
 order, so official weights port as they are (but Conv0_up, above). Variables: 'params' only, the
 official trainables; the official 'lod' variable is the call's stage and alpha here.
 
-Not here: float16 (the official dtype option, with pixelnorm_epsilon 1e-4); the 'recursive' structure (the
-same function, evaluated lazily); label inputs to D (D_paper has none); the training loop (G's moving
-average G_smoothing, minibatch_repeats, reset_opt_for_new_lod, mirror augmentation; their values are in
-`config`).
+Training growing (`GrowingGenerator`, `GrowingDiscriminator`; config.model.name=progan): the networks
+take the schedule's lod as a traced scalar (`level_of_detail`, TrainingSchedule's formula on the images
+seen) and run the current stage inside one `nn.switch`, so the jitted step compiles every stage once and
+a run resumes anywhere in a stage; their images are at the full resolution (G's nearest-upscaled, D's
+input box-downscaled), as the official 'linear' structure's are, and the reals are faded to match
+(`process_reals`). The lod is kept in each network's 'progress' collection, so that a checkpoint samples
+at the stage it reached.
+
+Not here: float16 (the official dtype option, with pixelnorm_epsilon 1e-4); label inputs to D (D_paper
+has none); the official loop's per-stage minibatch and learning rate and its optimiser reset at each new
+stage (experiments.progan_celebahq says what it does instead).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import flax.linen as nn
@@ -202,6 +210,44 @@ def _weight(module: nn.Module, shape: tuple[int, ...], gain: float, use_wscale: 
     return kernel * std if use_wscale else kernel
 
 
+def conv2d(x_BxHxWxC: jax.Array, w_KxKxCxO: jax.Array, pad: int) -> jax.Array:
+    """A stride-1 convolution padded by `pad` on each side ('SAME' for pad = (k - 1) / 2), NHWC and HWIO,
+    whose gradients are again such convolutions, written in the same NHWC/HWIO form: the input's, the
+    gradient correlated with the kernel flipped in space and its in and out swapped (padding k - 1 - pad);
+    the kernel's, the input with batch and channels swapped correlated with the gradient as the kernel
+    (padding pad). The values are those of jax.lax.conv_general_dilated and its own gradients, at every
+    order (the gradient penalty differentiates twice). Why: the networks run inside `nn.switch` (a
+    conditional per stage), and XLA on the CPU puts the transposed convolutions JAX derives for a
+    convolution's gradient into its fast form only outside conditionals; inside one, a step ran about
+    40 times slower (1.5 s against 0.04 s for a 64-channel 16x16 layer's gradient, measured).
+
+    Under shard_map the kernel (replicated) is first marked varying over the axes the input varies over,
+    as JAX's own rule does implicitly, so that its gradient (summed over devices by the step) has its type."""
+    varying = tuple(jax.typeof(x_BxHxWxC).manual_axis_type.varying - jax.typeof(w_KxKxCxO).manual_axis_type.varying)
+    if varying:
+        w_KxKxCxO = jax.lax.pcast(w_KxKxCxO, varying, to='varying')
+    return _conv2d(x_BxHxWxC, w_KxKxCxO, pad)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _conv2d(x: jax.Array, w: jax.Array, pad: int) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, w, (1, 1), [(pad, pad), (pad, pad)], dimension_numbers=DIMENSIONS)
+
+
+def _conv2d_fwd(x, w, pad):
+    return _conv2d(x, w, pad), (x, w)
+
+
+def _conv2d_bwd(pad, residuals, g):
+    x, w = residuals
+    dx = conv2d(g, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2), w.shape[0] - 1 - pad)
+    dw = conv2d(x.transpose(3, 1, 2, 0), g.transpose(1, 2, 0, 3), pad).transpose(1, 2, 0, 3)
+    return dx, dw
+
+
+_conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
 class Dense(nn.Module):
     """networks.py, dense + apply_bias: x [B, in] @ W [in, features] (+ bias, zero init)."""
 
@@ -235,7 +281,7 @@ class Conv2d(nn.Module):
     def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
         k = self.kernel_size
         w = _weight(self, (k, k, x_BxHxWxC.shape[-1], self.features), self.gain, self.use_wscale)
-        x = jax.lax.conv_general_dilated(x_BxHxWxC, w, (1, 1), 'SAME', dimension_numbers=DIMENSIONS)
+        x = conv2d(x_BxHxWxC, w, (k - 1) // 2)
         if self.down:
             x = downscale2d(x)
         if self.use_bias:
@@ -588,3 +634,109 @@ def schedule(kimg: float, resolution: int, training_kimg: float = LOD_TRAINING_K
     level = lod(kimg, resolution, training_kimg, transition_kimg, initial_resolution)
     whole = math.floor(level)
     return int(math.log2(resolution)) - 2 - whole, 1.0 - (level - whole)
+
+
+# ---------------------------------------------------------------- growing while training (traced lod)
+
+def level_of_detail(kimg: jax.Array, resolution: int, training_kimg: float = LOD_TRAINING_KIMG,
+                    transition_kimg: float = LOD_TRANSITION_KIMG,
+                    initial_resolution: int = LOD_INITIAL_RESOLUTION) -> jax.Array:
+    """`lod` (train.py, TrainingSchedule) as a traced float32 of a traced kimg, for the jitted step: the
+    same phases of training_kimg + transition_kimg, the same formula (arguments checked by `lod`)."""
+    lod(0.0, resolution, training_kimg, transition_kimg, initial_resolution)  # the checks, on the host
+    kimg = jnp.asarray(kimg, jnp.float32)
+    phase_dur = training_kimg + transition_kimg
+    phase_idx = jnp.floor(kimg / phase_dur) if phase_dur > 0 else jnp.zeros((), jnp.float32)
+    phase_kimg = kimg - phase_idx * phase_dur
+    level = math.log2(resolution) - math.floor(math.log2(initial_resolution)) - phase_idx
+    if transition_kimg > 0:
+        level = level - jnp.maximum(phase_kimg - training_kimg, 0.0) / transition_kimg
+    return jnp.maximum(level, 0.0)
+
+
+def stage_and_alpha(level: jax.Array, resolution: int) -> tuple[jax.Array, jax.Array]:
+    """(stage int32, alpha float32) of a traced lod, as `schedule` has them: stage = log2(R) - 2 -
+    floor(lod), alpha = 1 - (lod - floor(lod)); lod clipped to the stages there are."""
+    last = num_stages(resolution) - 1
+    level = jnp.clip(jnp.asarray(level, jnp.float32), 0.0, float(last))
+    whole = jnp.floor(level)
+    return (last - whole).astype(jnp.int32), 1.0 - (level - whole)
+
+
+def process_reals(x_BxRxRxC: jax.Array, level: jax.Array, resolution: int) -> jax.Array:
+    """train.py, process_reals at a traced lod: the real images at R pixels taken to the stage's
+    resolution (box downscale), faded (`fade_reals`: what the fading G gives) and nearest-upscaled back to
+    R ('UpscaleLOD'), as the official networks take them. One branch per stage (`lax.switch`)."""
+    stage, alpha = stage_and_alpha(level, resolution)
+
+    def branch(s: int):
+        factor = resolution // stage_resolution(s)
+        return lambda x, a: upscale2d(fade_reals(downscale2d(x, factor), a), factor)
+
+    return jax.lax.switch(stage, [branch(s) for s in range(num_stages(resolution))], x_BxRxRxC, alpha)
+
+
+def _progress(module: nn.Module, level: _Scalar | None, train: bool) -> jax.Array:
+    """The lod a growing network runs at: `level` where given (and kept in the 'progress' collection when
+    training with it mutable), else the one kept: the stage the network was last trained at."""
+    kept = module.variable('progress', 'lod', lambda: jnp.zeros((), jnp.float32))
+    if level is None:
+        return kept.value
+    level = jnp.asarray(level, jnp.float32)
+    if train and module.is_mutable_collection('progress'):
+        kept.value = level
+    return level
+
+
+class GrowingGenerator(nn.Module):
+    """A Generator trained growing: z -> images at the full `net.resolution` R at the traced lod (`lod`:
+    the schedule's level of detail; None: the one kept from training), the stage's image nearest-upscaled
+    to R as the official 'linear' structure gives it. One branch per stage (`nn.switch`): a jitted step
+    compiles every stage once and runs only the current one. The lod is kept as a variable
+    ('progress'/'lod'), so that sampling a checkpoint draws at the stage it was trained to."""
+
+    net: Generator
+
+    @property
+    def z_dim(self) -> int:
+        return self.net.z_dim
+
+    @nn.compact
+    def __call__(self, z_BxZ: jax.Array, y: jax.Array | None = None, *, train: bool = False,
+                 lod: _Scalar | None = None) -> jax.Array:
+        level = _progress(self, lod, train)
+        resolution = self.net.resolution
+
+        def branch(s: int):
+            def run(module, z, y, alpha):
+                return upscale2d(module.net(z, y, stage=s, alpha=alpha), resolution // stage_resolution(s))
+            return run
+
+        stage, alpha = stage_and_alpha(level, resolution)
+        if self.is_initializing():  # every stage's parameters, from the last one's call
+            return branch(num_stages(resolution) - 1)(self, z_BxZ, y, alpha)
+        return nn.switch(stage, [branch(s) for s in range(num_stages(resolution))], self, z_BxZ, y, alpha)
+
+
+class GrowingDiscriminator(nn.Module):
+    """A Discriminator trained growing: images at the full R -> D's outputs at the traced lod (see
+    GrowingGenerator), the images box-downscaled to the stage's resolution first (the official 'linear'
+    structure's input path). One branch per stage (`nn.switch`); the lod kept as G keeps it."""
+
+    net: Discriminator
+
+    @nn.compact
+    def __call__(self, x_BxRxRxC: jax.Array, y: jax.Array | None = None, *, train: bool = False,
+                 lod: _Scalar | None = None) -> dict:
+        level = _progress(self, lod, train)
+        resolution = self.net.resolution
+
+        def branch(s: int):
+            def run(module, x, y, alpha):
+                return module.net(downscale2d(x, resolution // stage_resolution(s)), y, stage=s, alpha=alpha)
+            return run
+
+        stage, alpha = stage_and_alpha(level, resolution)
+        if self.is_initializing():
+            return branch(num_stages(resolution) - 1)(self, x_BxRxRxC, y, alpha)
+        return nn.switch(stage, [branch(s) for s in range(num_stages(resolution))], self, x_BxRxRxC, y, alpha)
