@@ -12,17 +12,18 @@ The recipe is `progan_config`, from models.progan.config (tkarras/progressive_gr
 CelebA-HQ preset-v2-8gpus with fp32, networks.py's G_paper and D_paper, train.py's TrainingSchedule, loss.py's
 D_wgangp_acgan and G_wgan_acgan): the networks at fmap_base 8192 capped at 512 feature maps, z of 512,
 pixelwise feature normalisation, minibatch stddev in groups of 4, equalised learning rate; WGAN-GP
-(lambda 10) with the drift term (epsilon 0.001); Adam (lr 0.001, betas (0, 0.99), eps 1e-8); one D step
-per G step; the EMA of G at 0.999 per step (G_smoothing); mirrored images (mirror_augment); the growing
+(lambda 10) with the drift term (epsilon 0.001); Adam (betas (0, 0.99), eps 1e-8) at the learning rate of
+the resolution being trained (0.001, then 0.0015 at 128, 0.002 at 256, 0.003 from 512 pixels:
+G_lrate_dict), its moments reset whenever a fade-in starts or ends (reset_opt_for_new_lod); one D step per
+G step; the EMA of G at 0.999 per step (G_smoothing); mirrored images (mirror_augment); the growing
 schedule from 4x4: 600 thousand images at each resolution, then 600 thousand fading the next one in, and
 12,000 thousand images in all.
 
-Departures, each for one jitted program of fixed shapes: the minibatch is the official one at the final
-resolution (32 from 128 pixels up) at every stage, where the official code trains the small stages on
-larger ones (512 at 4x4 down to 32); the learning rate is the base 0.001 at every stage (the official
-raises it to 0.0015 at 128, 0.002 at 256 and 0.003 from 512 pixels); Adam's moments are not reset when a
-new resolution starts (reset_opt_for_new_lod); the EMA has jaxgan's warm-up over its first steps; the
-schedule's lod moves at every step rather than every minibatch_repeats = 4 steps.
+Departures: the minibatch is the official one at the final resolution (32 from 64 pixels up) at every
+stage, where the official code trains the small stages on larger ones (512 at 4x4, 256, 128, then 32),
+since the step is one program of fixed shapes; the EMA has jaxgan's warm-up over its first steps
+(min(0.999, (1 + t) / (10 + t))); the schedule's lod moves at every step rather than every
+minibatch_repeats = 4 steps.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def progan_config(resolution: int, dataset: str) -> ml_collections.ConfigDict:
     for opt, lr in ((c.g_optimizer, spec['G_lrate_base']), (c.d_optimizer, spec['D_lrate_base'])):
         opt.learning_rate = lr
         opt.b1, opt.b2, opt.eps = spec['beta1'], spec['beta2'], spec['epsilon']
+    p.learning_rates = tuple(sorted(spec['G_lrate_dict'].items()))  # the official D_lrate_dict is the same
+    p.reset_optimizer = spec['reset_opt_for_new_lod']
     c.ema.decay = spec['G_smoothing']
     c.compute_dtype = 'float32'
     c.log_every = 100

@@ -158,6 +158,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.progan.initial_resolution = 4  # the first stage's resolution
     c.progan.training_kimg = 600.0  # thousands of images each stage trains at alpha 1
     c.progan.transition_kimg = 600.0  # thousands of images each new resolution fades in over
+    c.progan.learning_rates = ()  # ((resolution, lr), ...): both players' lr while training that resolution; others: the optimizers'
+    c.progan.reset_optimizer = True  # Adam's moments start afresh when a fade-in starts and ends (reset_opt_for_new_lod)
 
     # Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit; jaxgan.translation).
     c.translation = ml_collections.ConfigDict()
@@ -297,6 +299,18 @@ def _one_of(config: ml_collections.ConfigDict, field: str, choices) -> None:
     _check(value in choices, f'config.{field}={value!r} is not one of {", ".join(map(str, choices))}')
 
 
+def _check_mbstd_group(config: ml_collections.ConfigDict, num_devices: int) -> None:
+    """The model's D takes minibatch-stddev groups that must divide each device's batch (of packs)."""
+    name = config.model.name
+    group_size = config[name].mbstd_group
+    per_device = config.batch_size // (num_devices * config.model.pack)
+    group = min(group_size, per_device)
+    _check(per_device % group == 0,
+           f'config.{name}.mbstd_group={group_size}: D\'s minibatch standard deviation takes groups of '
+           f'{group} of the {per_device} examples on each device, which do not divide into them (make the '
+           'per-device batch a multiple of the group, or the group smaller)')
+
+
 def _positive(config: ml_collections.ConfigDict, *fields: str) -> None:
     for field in fields:
         value = lookup(config, field)
@@ -389,29 +403,24 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(s2.pl_weight >= 0 and s2.conv_clamp >= 0 and 0 < s2.pl_decay <= 1 and s2.num_fp16_res >= 0,
            'config.stylegan2: pl_weight, conv_clamp and num_fp16_res must be >= 0, pl_decay in (0, 1]')
     _one_of(config, 'stylegan2.d_architecture', ('resnet', 'orig'))
-    if config.model.name == 'stylegan2':
-        per_device = config.batch_size // (num_devices * config.model.pack)
-        group = min(s2.mbstd_group, per_device)
-        _check(per_device % group == 0,
-               f'config.stylegan2.mbstd_group={s2.mbstd_group}: D\'s minibatch standard deviation takes groups of '
-               f'{group} of the {per_device} examples on each device, which do not divide into them (make the '
-               'per-device batch a multiple of the group, or the group smaller)')
     pg = config.progan
     _positive(config, 'progan.fmap_base', 'progan.fmap_max', 'progan.mbstd_group')
     _check(pg.training_kimg >= 0 and pg.transition_kimg >= 0 and pg.training_kimg + pg.transition_kimg > 0,
            'config.progan.training_kimg and transition_kimg must be >= 0, not both 0')
-    _check(pg.initial_resolution >= 4 and pg.initial_resolution & (pg.initial_resolution - 1) == 0
-           and pg.initial_resolution <= config.image_size,
-           f'config.progan.initial_resolution={pg.initial_resolution} must be a power of two from 4 to '
-           f'config.image_size={config.image_size}')
     _check(config.penalties.drift >= 0, f'config.penalties.drift={config.penalties.drift} must be >= 0')
+    if config.model.name in ('stylegan2', 'progan'):
+        _check_mbstd_group(config, num_devices)
     if config.model.name == 'progan':
-        per_device = config.batch_size // (num_devices * config.model.pack)
-        group = min(pg.mbstd_group, per_device)
-        _check(per_device % group == 0,
-               f'config.progan.mbstd_group={pg.mbstd_group}: D\'s minibatch standard deviation takes groups of '
-               f'{group} of the {per_device} examples on each device, which do not divide into them (make the '
-               'per-device batch a multiple of the group, or the group smaller)')
+        _check(pg.initial_resolution >= 4 and pg.initial_resolution & (pg.initial_resolution - 1) == 0
+               and pg.initial_resolution <= config.image_size,
+               f'config.progan.initial_resolution={pg.initial_resolution} must be a power of two from 4 to '
+               f'config.image_size={config.image_size}')
+        rates = pg.learning_rates
+        _check(isinstance(rates, (tuple, list)) and all(
+            isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], int) and pair[1] > 0
+            for pair in rates), f'config.progan.learning_rates={rates!r} must be pairs (resolution, lr > 0)')
+        _check(not pg.reset_optimizer or (config.g_optimizer.name == 'adam' and config.d_optimizer.name == 'adam'),
+               'config.progan.reset_optimizer resets Adam\'s moments: use adam for both optimizers, or turn it off')
     t = config.table
     _check(0.0 <= t.holdout < 1.0, f'config.table.holdout={t.holdout} must be in [0, 1)')
     _positive(config, 'table.max_modes')

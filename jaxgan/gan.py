@@ -286,6 +286,33 @@ def _g_metrics(view: View) -> dict:
     return {'fake_diversity': health.mean_pairwise_distance(view.generated['x']) / jnp.maximum(spread, 1e-12)}
 
 
+def _lod_of_step(config: Config, resolution: int, step: jax.Array) -> jax.Array:
+    """ProGAN's lod at `step` (train.py, TrainingSchedule): after the real images of the steps before it,
+    batch_size for each D update (the official cur_nimg grows by the minibatch at each D repeat)."""
+    p = config.progan
+    images = step.astype(jnp.int32) * (config.batch_size * max(config.n_critic, 1))
+    return progan.level_of_detail(images, resolution, p.training_kimg, p.transition_kimg, p.initial_resolution)
+
+
+def _growing_optimizers(config: Config, valued: Config, resolution: int) -> tuple[dict, dict]:
+    """optim.make's extra arguments for ProGAN's G and D (train.py): the learning rate of the stage's
+    resolution (progan.learning_rates, else the optimizer's), and Adam's moments reset whenever the lod's
+    floor or ceiling changes (progan.reset_optimizer), both from the step that the update count is of."""
+    rates = {int(r): float(lr) for r, lr in config.progan.learning_rates}
+    n = max(config.n_critic, 1)
+
+    def extra(c: Config, updates_per_step: int) -> dict:
+        lod = lambda count: _lod_of_step(config, resolution, count // updates_per_step)
+        out = {}
+        if rates:
+            out['lr'] = lambda count: progan.stage_learning_rate(lod(count), resolution, rates, c.learning_rate)
+        if config.progan.reset_optimizer:
+            out['reset_when'] = lambda count: (jnp.floor(lod(count)) * 64 + jnp.ceil(lod(count))).astype(jnp.int32)
+        return out
+
+    return extra(valued.g_optimizer, 1), extra(valued.d_optimizer, n)
+
+
 def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> GAN:
     """The GAN that `config` describes on data of `spec`.
 
@@ -319,6 +346,8 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     # repeated over the batch (Game.schedule).
     progress = (lambda where: {'lod': where['lod'][0]}) if growing else (lambda where: {})
     n_critic, pack = config.n_critic, config.model.pack
+    g_extra, d_extra = (_growing_optimizers(config, valued, generator.net.resolution) if growing
+                        else ({}, {}))
     critic = None
     if n_critic > 0:
         rngs = ('dropout',) if getattr(discriminator, 'dropout', 0.0) > 0 or getattr(discriminator, 'noise', 0.0) > 0 else ()
@@ -326,11 +355,12 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         networks['D'] = Network(discriminator, lambda: (jnp.zeros((2, *packed_shape)), labels() if d_cond else None),
                                 rngs)
         frozen = models.frozen_layers(discriminator, config.get('freeze_d', 0))  # FreezeD: D's first blocks
-        d_optimizer = optim.freeze(optim.make(valued.d_optimizer, config.num_steps * n_critic), {('D', n) for n in frozen})
+        d_optimizer = optim.freeze(optim.make(valued.d_optimizer, config.num_steps * n_critic, **d_extra),
+                                   {('D', n) for n in frozen})
         critic = Player('d', ('D',), d_optimizer,
                         select_terms(config, spec, 'd', valued), repeats=n_critic,
                         metrics=_d_metrics(loss.classifier))
-    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps),
+    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps, **g_extra),
                     select_terms(config, spec, 'g', valued), metrics=_g_metrics)
 
     aug = augmentation(config, spec)
@@ -421,11 +451,8 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         return batch
 
     schedule = None
-    if growing:  # train.py's TrainingSchedule: the lod after the images of the steps before this one
-        p, images = config.progan, config.batch_size
-        schedule = lambda step: {'lod': progan.level_of_detail(
-            step.astype(jnp.float32) * (images / 1000.0), generator.net.resolution, p.training_kimg,
-            p.transition_kimg, p.initial_resolution)}
+    if growing:
+        schedule = lambda step: {'lod': _lod_of_step(config, generator.net.resolution, step)}
 
     game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
                 quantities=quantities, prepare=prepare, ema=('G',), schedule=schedule)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Collection
+from typing import Any, Callable, Collection, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +38,32 @@ def clip_params(c: float) -> optax.GradientTransformation:
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
+class ResetState(NamedTuple):
+    inner: Any  # the wrapped transform's state
+    key: jax.Array  # reset_when's value at the last update
+    count: jax.Array  # updates made
+
+
+def reset_on_change(inner: optax.GradientTransformation,
+                    key_of: Callable[[jax.Array], jax.Array]) -> optax.GradientTransformation:
+    """inner, its state re-initialised before each update at which key_of(updates made so far) differs
+    from its value at the update before: the official ProGAN loop's reset_optimizer_state (train.py,
+    reset_opt_for_new_lod), which re-initialises every Adam slot, its beta powers included, whenever the
+    lod's floor or ceiling changes."""
+    def init(params):
+        count = jnp.zeros((), jnp.int32)
+        return ResetState(inner.init(params), jnp.asarray(key_of(count)), count)
+
+    def update(updates, state, params=None):
+        key = jnp.asarray(key_of(state.count))
+        fresh = inner.init(updates)
+        kept = jax.tree.map(lambda f, s: jnp.where(key != state.key, f, s), fresh, state.inner)
+        updates, kept = inner.update(updates, kept, params)
+        return updates, ResetState(kept, key, state.count + 1)
+
+    return optax.GradientTransformation(init, update)
+
+
 def freeze(tx: optax.GradientTransformation, frozen: Collection[tuple[str, ...]]) -> optax.GradientTransformation:
     """tx whose updates of the params under the paths `frozen` ({('D', 'Conv_0'), ...}: key prefixes in the
     params tree) are 0 (FreezeD): the last word, after weight decay and clipping, so nothing tx does moves
@@ -59,11 +85,22 @@ def freeze(tx: optax.GradientTransformation, frozen: Collection[tuple[str, ...]]
     return optax.GradientTransformation(tx.init, update)
 
 
-def make(c: ml_collections.ConfigDict, updates: int) -> optax.GradientTransformation:
-    """The optimizer of config c; `updates`: how many updates it will make in the whole run."""
-    lr = learning_rate(c, updates)
+def make(c: ml_collections.ConfigDict, updates: int, *, lr: optax.ScalarOrSchedule | None = None,
+         reset_when: Callable[[jax.Array], jax.Array] | None = None) -> optax.GradientTransformation:
+    """The optimizer of config c; `updates`: how many updates it will make in the whole run.
+
+    lr: a learning rate or schedule of the update count in place of c's (ProGAN's per-resolution rates).
+    reset_when: a function of the update count; Adam's moments and its bias-correction count start afresh
+    before each update at which its value differs from the update before's (ProGAN's
+    reset_opt_for_new_lod; `reset_on_change`). Adam only."""
+    lr = learning_rate(c, updates) if lr is None else lr
+    if reset_when is not None and c.name != 'adam':
+        raise ValueError(f'reset_when: Adam only, not {c.name}')
     if c.name == 'adam':  # weight decay as torch's Adam has it: L2, added to the gradient
-        tx = optax.adam(lr, b1=c.b1, b2=c.b2, eps=c.eps)
+        moments = optax.scale_by_adam(b1=c.b1, b2=c.b2, eps=c.eps)
+        if reset_when is not None:
+            moments = reset_on_change(moments, reset_when)
+        tx = optax.chain(moments, optax.scale_by_learning_rate(lr))  # optax.adam, the moments resettable
         if c.weight_decay > 0:
             tx = optax.chain(optax.add_decayed_weights(c.weight_decay), tx)
     elif c.name == 'adamw':

@@ -49,6 +49,21 @@ def assert_same_state(a, b):
         assert np.array_equal(x, y)
 
 
+def killed_and_resumed(args, tmp_path, env, kill_at):
+    """(reference, resumed): the final states of the run `args` never stopped, and of the same run
+    SIGKILLed once its log shows `kill_at`, then started again (which must say it resumes)."""
+    reference = run_cli([*args, f'--workdir={tmp_path}/ref'], env, tmp_path)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    log = tmp_path / 'killed.log'
+    process = start([*args, f'--workdir={tmp_path}/killed'], env, log)
+    assert wait_for(log, kill_at, timeout=300), open(log).read()[-3000:]
+    process.send_signal(9)
+    process.wait()
+    resumed = run_cli([*args, f'--workdir={tmp_path}/killed'], env, tmp_path)
+    assert resumed.returncode == 0 and 'resuming from the checkpoint at step' in resumed.stderr, resumed.stderr[-3000:]
+    return final_state(tmp_path / 'ref'), final_state(tmp_path / 'killed')
+
+
 def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path, python_env):
     steps = ['--config.num_steps=20', '--config.checkpoint_every=1', '--config.log_every=5',
              '--config.sample_every=10', '--config.async_checkpoints=True']

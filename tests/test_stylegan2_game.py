@@ -149,17 +149,8 @@ def test_the_tiny_config_end_to_end_sigkill_resume_bit_for_bit_then_sample(tmp_p
     a run that was never stopped (the path-length mean, w_avg and the EMA included); then sample, mix and
     truncate from it."""
     from tests.conftest import run_cli
-    from tests.test_faults import assert_same_state, final_state, start, wait_for
-    reference = run_cli([*STYLEGAN2_TINY, f'--workdir={tmp_path}/ref'], python_env, tmp_path)
-    assert reference.returncode == 0, reference.stderr[-3000:]
-    log = tmp_path / 'killed.log'
-    process = start([*STYLEGAN2_TINY, f'--workdir={tmp_path}/killed'], python_env, log)
-    assert wait_for(log, 'step 4/12', timeout=300), open(log).read()[-3000:]
-    process.send_signal(9)
-    process.wait()
-    resumed = run_cli([*STYLEGAN2_TINY, f'--workdir={tmp_path}/killed'], python_env, tmp_path)
-    assert resumed.returncode == 0 and 'resuming from the checkpoint at step' in resumed.stderr, resumed.stderr[-3000:]
-    a, b = final_state(tmp_path / 'ref'), final_state(tmp_path / 'killed')
+    from tests.test_faults import assert_same_state, killed_and_resumed
+    a, b = killed_and_resumed(STYLEGAN2_TINY, tmp_path, python_env, kill_at='step 4/12')
     assert int(a.step) == 12 and float(a.terms['path_length']) > 0
     assert_same_state(a, b)
     for args in (['-m', 'jaxgan.sample', '--num=8', f'--out={tmp_path}/s.png'],

@@ -160,7 +160,7 @@ def discriminator_blocks(discriminator: nn.Module) -> tuple[tuple[str, ...], ...
         if isinstance(discriminator, family.Discriminator):
             return family.discriminator_blocks(discriminator)
     raise UserError(f'config.freeze_d: the blocks of {type(discriminator).__name__} are not defined (models '
-                    f'{", ".join(NAMES)} define them)')
+                    'dcgan, resnet and mlp define them)')
 
 
 def frozen_layers(discriminator: nn.Module, k: int) -> tuple[str, ...]:

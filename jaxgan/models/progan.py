@@ -66,9 +66,12 @@ input box-downscaled), as the official 'linear' structure's are, and the reals a
 (`process_reals`). The lod is kept in each network's 'progress' collection, so that a checkpoint samples
 at the stage it reached.
 
+The loop's per-resolution learning rate (`stage_learning_rate`) and its optimiser reset at each change of
+the lod's floor or ceiling are jaxgan.gan's (config.progan.learning_rates, reset_optimizer).
+
 Not here: float16 (the official dtype option, with pixelnorm_epsilon 1e-4); label inputs to D (D_paper
-has none); the official loop's per-stage minibatch and learning rate and its optimiser reset at each new
-stage (experiments.progan_celebahq says what it does instead).
+has none); the official loop's larger minibatches at the small stages (one program has one batch shape:
+experiments.progan_celebahq says what it does instead).
 """
 
 from __future__ import annotations
@@ -221,12 +224,25 @@ def conv2d(x_BxHxWxC: jax.Array, w_KxKxCxO: jax.Array, pad: int) -> jax.Array:
     convolution's gradient into its fast form only outside conditionals; inside one, a step ran about
     40 times slower (1.5 s against 0.04 s for a 64-channel 16x16 layer's gradient, measured).
 
+    On other platforms (not measured there) the convolution is XLA's own, gradients and all.
+
     Under shard_map the kernel (replicated) is first marked varying over the axes the input varies over,
     as JAX's own rule does implicitly, so that its gradient (summed over devices by the step) has its type."""
-    varying = tuple(jax.typeof(x_BxHxWxC).manual_axis_type.varying - jax.typeof(w_KxKxCxO).manual_axis_type.varying)
+    if jax.default_backend() != 'cpu':
+        return jax.lax.conv_general_dilated(x_BxHxWxC, w_KxKxCxO, (1, 1), [(pad, pad), (pad, pad)],
+                                            dimension_numbers=DIMENSIONS)
+    varying = tuple(_varying_axes(x_BxHxWxC) - _varying_axes(w_KxKxCxO))
     if varying:
-        w_KxKxCxO = jax.lax.pcast(w_KxKxCxO, varying, to='varying')
+        w_KxKxCxO = (jax.lax.pcast(w_KxKxCxO, varying, to='varying') if hasattr(jax.lax, 'pcast')
+                     else jax.lax.pvary(w_KxKxCxO, varying))  # JAX before 0.10
     return _conv2d(x_BxHxWxC, w_KxKxCxO, pad)
+
+
+def _varying_axes(x: jax.Array) -> frozenset:
+    """The shard_map axes x varies over (empty outside shard_map)."""
+    aval = jax.typeof(x)
+    manual = getattr(aval, 'manual_axis_type', None)
+    return frozenset(manual.varying if manual is not None else getattr(aval, 'vma', ()))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -638,19 +654,22 @@ def schedule(kimg: float, resolution: int, training_kimg: float = LOD_TRAINING_K
 
 # ---------------------------------------------------------------- growing while training (traced lod)
 
-def level_of_detail(kimg: jax.Array, resolution: int, training_kimg: float = LOD_TRAINING_KIMG,
+def level_of_detail(images: jax.Array, resolution: int, training_kimg: float = LOD_TRAINING_KIMG,
                     transition_kimg: float = LOD_TRANSITION_KIMG,
                     initial_resolution: int = LOD_INITIAL_RESOLUTION) -> jax.Array:
-    """`lod` (train.py, TrainingSchedule) as a traced float32 of a traced kimg, for the jitted step: the
-    same phases of training_kimg + transition_kimg, the same formula (arguments checked by `lod`)."""
+    """`lod` (train.py, TrainingSchedule) after `images` real images (a traced integer), as a traced
+    float32 for the jitted step: the same phases of training_kimg + transition_kimg and the same formula
+    (arguments checked by `lod`), with the phases counted in whole images in integers, so that a phase
+    boundary falls on the step it falls on in exact arithmetic (float32 kimg put some a step early)."""
     lod(0.0, resolution, training_kimg, transition_kimg, initial_resolution)  # the checks, on the host
-    kimg = jnp.asarray(kimg, jnp.float32)
-    phase_dur = training_kimg + transition_kimg
-    phase_idx = jnp.floor(kimg / phase_dur) if phase_dur > 0 else jnp.zeros((), jnp.float32)
-    phase_kimg = kimg - phase_idx * phase_dur
-    level = math.log2(resolution) - math.floor(math.log2(initial_resolution)) - phase_idx
-    if transition_kimg > 0:
-        level = level - jnp.maximum(phase_kimg - training_kimg, 0.0) / transition_kimg
+    images = jnp.asarray(images, jnp.int32)
+    training, transition = round(training_kimg * 1000), round(transition_kimg * 1000)
+    phase_dur = training + transition
+    phase_idx = images // phase_dur if phase_dur > 0 else jnp.zeros((), jnp.int32)
+    phase_images = images - phase_idx * phase_dur
+    level = math.log2(resolution) - math.floor(math.log2(initial_resolution)) - phase_idx.astype(jnp.float32)
+    if transition > 0:
+        level = level - jnp.maximum(phase_images - training, 0).astype(jnp.float32) / transition
     return jnp.maximum(level, 0.0)
 
 
@@ -661,6 +680,15 @@ def stage_and_alpha(level: jax.Array, resolution: int) -> tuple[jax.Array, jax.A
     level = jnp.clip(jnp.asarray(level, jnp.float32), 0.0, float(last))
     whole = jnp.floor(level)
     return (last - whole).astype(jnp.int32), 1.0 - (level - whole)
+
+
+def stage_learning_rate(level: jax.Array, resolution: int, rates: dict[int, float], base: jax.Array) -> jax.Array:
+    """train.py, TrainingSchedule's G_lrate / D_lrate at a traced lod: rates[training resolution] (the
+    stage's, 2^(log2(R) - floor(lod)): the new one while it fades in), else base."""
+    stage, _ = stage_and_alpha(level, resolution)
+    by_stage = jnp.stack([jnp.asarray(rates.get(stage_resolution(s), base), jnp.float32)
+                          for s in range(num_stages(resolution))])
+    return by_stage[stage]
 
 
 def process_reals(x_BxRxRxC: jax.Array, level: jax.Array, resolution: int) -> jax.Array:
@@ -678,8 +706,10 @@ def process_reals(x_BxRxRxC: jax.Array, level: jax.Array, resolution: int) -> ja
 
 def _progress(module: nn.Module, level: _Scalar | None, train: bool) -> jax.Array:
     """The lod a growing network runs at: `level` where given (and kept in the 'progress' collection when
-    training with it mutable), else the one kept: the stage the network was last trained at."""
-    kept = module.variable('progress', 'lod', lambda: jnp.zeros((), jnp.float32))
+    training with it mutable), else the one kept: the stage the network was last trained at (4x4 before
+    any training)."""
+    first = float(num_stages(module.net.resolution) - 1)  # before any training: the 4x4 stage
+    kept = module.variable('progress', 'lod', lambda: jnp.asarray(first, jnp.float32))
     if level is None:
         return kept.value
     level = jnp.asarray(level, jnp.float32)
