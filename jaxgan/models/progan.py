@@ -224,14 +224,18 @@ def conv2d(x_BxHxWxC: jax.Array, w_KxKxCxO: jax.Array, pad: int) -> jax.Array:
     convolution's gradient into its fast form only outside conditionals; inside one, a step ran about
     40 times slower (1.5 s against 0.04 s for a 64-channel 16x16 layer's gradient, measured).
 
-    On other platforms (not measured there) the convolution is XLA's own, gradients and all.
+    On other platforms (not measured there) the convolution is XLA's own, gradients and all; so it is on
+    a CPU split into several devices (shard_map over an axis of more than one): there the step with this
+    rule crashed XLA's CPU runtime (segmentation faults, heap corruption) with 8 simulated devices: in a
+    test run of 4 steps now and then, within 40 repetitions of it every time; with XLA's own rule, or on
+    one device, never. The fault was not traced further.
 
     Under shard_map the kernel (replicated) is first marked varying over the axes the input varies over,
     as JAX's own rule does implicitly, so that its gradient (summed over devices by the step) has its type."""
-    if jax.default_backend() != 'cpu':
+    varying = tuple(_varying_axes(x_BxHxWxC) - _varying_axes(w_KxKxCxO))
+    if jax.default_backend() != 'cpu' or math.prod(jax.lax.axis_size(a) for a in varying) > 1:
         return jax.lax.conv_general_dilated(x_BxHxWxC, w_KxKxCxO, (1, 1), [(pad, pad), (pad, pad)],
                                             dimension_numbers=DIMENSIONS)
-    varying = tuple(_varying_axes(x_BxHxWxC) - _varying_axes(w_KxKxCxO))
     if varying:
         w_KxKxCxO = (jax.lax.pcast(w_KxKxCxO, varying, to='varying') if hasattr(jax.lax, 'pcast')
                      else jax.lax.pvary(w_KxKxCxO, varying))  # JAX before 0.10
