@@ -232,10 +232,11 @@ def conv2d(x_BxHxWxC: jax.Array, w_KxKxCxO: jax.Array, pad: int) -> jax.Array:
 
     Under shard_map the kernel (replicated) is first marked varying over the axes the input varies over,
     as JAX's own rule does implicitly, so that its gradient (summed over devices by the step) has its type."""
-    varying = tuple(_varying_axes(x_BxHxWxC) - _varying_axes(w_KxKxCxO))
-    if jax.default_backend() != 'cpu' or math.prod(jax.lax.axis_size(a) for a in varying) > 1:
+    sharded = _varying_axes(x_BxHxWxC)
+    if jax.default_backend() != 'cpu' or math.prod(jax.lax.axis_size(a) for a in sharded) > 1:
         return jax.lax.conv_general_dilated(x_BxHxWxC, w_KxKxCxO, (1, 1), [(pad, pad), (pad, pad)],
                                             dimension_numbers=DIMENSIONS)
+    varying = tuple(sharded - _varying_axes(w_KxKxCxO))
     if varying:
         w_KxKxCxO = (jax.lax.pcast(w_KxKxCxO, varying, to='varying') if hasattr(jax.lax, 'pcast')
                      else jax.lax.pvary(w_KxKxCxO, varying))  # JAX before 0.10
