@@ -25,6 +25,7 @@ import optax
 
 from jaxgan import files
 from jaxgan.errors import UserError
+from jaxgan.models.conv import Conv
 
 
 class Classifier(nn.Module):
@@ -35,7 +36,7 @@ class Classifier(nn.Module):
         """(features [B, 128], logits [B, num_classes])."""
         x = images_uint8.astype(jnp.float32) / 127.5 - 1.0
         for features, stride in ((32, 1), (64, 2), (128, 2)):
-            x = nn.relu(nn.Conv(features, (3, 3), (stride, stride))(x))
+            x = nn.relu(Conv(features, (3, 3), (stride, stride))(x))
         features = nn.relu(nn.Dense(128)(jnp.mean(x, axis=(1, 2))))
         features = nn.Dropout(0.3, deterministic=not train)(features)
         return features, nn.Dense(self.num_classes)(features)

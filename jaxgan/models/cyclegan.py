@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import UserError
+from jaxgan.models.conv import Conv, ConvTranspose
 from jaxgan.models.layers import norm_layer, reflect_pad
 
 weight_init = nn.initializers.normal(0.02)
@@ -53,7 +54,7 @@ class ResnetGenerator(nn.Module):
             raise UserError(f'image size {h}x{w}: the ResNet generator needs sides that are multiples of 4, '
                             'at least 8')
         use_bias = self.norm != 'batch'
-        conv = lambda f, k, stride=1, padding='VALID', bias=use_bias: nn.Conv(
+        conv = lambda f, k, stride=1, padding='VALID', bias=use_bias: Conv(
             f, (k, k), (stride, stride), padding=padding, use_bias=bias, kernel_init=weight_init,
             dtype=self.dtype)
         norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
@@ -69,7 +70,7 @@ class ResnetGenerator(nn.Module):
         for mult in (2, 1):
             # PyTorch's ConvTranspose2d(k=3, s=2, padding=1, output_padding=1): the dilated input padded by
             # k - 1 - padding = 1 before and that plus output_padding = 2 after; 2x the size.
-            x = nn.ConvTranspose(self.width * mult, (3, 3), (2, 2), padding=((1, 2), (1, 2)), use_bias=use_bias,
+            x = ConvTranspose(self.width * mult, (3, 3), (2, 2), padding=((1, 2), (1, 2)), use_bias=use_bias,
                                  kernel_init=weight_init, dtype=self.dtype)(x)
             x = nn.relu(norm()(x))
         x = conv(self.channels, 7, bias=True)(reflect_pad(x, 3))

@@ -20,6 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.conv import Conv, ConvTranspose
 from jaxgan.models.layers import (NORM_MODULES, ConditionalBatchNorm, Heads, MinibatchDiscrimination, layer_names,
                                   norm_layer, one_hot_channels, with_spectral_norm)
 
@@ -59,7 +60,7 @@ class Generator(nn.Module):
             norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name,
                                       reference_size=r)
         use_bias = self.norm == 'none'
-        deconv = lambda features, **kw: nn.ConvTranspose(
+        deconv = lambda features, **kw: ConvTranspose(
             features, (4, 4), use_bias=use_bias, kernel_init=weight_init, dtype=self.dtype, **kw)
         x = z_BxZ.reshape(z_BxZ.shape[0], 1, 1, -1)
         x = nn.relu(norm()(deconv(self.width * 2 ** (n - 1), padding='VALID')(x)))  # 4x4
@@ -90,7 +91,7 @@ class Discriminator(nn.Module):
         if self.conditioning == 'concat':
             x_BxHxWxC = one_hot_channels(x_BxHxWxC, y, self.num_classes)
         use_bias = self.norm == 'none'
-        conv = lambda features, **kw: with_spectral_norm(nn.Conv(
+        conv = lambda features, **kw: with_spectral_norm(Conv(
             features, (4, 4), use_bias=use_bias, kernel_init=weight_init, dtype=self.dtype, **kw),
             self.spectral_norm, train)
         x = nn.leaky_relu(conv(self.width, strides=(2, 2), padding=((1, 1), (1, 1)))(x_BxHxWxC), 0.2)

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import UserError
+from jaxgan.models.conv import Conv
 from jaxgan.models.layers import norm_layer
 
 weight_init = nn.initializers.normal(0.02)
@@ -64,7 +65,7 @@ class PatchDiscriminator(nn.Module):
             raise UserError(f'image size {size}: too small for a PatchGAN discriminator of {self.num_layers} '
                             'layers (no logit left)')
         use_bias = self.norm != 'batch'
-        conv = lambda f, stride, bias: nn.Conv(f, (4, 4), (stride, stride), padding=((1, 1), (1, 1)),
+        conv = lambda f, stride, bias: Conv(f, (4, 4), (stride, stride), padding=((1, 1), (1, 1)),
                                                use_bias=bias, kernel_init=weight_init, dtype=self.dtype)
         norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
         x = nn.leaky_relu(conv(self.width, 2, True)(x_BxHxWxC.astype(self.dtype)), 0.2)
@@ -86,7 +87,7 @@ class PixelDiscriminator(nn.Module):
         if self.norm not in NORMS:
             raise ValueError(f'PatchGAN norm {self.norm!r} is not one of {", ".join(NORMS)}')
         use_bias = self.norm != 'batch'
-        conv = lambda f, bias: nn.Conv(f, (1, 1), use_bias=bias, kernel_init=weight_init, dtype=self.dtype)
+        conv = lambda f, bias: Conv(f, (1, 1), use_bias=bias, kernel_init=weight_init, dtype=self.dtype)
         x = nn.leaky_relu(conv(self.width, True)(x_BxHxWxC.astype(self.dtype)), 0.2)
         x = norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)(
             conv(2 * self.width, use_bias)(x))

@@ -76,7 +76,6 @@ experiments.progan_celebahq says what it does instead).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import flax.linen as nn
@@ -86,6 +85,7 @@ import numpy as np
 
 from jaxgan.errors import UserError
 from jaxgan.models import stylegan2
+from jaxgan.models.conv import conv_general_dilated
 
 SQRT2 = math.sqrt(2.0)  # networks.py, get_weight: gain=np.sqrt(2) (He init)
 G_DENSE_GAIN = SQRT2 / 4  # networks.py, G_paper, 4x4/Dense: gain=np.sqrt(2)/4
@@ -213,62 +213,6 @@ def _weight(module: nn.Module, shape: tuple[int, ...], gain: float, use_wscale: 
     return kernel * std if use_wscale else kernel
 
 
-def conv2d(x_BxHxWxC: jax.Array, w_KxKxCxO: jax.Array, pad: int) -> jax.Array:
-    """A stride-1 convolution padded by `pad` on each side ('SAME' for pad = (k - 1) / 2), NHWC and HWIO,
-    whose gradients are again such convolutions, written in the same NHWC/HWIO form: the input's, the
-    gradient correlated with the kernel flipped in space and its in and out swapped (padding k - 1 - pad);
-    the kernel's, the input with batch and channels swapped correlated with the gradient as the kernel
-    (padding pad). The values are those of jax.lax.conv_general_dilated and its own gradients, at every
-    order (the gradient penalty differentiates twice). Why: the networks run inside `nn.switch` (a
-    conditional per stage), and XLA on the CPU puts the transposed convolutions JAX derives for a
-    convolution's gradient into its fast form only outside conditionals; inside one, a step ran about
-    40 times slower (1.5 s against 0.04 s for a 64-channel 16x16 layer's gradient, measured).
-
-    On other platforms (not measured there) the convolution is XLA's own, gradients and all; so it is on
-    a CPU split into several devices (shard_map over an axis of more than one): there the step with this
-    rule crashed XLA's CPU runtime (segmentation faults, heap corruption) with 8 simulated devices: in a
-    test run of 4 steps now and then, within 40 repetitions of it every time; with XLA's own rule, or on
-    one device, never. The fault was not traced further.
-
-    Under shard_map the kernel (replicated) is first marked varying over the axes the input varies over,
-    as JAX's own rule does implicitly, so that its gradient (summed over devices by the step) has its type."""
-    sharded = _varying_axes(x_BxHxWxC)
-    if jax.default_backend() != 'cpu' or math.prod(jax.lax.axis_size(a) for a in sharded) > 1:
-        return jax.lax.conv_general_dilated(x_BxHxWxC, w_KxKxCxO, (1, 1), [(pad, pad), (pad, pad)],
-                                            dimension_numbers=DIMENSIONS)
-    varying = tuple(sharded - _varying_axes(w_KxKxCxO))
-    if varying:
-        w_KxKxCxO = (jax.lax.pcast(w_KxKxCxO, varying, to='varying') if hasattr(jax.lax, 'pcast')
-                     else jax.lax.pvary(w_KxKxCxO, varying))  # JAX before 0.10
-    return _conv2d(x_BxHxWxC, w_KxKxCxO, pad)
-
-
-def _varying_axes(x: jax.Array) -> frozenset:
-    """The shard_map axes x varies over (empty outside shard_map)."""
-    aval = jax.typeof(x)
-    manual = getattr(aval, 'manual_axis_type', None)
-    return frozenset(manual.varying if manual is not None else getattr(aval, 'vma', ()))
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _conv2d(x: jax.Array, w: jax.Array, pad: int) -> jax.Array:
-    return jax.lax.conv_general_dilated(x, w, (1, 1), [(pad, pad), (pad, pad)], dimension_numbers=DIMENSIONS)
-
-
-def _conv2d_fwd(x, w, pad):
-    return _conv2d(x, w, pad), (x, w)
-
-
-def _conv2d_bwd(pad, residuals, g):
-    x, w = residuals
-    dx = conv2d(g, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2), w.shape[0] - 1 - pad)
-    dw = conv2d(x.transpose(3, 1, 2, 0), g.transpose(1, 2, 0, 3), pad).transpose(1, 2, 0, 3)
-    return dx, dw
-
-
-_conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
-
-
 class Dense(nn.Module):
     """networks.py, dense + apply_bias: x [B, in] @ W [in, features] (+ bias, zero init)."""
 
@@ -302,7 +246,8 @@ class Conv2d(nn.Module):
     def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
         k = self.kernel_size
         w = _weight(self, (k, k, x_BxHxWxC.shape[-1], self.features), self.gain, self.use_wscale)
-        x = conv2d(x_BxHxWxC, w, (k - 1) // 2)
+        x = conv_general_dilated(x_BxHxWxC, w, (1, 1), [((k - 1) // 2,) * 2] * 2,
+                                 dimension_numbers=DIMENSIONS)
         if self.down:
             x = downscale2d(x)
         if self.use_bias:

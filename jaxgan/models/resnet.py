@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.conv import Conv
 from jaxgan.models.layers import (NORM_MODULES, ConditionalBatchNorm, Heads, layer_names, norm_layer, one_hot_channels,
                                   with_spectral_norm)
 
@@ -56,14 +57,14 @@ class Generator(nn.Module):
                                                                self.bn_axis_name): cbn(x, y))
         else:
             norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
-        conv = lambda k: nn.Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype)
+        conv = lambda k: Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype)
         x = nn.Dense(4 * 4 * self.width, kernel_init=init, dtype=self.dtype)(z).reshape(-1, 4, 4, self.width)
         for _ in range(int(math.log2(self.image_size)) - 2):
             h = conv(3)(_up(nn.relu(norm()(x))))
             h = conv(3)(nn.relu(norm()(h)))
             x = h + conv(1)(_up(x))
         x = nn.relu(norm()(x))
-        x = nn.Conv(self.channels, (3, 3), padding='SAME', kernel_init=init, dtype=self.dtype)(x)
+        x = Conv(self.channels, (3, 3), padding='SAME', kernel_init=init, dtype=self.dtype)(x)
         return jnp.tanh(x.astype(jnp.float32))
 
 
@@ -85,7 +86,7 @@ class Discriminator(nn.Module):
         if self.conditioning == 'concat':
             x = one_hot_channels(x, y, self.num_classes)
         sn = lambda layer: with_spectral_norm(layer, self.spectral_norm, train)
-        conv = lambda k: sn(nn.Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
+        conv = lambda k: sn(Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
         norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
         if self.image_size >= 64:
             x = self._deep_body(x, sn, norm)
@@ -101,7 +102,7 @@ class Discriminator(nn.Module):
                      self.q_continuous, self.spectral_norm, train, self.dtype)(hidden, y)
 
     def _deep_body(self, x: jax.Array, sn, norm) -> jax.Array:
-        conv = lambda width, k: sn(nn.Conv(width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
+        conv = lambda width, k: sn(Conv(width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype))
         w = self.width
         x = _down(conv(w, 3)(nn.relu(norm()(conv(w, 3)(x))))) + conv(w, 1)(_down(x))  # optimised block
         for width, down in _deep_blocks(self.image_size, w):

@@ -62,6 +62,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.errors import UserError
+from jaxgan.models.conv import conv_general_dilated
 
 STATS = 'stats'  # the official buffers: w_avg and noise_const (not trained; not in 'params')
 ACTIVATIONS = ('linear', 'lrelu')
@@ -176,8 +177,8 @@ def downsample2d(x_BxHxWxC: jax.Array, f: np.ndarray = FIR, down: int = 2) -> ja
 
 
 def _conv(x: jax.Array, w_HWIO: jax.Array, *, stride: int = 1, padding: int = 0, dilation: int = 1) -> jax.Array:
-    return jax.lax.conv_general_dilated(x, w_HWIO, (stride, stride), ((padding, padding), (padding, padding)),
-                                        lhs_dilation=(dilation, dilation), dimension_numbers=DIMENSIONS)
+    return conv_general_dilated(x, w_HWIO, (stride, stride), ((padding, padding), (padding, padding)),
+                                lhs_dilation=(dilation, dilation), dimension_numbers=DIMENSIONS)
 
 
 def conv2d_resample(x_BxHxWxC: jax.Array, w_HWIO: jax.Array, f: np.ndarray = FIR, *, up: int = 1, down: int = 1,

@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.errors import UserError
+from jaxgan.models.conv import Conv
 from jaxgan.models.layers import instance_norm, reflect_pad, with_spectral_norm
 
 torch_init = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')  # kaiming_uniform(a=sqrt(5))
@@ -124,7 +125,7 @@ class CAM(nn.Module):
                 logit, w = layer(pooled, x)
             logits.append(logit)
             weighted.append(w)
-        x = nn.Conv(x.shape[-1], (1, 1), kernel_init=torch_init, dtype=self.dtype, name='conv1x1')(
+        x = Conv(x.shape[-1], (1, 1), kernel_init=torch_init, dtype=self.dtype, name='conv1x1')(
             jnp.concatenate(weighted, axis=-1))
         x = nn.leaky_relu(x, 0.2) if self.leaky else nn.relu(x)
         heatmap = jnp.sum(x.astype(jnp.float32), axis=-1)
@@ -148,7 +149,7 @@ class Generator(nn.Module):
         if h % 4 or w % 4 or min(h, w) < 8:
             raise UserError(f'image size {h}x{w}: the U-GAT-IT generator needs sides that are multiples of 4, '
                             'at least 8')
-        conv = lambda f, k, stride=1: nn.Conv(f, (k, k), (stride, stride), padding='VALID', use_bias=False,
+        conv = lambda f, k, stride=1: Conv(f, (k, k), (stride, stride), padding='VALID', use_bias=False,
                                               kernel_init=torch_init, dtype=self.dtype)
         inorm = lambda x: instance_norm(x).astype(self.dtype)
         dense = lambda f, name: nn.Dense(f, use_bias=False, kernel_init=torch_init, dtype=self.dtype, name=name)
@@ -201,7 +202,7 @@ class Discriminator(nn.Module):
             raise UserError(f'image size {size}: too small for a U-GAT-IT discriminator of {n} layers (no '
                             f'logit left; {n} layers need at least {2 ** (n - 2) * 3} pixels)')
         conv = lambda f, stride, bias=True: with_spectral_norm(
-            nn.Conv(f, (4, 4), (stride, stride), padding='VALID', use_bias=bias, kernel_init=torch_init,
+            Conv(f, (4, 4), (stride, stride), padding='VALID', use_bias=bias, kernel_init=torch_init,
                     dtype=self.dtype), self.spectral_norm, train)
         x = x_BxHxWxC.astype(self.dtype)
         x = nn.leaky_relu(conv(self.width, 2)(reflect_pad(x, 1)), 0.2)

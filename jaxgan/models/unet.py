@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import UserError
+from jaxgan.models.conv import Conv, ConvTranspose
 from jaxgan.models.layers import norm_layer
 
 weight_init = nn.initializers.normal(0.02)
@@ -80,10 +81,10 @@ class UNetGenerator(nn.Module):
         use_bias = self.norm != 'batch'
         norm = lambda: norm_layer(self.norm, train=train, dtype=self.dtype, axis_name=self.bn_axis_name)
         pad = ((1, 1), (1, 1))  # PyTorch's padding 1 for the 4x4 stride-2 convolution
-        conv = lambda f: nn.Conv(f, (4, 4), (2, 2), padding=pad, use_bias=use_bias, kernel_init=weight_init,
+        conv = lambda f: Conv(f, (4, 4), (2, 2), padding=pad, use_bias=use_bias, kernel_init=weight_init,
                                  dtype=self.dtype)
         # PyTorch's ConvTranspose2d(k=4, s=2, p=1) pads the dilated input by k - 1 - p = 2 on each side.
-        deconv = lambda f, bias: nn.ConvTranspose(f, (4, 4), (2, 2), padding=((2, 2), (2, 2)), use_bias=bias,
+        deconv = lambda f, bias: ConvTranspose(f, (4, 4), (2, 2), padding=((2, 2), (2, 2)), use_bias=bias,
                                                   kernel_init=weight_init, dtype=self.dtype)
         widths = level_widths(n, self.width)
         skips = []
