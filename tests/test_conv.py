@@ -19,6 +19,9 @@ CASES = [((2, 2), ((1, 1), (1, 1)), (1, 1), (1, 1), 4, 16), ((1, 1), ((1, 1), (1
          ((1, 1), ((3, 3), (3, 3)), (1, 1), (1, 1), 7, 9), ((2, 2), 'SAME', (1, 1), (1, 1), 3, 9)]
 
 
+NHWC_HWIO_LABELS = '[b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]'  # StableHLO's text for NHWC/HWIO
+
+
 def _xla(x, w, s, p, a, d):
     return jax.lax.conv_general_dilated(x, w, s, p, a, d, dimension_numbers=C.NHWC_HWIO)
 
@@ -50,8 +53,7 @@ def test_the_gradients_are_rewritten_on_a_cpu_and_xlas_otherwise():
         text = jax.jit(jax.grad(loss, (0, 1))).lower(x, w).as_text()
         return set(re.findall(r'dim_numbers = (.*?), window', text))
 
-    nhwc_hwio = '[b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]'
-    assert layouts(_ours) == {nhwc_hwio}
+    assert layouts(_ours) == {NHWC_HWIO_LABELS}
     assert len(layouts(_xla)) > 1  # what the rewrite is for
     grouped = lambda x, w, *args: C.conv_general_dilated(x, w[:, :, :1], *args, C.NHWC_HWIO, feature_group_count=3)
     assert len(layouts(grouped)) > 1
@@ -72,3 +74,32 @@ def test_the_modules_are_flaxs(kwargs):
         np.testing.assert_allclose(a.apply(params, x), b.apply(params, x), rtol=1e-5, atol=1e-5)
         grads = [jax.grad(lambda p, m=m: jnp.sum(jnp.sin(m.apply(p, x))))(params) for m in (a, b)]
         jax.tree.map(lambda g, h: np.testing.assert_allclose(g, h, rtol=1e-4, atol=1e-4), *grads)
+
+
+def test_xlas_rule_inside_a_shard_map_over_several_devices_and_its_errors_kept():
+    """Over several devices the custom rule crashed XLA's CPU runtime: there the gradient is XLA's."""
+    mesh = jax.make_mesh((jax.device_count(),), ('data',))
+    x = jax.device_put(jnp.ones((jax.device_count() * 2, 8, 8, 3)), jax.NamedSharding(mesh, jax.P('data')))
+    w = jnp.ones((4, 4, 3, 6))
+    loss = lambda x, w: jnp.sum(_ours(x, w, (2, 2), ((1, 1), (1, 1)), (1, 1), (1, 1)))
+    sharded = jax.shard_map(jax.grad(loss, 1), mesh=mesh, in_specs=(jax.P('data'), jax.P()), out_specs=jax.P())
+    text = jax.jit(sharded).lower(x, w).as_text()
+    assert set(re.findall(r'dim_numbers = (.*?), window', text)) - {NHWC_HWIO_LABELS}
+    with pytest.raises(ValueError, match='String padding'):  # JAX's own error, as on any platform
+        C.conv_general_dilated(jnp.ones((2, 5, 5, 3)), w[:3, :3], (1, 1), 'SAME', (2, 2), None, C.NHWC_HWIO)
+
+
+def test_an_empty_output_has_zero_gradients():
+    x, w = jnp.ones((2, 2, 5, 3)), jnp.ones((3, 3, 3, 4))
+    dx, dw = jax.grad(lambda x, w: jnp.sum(_ours(x, w, (1, 1), ((0, 0), (0, 0)), (1, 1), (1, 1))), (0, 1))(x, w)
+    assert dx.shape == x.shape and dw.shape == w.shape and not dx.any() and not dw.any()
+
+
+def test_conv_transpose_takes_what_flax_takes():
+    x = jax.random.normal(jax.random.key(0), (2, 5, 5, 3))
+    for kwargs in (dict(strides=2, padding='SAME'), dict(kernel_size=3, padding=1), dict(padding='SAME_LOWER'),
+                   dict(transpose_kernel=True, strides=(2, 2))):
+        kwargs = {'kernel_size': (3, 3), **kwargs}
+        params = nn.ConvTranspose(4, **kwargs).init(jax.random.key(1), x)
+        np.testing.assert_allclose(C.ConvTranspose(4, **kwargs).apply(params, x),
+                                   nn.ConvTranspose(4, **kwargs).apply(params, x), rtol=1e-5, atol=1e-5)

@@ -21,13 +21,18 @@ with JAX's own paddings (`jax._src.lax.convolution`, `_conv_general_vjp_lhs_padd
 out differently, so the values are the same at every order (the gradient penalties differentiate
 twice), and the tests compare them.
 
-It is used on a CPU that is not split into several devices, for feature_group_count 1 and the default
-precision. Elsewhere it is XLA's own convolution, gradients and all: on accelerators (not measured there)
-and under shard_map over more than one device, where the custom rule crashed XLA's CPU runtime
-(segmentation faults and heap corruption with 8 simulated devices: in a 4-step ProGAN test run now and
-then, within 40 repetitions every time; with XLA's own rule, or on one device, never; not traced
-further). Under shard_map the kernel (replicated) is first marked varying over the axes the input varies
-over, as JAX's own rule does implicitly, so that its gradient has the type the step sums over devices.
+It is used on a CPU, for 2-D NHWC/HWIO convolutions with feature_group_count and batch_group_count 1,
+the default precision and no preferred_element_type, outside a shard_map over more than one device.
+Elsewhere it is XLA's own convolution, gradients and all: grouped convolutions (StyleGAN2's depthwise
+blur), accelerators (not measured there) and shard_map over several devices, where the custom rule
+crashed XLA's CPU runtime (segmentation faults and heap corruption with 8 simulated devices: in a 4-step
+ProGAN test run now and then, within 40 repetitions every time; with XLA's own rule, or on one device,
+never; not traced further). Under a one-device shard_map the kernel (replicated) is first marked
+varying over the axes the input varies over, as JAX's own rule does implicitly, so that its gradient
+has the type the step sums over devices.
+
+A custom VJP has no forward mode: on the CPU, `jax.jvp`, `jacfwd` and `hessian` through these
+convolutions raise (JAX's TypeError); nothing in jaxgan uses forward mode.
 
 `Conv` and `ConvTranspose` are Flax's modules (same fields, parameters, names and initialisation) on this
 convolution; the architectures use them in place of `nn.Conv` and `nn.ConvTranspose`.
@@ -59,8 +64,8 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
     xla = functools.partial(jax.lax.conv_general_dilated, lhs, rhs, window_strides, padding, lhs_dilation,
                             rhs_dilation, dimension_numbers, feature_group_count, batch_group_count, precision,
                             preferred_element_type)
-    if not _custom_applies(lhs, rhs, dimension_numbers, feature_group_count, batch_group_count, precision,
-                           preferred_element_type):
+    if not _custom_applies(lhs, rhs, padding, lhs_dilation, dimension_numbers, feature_group_count,
+                           batch_group_count, precision, preferred_element_type):
         return xla()
     if isinstance(padding, str):  # as jax.lax.conv_general_dilated resolves it
         window = [_dilated(k, d) for k, d in zip(rhs.shape[:n], rhs_dilation)]
@@ -72,16 +77,24 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
                  rhs_dilation)
 
 
-def _custom_applies(lhs, rhs, dimension_numbers, feature_group_count, batch_group_count, precision,
-                    preferred_element_type) -> bool:
-    if jax.default_backend() != 'cpu' or lhs.ndim != 4:
+def _custom_applies(lhs, rhs, padding, lhs_dilation, dimension_numbers, feature_group_count, batch_group_count,
+                    precision, preferred_element_type) -> bool:
+    if jax.default_backend() != 'cpu' or lhs.ndim != 4 or _inside_a_split_shard_map():
         return False
     if (feature_group_count, batch_group_count, precision, preferred_element_type) != (1, 1, None, None):
         return False
+    if isinstance(padding, str) and any(d != 1 for d in lhs_dilation):
+        return False  # XLA's call raises JAX's own error: no string padding with input dilation
     canonical = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, NHWC_HWIO)
-    if jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) != canonical:
+    return jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) == canonical
+
+
+def _inside_a_split_shard_map() -> bool:
+    """Whether this is traced inside a shard_map over mesh axes of more than one device in all."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty:
         return False
-    return math.prod(jax.lax.axis_size(a) for a in _varying_axes(lhs)) <= 1
+    return math.prod(mesh.shape[a] for a in getattr(mesh, 'manual_axes', ())) > 1
 
 
 def _varying_axes(x: jax.Array) -> frozenset:
@@ -108,6 +121,8 @@ def _conv_fwd(x, w, strides, padding, lhs_dilation, rhs_dilation):
 
 def _conv_bwd(strides, padding, lhs_dilation, rhs_dilation, residuals, g):
     x, w = residuals
+    if g.size == 0:  # an empty output: no gradient (XLA's rule gives zeros too)
+        return jnp.zeros_like(x), jnp.zeros_like(w)
     n = x.ndim - 2
     x_size = [_dilated(s, d) for s, d in zip(x.shape[1:-1], lhs_dilation)]
     w_size = [_dilated(s, d) for s, d in zip(w.shape[:n], rhs_dilation)]
@@ -133,41 +148,46 @@ class Conv(nn.Conv):
 
 
 class ConvTranspose(nn.ConvTranspose):
-    """`flax.linen.ConvTranspose` on `conv_general_dilated`, for padding 'SAME', 'VALID', an int or pairs and
-    transpose_kernel False (what `jax.lax.conv_transpose` computes: the input dilated by the strides,
-    correlated with the kernel at stride 1 with the padding of `_conv_transpose_padding` in
-    `jax._src.lax.convolution` for a string); Flax's own call for anything else (circular padding, a
-    mask, transpose_kernel). Same parameters and names ('ConvTranspose_0', ...)."""
+    """`flax.linen.ConvTranspose` on `conv_general_dilated`, for a 2-D kernel on [B, H, W, C] inputs, padding
+    'SAME', 'VALID', an int or pairs and transpose_kernel False (what `jax.lax.conv_transpose` computes:
+    the input dilated by the strides, correlated with the kernel at stride 1 with the padding of
+    `_conv_transpose_padding` in `jax._src.lax.convolution` for a string); Flax's own call for anything
+    else (circular padding, a mask, transpose_kernel, other ranks), which a method interceptor such as
+    `nn.tabulate` then sees twice. Same parameters and names ('ConvTranspose_0', ...)."""
 
     @nn.compact
     def __call__(self, inputs: jax.Array) -> jax.Array:
-        if self.padding == 'CIRCULAR' or self.mask is not None or self.transpose_kernel or inputs.ndim != 4:
+        kernel_size = (self.kernel_size,) if isinstance(self.kernel_size, int) else tuple(self.kernel_size)  # as Flax
+        if (len(kernel_size) != 2 or inputs.ndim != 4 or self.mask is not None or self.transpose_kernel
+                or (isinstance(self.padding, str) and self.padding not in ('SAME', 'VALID'))):
             return super().__call__(inputs)
-        kernel_size = tuple(self.kernel_size)
-        strides = tuple(self.strides or (1,) * len(kernel_size))
-        dilation = tuple(self.kernel_dilation or (1,) * len(kernel_size))
+        strides = _pair(self.strides)
+        dilation = _pair(self.kernel_dilation)
         kernel = self.param('kernel', self.kernel_init, kernel_size + (inputs.shape[-1], self.features),
                             self.param_dtype)
         bias = self.param('bias', self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
         inputs, kernel, bias = self.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        padding = self.padding
-        if isinstance(padding, str):
-            padding = [_transpose_padding(_dilated(k, d), s, padding)
+        if isinstance(self.padding, str):
+            padding = [_transpose_padding(_dilated(k, d), s, self.padding)
                        for k, d, s in zip(kernel_size, dilation, strides)]
         else:
-            padding = nn.linear.canonicalize_padding(padding, len(kernel_size))
-        y = conv_general_dilated(inputs, kernel, (1,) * len(kernel_size), tuple(map(tuple, padding)), strides,
-                                 dilation, NHWC_HWIO, precision=self.precision,
-                                 preferred_element_type=self.preferred_element_type)
+            padding = nn.linear.canonicalize_padding(self.padding, 2)
+        y = conv_general_dilated(inputs, kernel, (1, 1), tuple(map(tuple, padding)), strides, dilation, NHWC_HWIO,
+                                 precision=self.precision, preferred_element_type=self.preferred_element_type)
         return y if bias is None else y + bias.reshape((1,) * (y.ndim - 1) + (-1,))
+
+
+def _pair(value: int | Sequence[int] | None) -> tuple[int, int]:
+    """Strides or dilation as two ints (Flax broadcasts an int, and None is 1)."""
+    if value is None:
+        return (1, 1)
+    return (value,) * 2 if isinstance(value, int) else tuple(value)
 
 
 def _transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
     """jax.lax.conv_transpose's padding for a dilated kernel of size k at stride s."""
     if padding == 'SAME':
         total, before = k + s - 2, (k - 1 if s > k - 1 else math.ceil((k + s - 2) / 2))
-    elif padding == 'VALID':
+    else:  # 'VALID'
         total, before = k + s - 2 + max(k - s, 0), k - 1
-    else:
-        raise ValueError(f'padding {padding!r}: SAME, VALID, an int or (low, high) pairs')
     return before, total - before
