@@ -16,7 +16,9 @@ FLOPs: every convolution and matrix product in G's and D's forward passes (a jax
 analysis undercounts convolutions), combined as a step uses them: with n = n_critic, G runs forward n
 times and backward once (2x forward), D forward and backward (2x) on real and fake n times, then forward
 and back to its input for G's update: per image, (n + 2) G + (6 n + 2) D. For DCGAN-64 that is
-3 x 0.210 + 8 x 0.208 = 2.29 GFLOP, the figure of the PyTorch peer (benchmarks/torch_dcgan.py).
+3 x 0.210 + 8 x 0.208 = 2.29 GFLOP, the figure of the PyTorch peer (benchmarks/torch_dcgan.py). Each
+further G update (n_gen > 1) adds a G forward and backward and D's forward and back to its input:
+3 G + 2 D.
 """
 
 from __future__ import annotations
@@ -92,9 +94,9 @@ def forward_flops(gan: GAN, state, batch: int = 8) -> tuple[float, float]:
     return matmul_flops(g.jaxpr) / batch, matmul_flops(d.jaxpr) / batch
 
 
-def step_flops_per_image(g: float, d: float, n_critic: int) -> float:
-    n = max(n_critic, 1)
-    return (n + 2) * g + (6 * n + 2) * d
+def step_flops_per_image(g: float, d: float, n_critic: int, n_gen: int = 1) -> float:
+    n, extra = max(n_critic, 1), n_gen - 1
+    return (n + 2 + 3 * extra) * g + (6 * n + 2 + 2 * extra) * d
 
 
 def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int, warmup: int,
@@ -105,7 +107,7 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
     gan = ensemble.member_gan(config, dataset.spec)
     state = ensemble.fresh_state(gan, config, parallel.replicated(mesh))
     g_flops, d_flops = forward_flops(gan, state if members == 1 else ensemble.member_state(state, 0))
-    per_image = step_flops_per_image(g_flops, d_flops, config.n_critic)
+    per_image = step_flops_per_image(g_flops, d_flops, config.n_critic, config.n_gen)
     k = config.steps_per_dispatch
     train_step = (make_train_step if members == 1 else ensemble.make_train_step)(gan, config, mesh)
     streams = member_batchers(config, dataset, gan)

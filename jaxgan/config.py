@@ -89,6 +89,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge | ra_non_saturating | ra_least_squares | ra_hinge
     c.label_smoothing = 0.0  # one-sided: real targets 1 - label_smoothing (minimax, non_saturating)
     c.n_critic = 1  # D updates per G update, inside one jitted step; 0: no D (a GMMN)
+    c.n_gen = 1  # G updates per step, after D's, on the same batch and noise (2: carpedm20's DCGAN-tensorflow, PacGAN's code)
 
     # Added to D's loss. Weights; 0 turns a term off.
     c.penalties = ml_collections.ConfigDict()
@@ -333,6 +334,8 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
            f'config.seed={config.seed!r} must be an integer from 0 to 2**32 - 1')
     _check(isinstance(config.n_critic, int) and config.n_critic >= 0,
            f'config.n_critic={config.n_critic!r} must be a non-negative integer')
+    _check(isinstance(config.n_gen, int) and config.n_gen >= 1,
+           f'config.n_gen={config.n_gen!r} must be a positive integer (generator updates per step)')
     uses_d = config.g_objective.adversarial > 0 or config.g_objective.feature_matching > 0
     _check(config.n_critic > 0 or not uses_d,
            'config.n_critic=0 trains no discriminator: set config.g_objective.adversarial and '

@@ -360,8 +360,8 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         critic = Player('d', ('D',), d_optimizer,
                         select_terms(config, spec, 'd', valued), repeats=n_critic,
                         metrics=_d_metrics(loss.classifier))
-    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps, **g_extra),
-                    select_terms(config, spec, 'g', valued), metrics=_g_metrics)
+    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps * config.n_gen, **g_extra),
+                    select_terms(config, spec, 'g', valued), repeats=config.n_gen, metrics=_g_metrics)
 
     aug = augmentation(config, spec)
     keys = lambda key, updates, batch: {side: jax.random.key_data(jax.random.split(jax.random.fold_in(key, i),

@@ -216,7 +216,8 @@ def build_table(config: Config, spec: DataSpec, values: Config | None = None) ->
 
     critic = Player('d', ('D',), optim.make(valued.d_optimizer, config.num_steps * config.n_critic), d_terms,
                     repeats=config.n_critic, metrics=d_metrics)
-    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps), g_terms)
+    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps * config.n_gen), g_terms,
+                    repeats=config.n_gen)
 
     def prepare(batch: dict) -> dict:
         x, c = batch['x'].astype(jnp.float32), batch['c'].astype(jnp.float32)

@@ -129,8 +129,8 @@ def build_translation(config: Config, spec: DataSpec, values: Config | None = No
     kind, t, m = config.model.name, config.translation, config.model
     if spec.kind != 'image':
         raise UserError(f'{kind} translates images; {spec.source} holds vectors')
-    if config.n_critic != 1:
-        raise UserError(f'{kind} updates D once per G update: set config.n_critic=1')
+    if config.n_critic != 1 or config.n_gen != 1:
+        raise UserError(f'{kind} updates D once per G update: set config.n_critic=1 and config.n_gen=1')
     size, channels = spec.shape[0], spec.shape[-1]
     image = lambda c=channels: jnp.zeros((2, size, size, c))
     loss = losses.get(config.loss)

@@ -105,6 +105,18 @@ def test_n_critic_updates_d_n_times_per_g_update():
     assert int(d_count[0]) == 6 and int(g_count[0]) == 2 and int(state.step) == 2
 
 
+def test_n_gen_updates_g_n_times_after_the_same_d_update(monkeypatch):
+    one, _ = run(tiny_config(), 1)
+    two, metrics = run(tiny_config(n_gen=2), 1)
+    count = lambda opt: [int(x) for x in jax.tree.leaves(opt) if np.asarray(x).dtype == np.int32][0]
+    assert count(two.opt_state['g']) == 2 and count(two.opt_state['d']) == 1
+    assert tree_equal(one.params['D'], two.params['D'])  # D updates first, on the same batch and noise
+    assert not tree_equal(one.params['G'], two.params['G'])
+    assert np.isfinite(float(metrics['g_loss']))
+    # each further G update generates afresh from the updated G
+    assert _count_generator_calls(monkeypatch, tiny_config(n_gen=2)) == 2
+
+
 def test_steps_per_dispatch_equals_single_steps():
     single, _ = run(tiny_config(), 4)
     config = tiny_config(steps_per_dispatch=2)
@@ -184,3 +196,11 @@ def test_half_life_ema_is_stylegan2_adas():
     np.testing.assert_allclose(no_ramp(jnp.asarray(0)), 0.5 ** (64 / 20_000), rtol=1e-6)
     ema = ema_update({'w': jnp.ones(())}, {'w': jnp.zeros(())}, jnp.asarray(100_000), decay=decay, start=0)
     np.testing.assert_allclose(ema['w'], 0.5 ** (32 / 10_000), rtol=1e-6)
+
+
+def test_n_gen_below_one_is_refused():
+    import pytest
+    from jaxgan import config as config_lib
+    from jaxgan.errors import UserError
+    with pytest.raises(UserError, match='config.n_gen=0 must be a positive integer'):
+        config_lib.validate(tiny_config(n_gen=0), num_devices=1)

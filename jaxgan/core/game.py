@@ -5,7 +5,8 @@ says:
 
     networks    {'G': Network, 'D': Network}, or {'G_ab', 'G_ba', 'D_a', 'D_b'}: Flax modules used as
                 pure functions, each with example inputs to initialise it
-    generator   the player that updates last, once per step: its networks, optimizer and terms
+    generator   the player that updates last, `repeats` (n_gen, usually 1) times per step: its networks,
+                optimizer and terms
     critic      the player that updates first, `repeats` (n_critic) times per step; None for a game with
                 no discriminator (a GMMN)
     noise       the random inputs of one step, drawn for the global batch before sharding

@@ -12,7 +12,8 @@ host units; `game.prepare` takes them to model units on the device. A step:
      examples: n_critic critic updates (a `lax.scan` over the first n - 1), each generating examples
      with the generator side's forward pass and descending the critic's terms; the last one shares its
      forward pass with the generator update, which pulls the gradient of the generator's terms back
-     through it (`jax.vjp`) and adds that of terms reading the params directly;
+     through it (`jax.vjp`) and adds that of terms reading the params directly; then the generator's
+     further updates (`repeats` > 1), each from a fresh forward pass on the same batch and noise;
   3. after each update, updates the player's stateful terms, and after the step the EMA of game.ema.
 
 Each term is averaged over devices (`lax.pmean`) inside the loss, so the gradients of the replicated
@@ -184,31 +185,44 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay 
 
         # The last critic update and the generator update share one forward pass of the generator side.
         real, last_noise = at(real_all, -1), at(noise, -1)
-        g_mine = player_params(params, generator.networks)
-        generated, g_vjp, model_state = jax.vjp(
-            lambda mine: generate({**params, **mine}, model_state, real, last_noise, rng_at(2 * n)), g_mine,
-            has_aux=True)
+
+        def forward(params, model_state, rng_index):
+            mine = player_params(params, generator.networks)
+            return jax.vjp(lambda mine: generate({**params, **mine}, model_state, real, last_noise, rng_at(rng_index)),
+                           mine, has_aux=True)
+
+        def generator_update(params, model_state, opt_state, term_states, generated, g_vjp, rng_index):
+            g_mine = player_params(params, generator.networks)
+
+            def g_loss_fn(generated, mine):
+                nets = Nets(game, {**params, **mine}, model_state, rng_at(rng_index))
+                view = View(game, nets, real, generated, last_noise, state.step, mine, term_states)
+                terms = {}
+                value = objective(generator, view, terms)
+                return value, (terms, diagnostics(generator, view), own_state(generator, model_state, nets.model_state),
+                               observe(generator, view))
+
+            (g_value, (g_terms, g_extra, model_state, g_observed)), (generated_grad, direct_grads) = jax.value_and_grad(
+                g_loss_fn, argnums=(0, 1), has_aux=True)(generated, g_mine)
+            (through_generated,) = g_vjp(generated_grad)
+            g_grads = jax.tree.map(jnp.add, through_generated, direct_grads)
+            return (model_state, *update_player(generator, params, opt_state, term_states, g_grads, g_value, g_terms,
+                                                g_extra, g_observed))
+
+        generated, g_vjp, model_state = forward(params, model_state, 2 * n)
         if n > 0:
             params, model_state, opt_state[critic.name], term_states, metrics, b = critic_update(
                 params, model_state, opt_state[critic.name], term_states, real, generated, last_noise,
                 state.step, rng_at(2 * n - 1))
             bad = bad | b
-
-        def g_loss_fn(generated, mine):
-            nets = Nets(game, {**params, **mine}, model_state, rng_at(2 * n + 1))
-            view = View(game, nets, real, generated, last_noise, state.step, mine, term_states)
-            terms = {}
-            value = objective(generator, view, terms)
-            return value, (terms, diagnostics(generator, view), own_state(generator, model_state, nets.model_state),
-                           observe(generator, view))
-
-        (g_value, (g_terms, g_extra, model_state, g_observed)), (generated_grad, direct_grads) = jax.value_and_grad(
-            g_loss_fn, argnums=(0, 1), has_aux=True)(generated, g_mine)
-        (through_generated,) = g_vjp(generated_grad)
-        g_grads = jax.tree.map(jnp.add, through_generated, direct_grads)
-        params, opt_state[generator.name], term_states, g_metrics, b = update_player(
-            generator, params, opt_state[generator.name], term_states, g_grads, g_value, g_terms, g_extra, g_observed)
-        bad = bad | b
+        # generator.repeats updates on the same real batch and noise, each from a fresh forward pass
+        # (carpedm20's DCGAN-tensorflow, which PacGAN's stacked-MNIST code runs, updates G twice).
+        for r in range(generator.repeats):
+            if r:
+                generated, g_vjp, model_state = forward(params, model_state, 2 * n + 2 * r)
+            model_state, params, opt_state[generator.name], term_states, g_metrics, b = generator_update(
+                params, model_state, opt_state[generator.name], term_states, generated, g_vjp, 2 * n + 2 * r + 1)
+            bad = bad | b
         metrics.update(g_metrics)
         metrics.update({f'{p.name}_param_norm': optax.tree.norm(player_params(params, p.networks))
                         for p in game.players})
