@@ -1,4 +1,4 @@
-"""Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2, PacGAN4 and R1.
+"""Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2, PacGAN4, R1 and two G updates.
 
     python benchmarks/stacked_digits.py [--seeds=3] [--first_seed=0] [--steps=400] [--eval_samples=26000]
         [--configs=dcgan,pacgan2] [--classifier=DIR] [--out=benchmarks/results/stacked_digits.json]
@@ -36,6 +36,10 @@ CONFIGS = {
     'minibatch': {'model.minibatch_discrimination': 100},
     'r1': R1,
     'pacgan2_r1': {'model.pack': 2, **R1},
+    # G updated twice per step, as carpedm20's DCGAN-tensorflow that PacGAN's stacked-MNIST code runs
+    'dcgan_g2': {'n_gen': 2},
+    'pacgan2_g2': {'model.pack': 2, 'n_gen': 2},
+    'pacgan4_g2': {'model.pack': 4, 'n_gen': 2},
 }
 PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL): PacGAN table 3
 

@@ -11,7 +11,10 @@ seed), with the same hyperparameters (the package's defaults, which experiments.
 Each then samples as many rows as the training rows, and both samples are scored by
 jaxgan.metrics.table.report against the same training and holdout rows. Seconds per epoch are the whole
 fit (jaxgan: data loading, transform fitting, compilation and training; the package: the same, without
-compilation) divided by the epochs, on the same machine, one after the other.
+compilation) divided by the epochs, on the same machine, one after the other. With --short_epochs=S
+each system also fits S epochs, untimed otherwise: the difference of the two fits' seconds over
+(epochs - S) is the marginal seconds per epoch, and what is left of the full fit the start-up
+(`start_seconds`: loading, transform fitting, compilation).
 Writes --out (JSON): a row per table, seed and system, and the means over seeds.
 """
 
@@ -33,9 +36,12 @@ flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds - 1.')
 flags.DEFINE_integer('epochs', 300, 'Epochs for both systems.')
 flags.DEFINE_string('out', 'benchmarks/results/tabular_ctgan.json', 'The results file.')
 flags.DEFINE_list('systems', ['jaxgan', 'ctgan'], 'Which systems to run.')
+flags.DEFINE_integer('short_epochs', 0, 'Also fit this many epochs to split the time into start-up and '
+                     'marginal seconds per epoch; 0: do not.')
 
 TARGETS = {'diabetes': 'progression', 'breast_cancer': 'diagnosis'}
 SUMMARY = ('fidelity', 'association_difference', 'efficacy_ratio', 'dcr_ratio', 'exact_copies')
+TIMES = ('seconds_per_epoch', 'seconds_per_epoch_marginal', 'start_seconds')
 
 
 def _jaxgan(table: str, seed: int, epochs: int, workdir: str):
@@ -67,6 +73,13 @@ def _peer(train_rows, discrete: list[str], seed: int, epochs: int):
     return model.sample(len(train_rows)), seconds
 
 
+def _fit(system: str, table: str, train_rows, discrete: list[str], seed: int, epochs: int):
+    with tempfile.TemporaryDirectory() as workdir:
+        if system == 'jaxgan':
+            return _jaxgan(table, seed, epochs, workdir)
+        return _peer(train_rows, discrete, seed, epochs)
+
+
 def main(argv) -> None:
     del argv
     f = flags.FLAGS
@@ -79,14 +92,16 @@ def main(argv) -> None:
             kinds = tables.infer_kinds(train_rows, {})
             discrete = [c for c, k in kinds.items() if k in ('categorical', 'boolean')]
             for system in f.systems:
-                with tempfile.TemporaryDirectory() as workdir:
-                    if system == 'jaxgan':
-                        synthetic, seconds = _jaxgan(name, seed, f.epochs, workdir)
-                    else:
-                        synthetic, seconds = _peer(train_rows, discrete, seed, f.epochs)
+                fit = lambda epochs: _fit(system, name, train_rows, discrete, seed, epochs)
+                synthetic, seconds = fit(f.epochs)
                 report = table_metrics.report(train_rows, synthetic, holdout, kinds, target=TARGETS[name], seed=seed)
                 row = {'table': name, 'seed': seed, 'system': system, 'epochs': f.epochs,
                        'seconds_per_epoch': seconds / f.epochs, **report['summary']}
+                if 0 < f.short_epochs < f.epochs:
+                    _, short = fit(f.short_epochs)
+                    marginal = (seconds - short) / (f.epochs - f.short_epochs)
+                    row.update(short_epochs=f.short_epochs, seconds_per_epoch_marginal=marginal,
+                               start_seconds=seconds - marginal * f.epochs)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
                 _write(f.out, rows, f.epochs)
@@ -98,7 +113,7 @@ def _write(path: str, rows: list[dict], epochs: int) -> None:
         for system in sorted({r['system'] for r in rows}):
             mine = [r for r in rows if r['table'] == name and r['system'] == system]
             if mine:
-                fields = (*SUMMARY, 'seconds_per_epoch')
+                fields = (*SUMMARY, *TIMES)
                 means.append({'table': name, 'system': system, 'seeds': len(mine),
                               **{k: statistics.fmean(r[k] for r in mine if r.get(k) is not None) for k in fields
                                  if any(r.get(k) is not None for r in mine)},

@@ -7,6 +7,7 @@ every field can be overridden on the command line, e.g. `--config.batch_size=64`
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import io
@@ -468,3 +469,16 @@ def structural_diff(saved: dict, current: ml_collections.ConfigDict) -> list[str
         if a != b:
             diffs.append(f'{field}: {a!r} in the checkpoint, {b!r} now')
     return diffs
+
+
+def completed(saved: dict) -> ml_collections.ConfigDict:
+    """A config saved with a checkpoint, with the fields of `base_config` it lacks (fields added since it
+    was saved) at their defaults, which are the behaviour it was trained with."""
+    def fill(into: dict, defaults: dict) -> dict:
+        for key, value in defaults.items():
+            if key not in into:
+                into[key] = value
+            elif isinstance(value, dict) and isinstance(into[key], dict):
+                fill(into[key], value)
+        return into
+    return ml_collections.ConfigDict(fill(copy.deepcopy(saved), base_config().to_dict()))

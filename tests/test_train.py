@@ -165,3 +165,14 @@ def test_no_discriminator_with_a_head_that_needs_one_is_a_config_error(overrides
     config = tiny_config(n_critic=0, g_objective__adversarial=0.0, g_objective__mmd=1.0, **overrides)
     with pytest.raises(UserError, match=f'config.n_critic=0 trains no discriminator, but {named}'):
         config_lib.validate(config, num_devices=8)
+
+
+def test_a_saved_config_without_a_later_field_loads_with_its_default():
+    from jaxgan import config as config_lib
+    saved = config_lib.base_config().to_dict()
+    del saved['n_gen'], saved['penalties']['r1']
+    saved['n_critic'], saved['eval_samples'] = 5, 26_000  # a value of the run, an experiment's own field
+    config = config_lib.completed(saved)
+    assert config.n_gen == 1 and config.penalties.r1 == 0.0
+    assert config.n_critic == 5 and config.eval_samples == 26_000
+    assert 'n_gen' not in saved  # the saved dict is left as it was
