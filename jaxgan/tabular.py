@@ -30,9 +30,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 import ml_collections
 import numpy as np
-import optax
 import pandas as pd
 
 from jaxgan import optim
@@ -47,18 +47,32 @@ Config = ml_collections.ConfigDict
 KINDS = ('ctgan',)
 
 
+def block_log_softmax(logits: jax.Array, blocks: np.ndarray, num_blocks: int) -> jax.Array:
+    """log_softmax over each block of the last axis at once: blocks[i] is position i's block (in
+    order). A few segment operations whatever the number of blocks, where a softmax per block would
+    put a slice, a reduction and a concatenation per column into the step (and its compile time)."""
+    flat = jnp.moveaxis(logits, -1, 0).reshape(logits.shape[-1], -1)  # [D, N]: segments along axis 0
+    top = lax.stop_gradient(jax.ops.segment_max(flat, blocks, num_blocks, indices_are_sorted=True))
+    shifted = flat - top[blocks]
+    total = jax.ops.segment_sum(jnp.exp(shifted), blocks, num_blocks, indices_are_sorted=True)
+    out = shifted - jnp.log(total)[blocks]
+    return jnp.moveaxis(out.reshape(logits.shape[-1], *logits.shape[:-1]), 0, -1)
+
+
+def _blocks(spans) -> tuple[np.ndarray, np.ndarray]:
+    """Per position of the row: its span's index, and whether it is a tanh scalar."""
+    blocks = np.concatenate([np.full(s.size, i, np.int32) for i, s in enumerate(spans)])
+    scalar = np.concatenate([np.full(s.size, s.activation == 'tanh') for s in spans])
+    return blocks, scalar
+
+
 def activate(raw: jax.Array, gumbel: jax.Array, transform: TableTransform, tau: float) -> jax.Array:
     """CTGAN's `_apply_activate`: tanh on the scalar spans, softmax((logits + g) / tau) on the one-hot
-    spans with Gumbel noise g (torch's gumbel_softmax, hard=False)."""
-    parts = []
-    for span in transform.spans:
-        block = raw[..., span.start:span.start + span.size]
-        if span.activation == 'tanh':
-            parts.append(jnp.tanh(block))
-        else:
-            noise = gumbel[..., span.start:span.start + span.size]
-            parts.append(jax.nn.softmax((block + noise) / tau, axis=-1))
-    return jnp.concatenate(parts, axis=-1)
+    spans with Gumbel noise g (torch's gumbel_softmax, hard=False). Every span at once (a scalar is
+    a block of its own, whose softmax is unused)."""
+    blocks, scalar = _blocks(transform.spans)
+    soft = jnp.exp(block_log_softmax((raw + gumbel) / tau, blocks, len(transform.spans)))
+    return jnp.where(scalar, jnp.tanh(raw), soft)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +86,15 @@ class ConditionalLoss(T.Term):
 
     def __call__(self, view: View) -> jax.Array:
         raw, c = view.generated['raw'], view.real['c']
-        total = jnp.zeros(raw.shape[:-1])
-        for start, size, cond_start in self.spans:
-            target = c[..., cond_start:cond_start + size]
-            total = total + optax.softmax_cross_entropy(raw[..., start:start + size], target)
-        return self.weight * jnp.mean(total)
+        # The raw row's discrete blocks gathered into the condition vector's places, each block's
+        # log-softmax taken at once.
+        width = max(cond_start + size for _, size, cond_start in self.spans)
+        positions, blocks = np.zeros(width, np.int32), np.zeros(width, np.int32)
+        for i, (start, size, cond_start) in enumerate(sorted(self.spans, key=lambda s: s[2])):
+            positions[cond_start:cond_start + size] = np.arange(start, start + size)
+            blocks[cond_start:cond_start + size] = i
+        log_p = block_log_softmax(raw[..., positions], blocks, len(self.spans))
+        return self.weight * jnp.mean(-jnp.sum(c * log_p, axis=-1))
 
 
 @dataclasses.dataclass(frozen=True)

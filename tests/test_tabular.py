@@ -39,6 +39,32 @@ def test_activate_is_tanh_on_scalars_and_gumbel_softmax_on_one_hot_blocks():
     np.testing.assert_allclose(out[:, 4:].sum(1), 1, rtol=1e-5)
 
 
+def test_activate_and_the_conditional_loss_have_the_gradients_of_a_softmax_per_block():
+    """The blocks go through one segment log-softmax; its values and gradients are those of a softmax
+    (and cross-entropy) taken block by block, extreme logits included."""
+    raw = jax.random.normal(jax.random.key(5), (2, 3, 6)) * jnp.array([1, 40, 1, 1, 1, 30.0])
+    gumbel = jax.random.gumbel(jax.random.key(6), raw.shape)
+    weights = jax.random.normal(jax.random.key(7), raw.shape)
+
+    def per_block(raw):
+        parts = [jnp.tanh(raw[..., :1])] + [jax.nn.softmax((raw[..., a:b] + gumbel[..., a:b]) / 0.2, axis=-1)
+                                            for a, b in ((1, 4), (4, 6))]
+        return jnp.concatenate(parts, axis=-1)
+
+    fused = lambda raw: tabular.activate(raw, gumbel, LAYOUT, tau=0.2)
+    np.testing.assert_allclose(fused(raw), per_block(raw), rtol=1e-5, atol=1e-7)
+    grad = lambda f: jax.grad(lambda r: jnp.sum(f(r) * weights))(raw)
+    np.testing.assert_allclose(grad(fused), grad(per_block), rtol=1e-4, atol=1e-6)
+
+    c = jnp.zeros((2, 3, 5)).at[..., 1].set(1.0).at[1, :, :3].set(0.0).at[1, :, 4].set(1.0)
+    term = tabular.ConditionalLoss('conditional', 1.0, ((4, 2, 3), (1, 3, 0)))  # in any order
+    reference = lambda r: jnp.mean(optax.softmax_cross_entropy(r[..., 1:4], c[..., :3])
+                                   + optax.softmax_cross_entropy(r[..., 4:6], c[..., 3:]))
+    loss = lambda r: term(_View({'raw': r}, {'c': c}))
+    np.testing.assert_allclose(loss(raw), reference(raw), rtol=1e-6)
+    np.testing.assert_allclose(jax.grad(loss)(raw), jax.grad(reference)(raw), rtol=1e-5, atol=1e-7)
+
+
 def test_gumbel_softmax_samples_categories_by_their_softmax():
     """The argmax of a Gumbel-perturbed block is a draw from softmax(logits): how sampling picks categories."""
     logits = jnp.log(jnp.array([0.6, 0.3, 0.1]))
