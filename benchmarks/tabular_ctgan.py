@@ -2,6 +2,7 @@
 
     pip install ctgan            # the peer (it brings PyTorch); not a dependency of jaxgan or its tests
     python benchmarks/tabular_ctgan.py                                   # both tables, seeds 0-2, 300 epochs
+    python benchmarks/tabular_ctgan.py --seeds=10 --short_epochs=30      # the README's figures
     python benchmarks/tabular_ctgan.py --tables=diabetes --seeds=1 --epochs=30 --out=/tmp/quick.json
 
 For each table (table:diabetes, target progression; table:breast_cancer, target diagnosis) and seed,
