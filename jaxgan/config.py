@@ -34,7 +34,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.dataset = 'digits'  # the training data: digits | tfds:NAME[:SPLIT] | folder:PATH | npy:PATH | toy:NAME | stacked:DATASET | tables: csv:PATH | parquet:PATH | table:NAME
     c.image_size = 64  # side of the square images trained on, in pixels (the data are resized to it)
     c.batch_size = 128  # the global batch: over all devices and processes
-    c.num_steps = 10_000  # training steps (generator updates)
+    c.num_steps = 10_000  # training steps (each: n_critic D updates, then n_gen G updates)
     c.seed = 0  # seed of everything: initialisation, latents, the data's order (an integer >= 0)
 
     c.data = ml_collections.ConfigDict()  # the input pipeline
@@ -89,7 +89,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge | ra_non_saturating | ra_least_squares | ra_hinge
     c.label_smoothing = 0.0  # one-sided: real targets 1 - label_smoothing (minimax, non_saturating)
-    c.n_critic = 1  # D updates per G update, inside one jitted step; 0: no D (a GMMN)
+    c.n_critic = 1  # D updates per step (per G update, with n_gen = 1), inside one jitted step; 0: no D (a GMMN)
     c.n_gen = 1  # G updates per step, after D's, on the same batch and noise (2: carpedm20's DCGAN-tensorflow, PacGAN's code)
 
     # Added to D's loss. Weights; 0 turns a term off.

@@ -310,7 +310,7 @@ def _growing_optimizers(config: Config, valued: Config, resolution: int) -> tupl
             out['reset_when'] = lambda count: (jnp.floor(lod(count)) * 64 + jnp.ceil(lod(count))).astype(jnp.int32)
         return out
 
-    return extra(valued.g_optimizer, 1), extra(valued.d_optimizer, n)
+    return extra(valued.g_optimizer, config.n_gen), extra(valued.d_optimizer, n)
 
 
 def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> GAN:

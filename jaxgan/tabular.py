@@ -60,7 +60,10 @@ def block_log_softmax(logits: jax.Array, blocks: np.ndarray, num_blocks: int) ->
 
 
 def _blocks(spans) -> tuple[np.ndarray, np.ndarray]:
-    """Per position of the row: its span's index, and whether it is a tanh scalar."""
+    """Per position of the row: its span's index, and whether it is a tanh scalar. The spans tile the
+    row in order, as TableTransform lays them out."""
+    if [s.start for s in spans] != [sum(s.size for s in spans[:i]) for i in range(len(spans))]:
+        raise ValueError(f'spans must tile the row in order from 0: {spans}')
     blocks = np.concatenate([np.full(s.size, i, np.int32) for i, s in enumerate(spans)])
     scalar = np.concatenate([np.full(s.size, s.activation == 'tanh') for s in spans])
     return blocks, scalar
@@ -88,9 +91,12 @@ class ConditionalLoss(T.Term):
         raw, c = view.generated['raw'], view.real['c']
         # The raw row's discrete blocks gathered into the condition vector's places, each block's
         # log-softmax taken at once.
-        width = max(cond_start + size for _, size, cond_start in self.spans)
+        ordered = sorted(self.spans, key=lambda s: s[2])
+        width = sum(size for _, size, _ in ordered)
+        if [s[2] for s in ordered] != [sum(s[1] for s in ordered[:i]) for i in range(len(ordered))] or width != c.shape[-1]:
+            raise ValueError(f'the condition spans {self.spans} must tile the condition vector of {c.shape[-1]}')
         positions, blocks = np.zeros(width, np.int32), np.zeros(width, np.int32)
-        for i, (start, size, cond_start) in enumerate(sorted(self.spans, key=lambda s: s[2])):
+        for i, (start, size, cond_start) in enumerate(ordered):
             positions[cond_start:cond_start + size] = np.arange(start, start + size)
             blocks[cond_start:cond_start + size] = i
         log_p = block_log_softmax(raw[..., positions], blocks, len(self.spans))

@@ -106,13 +106,14 @@ def test_n_critic_updates_d_n_times_per_g_update():
 
 
 def test_n_gen_updates_g_n_times_after_the_same_d_update(monkeypatch):
-    one, _ = run(tiny_config(), 1)
+    one, once = run(tiny_config(), 1)
     two, metrics = run(tiny_config(n_gen=2), 1)
     count = lambda opt: [int(x) for x in jax.tree.leaves(opt) if np.asarray(x).dtype == np.int32][0]
     assert count(two.opt_state['g']) == 2 and count(two.opt_state['d']) == 1
     assert tree_equal(one.params['D'], two.params['D'])  # D updates first, on the same batch and noise
     assert not tree_equal(one.params['G'], two.params['G'])
-    assert np.isfinite(float(metrics['g_loss']))
+    # the second update's loss is of the once-updated G (a stale forward pass would repeat the first's)
+    assert np.isfinite(float(metrics['g_loss'])) and float(metrics['g_loss']) != float(once['g_loss'])
     # each further G update generates afresh from the updated G
     assert _count_generator_calls(monkeypatch, tiny_config(n_gen=2)) == 2
 

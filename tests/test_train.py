@@ -176,3 +176,14 @@ def test_a_saved_config_without_a_later_field_loads_with_its_default():
     assert config.n_gen == 1 and config.penalties.r1 == 0.0
     assert config.n_critic == 5 and config.eval_samples == 26_000
     assert 'n_gen' not in saved  # the saved dict is left as it was
+
+
+def test_a_run_saved_before_a_field_existed_loads_for_sampling(tmp_path):
+    train.train(tiny_config(num_steps=1, checkpoint_every=1, async_checkpoints=False), str(tmp_path))
+    metas = [p for p in (tmp_path / 'checkpoints').rglob('*') if p.is_file() and b'"n_gen"' in p.read_bytes()]
+    assert len(metas) == 1
+    meta = json.loads(metas[0].read_text())
+    del meta['config']['n_gen']  # as a run saved before n_gen existed
+    metas[0].write_text(json.dumps(meta))
+    config, _, state = load_run(str(tmp_path))
+    assert config.n_gen == 1 and int(state.step) == 1

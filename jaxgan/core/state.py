@@ -13,7 +13,7 @@ from jaxgan.core.game import Game
 
 @flax.struct.dataclass
 class RunState:
-    step: jax.Array  # int32 []: generator updates done
+    step: jax.Array  # int32 []: training steps done (each n_critic D updates, then n_gen G updates)
     rng: jax.Array  # uint32 key data of the run's base key; per-step keys are fold_in(key, step)
     params: dict[str, Any]  # {network name: params}
     model_state: dict[str, Any]  # {network name: non-trained variables (BatchNorm statistics, ...)}
