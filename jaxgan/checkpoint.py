@@ -147,7 +147,6 @@ def load_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | No
     """(config, gan, state) of a trained workdir at `step` (the latest by default), on `mesh`. For an
     ensemble, of the member that `member` names (an index, 'best' or 'best:METRIC'; see
     ensemble.choose_member): its own config (seed and swept values) and state."""
-    import ml_collections
     from jaxgan import ensemble
     from jaxgan.core import parallel
     from jaxgan.data.spec import DataSpec

@@ -59,10 +59,15 @@ def block_log_softmax(logits: jax.Array, blocks: np.ndarray, num_blocks: int) ->
     return jnp.moveaxis(out.reshape(logits.shape[-1], *logits.shape[:-1]), 0, -1)
 
 
+def _tiles(starts: list[int], sizes: list[int]) -> bool:
+    """Whether blocks of these starts and sizes lie side by side from 0, in order."""
+    return starts == [int(s) for s in np.cumsum([0, *sizes])[:-1]]
+
+
 def _blocks(spans) -> tuple[np.ndarray, np.ndarray]:
     """Per position of the row: its span's index, and whether it is a tanh scalar. The spans tile the
     row in order, as TableTransform lays them out."""
-    if [s.start for s in spans] != [sum(s.size for s in spans[:i]) for i in range(len(spans))]:
+    if not _tiles([s.start for s in spans], [s.size for s in spans]):
         raise ValueError(f'spans must tile the row in order from 0: {spans}')
     blocks = np.concatenate([np.full(s.size, i, np.int32) for i, s in enumerate(spans)])
     scalar = np.concatenate([np.full(s.size, s.activation == 'tanh') for s in spans])
@@ -93,7 +98,7 @@ class ConditionalLoss(T.Term):
         # log-softmax taken at once.
         ordered = sorted(self.spans, key=lambda s: s[2])
         width = sum(size for _, size, _ in ordered)
-        if [s[2] for s in ordered] != [sum(s[1] for s in ordered[:i]) for i in range(len(ordered))] or width != c.shape[-1]:
+        if not _tiles([s[2] for s in ordered], [s[1] for s in ordered]) or width != c.shape[-1]:
             raise ValueError(f'the condition spans {self.spans} must tile the condition vector of {c.shape[-1]}')
         positions, blocks = np.zeros(width, np.int32), np.zeros(width, np.int32)
         for i, (start, size, cond_start) in enumerate(ordered):
