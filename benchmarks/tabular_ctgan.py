@@ -6,10 +6,11 @@
     python benchmarks/tabular_ctgan.py --tables=diabetes --seeds=1 --epochs=30 --out=/tmp/quick.json
 
 For each table (table:diabetes, target progression; table:breast_cancer, target diagnosis) and seed,
-both systems train on the same training rows (jaxgan's split: config.table.holdout = 0.2 with the
+the systems train on the same training rows (jaxgan's split: config.table.holdout = 0.2 with the
 seed), with the same hyperparameters (the package's defaults, which experiments.ctgan mirrors: batch
-500, 300 epochs, pac 10, widths 256) and the same discrete columns (those jaxgan's type inference finds).
-Each then samples as many rows as the training rows, and both samples are scored by
+500, 300 epochs, pac 10, widths 256) and the same discrete columns (those jaxgan's type inference finds):
+jaxgan (experiments.ctgan, which samples an EMA of G), jaxgan_no_ema (the same sampling the last G, as
+the package does) and ctgan (the package). Each then samples as many rows as the training rows, and both samples are scored by
 jaxgan.metrics.table.report against the same training and holdout rows. Seconds per epoch are the whole
 fit (jaxgan: data loading, transform fitting, compilation and training; the package: the same, without
 compilation) divided by the epochs, on the same machine, one after the other. With --short_epochs=S
@@ -38,7 +39,9 @@ flags.DEFINE_list('tables', ['diabetes', 'breast_cancer'], 'Embedded tables (tab
 flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds - 1.')
 flags.DEFINE_integer('epochs', 300, 'Epochs for both systems.')
 flags.DEFINE_string('out', 'benchmarks/results/tabular_ctgan.json', 'The results file.')
-flags.DEFINE_list('systems', ['jaxgan', 'ctgan'], 'Which systems to run.')
+flags.DEFINE_list('systems', ['jaxgan', 'jaxgan_no_ema', 'ctgan'], 'Which systems to run: jaxgan (experiments.ctgan), '
+                  'jaxgan_no_ema (the same with config.ema.decay=0: the package\'s recipe exactly), ctgan (the '
+                  'package).')
 flags.DEFINE_integer('short_epochs', 0, 'Also fit this many epochs to split the time into start-up and '
                      'marginal seconds per epoch; 0: do not.')
 
@@ -47,11 +50,16 @@ SUMMARY = ('fidelity', 'association_difference', 'efficacy_ratio', 'dcr_ratio', 
 TIMES = ('seconds_per_epoch', 'seconds_per_epoch_marginal', 'start_seconds')
 
 
-def _jaxgan(table: str, seed: int, epochs: int, workdir: str):
-    """(synthetic rows, seconds) of jaxgan's CTGAN, experiments.ctgan's config."""
+# jaxgan's systems: experiments.ctgan's config with these fields changed.
+JAXGAN = {'jaxgan': {}, 'jaxgan_no_ema': {'ema.decay': 0.0}}
+
+
+def _jaxgan(table: str, seed: int, epochs: int, workdir: str, fields: dict):
+    """(synthetic rows, seconds) of jaxgan's CTGAN, experiments.ctgan's config updated with `fields`."""
     from experiments import ctgan
     from jaxgan import train
     config = ctgan.get_config()
+    config.update_from_flattened_dict(fields)
     config.dataset, config.seed, config.table.epochs = f'table:{table}', seed, epochs
     config.log_every = config.checkpoint_every = config.sample_every = 10 ** 6
     start = time.perf_counter()
@@ -78,8 +86,8 @@ def _peer(train_rows, discrete: list[str], seed: int, epochs: int):
 
 def _fit(system: str, table: str, train_rows, discrete: list[str], seed: int, epochs: int):
     with tempfile.TemporaryDirectory() as workdir:
-        if system == 'jaxgan':
-            return _jaxgan(table, seed, epochs, workdir)
+        if system in JAXGAN:
+            return _jaxgan(table, seed, epochs, workdir, JAXGAN[system])
         return _peer(train_rows, discrete, seed, epochs)
 
 
