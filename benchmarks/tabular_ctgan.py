@@ -10,10 +10,11 @@ the systems train on the same training rows (jaxgan's split: config.table.holdou
 seed), with the same hyperparameters (the package's defaults, which experiments.ctgan mirrors: batch
 500, 300 epochs, pac 10, widths 256) and the same discrete columns (those jaxgan's type inference finds):
 jaxgan (experiments.ctgan, which samples an EMA of G), jaxgan_no_ema (the same sampling the last G, as
-the package does) and ctgan (the package). Each then samples as many rows as the training rows, and both samples are scored by
-jaxgan.metrics.table.report against the same training and holdout rows. Seconds per epoch are the whole
-fit (jaxgan: data loading, transform fitting, compilation and training; the package: the same, without
-compilation) divided by the epochs, on the same machine, one after the other. With --short_epochs=S
+the package does) and ctgan (the package). Each then samples as many rows as the training rows, and
+every sample is scored by jaxgan.metrics.table.report against the same training and holdout rows.
+Seconds per epoch are the whole fit (jaxgan: data loading, transform fitting, compilation and
+training; the package: the same, without compilation) divided by the epochs, on the same machine, one
+after the other. With --short_epochs=S
 each system also fits S epochs, untimed otherwise: the difference of the two fits' seconds over
 (epochs - S) is the marginal seconds per epoch, and what is left of the full fit the start-up
 (`start_seconds`: loading, transform fitting, compilation). The short fit runs second, in the same
@@ -37,10 +38,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 flags.DEFINE_list('tables', ['diabetes', 'breast_cancer'], 'Embedded tables (table:NAME).')
 flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds - 1.')
-flags.DEFINE_integer('epochs', 300, 'Epochs for both systems.')
+flags.DEFINE_integer('epochs', 300, 'Epochs for every system.')
 flags.DEFINE_string('out', 'benchmarks/results/tabular_ctgan.json', 'The results file.')
 flags.DEFINE_list('systems', ['jaxgan', 'jaxgan_no_ema', 'ctgan'], 'Which systems to run: jaxgan (experiments.ctgan), '
-                  'jaxgan_no_ema (the same with config.ema.decay=0: the package\'s recipe exactly), ctgan (the '
+                  'jaxgan_no_ema (the same with config.ema.decay=0: the package\'s defaults alone), ctgan (the '
                   'package).')
 flags.DEFINE_integer('short_epochs', 0, 'Also fit this many epochs to split the time into start-up and '
                      'marginal seconds per epoch; 0: do not.')
