@@ -1,4 +1,4 @@
-"""Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2, PacGAN4, R1 and two G updates.
+"""Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2 and 4, R1, two G updates, width 32.
 
     python benchmarks/stacked_digits.py [--seeds=3] [--first_seed=0] [--steps=400] [--eval_samples=26000]
         [--configs=dcgan,pacgan2] [--classifier=DIR] [--out=benchmarks/results/stacked_digits.json]
@@ -40,6 +40,9 @@ CONFIGS = {
     'dcgan_g2': {'n_gen': 2},
     'pacgan2_g2': {'model.pack': 2, 'n_gen': 2},
     'pacgan4_g2': {'model.pack': 4, 'n_gen': 2},
+    # wider networks, towards the papers' DCGAN (width 64): G alone, and both
+    'dcgan_g32': {'model.g_width': 32},
+    'dcgan_w32': {'model.g_width': 32, 'model.d_width': 32},
 }
 PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL): PacGAN table 3
 
