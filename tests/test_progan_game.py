@@ -196,9 +196,15 @@ def test_bad_resolutions_and_checkpoints_of_another_resolution_are_refused(tmp_p
 
 def test_the_schedule_counts_every_critic_update():
     """n_critic = 2 takes 16 images a step (the official cur_nimg grows at each D repeat): at 8x8, lods
-    1, 1 (16 images: still alpha 1), 0 (32 images: the 8x8 stage)."""
+    1, 1 (16 images: still alpha 1), 0 (32 images: the 8x8 stage).
+
+    On one device: with several simulated CPU devices, the critic loop's all-reduces inside the stage
+    switch's branches crash XLA:CPU's in-process communicator now and then (a rendezvous that
+    receives 9 participants for 8 devices: a check failure or a segfault, in 3 of 6 processes that
+    ran this test 15 times each). The schedule does not depend on the device count; the stages on 8
+    devices are tested below, one critic update a step."""
     from tests.test_step import run
-    state, _ = run(progan_config(n_critic=2, image_size=8), 3)
+    state, _ = run(progan_config(n_critic=2, image_size=8), 3, devices=jax.devices()[:1])
     assert float(state.model_state['G']['progress']['lod']) == 0.0
 
 
