@@ -14,10 +14,9 @@ the package does) and ctgan (the package). Each then samples as many rows as the
 every sample is scored by jaxgan.metrics.table.report against the same training and holdout rows.
 Seconds per epoch are the whole fit (jaxgan: data loading, transform fitting, compilation and
 training; the package: the same, without compilation) divided by the epochs, on the same machine, one
-after the other. With --short_epochs=S
-each system also fits S epochs, untimed otherwise: the difference of the two fits' seconds over
-(epochs - S) is the marginal seconds per epoch, and what is left of the full fit the start-up
-(`start_seconds`: loading, transform fitting, compilation). The short fit runs second, in the same
+after the other. With --short_epochs=S each system also fits S epochs, untimed otherwise: the
+difference of the two fits' seconds over (epochs - S) is the marginal seconds per epoch, and what is
+left of the full fit the start-up (`start_seconds`: loading, transform fitting, compilation). The short fit runs second, in the same
 process; jaxgan compiles its step afresh there (a new game is a new jitted function: JAX_LOG_COMPILES
 shows the step's compilation in both fits), so it is not favoured by the first.
 Writes --out (JSON): a row per table, seed and system, and the means over seeds.

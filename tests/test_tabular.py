@@ -16,6 +16,7 @@ from jaxgan import tabular, train
 from jaxgan.core import terms as T
 from jaxgan.data import tables
 from tests.conftest import run_cli
+from tests.test_step import tree_equal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,12 +151,11 @@ def test_a_tiny_ctgan_trains_resumes_exactly_and_writes_sample_rows(tmp_path):
     first.num_steps = 2
     train.train(first, str(tmp_path / 'resumed'))
     resumed = train.train(config, str(tmp_path / 'resumed'))
-    same = lambda a, b: all(jax.tree.leaves(jax.tree.map(lambda x, y: bool(np.array_equal(x, y)), a, b)))
-    assert same(straight.state.params, resumed.state.params)
+    assert tree_equal(straight.state.params, resumed.state.params)
     # Rows come from an average of G (experiments.ctgan's addition to the package's recipe), not the
     # last G; the average resumes exactly too.
-    assert not same(straight.state.ema['G'], straight.state.params['G'])
-    assert same(straight.state.ema, resumed.state.ema)
+    assert not tree_equal(straight.state.ema['G'], straight.state.params['G'])
+    assert tree_equal(straight.state.ema, resumed.state.ema)
 
 
 @pytest.mark.slow  # three command lines, 20 s; `make test-slow` (sampling and the report have fast tests)
