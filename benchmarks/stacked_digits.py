@@ -1,7 +1,9 @@
-"""Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2 and 4, R1, two G updates, width 32.
+"""Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2 and 4, R1, two G updates,
+width 32, and SNGAN's D (spectral normalisation, hinge loss).
 
-    python benchmarks/stacked_digits.py [--seeds=3] [--first_seed=0] [--steps=400] [--eval_samples=26000]
-        [--configs=dcgan,pacgan2] [--classifier=DIR] [--out=benchmarks/results/stacked_digits.json]
+    python benchmarks/stacked_digits.py [--seeds=3] [--first_seed=0] [--steps=400] [--counts_at=3000,6000]
+        [--eval_samples=26000] [--configs=dcgan,pacgan2] [--classifier=DIR]
+        [--out=benchmarks/results/stacked_digits.json]
 
 Each run is a fresh process, `python -m experiments.stacked_mnist --config.dataset=stacked:digits` at
 32x32 with one config of CONFIGS, a seed and a fixed step budget, timed from start to exit (start-up,
@@ -10,9 +12,12 @@ compilation, training, the mode count). All runs share one digits classifier (tr
 standard deviation over seeds of the modes (of 1,000) and the KL of the mode histogram to uniform,
 beside the published figures on stacked MNIST (PacGAN, Lin et al. 2018, table 3; VEEGAN, Srivastava et
 al. 2017, table 2; 26,000 samples) and the training data's own modes under the same classifier.
+--counts_at also counts each run's modes at those earlier steps, from checkpoints kept for them, with
+the same classifier, sample count and latents (`jaxgan.evaluate --metrics=stacked`; not in the seconds).
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -22,13 +27,16 @@ import time
 import numpy as np
 
 import processes  # benchmarks/processes.py
+from experiments.stacked_mnist import SAMPLE_SEED
 
 REPO = processes.REPO
-# Every run: stacked_mnist's DCGAN without its packing; each config adds its fields to these.
-COMMON = {'dataset': 'stacked:digits', 'model.pack': 1, 'log_every': 100, 'sample_every': 100_000,
-          'checkpoint_every': 100_000}
+# Every run: DCGAN as the paper has it (BatchNorm in D, the non-saturating loss) on stacked_mnist's data,
+# sizes and optimisers, whatever stacked_mnist's default D and loss; each config adds its fields to these.
+COMMON = {'dataset': 'stacked:digits', 'model.pack': 1, 'model.d_norm': 'batch', 'model.spectral_norm': False,
+          'loss': 'non_saturating', 'log_every': 100, 'sample_every': 100_000, 'checkpoint_every': 100_000}
 # R1 (Mescheder et al. 2018) needs a D that treats examples independently: LayerNorm in place of BatchNorm.
 R1 = {'model.d_norm': 'layer', 'penalties.r1': 1.0}
+SN_HINGE = {'model.d_norm': 'none', 'model.spectral_norm': True, 'loss': 'hinge'}
 CONFIGS = {
     'dcgan': {},
     'pacgan2': {'model.pack': 2},
@@ -43,8 +51,25 @@ CONFIGS = {
     # wider networks, towards the papers' DCGAN (width 64): G alone, and both
     'dcgan_g32': {'model.g_width': 32},
     'dcgan_w32': {'model.g_width': 32, 'model.d_width': 32},
+    # SNGAN's recipe for D (Miyato et al. 2018): spectral normalisation of every layer in place of BatchNorm,
+    # with the hinge loss
+    'sn_hinge': SN_HINGE,
 }
 PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL): PacGAN table 3
+
+
+def earlier_counts(workdir: str, steps: list[int], classifier: str, eval_samples: int, env: dict) -> list[dict]:
+    """The modes and KL of a finished run's checkpoints at `steps`, counted as the experiment counts its last
+    step (`jaxgan.evaluate --metrics=stacked`, the same classifier, sample count and latents)."""
+    counts = []
+    for step in steps:
+        subprocess.run([sys.executable, '-m', 'jaxgan.evaluate', f'--workdir={workdir}', f'--step={step}',
+                        '--metrics=stacked', f'--features=classifier:{classifier}', f'--num_samples={eval_samples}',
+                        f'--seed={SAMPLE_SEED}'], check=True, capture_output=True, env=env, cwd=REPO)
+        with open(os.path.join(workdir, 'eval', f'step_{step:08d}.json')) as f:
+            m = json.load(f)['metrics']
+        counts.append({'step': step, 'modes': m['stacked_modes'], 'kl_to_uniform': m['stacked_kl_to_uniform']})
+    return counts
 
 
 def write(args, classifier_seconds: float, runs: list) -> None:
@@ -58,8 +83,15 @@ def write(args, classifier_seconds: float, runs: list) -> None:
 def main() -> None:
     parser = processes.parser(CONFIGS, steps=400, out='stacked_digits.json')
     parser.add_argument('--eval_samples', type=int, default=26_000)
+    parser.add_argument('--counts_at', default='', help='earlier steps, comma-separated, at which each run\'s modes '
+                        'are counted too, from its checkpoints')
     args = parser.parse_args()
     names = processes.chosen(parser, args, CONFIGS)
+    counts_at = sorted(int(s) for s in args.counts_at.split(',') if s)
+    if any(not 0 < s < args.steps for s in counts_at):
+        parser.error(f'--counts_at={args.counts_at}: each step must lie between 0 and --steps={args.steps}')
+    every = math.gcd(args.steps, *counts_at)  # checkpoints at every step counted, all kept to the end
+    saving = {'checkpoint_every': every, 'keep_checkpoints': args.steps // every} if counts_at else {}
     env = processes.environment()
     with tempfile.TemporaryDirectory() as scratch:
         env.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(scratch, 'xla'))
@@ -74,7 +106,7 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):  # seed by seed: a stopped run has every config
             for name in names:
                 workdir = os.path.join(scratch, f'{name}_{seed}')
-                fields = {**COMMON, **CONFIGS[name], 'seed': seed, 'num_steps': args.steps,
+                fields = {**COMMON, **saving, **CONFIGS[name], 'seed': seed, 'num_steps': args.steps,
                           'eval_samples': args.eval_samples, 'mode_classifier': classifier}
                 start = time.perf_counter()
                 done = subprocess.run([sys.executable, '-m', 'experiments.stacked_mnist', f'--workdir={workdir}',
@@ -88,15 +120,21 @@ def main() -> None:
                 result.pop('protocol')
                 result.update(config=name, fields={k: v for k, v in CONFIGS[name].items()}, seed=seed,
                               seconds=round(seconds, 1))
+                if counts_at:
+                    result['earlier'] = earlier_counts(workdir, counts_at, classifier, args.eval_samples, env)
                 runs.append(result)
                 print(json.dumps(result), flush=True)
                 write(args, classifier_seconds, runs)  # after every run: a stopped benchmark keeps what it ran
-    print(f'\n{"config":12} {"modes of 1000":>16} {"KL to uniform":>16} {"seconds":>10}')
+    print(f'\n{"config":12} {"step":>6} {"modes of 1000":>16} {"KL to uniform":>16} {"seconds":>10}')
+    fmt = lambda a, p: f'{np.mean(a):.{p}f} +- {np.std(a):.{p}f}'
     for name in names:
         r = [x for x in runs if x['config'] == name]
-        col = lambda k: np.array([x[k] for x in r], float)
-        fmt = lambda a, p: f'{a.mean():.{p}f} +- {a.std():.{p}f}'
-        print(f'{name:12} {fmt(col("modes"), 1):>16} {fmt(col("kl_to_uniform"), 3):>16} {fmt(col("seconds"), 0):>10}')
+        for i, step in enumerate(counts_at):
+            at = [x['earlier'][i] for x in r]
+            print(f'{name:12} {step:>6} {fmt([x["modes"] for x in at], 1):>16} '
+                  f'{fmt([x["kl_to_uniform"] for x in at], 3):>16}')
+        print(f'{name:12} {args.steps:>6} {fmt([x["modes"] for x in r], 1):>16} '
+              f'{fmt([x["kl_to_uniform"] for x in r], 3):>16} {fmt([x["seconds"] for x in r], 0):>10}')
     print(f'training data under the same classifier: {runs[0]["data_modes"]} modes, KL '
           f'{runs[0]["data_kl_to_uniform"]:.3f} ({runs[0]["data_examples"]} examples)')
     print('published (stacked MNIST, 26,000 samples): ' + ', '.join(f'{k} {m:.0f} modes, KL {kl}'

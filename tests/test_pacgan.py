@@ -143,3 +143,21 @@ def test_bench_counts_a_packed_discriminator_per_example():
     # A pack of 3 costs D's first layer (4x4 convolution, 64 channels, 32x32 outputs) 3 times, the rest once.
     first_layer = 2 * 32 * 32 * 64 * (4 * 4 * 3)
     np.testing.assert_allclose(flops[3], (flops[1] + 2 * first_layer) / 3, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_the_benchmarks_earlier_count_at_the_last_step_is_the_experiments_own(tmp_path, python_env, monkeypatch):
+    """benchmarks/stacked_digits.py --counts_at counts a checkpoint as stacked_mnist counts its last step:
+    at that last step the two give the same modes and KL."""
+    import os
+    from experiments import stacked_mnist
+    monkeypatch.syspath_prepend(os.path.join(REPO, 'benchmarks'))
+    import stacked_digits
+    config = stacked_mnist.get_config()
+    config.update_from_flattened_dict({'image_size': 16, 'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8,
+                                       'num_steps': 4, 'steps_per_dispatch': 2, 'eval_samples': 256,
+                                       'mode_classifier_steps': 20})
+    workdir = str(tmp_path / 'run')
+    own = stacked_mnist.run(config, workdir)
+    [earlier] = stacked_digits.earlier_counts(workdir, [4], os.path.join(workdir, 'classifier'), 256, python_env)
+    assert earlier == {'step': 4, 'modes': own['modes'], 'kl_to_uniform': own['kl_to_uniform']}
