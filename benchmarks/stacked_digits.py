@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 import processes  # benchmarks/processes.py
-from experiments.stacked_mnist import SAMPLE_SEED
+from experiments.stacked_mnist import SAMPLE_SEED, get_config
 
 REPO = processes.REPO
 # Every run: DCGAN as the paper has it (BatchNorm in D, the non-saturating loss) on stacked_mnist's data,
@@ -75,7 +75,7 @@ def earlier_counts(workdir: str, steps: list[int], classifier: str, eval_samples
 def write(args, classifier_seconds: float, runs: list) -> None:
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w') as f:
-        json.dump({'steps': args.steps, 'seeds': list(range(args.first_seed, args.first_seed + args.seeds)),
+        json.dump({'steps': args.steps, 'common': COMMON, 'seeds': list(range(args.first_seed, args.first_seed + args.seeds)),
                    'eval_samples': args.eval_samples,
                    'classifier_seconds': round(classifier_seconds, 1), 'runs': runs}, f, indent=1)
 
@@ -87,9 +87,14 @@ def main() -> None:
                         'are counted too, from its checkpoints')
     args = parser.parse_args()
     names = processes.chosen(parser, args, CONFIGS)
-    counts_at = sorted(int(s) for s in args.counts_at.split(',') if s)
-    if any(not 0 < s < args.steps for s in counts_at):
-        parser.error(f'--counts_at={args.counts_at}: each step must lie between 0 and --steps={args.steps}')
+    dispatch = get_config().steps_per_dispatch  # checkpoints are written between dispatches
+    try:
+        counts_at = sorted({int(s) for s in args.counts_at.split(',') if s})
+    except ValueError:
+        parser.error(f'--counts_at={args.counts_at}: not a comma-separated list of steps')
+    if counts_at and (args.steps % dispatch or any(not 0 < s < args.steps or s % dispatch for s in counts_at)):
+        parser.error(f'--counts_at={args.counts_at}: each step must lie between 0 and --steps={args.steps}, and '
+                     f'they and --steps must be multiples of the {dispatch} steps per dispatch')
     every = math.gcd(args.steps, *counts_at)  # checkpoints at every step counted, all kept to the end
     saving = {'checkpoint_every': every, 'keep_checkpoints': args.steps // every} if counts_at else {}
     env = processes.environment()

@@ -1,5 +1,7 @@
 """PacGAN's packing (Lin et al. 2018): grouping, D's input, penalties per pack, and the refusals."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -148,16 +150,22 @@ def test_bench_counts_a_packed_discriminator_per_example():
 @pytest.mark.slow
 def test_the_benchmarks_earlier_count_at_the_last_step_is_the_experiments_own(tmp_path, python_env, monkeypatch):
     """benchmarks/stacked_digits.py --counts_at counts a checkpoint as stacked_mnist counts its last step:
-    at that last step the two give the same modes and KL."""
+    at that last step the two give the same modes and KL, which other latents would not."""
     import os
     from experiments import stacked_mnist
     monkeypatch.syspath_prepend(os.path.join(REPO, 'benchmarks'))
     import stacked_digits
     config = stacked_mnist.get_config()
     config.update_from_flattened_dict({'image_size': 16, 'model.g_width': 8, 'model.d_width': 8, 'model.z_dim': 8,
-                                       'num_steps': 4, 'steps_per_dispatch': 2, 'eval_samples': 256,
-                                       'mode_classifier_steps': 20})
+                                       'num_steps': 4, 'steps_per_dispatch': 2, 'checkpoint_every': 2,
+                                       'keep_checkpoints': 2, 'eval_samples': 256, 'mode_classifier_steps': 20})
     workdir = str(tmp_path / 'run')
     own = stacked_mnist.run(config, workdir)
-    [earlier] = stacked_digits.earlier_counts(workdir, [4], os.path.join(workdir, 'classifier'), 256, python_env)
-    assert earlier == {'step': 4, 'modes': own['modes'], 'kl_to_uniform': own['kl_to_uniform']}
+    classifier = os.path.join(workdir, 'classifier')
+    first, last = stacked_digits.earlier_counts(workdir, [2, 4], classifier, 256, python_env)
+    assert first['step'] == 2 and 1 <= first['modes'] <= 256
+    assert last == {'step': 4, 'modes': own['modes'], 'kl_to_uniform': own['kl_to_uniform']}
+    result = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={workdir}', '--step=4', '--metrics=stacked',
+                      f'--features=classifier:{classifier}', '--num_samples=256', '--seed=0'], python_env, REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])['stacked_kl_to_uniform'] != own['kl_to_uniform']
