@@ -36,7 +36,6 @@ COMMON = {'dataset': 'stacked:digits', 'model.pack': 1, 'model.d_norm': 'batch',
           'loss': 'non_saturating', 'log_every': 100, 'sample_every': 100_000, 'checkpoint_every': 100_000}
 # R1 (Mescheder et al. 2018) needs a D that treats examples independently: LayerNorm in place of BatchNorm.
 R1 = {'model.d_norm': 'layer', 'penalties.r1': 1.0}
-SN_HINGE = {'model.d_norm': 'none', 'model.spectral_norm': True, 'loss': 'hinge'}
 CONFIGS = {
     'dcgan': {},
     'pacgan2': {'model.pack': 2},
@@ -53,7 +52,7 @@ CONFIGS = {
     'dcgan_w32': {'model.g_width': 32, 'model.d_width': 32},
     # SNGAN's recipe for D (Miyato et al. 2018): spectral normalisation of every layer in place of BatchNorm,
     # with the hinge loss
-    'sn_hinge': SN_HINGE,
+    'sn_hinge': {'model.d_norm': 'none', 'model.spectral_norm': True, 'loss': 'hinge'},
 }
 PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL): PacGAN table 3
 
@@ -75,8 +74,8 @@ def earlier_counts(workdir: str, steps: list[int], classifier: str, eval_samples
 def write(args, classifier_seconds: float, runs: list) -> None:
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w') as f:
-        json.dump({'steps': args.steps, 'common': COMMON, 'seeds': list(range(args.first_seed, args.first_seed + args.seeds)),
-                   'eval_samples': args.eval_samples,
+        json.dump({'steps': args.steps, 'common': COMMON,
+                   'seeds': list(range(args.first_seed, args.first_seed + args.seeds)), 'eval_samples': args.eval_samples,
                    'classifier_seconds': round(classifier_seconds, 1), 'runs': runs}, f, indent=1)
 
 

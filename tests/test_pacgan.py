@@ -1,6 +1,7 @@
 """PacGAN's packing (Lin et al. 2018): grouping, D's input, penalties per pack, and the refusals."""
 
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -151,7 +152,6 @@ def test_bench_counts_a_packed_discriminator_per_example():
 def test_the_benchmarks_earlier_count_at_the_last_step_is_the_experiments_own(tmp_path, python_env, monkeypatch):
     """benchmarks/stacked_digits.py --counts_at counts a checkpoint as stacked_mnist counts its last step:
     at that last step the two give the same modes and KL, which other latents would not."""
-    import os
     from experiments import stacked_mnist
     monkeypatch.syspath_prepend(os.path.join(REPO, 'benchmarks'))
     import stacked_digits
