@@ -139,23 +139,49 @@ def stacked_net(net: FeatureNet, channels: int = 3) -> FeatureNet:
 
 
 class Extractor:
-    """Runs a feature network over batches, on every device, keeping what the metrics need."""
+    """Runs a feature network over batches, on every device, keeping what the metrics need.
+
+    Every call runs the network on chunks of one size, so it compiles once per extractor: the size of the
+    first batch it is given (rounded up to a multiple of the devices), whatever the batches after it
+    (the reference's and the generator's differ, and a stream's last batch is short). The batches are
+    cut and joined into chunks of that size; the last chunk of a call is padded with repeats, and the
+    padding's outputs dropped: a short last batch or a second batch size costs no second compilation
+    of the network (the FID Inception is a large program to compile)."""
 
     def __init__(self, net: FeatureNet, mesh: jax.sharding.Mesh, keep: int):
         self.net, self.mesh, self.keep = net, mesh, keep
+        self.chunk = 0  # set by the first batch
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(parallel.DATA))
         self._apply = jax.jit(net.apply, in_shardings=sharding)
+
+    def _outputs(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(features, logits) on the host for the examples of the batches, in order, a chunk at a time."""
+        for chunk in self._chunks(batches):
+            n = len(chunk)
+            padded = chunk[np.arange(self.chunk) % n] if n < self.chunk else chunk
+            features, out = self._apply(jnp.asarray(padded))
+            yield np.asarray(features)[:n], np.asarray(out)[:n]
+
+    def _chunks(self, batches: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        held: list[np.ndarray] = []
+        count = 0
+        for images in batches:
+            if not self.chunk:
+                self.chunk = -(-len(images) // self.mesh.size) * self.mesh.size
+            held.append(images)
+            count += len(images)
+            while count >= self.chunk:
+                joined = np.concatenate(held) if len(held) > 1 else held[0]
+                yield joined[:self.chunk]
+                held, count = [joined[self.chunk:]], count - self.chunk
+        if count:
+            yield np.concatenate(held)
 
     def __call__(self, batches: Iterator[np.ndarray]) -> dict:
         moments = stats.MomentAccumulator()
         kept, logits = [], []
         n_kept = 0
-        for images in batches:
-            n = len(images)
-            pad = -n % self.mesh.size  # the batch is split over devices
-            padded = np.concatenate([images, images[:pad]]) if pad else images
-            features, out = self._apply(jnp.asarray(padded))
-            features, out = np.asarray(features)[:n], np.asarray(out)[:n]
+        for features, out in self._outputs(batches):
             moments.add(features)
             logits.append(out)
             if n_kept < self.keep:
@@ -165,13 +191,7 @@ class Extractor:
 
     def all_features(self, batches: Iterator[np.ndarray]) -> np.ndarray:
         """The features [N, F] of every example of the batches."""
-        out = []
-        for images in batches:
-            n = len(images)
-            pad = -n % self.mesh.size
-            padded = np.concatenate([images, images[:pad]]) if pad else images
-            out.append(np.asarray(self._apply(jnp.asarray(padded))[0])[:n])
-        return np.concatenate(out)
+        return np.concatenate([features for features, _ in self._outputs(batches)])
 
 
 def d_head_predictions(gan, state, config: ml_collections.ConfigDict, head: str,

@@ -230,3 +230,26 @@ def test_the_reference_statistics_can_come_from_other_data(tmp_path, digits_clas
     assert test.protocol['reference'].startswith('digits:test') and test.protocol['reference_size'] == 300
     with pytest.raises(UserError, match=r'--reference=toy:ring8 gives images of|--reference=toy:ring8'):
         evaluation.make_evaluator(config, ('fid',), reference='toy:ring8', **kwargs)
+
+
+def test_the_extractor_compiles_once_for_any_batch_sizes_and_keeps_every_example_in_order():
+    traced = []
+
+    def apply(x):
+        traced.append(x.shape)
+        flat = x.reshape(x.shape[0], -1).astype(jnp.float32)
+        return flat[:, :3] * 2.0, flat[:, 3:5]
+
+    net = evaluation.FeatureNet('test', 'test', apply, num_classes=2)
+    extract = evaluation.Extractor(net, parallel.make_mesh(), keep=100)
+    images = np.random.default_rng(0).integers(0, 256, (40, 2, 2, 3), np.uint8)
+    flat = images.reshape(40, -1).astype(np.float32)
+    first = extract(iter([images[:10], images[10:13]]))  # the reference's batches, a short last one
+    second = extract(iter([images[13:20], images[20:22], images[22:40]]))  # another size: the samples'
+    assert extract.chunk == 16 and len(traced) == 1, traced  # 10 rounded up to the 8 simulated devices
+    np.testing.assert_array_equal(first['features'], flat[:13, :3] * 2)
+    np.testing.assert_array_equal(second['logits'], flat[13:, 3:5])
+    mu, _ = second['moments'].mean_cov()
+    np.testing.assert_allclose(mu, (flat[13:, :3] * 2).mean(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(extract.all_features(iter([images[:1]])), flat[:1, :3] * 2)
+    assert len(traced) == 1
