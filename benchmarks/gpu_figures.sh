@@ -15,7 +15,7 @@
 #
 # PARTs (default all): dcgan64_jax dcgan64_torch fid50k pipeline_synthetic pipeline_host pipeline_on_device
 # stylegan2_256 ensemble_toy2d ensemble_dcgan32. Their limits add up to 18 minutes, and on one H200 much of
-# the time is compilation (StyleGAN2's alone took 147 s), so where a command may run for only 10, run the
+# the time is compilation (StyleGAN2's alone took 147 s), so where one command may run for at most 10 minutes, run the
 # parts in two halves. Each part has its own time limit, so that one that hangs leaves the rest; each
 # writes NAME.json and NAME.log under OUTDIR/parts, and ARCHIVE (default OUTDIR/figures.tgz) holds them
 # all after every part. PYTHON (default python3) runs everything, from the repository's root, with jaxgan
@@ -23,9 +23,14 @@
 set -u
 out=${1:?usage: bash benchmarks/gpu_figures.sh OUTDIR [PART ...]}
 shift
+parts=" dcgan64_jax dcgan64_torch fid50k pipeline_synthetic pipeline_host pipeline_on_device stylegan2_256 ensemble_toy2d ensemble_dcgan32 "
+for name in "$@"; do
+    [[ "$parts" == *" $name "* ]] || { echo "error: unknown part $name; the parts are:$parts" >&2; exit 2; }
+done
 chosen=" $* "
 py=${PYTHON:-python3}
 work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 archive=${ARCHIVE:-$out/figures.tgz}
 mkdir -p "$out/parts"
 export PYTHONUNBUFFERED=1
@@ -39,7 +44,7 @@ part() {  # part NAME SECONDS COMMAND...: run it with a limit, log to parts/NAME
     local start=$SECONDS
     timeout --kill-after=5 "$limit" "$@" >"$out/parts/$name.log" 2>&1
     local rc=$?
-    echo "== $name: exit $rc after $((SECONDS - start)) s (limit $limit)"
+    echo "== $name: exit $rc after $((SECONDS - start)) s (limit $limit)" | tee -a "$out/parts/summary.log"
     tail -n 14 "$out/parts/$name.log" | cut -c1-240
     tar czf "$archive.tmp" -C "$out" parts && mv "$archive.tmp" "$archive"
 }
@@ -48,6 +53,8 @@ part() {  # part NAME SECONDS COMMAND...: run it with a limit, log to parts/NAME
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
     "$py" -c 'import sys, jax, flax, optax, orbax.checkpoint as o; print(sys.version.split()[0], "jax", jax.__version__, "flax", flax.__version__, "optax", optax.__version__, "orbax", o.__version__, jax.devices())'
     "$py" -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name())'
+    echo "CPU cores: $(nproc)"
+    "$py" -m pip list 2>/dev/null | grep -i -E '^(jax|jaxlib|jax-cuda)'
 } >"$out/parts/env.log" 2>&1
 cat "$out/parts/env.log"
 
@@ -59,7 +66,7 @@ part dcgan64_torch 110 "$py" benchmarks/torch_dcgan.py --batch_sizes=128,1024 --
 part fid50k 150 "$py" benchmarks/fid_speed.py --num_samples=50000 --out="$out/parts/fid50k.json"
 
 chosen pipeline_synthetic || chosen pipeline_host || chosen pipeline_on_device &&
-"$py" - "$work/jpegs" <<'EOF' >"$out/parts/jpegs.log" 2>&1
+{ "$py" - "$work/jpegs" <<'EOF' >"$out/parts/jpegs.log" 2>&1 || echo "error: making the JPEGs failed; see parts/jpegs.log" | tee -a "$out/parts/summary.log"; }
 import os, sys
 import numpy as np
 from PIL import Image
@@ -88,4 +95,3 @@ part ensemble_toy2d 90 $bench --experiment=toy_2d --batch_sizes=256 --steps_per_
 part ensemble_dcgan32 90 $bench --experiment=dcgan_celeba --config.image_size=32 --config.model.g_width=16 \
     --config.model.d_width=16 --batch_sizes=32 --steps_per_dispatch=10 --ensemble_sizes=1,4,16 --steps=200 \
     --warmup=2 --out="$out/parts/ensemble_dcgan32.json"
-rm -rf "$work"

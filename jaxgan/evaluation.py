@@ -141,16 +141,16 @@ def stacked_net(net: FeatureNet, channels: int = 3) -> FeatureNet:
 class Extractor:
     """Runs a feature network over batches, on every device, keeping what the metrics need.
 
-    Every call runs the network on chunks of one size, so it compiles once per extractor: the size of the
-    first batch it is given (rounded up to a multiple of the devices), whatever the batches after it
-    (the reference's and the generator's differ, and a stream's last batch is short). The batches are
-    cut and joined into chunks of that size; the last chunk of a call is padded with repeats, and the
-    padding's outputs dropped: a short last batch or a second batch size costs no second compilation
-    of the network (the FID Inception is a large program to compile)."""
+    Every call runs the network on chunks of one size, so it compiles once per extractor, whatever the
+    batches (the reference's and the generator's differ, and a stream's last batch is short): `chunk`
+    examples (rounded up to a multiple of the devices), or where it is 0 the size of the first batch
+    given. The batches are cut and joined into chunks of that size; the last chunk of a call is padded
+    with repeats, and the padding's outputs dropped. So a short last batch or a second batch size costs
+    no second compilation of the network (the FID Inception is a large program to compile)."""
 
-    def __init__(self, net: FeatureNet, mesh: jax.sharding.Mesh, keep: int):
+    def __init__(self, net: FeatureNet, mesh: jax.sharding.Mesh, keep: int, chunk: int = 0):
         self.net, self.mesh, self.keep = net, mesh, keep
-        self.chunk = 0  # set by the first batch
+        self.chunk = -(-chunk // mesh.size) * mesh.size
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(parallel.DATA))
         self._apply = jax.jit(net.apply, in_shardings=sharding)
 
@@ -166,6 +166,8 @@ class Extractor:
         held: list[np.ndarray] = []
         count = 0
         for images in batches:
+            if not len(images):
+                continue
             if not self.chunk:
                 self.chunk = -(-len(images) // self.mesh.size) * self.mesh.size
             held.append(images)
@@ -530,7 +532,8 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
         net = stacked_net(net)
     net.check(dataset.spec.shape, f'config.dataset={config.dataset}')
     mesh = mesh or parallel.make_mesh()
-    extractor = Extractor(net, mesh, keep=min(keep, num_samples))
+    # chunks of the samples' batch, so a run with cached reference statistics runs the network as one without
+    extractor = Extractor(net, mesh, keep=min(keep, num_samples), chunk=max(config.batch_size, mesh.size))
     protocol = {'features': net.name}
     statistics: dict = {}
     if set(metrics) - {'nearest'}:

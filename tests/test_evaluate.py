@@ -252,4 +252,12 @@ def test_the_extractor_compiles_once_for_any_batch_sizes_and_keeps_every_example
     mu, _ = second['moments'].mean_cov()
     np.testing.assert_allclose(mu, (flat[13:, :3] * 2).mean(axis=0), rtol=1e-6)
     np.testing.assert_array_equal(extract.all_features(iter([images[:1]])), flat[:1, :3] * 2)
+    whole = extract(iter([images[:0], images]))  # an empty batch, then one of two and a half chunks
+    np.testing.assert_array_equal(whole['logits'], flat[:, 3:5])
     assert len(traced) == 1
+
+    given = evaluation.Extractor(net, parallel.make_mesh(), keep=5, chunk=20)  # rounded up to 24
+    out = given(iter([images[:3], images[3:40]]))
+    assert given.chunk == 24 and len(traced) == 2 and traced[-1][0] == 24
+    np.testing.assert_array_equal(out['features'], flat[:5, :3] * 2)  # the first `keep`
+    np.testing.assert_array_equal(out['logits'], flat[:, 3:5])
