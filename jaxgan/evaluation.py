@@ -156,13 +156,14 @@ class Extractor:
 
     def _outputs(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(features, logits) on the host for the examples of the batches, in order, a chunk at a time."""
-        for chunk in self._chunks(batches):
+        for chunk in self._rechunked(batches):
             n = len(chunk)
             padded = chunk[np.arange(self.chunk) % n] if n < self.chunk else chunk
             features, out = self._apply(jnp.asarray(padded))
             yield np.asarray(features)[:n], np.asarray(out)[:n]
 
-    def _chunks(self, batches: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    def _rechunked(self, batches: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """The examples of the batches, in order, in chunks of self.chunk (the last one may be short)."""
         held: list[np.ndarray] = []
         count = 0
         for images in batches:
