@@ -1,5 +1,5 @@
 """Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2 and 4, R1, two G updates,
-width 32, and SNGAN's D (spectral normalisation, hinge loss).
+width 32, and SNGAN's D (spectral normalisation, hinge loss) at widths 16 and 32.
 
     python benchmarks/stacked_digits.py [--seeds=3] [--first_seed=0] [--steps=400] [--counts_at=3000,6000]
         [--eval_samples=26000] [--configs=dcgan,pacgan2] [--classifier=DIR]
@@ -28,14 +28,20 @@ import numpy as np
 
 import processes  # benchmarks/processes.py
 from experiments.stacked_mnist import SAMPLE_SEED, get_config
+from jaxgan.metrics import modes
 
 REPO = processes.REPO
-# Every run: DCGAN as the paper has it (BatchNorm in D, the non-saturating loss) on stacked_mnist's data,
-# sizes and optimisers, whatever stacked_mnist's default D and loss; each config adds its fields to these.
-COMMON = {'dataset': 'stacked:digits', 'model.pack': 1, 'model.d_norm': 'batch', 'model.spectral_norm': False,
-          'loss': 'non_saturating', 'log_every': 100, 'sample_every': 100_000, 'checkpoint_every': 100_000}
+# Every run: DCGAN as the paper has it (BatchNorm in D, the non-saturating loss, both networks at width 16) on
+# stacked_mnist's data, sizes and optimisers, whatever stacked_mnist's default D, its width and loss; each
+# config adds its fields to these.
+COMMON = {'dataset': 'stacked:digits', 'model.g_width': 16, 'model.d_width': 16, 'model.pack': 1,
+          'model.d_norm': 'batch', 'model.spectral_norm': False, 'loss': 'non_saturating', 'log_every': 100,
+          'sample_every': 100_000, 'checkpoint_every': 100_000}
 # R1 (Mescheder et al. 2018) needs a D that treats examples independently: LayerNorm in place of BatchNorm.
 R1 = {'model.d_norm': 'layer', 'penalties.r1': 1.0}
+# SNGAN's recipe for D (Miyato et al. 2018): spectral normalisation of every layer in place of BatchNorm,
+# with the hinge loss
+SN_HINGE = {'model.d_norm': 'none', 'model.spectral_norm': True, 'loss': 'hinge'}
 CONFIGS = {
     'dcgan': {},
     'pacgan2': {'model.pack': 2},
@@ -50,9 +56,9 @@ CONFIGS = {
     # wider networks, towards the papers' DCGAN (width 64): G alone, and both
     'dcgan_g32': {'model.g_width': 32},
     'dcgan_w32': {'model.g_width': 32, 'model.d_width': 32},
-    # SNGAN's recipe for D (Miyato et al. 2018): spectral normalisation of every layer in place of BatchNorm,
-    # with the hinge loss
-    'sn_hinge': {'model.d_norm': 'none', 'model.spectral_norm': True, 'loss': 'hinge'},
+    'sn_hinge': SN_HINGE,
+    # the same with D twice as wide (G's width unchanged): the D that has to see the digits' frequencies
+    'sn_hinge_d32': {**SN_HINGE, 'model.d_width': 32},
 }
 PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL): PacGAN table 3
 
@@ -67,7 +73,8 @@ def earlier_counts(workdir: str, steps: list[int], classifier: str, eval_samples
                         f'--seed={SAMPLE_SEED}'], check=True, capture_output=True, env=env, cwd=REPO)
         with open(os.path.join(workdir, 'eval', f'step_{step:08d}.json')) as f:
             m = json.load(f)['metrics']
-        counts.append({'step': step, 'modes': m['stacked_modes'], 'kl_to_uniform': m['stacked_kl_to_uniform']})
+        counts.append({'step': step, 'modes': m['stacked_modes'], 'kl_to_uniform': m['stacked_kl_to_uniform'],
+                       'channel_kl': modes.channel_kls(m)})
     return counts
 
 

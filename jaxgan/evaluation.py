@@ -280,7 +280,8 @@ def compute_metrics(metrics: tuple[str, ...], reference: dict, fake: dict, net: 
         results.update(_histogram_coverage(np.argmax(fake['logits'], axis=1), net.num_classes, 'classes'))
     if 'stacked' in metrics:
         from jaxgan.metrics import modes
-        results.update(modes.stacked_modes(np.argmax(fake['logits'], axis=1), net.num_classes))
+        results.update(modes.stacked_modes(np.argmax(fake['logits'], axis=1), net.num_classes,
+                                            channels=net.input_shape[-1]))
     return results
 
 

@@ -111,6 +111,8 @@ def test_experiment_runs_end_to_end(name, tmp_path, monkeypatch):
         result = json.load(open(tmp_path / 'stacked_modes.json'))
         assert result['num_modes'] == 1000 and result['samples'] == 64 and 1 <= result['modes'] <= 64
         assert result['data_examples'] == 64 and 0 <= result['classifier_held_out_accuracy'] <= 1
+        assert len(result['channel_kl']) == len(result['data_channel_kl']) == 3
+        assert all(0 <= kl <= np.log(10) + 1e-9 for kl in result['channel_kl'] + result['data_channel_kl'])
         assert os.path.exists(tmp_path / 'classifier' / 'classifier.npz')
     if name == 'ctgan':  # a table's samples are rows
         assert samples == ['step_00000002.csv']

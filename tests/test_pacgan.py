@@ -164,7 +164,8 @@ def test_the_benchmarks_earlier_count_at_the_last_step_is_the_experiments_own(tm
     classifier = os.path.join(workdir, 'classifier')
     first, last = stacked_digits.earlier_counts(workdir, [2, 4], classifier, 256, python_env)
     assert first['step'] == 2 and 1 <= first['modes'] <= 256
-    assert last == {'step': 4, 'modes': own['modes'], 'kl_to_uniform': own['kl_to_uniform']}
+    assert last == {'step': 4, 'modes': own['modes'], 'kl_to_uniform': own['kl_to_uniform'],
+                    'channel_kl': own['channel_kl']}
     result = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={workdir}', '--step=4', '--metrics=stacked',
                       f'--features=classifier:{classifier}', '--num_samples=256', '--seed=0'], python_env, REPO)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -100,6 +100,17 @@ def test_stacked_mode_counter():
     assert result['stacked_modes'] == 3 and result['stacked_total'] == 1000 and result['stacked_samples'] == 4
     q = np.array([0.5, 0.25, 0.25])
     np.testing.assert_allclose(result['stacked_kl_to_uniform'], np.sum(q * np.log(q * 1000)))
+    assert 'stacked_channel_kl_0' not in result  # one channel: the joint is the channel
+    # Each channel read on its own: channel 0 draws 1, 1, 9, 4; channel 1 draws 2, 2, 0, 5; channel 2: 3, 3, 0, 6.
+    by_channel = modes.stacked_modes(predicted, 1000, channels=3)
+    assert {k: by_channel[k] for k in result} == result
+    expected = 0.5 * np.log(0.5 * 10) + 2 * 0.25 * np.log(0.25 * 10)
+    np.testing.assert_allclose(modes.channel_kls(by_channel), [expected] * 3)
+    # A channel that draws every digit equally is at 0, whatever the others do.
+    flat = modes.stacked_modes(np.arange(10) * 100 + 77, 1000, channels=3)
+    np.testing.assert_allclose(modes.channel_kls(flat), [0.0, np.log(10), np.log(10)], atol=1e-12)
+    with pytest.raises(ValueError, match='not a power'):
+        modes.stacked_modes(predicted, 999, channels=3)
 
 
 def test_mode_coverage_of_known_mixture():

@@ -43,10 +43,34 @@ def stacked_log_probs(logits):
     return out
 
 
-def stacked_modes(modes: np.ndarray, total: int) -> dict[str, float]:
+def channel_kls(metrics: dict) -> list[float]:
+    """The `stacked_channel_kl_c` of `stacked_modes`'s result, in channel order."""
+    kls = []
+    while f'stacked_channel_kl_{len(kls)}' in metrics:
+        kls.append(metrics[f'stacked_channel_kl_{len(kls)}'])
+    return kls
+
+
+def stacked_modes(modes: np.ndarray, total: int, channels: int = 1) -> dict:
     """Of `total` modes (1,000 for three channels of digits), how many the samples' modes reach, and the
-    KL divergence of their histogram to the uniform distribution."""
+    KL divergence of their histogram to the uniform distribution. With `channels` (the modes are
+    sum_c d_c K^(C-1-c), K = total^(1/C) classes a channel), also each channel's KL of its own class
+    histogram to uniform (`stacked_channel_kl_0`, `_1`, ...): where a low joint count comes from, a class each
+    channel draws too rarely or too often, or the channels' dependence (the joint KL less their sum)."""
     q = np.bincount(modes, minlength=total).astype(np.float64) / len(modes)
-    seen = q > 0
-    return {'stacked_modes': int(seen.sum()), 'stacked_total': total,
-            'stacked_kl_to_uniform': float(np.sum(q[seen] * np.log(q[seen] * total))), 'stacked_samples': len(modes)}
+    result = {'stacked_modes': int((q > 0).sum()), 'stacked_total': total,
+              'stacked_kl_to_uniform': _kl_to_uniform(q), 'stacked_samples': len(modes)}
+    if channels > 1:
+        k = round(total ** (1 / channels))
+        if k ** channels != total:
+            raise ValueError(f'{total} modes are not a power of {channels} channels')
+        digits = (np.asarray(modes)[:, None] // k ** np.arange(channels - 1, -1, -1)) % k
+        for c, d in enumerate(digits.T):
+            result[f'stacked_channel_kl_{c}'] = _kl_to_uniform(np.bincount(d, minlength=k) / len(d))
+    return result
+
+
+def _kl_to_uniform(p: np.ndarray) -> float:
+    """KL(p || uniform) of a histogram p of frequencies; empty bins add nothing."""
+    seen = p > 0
+    return float(np.sum(p[seen] * np.log(p[seen] * len(p))))
