@@ -20,8 +20,8 @@ Metrics:
     dc        density and coverage, k = 5 (Naeem et al. 2020)
     classes   with a classifier: classes generated, KL of the predicted-class histogram to uniform
     stacked   with a classifier of single digits, on 3-channel stacked digits: of the 1,000 modes, how
-              many are generated, and the KL of the mode histogram to uniform (VEEGAN's protocol); the
-              classifier reads each channel, so every metric then uses the per-channel features and the
+              many are generated, and the KL of the mode histogram to uniform (VEEGAN's protocol), and
+              each channel's KL of its digit histogram to uniform; the classifier reads each channel, so every metric then uses the per-channel features and the
               1,000 modes' probabilities
     nearest   memorisation: each generated sample's nearest training examples, in pixels (data units
               for vectors) and in the features, against held-out examples' (see `NearestReference`)

@@ -170,3 +170,16 @@ def test_the_benchmarks_earlier_count_at_the_last_step_is_the_experiments_own(tm
                       f'--features=classifier:{classifier}', '--num_samples=256', '--seed=0'], python_env, REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1])['stacked_kl_to_uniform'] != own['kl_to_uniform']
+
+
+def test_the_benchmarks_configs_keep_their_widths_whatever_the_experiments_default(monkeypatch):
+    """benchmarks/stacked_digits.py pins both networks at width 16 (the README's tables' widths), so a change of
+    stacked_mnist's default D (32 since sn_hinge_d32) moves only the configs that name a width."""
+    from experiments import stacked_mnist
+    monkeypatch.syspath_prepend(os.path.join(REPO, 'benchmarks'))
+    import stacked_digits
+    assert stacked_mnist.get_config().model.d_width == 32 and stacked_mnist.get_config().model.g_width == 16
+    runs = {name: {**stacked_digits.COMMON, **fields} for name, fields in stacked_digits.CONFIGS.items()}
+    widths = {name: (run['model.g_width'], run['model.d_width']) for name, run in runs.items()}
+    named = {'dcgan_g32': (32, 16), 'dcgan_w32': (32, 32), 'sn_hinge_d32': (16, 32)}
+    assert {n: w for n, w in widths.items() if w != (16, 16)} == named
