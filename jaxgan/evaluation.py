@@ -21,8 +21,8 @@ Metrics:
     classes   with a classifier: classes generated, KL of the predicted-class histogram to uniform
     stacked   with a classifier of single digits, on 3-channel stacked digits: of the 1,000 modes, how
               many are generated, and the KL of the mode histogram to uniform (VEEGAN's protocol), and
-              each channel's KL of its digit histogram to uniform; the classifier reads each channel, so every metric then uses the per-channel features and the
-              1,000 modes' probabilities
+              each channel's KL of its digit histogram to uniform; the classifier reads each channel, so
+              every metric then uses the per-channel features and the 1,000 modes' probabilities
     nearest   memorisation: each generated sample's nearest training examples, in pixels (data units
               for vectors) and in the features, against held-out examples' (see `NearestReference`)
 """
@@ -286,11 +286,10 @@ def compute_metrics(metrics: tuple[str, ...], reference: dict, fake: dict, net: 
 
 
 def _histogram_coverage(labels: np.ndarray, num: int, name: str) -> dict:
+    from jaxgan.metrics import modes
     counts = np.bincount(labels, minlength=num).astype(np.float64)
     q = counts / counts.sum()
-    seen = q > 0
-    return {name: int(seen.sum()), f'{name}_total': num,
-            f'{name}_kl_to_uniform': float(np.sum(q[seen] * np.log(q[seen] * num)))}
+    return {name: int((q > 0).sum()), f'{name}_total': num, f'{name}_kl_to_uniform': modes.kl_to_uniform(q)}
 
 
 NEAREST_K = 3  # training neighbours shown beside each sample

@@ -22,7 +22,7 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray, sigma: float) -> dic
     counts = np.bincount(nearest[good], minlength=len(centers)).astype(np.float64)
     q = counts / max(counts.sum(), 1.0)
     seen = q > 0
-    reverse_kl = float(np.sum(q[seen] * np.log(q[seen] * len(centers)))) if seen.any() else None
+    reverse_kl = kl_to_uniform(q) if seen.any() else None
     return {'modes': int(seen.sum()), 'num_modes': len(centers), 'high_quality': float(good.mean()),
             'reverse_kl': reverse_kl}
 
@@ -59,18 +59,19 @@ def stacked_modes(modes: np.ndarray, total: int, channels: int = 1) -> dict:
     channel draws too rarely or too often, or the channels' dependence (the joint KL less their sum)."""
     q = np.bincount(modes, minlength=total).astype(np.float64) / len(modes)
     result = {'stacked_modes': int((q > 0).sum()), 'stacked_total': total,
-              'stacked_kl_to_uniform': _kl_to_uniform(q), 'stacked_samples': len(modes)}
+              'stacked_kl_to_uniform': kl_to_uniform(q), 'stacked_samples': len(modes)}
     if channels > 1:
         k = round(total ** (1 / channels))
         if k ** channels != total:
             raise ValueError(f'{total} modes are not a power of {channels} channels')
         digits = (np.asarray(modes)[:, None] // k ** np.arange(channels - 1, -1, -1)) % k
         for c, d in enumerate(digits.T):
-            result[f'stacked_channel_kl_{c}'] = _kl_to_uniform(np.bincount(d, minlength=k) / len(d))
+            result[f'stacked_channel_kl_{c}'] = kl_to_uniform(np.bincount(d, minlength=k) / len(d))
     return result
 
 
-def _kl_to_uniform(p: np.ndarray) -> float:
-    """KL(p || uniform) of a histogram p of frequencies; empty bins add nothing."""
+def kl_to_uniform(p: np.ndarray) -> float:
+    """KL(p || uniform over its len(p) bins), in nats, of a histogram p of frequencies summing to 1; empty
+    bins add nothing."""
     seen = p > 0
     return float(np.sum(p[seen] * np.log(p[seen] * len(p))))
