@@ -74,6 +74,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.latent = 'normal'  # normal | uniform (the DCGAN paper's U[-1, 1])
     c.model.g_width = 64  # dcgan: channels of G's last hidden layer, doubled per layer towards z
     c.model.d_width = 64  # dcgan: channels of D's first layer, doubled per layer
+    c.model.g_upsample = 'transposed'  # dcgan: G's stride-2 layers: transposed (4x4, the paper's) | nearest (2x, then a 3x3 conv: Odena et al. 2016)
     c.model.g_norm = ''  # '': the architecture's own; batch | virtual_batch (dcgan) | layer | none
     c.model.d_norm = ''  # '': the architecture's own; batch | layer | none
     c.model.vbn_reference_size = 64  # virtual batch norm: size of the fixed reference batch

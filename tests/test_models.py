@@ -1,5 +1,6 @@
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,6 +59,35 @@ def test_init_is_normal_0_02_and_output_in_tanh_range():
     x, _ = g.apply(variables, jax.random.normal(jax.random.key(2), (16, 100)) * 50, train=True,
                    mutable=['batch_stats'])
     assert float(jnp.abs(x).max()) <= 1.0
+
+
+def test_dcgan_resize_convolution_is_nearest_upsampling_then_a_3x3_conv():
+    """upsample='nearest' (Odena et al. 2016): after the 4x4 layer, each stride-2 layer of G is
+    nearest-neighbour 2x then a 3x3 convolution; checked against the same layers written out."""
+    g = dcgan.Generator(16, channels=1, width=4, norm='none', upsample='nearest')
+    z = jax.random.normal(jax.random.key(0), (3, 8))
+    p = g.init(jax.random.key(1), z, train=False)['params']
+    assert [p[f'Conv_{i}']['kernel'].shape for i in range(2)] == [(3, 3, 8, 4), (3, 3, 4, 1)]
+    up = lambda x: x.repeat(2, axis=1).repeat(2, axis=2)
+    conv = lambda x, q: jax.lax.conv_general_dilated(x, q['kernel'], (1, 1), 'SAME',
+                                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + q['bias']
+    first = nn.ConvTranspose(8, (4, 4), padding='VALID').apply({'params': p['ConvTranspose_0']},
+                                                              z.reshape(3, 1, 1, 8))  # 1x1 -> 4x4
+    x = conv(up(jax.nn.relu(first)), p['Conv_0'])  # 8x8
+    want = jnp.tanh(conv(up(jax.nn.relu(x)), p['Conv_1']))  # 16x16
+    np.testing.assert_allclose(g.apply({'params': p}, z, train=False), want, atol=1e-5)
+
+
+def test_g_upsample_is_dcgans_option_only():
+    config = tiny_config(model__g_upsample='nearest')
+    g, _ = build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
+    assert g.upsample == 'nearest'
+    config.model.g_upsample = 'bilinear'
+    with pytest.raises(UserError, match="g_upsample='bilinear': model dcgan supports transposed, nearest"):
+        build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
+    config = tiny_config(model__name='resnet', model__g_upsample='nearest')
+    with pytest.raises(UserError, match='model resnet has its own upsampling'):
+        build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
 
 
 def test_build_rejects_vectors_and_bad_sizes():

@@ -6,9 +6,12 @@ Weights N(0, 0.02), BN scales N(1, 0.02), as in the paper and the reference PyTo
 before BatchNorm. Widths double per layer away from the image: for 64x64 and width 64, G has
 512-256-128-64 channels and D 64-128-256-512.
 
-Options beyond the paper: G's normalisation ('batch', 'virtual_batch', 'none'); D's ('batch',
-'layer', 'none'), spectral normalisation of D's layers, and minibatch discrimination before D's
-output (which then is a dense layer on the flattened 4x4 features).
+Options beyond the paper: G's normalisation ('batch', 'virtual_batch', 'none'); G's upsampling
+(UPSAMPLES: the paper's stride-2 4x4 transposed convolutions, or resize-convolutions, nearest-neighbour
+2x then a 3x3 convolution, which Odena et al. 2016, "Deconvolution and checkerboard artifacts", Distill,
+propose against the checkerboard patterns of transposed convolutions whose kernel does not divide by
+the stride); D's normalisation ('batch', 'layer', 'none'), spectral normalisation of D's layers, and
+minibatch discrimination before D's output (which then is a dense layer on the flattened 4x4 features).
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import jax.numpy as jnp
 
 from jaxgan.models.conv import Conv, ConvTranspose
 from jaxgan.models.layers import (NORM_MODULES, ConditionalBatchNorm, Heads, MinibatchDiscrimination, layer_names,
-                                  norm_layer, one_hot_channels, with_spectral_norm)
+                                  norm_layer, one_hot_channels, upsample_nearest, with_spectral_norm)
 
 weight_init = nn.initializers.normal(0.02)
+UPSAMPLES = ('transposed', 'nearest')  # G's stride-2 layers: the paper's, or Odena et al.'s resize-convolution
 
 
 def num_resolutions(image_size: int) -> int:
@@ -42,6 +46,7 @@ class Generator(nn.Module):
     reference_size: int = 64  # virtual_batch: latents in the fixed reference batch
     num_classes: int = 0
     conditioning: str = 'none'  # none | concat (one-hot y beside z) | cbn (conditional BatchNorm)
+    upsample: str = 'transposed'  # UPSAMPLES
 
     @nn.compact
     def __call__(self, z_BxZ: jax.Array, y: jax.Array | None = None, *, train: bool) -> jax.Array:
@@ -62,11 +67,16 @@ class Generator(nn.Module):
         use_bias = self.norm == 'none'
         deconv = lambda features, **kw: ConvTranspose(
             features, (4, 4), use_bias=use_bias, kernel_init=weight_init, dtype=self.dtype, **kw)
+        if self.upsample == 'transposed':
+            up = lambda features: deconv(features, strides=(2, 2), padding=((2, 2), (2, 2)))
+        else:  # resize-convolution
+            up = lambda features: lambda x: Conv(features, (3, 3), padding=((1, 1), (1, 1)), use_bias=use_bias,
+                                                 kernel_init=weight_init, dtype=self.dtype)(upsample_nearest(x))
         x = z_BxZ.reshape(z_BxZ.shape[0], 1, 1, -1)
         x = nn.relu(norm()(deconv(self.width * 2 ** (n - 1), padding='VALID')(x)))  # 4x4
         for i in reversed(range(n - 1)):
-            x = nn.relu(norm()(deconv(self.width * 2 ** i, strides=(2, 2), padding=((2, 2), (2, 2)))(x)))
-        x = deconv(self.channels, strides=(2, 2), padding=((2, 2), (2, 2)))(x)
+            x = nn.relu(norm()(up(self.width * 2 ** i)(x)))
+        x = up(self.channels)(x)
         return jnp.tanh(x[r:].astype(jnp.float32))
 
 

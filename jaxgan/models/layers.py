@@ -77,6 +77,13 @@ def norm_layer(kind: str, *, train: bool, dtype: Any, axis_name: str | None = No
     raise ValueError(f'unknown norm {kind!r}')
 
 
+def upsample_nearest(x_BxHxWxC: jax.Array, factor: int = 2) -> jax.Array:
+    """Nearest-neighbour upsampling: each pixel repeated factor x factor times."""
+    if factor == 1:
+        return x_BxHxWxC
+    return jnp.repeat(jnp.repeat(x_BxHxWxC, factor, axis=1), factor, axis=2)
+
+
 def instance_norm(x_BxHxWxC: jax.Array, epsilon: float = 1e-5) -> jax.Array:
     """Each example's channels normalised over the positions, without scale or bias: PyTorch's
     InstanceNorm2d(affine=False), as pix2pix and CycleGAN use it (statistics of the example itself in

@@ -86,6 +86,7 @@ import numpy as np
 from jaxgan.errors import UserError
 from jaxgan.models import stylegan2
 from jaxgan.models.conv import conv_general_dilated
+from jaxgan.models.layers import upsample_nearest
 
 SQRT2 = math.sqrt(2.0)  # networks.py, get_weight: gain=np.sqrt(2) (He init)
 G_DENSE_GAIN = SQRT2 / 4  # networks.py, G_paper, 4x4/Dense: gain=np.sqrt(2)/4
@@ -148,9 +149,7 @@ def leaky_relu(x: jax.Array, slope: float = LRELU_SLOPE) -> jax.Array:
 
 def upscale2d(x_BxHxWxC: jax.Array, factor: int = 2) -> jax.Array:
     """networks.py, upscale2d: nearest neighbour, each pixel repeated factor x factor times."""
-    if factor == 1:
-        return x_BxHxWxC
-    return jnp.repeat(jnp.repeat(x_BxHxWxC, factor, axis=1), factor, axis=2)
+    return upsample_nearest(x_BxHxWxC, factor)
 
 
 def downscale2d(x_BxHxWxC: jax.Array, factor: int = 2) -> jax.Array:

@@ -24,14 +24,9 @@ import jax.numpy as jnp
 
 from jaxgan.models.conv import Conv
 from jaxgan.models.layers import (NORM_MODULES, ConditionalBatchNorm, Heads, layer_names, norm_layer, one_hot_channels,
-                                  with_spectral_norm)
+                                  upsample_nearest, with_spectral_norm)
 
 init = nn.initializers.xavier_uniform()
-
-
-def _up(x: jax.Array) -> jax.Array:
-    b, h, w, c = x.shape
-    return jax.image.resize(x, (b, 2 * h, 2 * w, c), 'nearest')
 
 
 def _down(x: jax.Array) -> jax.Array:
@@ -60,9 +55,9 @@ class Generator(nn.Module):
         conv = lambda k: Conv(self.width, (k, k), padding='SAME', kernel_init=init, dtype=self.dtype)
         x = nn.Dense(4 * 4 * self.width, kernel_init=init, dtype=self.dtype)(z).reshape(-1, 4, 4, self.width)
         for _ in range(int(math.log2(self.image_size)) - 2):
-            h = conv(3)(_up(nn.relu(norm()(x))))
+            h = conv(3)(upsample_nearest(nn.relu(norm()(x))))
             h = conv(3)(nn.relu(norm()(h)))
-            x = h + conv(1)(_up(x))
+            x = h + conv(1)(upsample_nearest(x))
         x = nn.relu(norm()(x))
         x = Conv(self.channels, (3, 3), padding='SAME', kernel_init=init, dtype=self.dtype)(x)
         return jnp.tanh(x.astype(jnp.float32))
