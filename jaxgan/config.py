@@ -74,7 +74,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.latent = 'normal'  # normal | uniform (the DCGAN paper's U[-1, 1])
     c.model.g_width = 64  # dcgan: channels of G's last hidden layer, doubled per layer towards z
     c.model.d_width = 64  # dcgan: channels of D's first layer, doubled per layer
-    c.model.g_upsample = 'transposed'  # dcgan: G's stride-2 layers: transposed (4x4, the paper's) | nearest (2x, then a 3x3 conv: Odena et al. 2016)
+    c.model.g_upsample = ''  # '': the architecture's own; dcgan: transposed (4x4 stride 2, the paper's) | nearest (2x, then a 3x3 conv: Odena et al. 2016)
     c.model.g_norm = ''  # '': the architecture's own; batch | virtual_batch (dcgan) | layer | none
     c.model.d_norm = ''  # '': the architecture's own; batch | layer | none
     c.model.vbn_reference_size = 64  # virtual batch norm: size of the fixed reference batch
@@ -381,6 +381,12 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(config.data.crop >= 0, f'config.data.crop={config.data.crop} must be >= 0')
     _one_of(config, 'data.channels', (0, 1, 3))
     _one_of(config, 'model.latent', ('normal', 'uniform'))
+    upsample = config.model.g_upsample
+    _check(upsample in ('', 'transposed', 'nearest'),  # models.dcgan.UPSAMPLES
+           f"config.model.g_upsample={upsample!r} is not one of transposed, nearest ('': the architecture's own)")
+    _check(config.model.name == 'dcgan' or not upsample,
+           f'config.model.g_upsample={upsample!r}: only model dcgan has this option (model {config.model.name} '
+           'upsamples its own way); leave it empty')
     _one_of(config, 'model.d_activation', ('leaky_relu', 'relu', 'maxout'))
     _one_of(config, 'batch_norm', ('per_device', 'cross_device'))
     _one_of(config, 'compute_dtype', ('float32', 'bfloat16'))

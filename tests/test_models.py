@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import models
+from jaxgan import config as config_lib, models
 from jaxgan.data.spec import DataSpec
 from jaxgan.gan import build_gan
 from jaxgan.errors import UserError
@@ -75,19 +75,23 @@ def test_dcgan_resize_convolution_is_nearest_upsampling_then_a_3x3_conv():
                                                               z.reshape(3, 1, 1, 8))  # 1x1 -> 4x4
     x = conv(up(jax.nn.relu(first)), p['Conv_0'])  # 8x8
     want = jnp.tanh(conv(up(jax.nn.relu(x)), p['Conv_1']))  # 16x16
-    np.testing.assert_allclose(g.apply({'params': p}, z, train=False), want, atol=1e-5)
+    np.testing.assert_allclose(g.apply({'params': p}, z, train=False), want, rtol=1e-4, atol=1e-7)
+    with_bn = dcgan.Generator(16, channels=1, width=4, upsample='nearest').init(jax.random.key(1), z, train=False)
+    assert all('bias' not in with_bn['params'][f'Conv_{i}'] for i in range(2))  # BatchNorm after, none at the end
 
 
 def test_g_upsample_is_dcgans_option_only():
     config = tiny_config(model__g_upsample='nearest')
+    config_lib.validate(config, num_devices=1)
     g, _ = build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
     assert g.upsample == 'nearest'
-    config.model.g_upsample = 'bilinear'
-    with pytest.raises(UserError, match="g_upsample='bilinear': model dcgan supports transposed, nearest"):
-        build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
-    config = tiny_config(model__name='resnet', model__g_upsample='nearest')
-    with pytest.raises(UserError, match='model resnet has its own upsampling'):
-        build(config, DataSpec('image', (16, 16, 1), 10, 'digits'))
+    assert build(tiny_config(), DataSpec('image', (16, 16, 1), 10, 'digits'))[0].upsample == 'transposed'
+    with pytest.raises(UserError, match=r"^config.model.g_upsample='bilinear' is not one of transposed, nearest "
+                                        r"\('': the architecture's own\)$"):
+        config_lib.validate(tiny_config(model__g_upsample='bilinear'), num_devices=1)
+    with pytest.raises(UserError, match=r"^config.model.g_upsample='nearest': only model dcgan has this option "
+                                        r"\(model resnet upsamples its own way\); leave it empty$"):
+        config_lib.validate(tiny_config(model__name='resnet', model__g_upsample='nearest'), num_devices=1)
 
 
 def test_build_rejects_vectors_and_bad_sizes():

@@ -89,13 +89,10 @@ def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: 
     k = num_classes
     heads = dict(num_classes=k, conditioning=c.d, semi_supervised=config.semi_supervised.num_labels > 0,
                  q_categorical=config.infogan.categorical, q_continuous=config.infogan.continuous)
-    if m.g_upsample not in (dcgan.UPSAMPLES if m.name == 'dcgan' else ('transposed',)):
-        raise UserError(f'config.model.g_upsample={m.g_upsample!r}: model dcgan supports {", ".join(dcgan.UPSAMPLES)}; '
-                        f'model {m.name} has its own upsampling')
     if m.name == 'dcgan':
         size, channels = _square_image(m.name, shape, images)
         return (dcgan.Generator(size, channels, m.g_width, dtype, bn_axis, g_norm, m.vbn_reference_size,
-                                num_classes=k, conditioning=c.g, upsample=m.g_upsample),
+                                num_classes=k, conditioning=c.g, upsample=m.g_upsample or 'transposed'),
                 dcgan.Discriminator(size, m.d_width, dtype, bn_axis, d_norm_, m.spectral_norm,
                                     m.minibatch_discrimination, **heads))
     if m.name == 'stylegan2':

@@ -9,8 +9,8 @@ before BatchNorm. Widths double per layer away from the image: for 64x64 and wid
 Options beyond the paper: G's normalisation ('batch', 'virtual_batch', 'none'); G's upsampling
 (UPSAMPLES: the paper's stride-2 4x4 transposed convolutions, or resize-convolutions, nearest-neighbour
 2x then a 3x3 convolution, which Odena et al. 2016, "Deconvolution and checkerboard artifacts", Distill,
-propose against the checkerboard patterns of transposed convolutions whose kernel does not divide by
-the stride); D's normalisation ('batch', 'layer', 'none'), spectral normalisation of D's layers, and
+propose because transposed convolutions leave checkerboard patterns, even where the kernel divides by
+the stride as DCGAN's 4 by 2 does, through unevenly learnt weights); D's normalisation ('batch', 'layer', 'none'), spectral normalisation of D's layers, and
 minibatch discrimination before D's output (which then is a dense layer on the flattened 4x4 features).
 """
 
@@ -67,16 +67,18 @@ class Generator(nn.Module):
         use_bias = self.norm == 'none'
         deconv = lambda features, **kw: ConvTranspose(
             features, (4, 4), use_bias=use_bias, kernel_init=weight_init, dtype=self.dtype, **kw)
-        if self.upsample == 'transposed':
-            up = lambda features: deconv(features, strides=(2, 2), padding=((2, 2), (2, 2)))
-        else:  # resize-convolution
-            up = lambda features: lambda x: Conv(features, (3, 3), padding=((1, 1), (1, 1)), use_bias=use_bias,
-                                                 kernel_init=weight_init, dtype=self.dtype)(upsample_nearest(x))
+
+        def up(features: int, x: jax.Array) -> jax.Array:  # 2x the resolution
+            if self.upsample == 'transposed':
+                return deconv(features, strides=(2, 2), padding=((2, 2), (2, 2)))(x)
+            return Conv(features, (3, 3), padding=((1, 1), (1, 1)), use_bias=use_bias, kernel_init=weight_init,
+                        dtype=self.dtype)(upsample_nearest(x))  # resize-convolution
+
         x = z_BxZ.reshape(z_BxZ.shape[0], 1, 1, -1)
         x = nn.relu(norm()(deconv(self.width * 2 ** (n - 1), padding='VALID')(x)))  # 4x4
         for i in reversed(range(n - 1)):
-            x = nn.relu(norm()(up(self.width * 2 ** i)(x)))
-        x = up(self.channels)(x)
+            x = nn.relu(norm()(up(self.width * 2 ** i, x)))
+        x = up(self.channels, x)
         return jnp.tanh(x[r:].astype(jnp.float32))
 
 

@@ -1,5 +1,6 @@
-"""Layers the architectures share: normalisation by name, spectral normalisation, and the layers of
-Salimans et al. (2016): minibatch discrimination and virtual batch normalisation."""
+"""Layers the architectures share: normalisation by name, spectral normalisation, nearest-neighbour
+upsampling, and the layers of Salimans et al. (2016): minibatch discrimination and virtual batch
+normalisation."""
 
 from __future__ import annotations
 

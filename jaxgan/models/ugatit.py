@@ -52,7 +52,7 @@ import optax
 
 from jaxgan.errors import UserError
 from jaxgan.models.conv import Conv
-from jaxgan.models.layers import instance_norm, reflect_pad, with_spectral_norm
+from jaxgan.models.layers import instance_norm, reflect_pad, upsample_nearest, with_spectral_norm
 
 torch_init = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')  # kaiming_uniform(a=sqrt(5))
 
@@ -170,8 +170,7 @@ class Generator(nn.Module):
             y = nn.relu(AdaLIN(name=f'adalin_{i}_0')(conv(c, 3)(reflect_pad(x, 1)), gamma, beta))
             x = x + AdaLIN(name=f'adalin_{i}_1')(conv(c, 3)(reflect_pad(y, 1)), gamma, beta)
         for mult in (2, 1):
-            b, hh, ww, f = x.shape
-            x = jax.image.resize(x, (b, 2 * hh, 2 * ww, f), 'nearest')
+            x = upsample_nearest(x)
             x = nn.relu(ILN()(conv(self.width * mult, 3)(reflect_pad(x, 1))))
         x = conv(self.channels, 7)(reflect_pad(x, 3))
         return {'image': jnp.tanh(x.astype(jnp.float32)), 'cam_logits': cam_logits, 'heatmap': heatmap}
