@@ -24,10 +24,10 @@ classifier's held-out accuracy, in
 Fields beyond the base config: eval_samples, mode_classifier (a classifier directory; '' trains one),
 mode_classifier_steps (its training steps). The defaults are the configuration of
 `benchmarks/stacked_digits.py` that held the most modes (`sn_hinge_d32`; see the README: all 1,000 on
-3 seeds at 36,000 steps, KL to uniform 0.0997 on average, the benchmark's target of at most 0.1 met by a thin
-margin; 998.7 of the 1,000 and KL 0.20 at 9,000 steps, `--config.num_steps=9000`; at 9,000 steps the same D at width 16, `sn_hinge`,
-held 993.7, KL 0.26, and runs faster; the paper's DCGAN, BatchNorm in D and the
-non-saturating loss, held 936, KL 0.57); `--config.model.d_width=16` is `sn_hinge`, and
+3 seeds at 36,000 steps, KL to uniform 0.0997 on average, the benchmark's target of at most 0.1 met by
+a thin margin; 998.7 of the 1,000 and KL 0.20 at 9,000 steps, `--config.num_steps=9000`; at 9,000
+steps the same D at width 16, `sn_hinge`, held 993.7, KL 0.26, and runs faster; the paper's DCGAN,
+BatchNorm in D and the non-saturating loss, held 936, KL 0.57); `--config.model.d_width=16` is `sn_hinge`, and
 `--config.model.d_width=16 --config.model.d_norm=batch --config.model.spectral_norm=False
 --config.loss=non_saturating` the plain DCGAN, the benchmark's baseline.
 """

@@ -10,8 +10,9 @@ Options beyond the paper: G's normalisation ('batch', 'virtual_batch', 'none'); 
 (UPSAMPLES: the paper's stride-2 4x4 transposed convolutions, or resize-convolutions, nearest-neighbour
 2x then a 3x3 convolution, which Odena et al. 2016, "Deconvolution and checkerboard artifacts", Distill,
 propose because transposed convolutions leave checkerboard patterns, even where the kernel divides by
-the stride as DCGAN's 4 by 2 does, through unevenly learnt weights); D's normalisation ('batch', 'layer', 'none'), spectral normalisation of D's layers, and
-minibatch discrimination before D's output (which then is a dense layer on the flattened 4x4 features).
+the stride as DCGAN's 4 by 2 does, through unevenly learnt weights); D's normalisation ('batch',
+'layer', 'none'), spectral normalisation of D's layers, and minibatch discrimination before D's output
+(which then is a dense layer on the flattened 4x4 features).
 """
 
 from __future__ import annotations
