@@ -35,7 +35,7 @@ import ml_collections
 from jaxgan import data, ensemble, files
 from jaxgan.core import parallel
 from jaxgan.families import make_train_step
-from jaxgan.gan import GAN
+from jaxgan.families.gan import GAN
 
 
 

@@ -164,7 +164,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.progan.learning_rates = ()  # ((resolution, lr), ...): both players' lr while training that resolution; others: the optimizers'
     c.progan.reset_optimizer = True  # Adam's moments start afresh when a fade-in starts and ends (reset_opt_for_new_lod)
 
-    # Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit; jaxgan.translation).
+    # Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit; jaxgan.families.translation).
     c.translation = ml_collections.ConfigDict()
     c.translation.patch = 70  # the PatchGAN's receptive field: 70 (the papers'), 34, 16 or 1
     c.translation.l1 = 100.0  # pix2pix: lambda of E |G(a) - b| (Isola et al. 2017)
@@ -176,7 +176,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.translation.light = False  # ugatit: U-GAT-IT-light, gamma and beta from pooled features (10.6 M G parameters at 256 px, not 279 M)
     c.translation.d_layers = 0  # ugatit: the global discriminator's layers, the local one's 2 fewer; 0: the paper's 7 (and 5), fewer below 96 px
 
-    # Synthetic tables (config.model.name ctgan; jaxgan.data.tables, jaxgan.tabular).
+    # Synthetic tables (config.model.name ctgan; jaxgan.data.tables, jaxgan.families.tables).
     c.table = ml_collections.ConfigDict()
     c.table.holdout = 0.2  # the fraction of rows kept apart (chosen with the seed) for evaluation; 0: none
     c.table.categorical = ''  # comma-separated columns read as categorical, whatever their values

@@ -38,7 +38,7 @@ import sys
 from jaxgan import files, sampling
 from jaxgan.errors import UserError
 from jaxgan.evaluation import METRICS, TRANSLATION_METRICS, make_evaluator, make_translation_evaluator
-from jaxgan.translation import Translation
+from jaxgan.families.translation import Translation
 
 
 def _main(argv) -> None:

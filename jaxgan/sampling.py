@@ -12,7 +12,7 @@ from PIL import Image
 
 from jaxgan import files
 from jaxgan.errors import UserError
-from jaxgan.gan import GAN, ModelState, Params, apply
+from jaxgan.families.gan import GAN, ModelState, Params, apply
 
 
 def check_truncation(gan: GAN, psi: float) -> None:

@@ -38,8 +38,8 @@ from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
 from jaxgan.errors import UserError
 from jaxgan.families import Model as GAN, make_train_step
-from jaxgan.tabular import TableGAN
-from jaxgan.translation import Translation
+from jaxgan.families.tables import TableGAN
+from jaxgan.families.translation import Translation
 from jaxgan.core.state import RunState
 
 

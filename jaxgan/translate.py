@@ -35,7 +35,7 @@ import numpy as np
 from jaxgan import sampling
 from jaxgan.data import sources, transforms
 from jaxgan.errors import UserError
-from jaxgan.translation import KINDS, Translation
+from jaxgan.families.translation import KINDS, Translation
 
 
 def inputs(path: str) -> tuple[str, list[str]]:

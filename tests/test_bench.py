@@ -5,7 +5,7 @@ import pytest
 
 from experiments import dcgan_celeba
 from jaxgan import bench, data
-from jaxgan.gan import build_gan
+from jaxgan.families.gan import build_gan
 from jaxgan.core.state import init_state
 from tests.conftest import run_cli
 import jax

@@ -51,7 +51,7 @@ def test_first_and_last_are_in_the_order_applied_not_named(spectral_norm):
     from jaxgan import data
     from jaxgan.core import parallel
     from jaxgan.core.state import create_state
-    from jaxgan.gan import build_gan
+    from jaxgan.families.gan import build_gan
     config = tiny_config(model__name='resnet', model__g_width=8, model__d_width=8,
                          model__spectral_norm=spectral_norm)
     gan = build_gan(config, data.load(config).spec)

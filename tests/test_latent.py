@@ -32,7 +32,7 @@ def test_arithmetic_of_averaged_codes():
 def test_infogan_codes_are_set_and_read_back(tmp_path):
     config = tiny_config(infogan__categorical=4, infogan__continuous=2)
     from jaxgan import data
-    from jaxgan.gan import build_gan
+    from jaxgan.families.gan import build_gan
     gan = build_gan(config, data.load(config).spec)
     z = gan.latents(jax.random.key(0), 3)
     assert z.shape == (3, 8 + 4 + 2)

@@ -8,7 +8,7 @@ import pytest
 
 from jaxgan import config as config_lib, models
 from jaxgan.data.spec import DataSpec
-from jaxgan.gan import build_gan
+from jaxgan.families.gan import build_gan
 from jaxgan.errors import UserError
 from jaxgan.models import dcgan
 from tests.conftest import tiny_config

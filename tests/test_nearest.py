@@ -60,7 +60,7 @@ def test_memorisation_score_of_copies_fresh_draws_and_far_samples():
 
 def _latent_layout(latent, z_dim=64, categorical=0, continuous=0):
     import types
-    from jaxgan.gan import draw_latents
+    from jaxgan.families.gan import draw_latents
     gan = types.SimpleNamespace(z_dim=z_dim, latent=latent, categorical_code=categorical,
                                 continuous_codes=continuous)
     gan.latents = lambda key, n: draw_latents(key, (n,), z_dim, latent, categorical, continuous)

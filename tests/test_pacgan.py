@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import config as config_lib, data, gan as gan_lib, train
+from jaxgan import config as config_lib, data, train
+from jaxgan.families import gan as gan_lib
 from jaxgan.core import packing, penalties
 from jaxgan.errors import UserError
 from tests.conftest import REPO, run_cli, tiny_config

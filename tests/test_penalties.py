@@ -95,7 +95,7 @@ def test_objectives_compose_in_one_step(overrides):
 def test_input_gradient_penalties_refuse_a_discriminator_that_couples_examples():
     from jaxgan.data.spec import DataSpec
     from jaxgan.errors import UserError
-    from jaxgan.gan import build_gan
+    from jaxgan.families.gan import build_gan
     spec = DataSpec('image', (16, 16, 1), 10, 'digits')
     with pytest.raises(UserError, match='r1 needs a discriminator that treats examples independently.*BatchNorm'):
         build_gan(tiny_config(penalties__r1=1.0), spec)  # DCGAN's D normalises with BatchNorm by default

@@ -47,7 +47,7 @@ def test_the_traced_schedule_is_the_official_formula(resolution, training, trans
 def test_phase_boundaries_fall_on_their_step_in_the_official_celebahq_schedule():
     """Batch 32 at 1024 pixels: a new phase starts at step 1,200,000 images / 32 = 37,500 k for each k; in
     float32 kimg three of them came a step early (steps 168,750, 206,250, 243,750 at the next stage)."""
-    from jaxgan.gan import _lod_of_step
+    from jaxgan.families.gan import _lod_of_step
     from experiments import progan_celebahq
     config = progan_celebahq.get_config()
     steps = jnp.array([37500 * k + d for k in range(1, 9) for d in (-1, 0)], jnp.int32)
@@ -248,7 +248,7 @@ def test_the_tiny_config_end_to_end_sigkill_mid_stage_resume_bit_for_bit_then_sa
 def test_the_generator_schedule_reads_the_step_with_several_generator_updates():
     """With n_gen = 2 G's optimizer counts two updates a step: its stage learning rate at update count c
     is that of step c // 2, the rate a single update per step has at that step."""
-    from jaxgan import gan
+    from jaxgan.families import gan
     once, _ = gan._growing_optimizers(progan_config(), progan_config(), 16)
     twice, _ = gan._growing_optimizers(progan_config(n_gen=2), progan_config(n_gen=2), 16)
     rates = [float(once['lr'](jnp.int32(s))) for s in range(10)]

@@ -12,7 +12,7 @@ from jaxgan.core.game import Nets, View
 from jaxgan.core.parallel import DATA
 from jaxgan.core.state import init_state
 from jaxgan.errors import UserError
-from jaxgan.gan import build_gan
+from jaxgan.families.gan import build_gan
 from tests.conftest import tiny_config
 
 

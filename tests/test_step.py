@@ -6,7 +6,7 @@ from jaxgan import data
 from jaxgan.core import parallel
 from jaxgan.core.game import Nets
 from jaxgan.families import make_train_step
-from jaxgan.gan import build_gan
+from jaxgan.families.gan import build_gan
 from jaxgan.core.state import create_state
 from jaxgan.core.step import ema_update, half_life_decay
 from tests.conftest import tiny_config

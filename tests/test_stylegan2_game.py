@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import config as config_lib, gan as gan_lib
+from jaxgan import config as config_lib
+from jaxgan.families import gan as gan_lib
 from jaxgan.core import parallel
 from jaxgan.core.game import Nets
 from jaxgan.errors import UserError

@@ -1,4 +1,4 @@
-"""CTGAN as a game (jaxgan.tabular): its pieces against their closed forms, and a tiny run end to end:
+"""CTGAN as a game (jaxgan.families.tables): its pieces against their closed forms, and a tiny run end to end:
 train, resume, sample rows in the input's schema, condition them, evaluate them."""
 
 import dataclasses
@@ -12,7 +12,8 @@ import optax
 import pandas as pd
 import pytest
 
-from jaxgan import tabular, train
+from jaxgan import train
+from jaxgan.families import tables as tabular
 from jaxgan.core import terms as T
 from jaxgan.data import tables
 from tests.conftest import run_cli

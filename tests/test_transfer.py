@@ -12,7 +12,7 @@ from jaxgan import data, ensemble, models, optim, train, transfer
 from jaxgan.checkpoint import Checkpoints, load_run
 from jaxgan.core import parallel
 from jaxgan.errors import UserError
-from jaxgan.gan import build_gan
+from jaxgan.families.gan import build_gan
 from tests.conftest import tiny_config
 
 

@@ -1,4 +1,4 @@
-"""Image-to-image translation games (jaxgan.translation) in the step machinery."""
+"""Image-to-image translation games (jaxgan.families.translation) in the step machinery."""
 
 import jax
 import jax.numpy as jnp
@@ -172,7 +172,7 @@ UGATIT = dict(model__name='ugatit', dataset='demo:digits_colour', image_size=16,
 
 def _game(config, size=16, channels=3):
     from jaxgan.data.spec import DataSpec
-    from jaxgan.translation import build_translation
+    from jaxgan.families.translation import build_translation
     return build_translation(config, DataSpec('image', (size, size, channels), 10, 'test'))
 
 
@@ -291,7 +291,7 @@ def test_ugatit_selfie2anime_is_the_papers_set_up():
 
 
 def test_ugatit_discriminators_fit_small_images():
-    from jaxgan.translation import ugatit_d_layers
+    from jaxgan.families.translation import ugatit_d_layers
     assert [ugatit_d_layers(s) for s in (256, 96, 64, 32, 16)] == [(7, 5), (7, 5), (6, 4), (5, 3), (4, 3)]
     assert ugatit_d_layers(32, 4) == (4, 3)
     with pytest.raises(UserError, match='translation.d_layers=2 must be 0'):
@@ -402,7 +402,7 @@ def test_translate_refuses_bad_input_in_one_line_and_writes_nothing(cyclegan_run
 
 def test_translate_names_a_model_that_cannot_translate_that_way():
     from jaxgan.data.spec import DataSpec
-    from jaxgan.gan import build_gan
+    from jaxgan.families.gan import build_gan
     from jaxgan.translate import check_direction
     with pytest.raises(UserError, match=r'^runs/dcgan holds a dcgan model, not a translation model \(pix2pix, cyclegan, '
                                         r'ugatit\): jaxgan.translate translates images with those$'):

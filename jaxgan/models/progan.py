@@ -67,7 +67,7 @@ input box-downscaled), as the official 'linear' structure's are, and the reals a
 at the stage it reached.
 
 The loop's per-resolution learning rate (`stage_learning_rate`) and its optimiser reset at each change of
-the lod's floor or ceiling are jaxgan.gan's (config.progan.learning_rates, reset_optimizer).
+the lod's floor or ceiling are jaxgan.families.gan's (config.progan.learning_rates, reset_optimizer).
 
 Not here: float16 (the official dtype option, with pixelnorm_epsilon 1e-4); label inputs to D (D_paper
 has none); the official loop's larger minibatches at the small stages (one program has one batch shape:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import jax
 import ml_collections
 
-from jaxgan import tabular, translation
+from jaxgan.families import tables as tabular, translation
 from jaxgan.core import step as step_lib
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
-from jaxgan.gan import GAN, build_gan
-from jaxgan.tabular import TableGAN
-from jaxgan.translation import Translation
+from jaxgan.families.gan import GAN, build_gan
+from jaxgan.families.tables import TableGAN
+from jaxgan.families.translation import Translation
 
 Config = ml_collections.ConfigDict
 Model = GAN | Translation | TableGAN
