@@ -34,8 +34,8 @@ import ml_collections
 
 from jaxgan import data, ensemble, files
 from jaxgan.core import parallel
-from jaxgan.families import make_train_step
-from jaxgan.families.gan import GAN
+from jaxgan.family import make_train_step
+from jaxgan.family import Model as GAN
 
 
 
@@ -101,7 +101,7 @@ def step_flops_per_image(g: float, d: float, n_critic: int, n_gen: int = 1) -> f
 
 def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int, warmup: int,
               peak_tflops: float) -> dict:
-    from jaxgan.train import batch_stream, member_batchers
+    from jaxgan.batches import batch_stream, member_batchers
     dataset = data.load(config)
     members = ensemble.size(config)
     gan = ensemble.member_gan(config, dataset.spec)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from typing import Any
+from typing import Any, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +41,7 @@ from jaxgan.core import step as step_lib
 from jaxgan.core.state import RunState, create_ensemble, create_state, init_ensemble, init_state
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
-from jaxgan.families import Model, build, step_options
+from jaxgan.family import Model, build, step_options
 
 Config = ml_collections.ConfigDict
 _NOT_SWEPT = ('seed', 'ensemble')  # the seed is the member's own; the ensemble's own fields describe it
@@ -193,10 +193,9 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
 
 
 def abstract_batch(config: Config, gan: Model) -> dict[str, jax.ShapeDtypeStruct]:
-    """The shapes of one step's batch for one member (see train.make_batchers)."""
+    """The shapes of one step's batch for one member (see batches.make_batchers)."""
     n, spec, b = gan.game.real_batches, gan.spec, config.batch_size
-    shapes = getattr(gan, 'example_shapes', {key: spec.shape for key in gan.batch_keys})  # a table's x and c differ
-    batch = {key: jax.ShapeDtypeStruct((n, b, *shapes[key]), spec.host_dtype) for key in gan.batch_keys}
+    batch = {key: jax.ShapeDtypeStruct((n, b, *shape), spec.host_dtype) for key, shape in gan.example_shapes.items()}
     if gan.real_labels:
         batch['y'] = jax.ShapeDtypeStruct((n, b), jnp.int32)
     if config.semi_supervised.num_labels:
@@ -208,8 +207,7 @@ def abstract_batch(config: Config, gan: Model) -> dict[str, jax.ShapeDtypeStruct
 
 def _member_options(config: Config, valued: Config | None) -> dict:
     """Step options of a member: non-finite updates skipped, then the member frozen (see module docstring)."""
-    halt_after = config.max_nonfinite_skips if config.nonfinite == 'skip' else 0
-    return {**step_options(config, valued), 'nonfinite': 'skip', 'halt_after': halt_after}
+    return {**step_options(config, valued), 'nonfinite': 'skip', 'halt_after': halt_after(config)}
 
 
 def make_train_step(gan: Model, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
@@ -253,10 +251,24 @@ def member_state(state: RunState, i: int) -> RunState:
     return jax.tree.map(lambda a: a[i], state)
 
 
+def each_member(state: RunState, n: int) -> Iterator[tuple[int | None, str, RunState]]:
+    """(member, file-name prefix, its state) for each GAN of a run of n: (None, '', state) for a single
+    GAN, else (i, 'member_<i>_', member i's state) (samples/member_3_step_00001000.png)."""
+    if n == 1:
+        yield None, '', state
+        return
+    for i in range(n):
+        yield i, f'member_{i}_', member_state(state, i)
+
+
+def halt_after(config: Config) -> int:
+    """Skipped non-finite updates after which a member is frozen (see the module docstring)."""
+    return config.max_nonfinite_skips if config.nonfinite == 'skip' else 0
+
+
 def halted(state: RunState, config: Config) -> np.ndarray:
     """[N] bool: the members frozen for non-finite values (see the module docstring)."""
-    halt_after = config.max_nonfinite_skips if config.nonfinite == 'skip' else 0
-    return np.asarray(jax.device_get(state.nonfinite_skips)) > halt_after
+    return np.asarray(jax.device_get(state.nonfinite_skips)) > halt_after(config)
 
 
 HIGHER_IS_BETTER = ('is', 'precision', 'recall', 'density', 'coverage', 'classes_covered', 'stacked_modes')

@@ -37,8 +37,7 @@ import sys
 
 from jaxgan import files, sampling
 from jaxgan.errors import UserError
-from jaxgan.evaluation import METRICS, TRANSLATION_METRICS, make_evaluator, make_translation_evaluator
-from jaxgan.families.translation import Translation
+from jaxgan.evaluation import METRICS, TRANSLATION_METRICS
 
 
 def _main(argv) -> None:
@@ -50,17 +49,17 @@ def _main(argv) -> None:
     if 'table' in metrics:
         return _table(f, metrics)
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
-    if isinstance(gan, Translation):
+    if gan.output == 'translations':
         if f.direction not in gan.directions:
-            raise UserError(f'--direction={f.direction}: a {gan.kind} model translates {" and ".join(gan.directions)}')
+            raise UserError(f'--direction={f.direction}: a {config.model.name} model translates '
+                            f'{" and ".join(gan.directions)}')
         features = f.features if flags_present('features') else config.eval.features
-        evaluator = make_translation_evaluator(config, metrics, f.dataset or config.eval_dataset,
-                                               direction=f.direction, features=features,
-                                               inception_weights=f.inception_weights, keep=f.keep)
+        evaluator = gan.evaluator(config, metrics, dataset=f.dataset, direction=f.direction, features=features,
+                                  inception_weights=f.inception_weights, keep=f.keep)
     else:
-        evaluator = make_evaluator(config, metrics, num_samples=f.num_samples, features=f.features,
-                                   inception_weights=f.inception_weights, reference_size=f.reference_size,
-                                   keep=f.keep, holdout=f.holdout, reference=f.reference)
+        evaluator = gan.evaluator(config, metrics, num_samples=f.num_samples, features=f.features,
+                                  inception_weights=f.inception_weights, reference_size=f.reference_size,
+                                  keep=f.keep, holdout=f.holdout, reference=f.reference)
     result = evaluator(gan, state, seed=f.seed, ema=f.ema)
     member = config.ensemble.get('member')
     name = f'step_{result["protocol"]["step"]:08d}'

@@ -11,7 +11,7 @@ import os
 
 import ml_collections
 
-from jaxgan import data, families
+from jaxgan import data
 from jaxgan.errors import UserError
 
 # Images smaller than the training size by more than this factor (per side) draw a warning.
@@ -33,10 +33,11 @@ def check_workdir(workdir: str) -> None:
         raise UserError(f'--workdir={workdir} {what}: permission denied')
 
 
-def check_eval_dataset(config: ml_collections.ConfigDict, spec: data.DataSpec) -> None:
+def check_eval_dataset(config: ml_collections.ConfigDict, spec: data.DataSpec, *, labels: bool = True) -> None:
     """config.eval_dataset (where set) opens, has labels (but for translation's test pairs), and gives
     examples of the training shape: it is read after training (infogan_mnist, ssgan_mnist, the
-    translation demos), where a problem would waste the run."""
+    translation demos), where a problem would waste the run. labels: whether it must have labels (a
+    translation model scores its pairs instead)."""
     name = config.get('eval_dataset', '')
     if not name:
         return
@@ -44,7 +45,7 @@ def check_eval_dataset(config: ml_collections.ConfigDict, spec: data.DataSpec) -
         eval_spec = data.load(data.dataset_config(config, name)).spec
     except UserError as e:
         raise UserError(f'config.eval_dataset={name!r}: {e}') from None
-    if not eval_spec.num_classes and not families.is_translation(config):  # translation scores its pairs
+    if labels and not eval_spec.num_classes:
         raise UserError(f'config.eval_dataset={name!r} has no labels')
     if eval_spec.shape != spec.shape:
         raise UserError(f'config.eval_dataset={name!r} gives examples of shape {eval_spec.shape}, the training '

@@ -1,9 +1,11 @@
-"""Sampling from a generator: arrays in the data's units, PNG grids. The command line is `jaxgan.sample`."""
+"""Sampling from a generator of latents (a model whose output is 'samples': jaxgan.families.gan's): arrays
+in the data's units, PNG grids. The command line is `jaxgan.sample`."""
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +14,10 @@ from PIL import Image
 
 from jaxgan import files
 from jaxgan.errors import UserError
-from jaxgan.families.gan import GAN, ModelState, Params, apply
+
+GAN = Any  # a model of latents: jaxgan.families.gan.GAN
+Params = Any
+ModelState = dict[str, Any]
 
 
 def check_truncation(gan: GAN, psi: float) -> None:
@@ -53,7 +58,7 @@ def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y:
         module = gan.generator
         if hasattr(module, 'bn_axis_name'):  # a sample batch is not split over devices
             module = module.clone(bn_axis_name=None)
-        return apply(module, params, model_state, z, y if gan.g_conditioned else None, train=True)[0]
+        return gan.generate(params, model_state, z, y=y, train=True, module=module)[0]
     return gan.generate(params, model_state, z, y=y, train=False)[0]
 
 

@@ -37,7 +37,7 @@ from jaxgan import ensemble
 from jaxgan.checkpoint import Checkpoints, layout_diff, layout_of, load_run
 from jaxgan.core.state import RunState, init_state, player_params
 from jaxgan.errors import UserError
-from jaxgan.families.gan import GAN
+from jaxgan.family import Model as GAN
 
 Config = ml_collections.ConfigDict
 NETWORKS = ('params', 'model_state', 'ema')  # the parts of a run's state that transfer carries over

@@ -35,7 +35,7 @@ import numpy as np
 from jaxgan import sampling
 from jaxgan.data import sources, transforms
 from jaxgan.errors import UserError
-from jaxgan.families.translation import KINDS, Translation
+from jaxgan import family
 
 
 def inputs(path: str) -> tuple[str, list[str]]:
@@ -85,15 +85,15 @@ def read_images(files: list[str], *, size: int, channels: int, crop: int, worker
 
 def check_direction(model, direction: str, workdir: str, name: str) -> None:
     """A UserError where `model` is not a translation model, or has no generator for `direction`."""
-    if not isinstance(model, Translation):
-        raise UserError(f'{workdir} holds a {name} model, not a translation model ({", ".join(KINDS)}): '
-                        'jaxgan.translate translates images with those')
+    if model.output != 'translations':
+        raise UserError(f'{workdir} holds a {name} model, which makes {model.output}, not translations: use '
+                        f'{family.TOOLS[model.output]}')
     if direction not in model.directions:
-        raise UserError(f'--direction={direction}: {workdir} holds a {model.kind} model, which translates '
+        raise UserError(f'--direction={direction}: {workdir} holds a {name} model, which translates '
                         f'{" and ".join(model.directions)} only')
 
 
-def translate(model: Translation, params, model_state, images: np.ndarray, direction: str = 'a2b',
+def translate(model: family.Model, params, model_state, images: np.ndarray, direction: str = 'a2b',
               batch_size: int = 16) -> np.ndarray:
     """Translations uint8 [N, H, W, C] of images uint8 [N, H, W, C] at the model's size, in batches (the
     last one padded, so one program serves every batch)."""

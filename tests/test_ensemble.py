@@ -8,7 +8,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxgan import ensemble, train
+from jaxgan import batches, ensemble, monitor, train
 from jaxgan.checkpoint import load_run
 from jaxgan.core import parallel
 from jaxgan.errors import UserError
@@ -87,8 +87,8 @@ def test_shared_data_is_one_stream_and_own_data_one_per_seed(tmp_path):
     config = tiny_config(ensemble__size=3, seed=5)
     dataset = data.load(config)
     gan = ensemble.member_gan(config, dataset.spec)
-    own = train.member_batchers(config, dataset, gan)
-    shared = train.member_batchers(tiny_config(ensemble__size=3, ensemble__shared_data=True), dataset, gan)
+    own = batches.member_batchers(config, dataset, gan)
+    shared = batches.member_batchers(tiny_config(ensemble__size=3, ensemble__shared_data=True), dataset, gan)
     try:
         assert [s[''].seed for s in own] == [5, 6, 7] and len(shared) == 1
         assert not np.array_equal(own[0][''].batch(0)['x'], own[1][''].batch(0)['x'])
@@ -108,7 +108,7 @@ def test_a_diverging_member_is_frozen_and_the_others_train_on(tmp_path, caplog):
     assert ensemble.halted(state, config).tolist() == [False, True]
     assert parallel.to_host(state.nonfinite_skips)[0] == 0
     # Every member diverging stops the run.
-    with pytest.raises(train.NonFiniteError, match='every member of the ensemble is frozen'):
+    with pytest.raises(monitor.NonFiniteError, match='every member of the ensemble is frozen'):
         train.train(tiny_config(num_steps=4, ensemble__size=2, d_optimizer__learning_rate=1e38),
                     str(tmp_path / 'all'))
 

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import train
+from jaxgan import monitor, train
 from jaxgan.core import parallel
 from jaxgan.checkpoint import FORMAT, Checkpoints, load_run
 from jaxgan.errors import UserError
@@ -112,7 +112,7 @@ def _diverging(**overrides):
 
 
 def test_nonfinite_stops_naming_step_and_quantity_and_keeps_the_last_good_checkpoint(tmp_path):
-    with pytest.raises(train.NonFiniteError, match=r'non-finite (d|g)_\w+.* at step (\d+): stopped') as error:
+    with pytest.raises(monitor.NonFiniteError, match=r'non-finite (d|g)_\w+.* at step (\d+): stopped') as error:
         train.train(_diverging(), str(tmp_path))
     bad_step = int(str(error.value).split(' at step ')[1].split(':')[0])
     steps = Checkpoints(str(tmp_path), read_only=True).all_steps()
@@ -123,13 +123,13 @@ def test_nonfinite_stops_naming_step_and_quantity_and_keeps_the_last_good_checkp
 
 
 def test_nonfinite_before_any_checkpoint_says_so(tmp_path):
-    with pytest.raises(train.NonFiniteError, match='stopped; no checkpoint has been saved yet'):
+    with pytest.raises(monitor.NonFiniteError, match='stopped; no checkpoint has been saved yet'):
         train.train(_diverging(checkpoint_every=1000), str(tmp_path))
     assert not os.path.exists(tmp_path / 'checkpoints') or not Checkpoints(str(tmp_path), read_only=True).all_steps()
 
 
 def test_nonfinite_skip_is_bounded(tmp_path):
-    with pytest.raises(train.NonFiniteError, match='4 updates skipped .* config.max_nonfinite_skips=3'):
+    with pytest.raises(monitor.NonFiniteError, match='4 updates skipped .* config.max_nonfinite_skips=3'):
         train.train(_diverging(nonfinite='skip', max_nonfinite_skips=3), str(tmp_path))
     state = final_state(tmp_path)
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(state) if np.issubdtype(x.dtype, np.floating))

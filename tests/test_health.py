@@ -3,7 +3,7 @@ import logging
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import train
+from jaxgan import monitor
 from jaxgan.core import health
 from tests.conftest import tiny_config
 
@@ -27,13 +27,13 @@ def test_nonfinite_mask_names_the_quantities():
 
 
 def test_collapse_warning_in_the_log(caplog):
-    trainer = train.Trainer(tiny_config(), None, None, writer=_NullWriter(), start=0)
+    trainer = monitor.Trainer(tiny_config(), None, None, writer=_NullWriter(), start=0)
     metrics = {'d_loss': 0.5, 'g_loss': 2.0, 'fake_diversity': 0.02, 'nonfinite': 0, 'nonfinite_skips': 0}
     with caplog.at_level(logging.WARNING):
-        trainer.report(train.Dispatched(9, 10, metrics))
+        trainer.report(monitor.Dispatched(9, 10, metrics))
     assert 'fake_diversity 0.02: the generator may have collapsed' in caplog.text
     caplog.clear()
-    trainer.report(train.Dispatched(10, 11, {**metrics, 'fake_diversity': 0.8}))
+    trainer.report(monitor.Dispatched(10, 11, {**metrics, 'fake_diversity': 0.8}))
     assert 'collapsed' not in caplog.text
 
 

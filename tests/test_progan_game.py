@@ -11,7 +11,7 @@ from jaxgan import train
 from jaxgan.core import parallel, terms as T
 from jaxgan.core.game import View
 from jaxgan.errors import UserError
-from jaxgan.families import make_train_step
+from jaxgan.family import make_train_step
 from jaxgan.models import progan
 from tests.conftest import tiny_config
 from tests.test_step import batch, setup

@@ -5,7 +5,7 @@ import numpy as np
 from jaxgan import data
 from jaxgan.core import parallel
 from jaxgan.core.game import Nets
-from jaxgan.families import make_train_step
+from jaxgan.family import make_train_step
 from jaxgan.families.gan import build_gan
 from jaxgan.core.state import create_state
 from jaxgan.core.step import ema_update, half_life_decay
@@ -17,7 +17,7 @@ def setup(config, devices=None):
     dataset = data.load(config)
     gan = build_gan(config, dataset.spec)
     state = create_state(gan.game, config.seed, parallel.replicated(mesh))
-    from jaxgan.train import make_batchers
+    from jaxgan.batches import make_batchers
     batchers = make_batchers(config, dataset, gan)
     return mesh, gan, state, _Merged(batchers)
 

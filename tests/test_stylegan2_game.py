@@ -13,7 +13,7 @@ from jaxgan.families import gan as gan_lib
 from jaxgan.core import parallel
 from jaxgan.core.game import Nets
 from jaxgan.errors import UserError
-from jaxgan.families import make_train_step
+from jaxgan.family import make_train_step
 from tests.conftest import tiny_config
 from tests.test_step import batch, setup
 

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import data, ensemble, models, optim, train, transfer
+from jaxgan import data, ensemble, models, optim, resume, train, transfer
 from jaxgan.checkpoint import Checkpoints, load_run
 from jaxgan.core import parallel
 from jaxgan.errors import UserError
@@ -156,7 +156,7 @@ def test_an_ensemble_source_needs_a_member_and_an_ensemble_starts_every_member_f
     gan = ensemble.member_gan(source_config, data.load(source_config).spec)
     stacked = ensemble.fresh_state(gan, source_config, rep)
     checkpoints = Checkpoints(str(tmp_path / 'src'), async_save=False)
-    checkpoints.save(5, stacked, train._meta(source_config, gan))
+    checkpoints.save(5, stacked, resume.meta(source_config, gan))
     checkpoints.close()
     config = tiny_config(init_from=str(tmp_path / 'src'))
     with pytest.raises(UserError, match=r'an ensemble of 2 members: .*--config.init_member=I \(0 to 1\)'):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxgan import train
+from jaxgan.families.translation import heatmap_image
 from jaxgan.core import parallel
 from jaxgan.core.terms import pool_query
 from jaxgan.errors import UserError
@@ -155,11 +156,11 @@ def test_translation_models_are_scored_during_training_and_after(cyclegan_run, p
 
 def test_heatmap_images_run_from_blue_at_the_minimum_to_red_at_the_maximum():
     heatmap = jnp.zeros((1, 4, 4)).at[0, 1, 2].set(5.0)
-    image = np.asarray(train.heatmap_image(heatmap, (1, 4, 4, 3)))
+    image = np.asarray(heatmap_image(heatmap, (1, 4, 4, 3)))
     assert image.shape == (1, 4, 4, 3) and image.min() >= -1 and image.max() <= 1
     np.testing.assert_allclose(image[0, 1, 2], [0.0, -1.0, -1.0], atol=1e-6)  # jet's dark red: (0.5, 0, 0)
     np.testing.assert_allclose(image[0, 3, 0], [-1.0, -1.0, 0.0], atol=1e-6)  # jet's dark blue: (0, 0, 0.5)
-    grey = np.asarray(train.heatmap_image(heatmap, (1, 8, 8, 1)))
+    grey = np.asarray(heatmap_image(heatmap, (1, 8, 8, 1)))
     assert grey.shape == (1, 8, 8, 1) and grey.min() == -1  # resized bilinearly: the hot pixel spreads
     assert grey[0, 2:4, 4:6].min() > grey[0, :, :2].max()
 
@@ -404,8 +405,8 @@ def test_translate_names_a_model_that_cannot_translate_that_way():
     from jaxgan.data.spec import DataSpec
     from jaxgan.families.gan import build_gan
     from jaxgan.translate import check_direction
-    with pytest.raises(UserError, match=r'^runs/dcgan holds a dcgan model, not a translation model \(pix2pix, cyclegan, '
-                                        r'ugatit\): jaxgan.translate translates images with those$'):
+    with pytest.raises(UserError, match=r'^runs/dcgan holds a dcgan model, which makes samples, not translations: use '
+                                        r'python -m jaxgan.sample \(and jaxgan.latent\)$'):
         check_direction(build_gan(tiny_config(), DataSpec('image', (16, 16, 1), 10, 'digits')), 'a2b', 'runs/dcgan', 'dcgan')
     pix2pix = _game(tiny_config(model__name='pix2pix', image_size=32, translation__patch=16), size=32)
     check_direction(pix2pix, 'a2b', 'runs/p', 'pix2pix')

@@ -24,6 +24,7 @@ y (config.conditioning).
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -31,11 +32,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan import augment, models, optim
+from jaxgan import augment, family, models, optim, sampling
 from jaxgan.models import progan
 from jaxgan.core import health, losses, packing, terms as T
 from jaxgan.core.game import Game, Network, Player, View
+from jaxgan.core import parallel
 from jaxgan.core.parallel import DATA
+from jaxgan.core.state import RunState
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 
@@ -136,6 +139,25 @@ class GAN:
                                          for t in self.game.terms)
 
     batch_keys = ('x',)  # the batch's examples (beside labels)
+    output = 'samples'  # images or vectors from latents (jaxgan.family)
+    eval_labels = True  # an evaluation set (InfoGAN's, the semi-supervised GAN's) has classes
+
+    @property
+    def example_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {'x': tuple(self.spec.shape)}
+
+    def preview(self, config: Config, workdir: str, writer, dataset) -> 'SampleGrid':
+        del dataset
+        return SampleGrid(self, config, workdir, writer)
+
+    def evaluator(self, config: Config, metrics: tuple[str, ...], **options):
+        """evaluation.make_evaluator's: FID, KID, IS, ... of samples against the data; options (its
+        keywords) override config.eval's."""
+        from jaxgan import evaluation
+        e = config.eval
+        defaults = dict(num_samples=e.num_samples, features=e.features, inception_weights=e.inception_weights,
+                        reference_size=e.reference_size, keep=e.keep, reference=e.reference)
+        return evaluation.make_evaluator(config, metrics, **{**defaults, **options})
 
     @property
     def latent_dim(self) -> int:
@@ -459,3 +481,36 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     return GAN(game=game, spec=spec, z_dim=m.z_dim, latent=m.latent, num_classes=k, g_conditioned=g_cond,
                d_conditioned=d_cond, categorical_code=info.categorical, continuous_codes=info.continuous,
                pack=pack)
+
+
+class SampleGrid:
+    """The preview of a GAN of images: a PNG grid of the EMA generator's samples for fixed latents
+    (samples/step_00001000.png; a column per class for a conditional G), and the same image in
+    TensorBoard. Vectors have no preview of their own (experiments plot them: toy_2d)."""
+
+    def __init__(self, gan: GAN, config: Config, workdir: str, writer):
+        self.gan, self.writer = gan, writer
+        self.directory = os.path.join(workdir, 'samples')
+        self.z = gan.latents(jax.random.fold_in(jax.random.key(config.seed), 0x5a), config.num_samples)
+        self.y = jnp.arange(config.num_samples) % gan.num_classes if gan.g_conditioned else None
+        self.columns = gan.num_classes if gan.g_conditioned else None  # a column per class
+        self._fn = sampling.jitted_generate(gan, config.sample_bn)
+
+    def __call__(self, state: RunState, step: int, prefix: str, member: int | None) -> None:
+        if self.gan.spec.kind != 'image':
+            return
+        images = self.gan.spec.to_data_units(
+            parallel.to_host(self._fn(state.ema['G'], state.model_state['G'], self.z, self.y)))
+        if jax.process_index() == 0:
+            grid = sampling.make_grid(images, self.columns)
+            sampling.save_png(os.path.join(self.directory, f'{prefix}step_{step:08d}.png'), grid)
+            self.writer.image(step, 'samples' if member is None else f'samples/member_{member}', grid)
+
+
+def _takes(dataset) -> bool:
+    return dataset.spec.kind in ('image', 'vector') and not getattr(dataset, 'sizes', None)
+
+
+family.register(family.Family(
+    name='gan', trains=lambda name: name in models.NAMES, names=lambda: tuple(models.NAMES), takes=_takes,
+    learns='learns single images or vectors', holds='single examples', build=build_gan))

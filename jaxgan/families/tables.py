@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Any
 
 import jax
@@ -35,9 +36,10 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from jaxgan import optim
+from jaxgan import family, files, optim
 from jaxgan.core import losses, packing, terms as T
 from jaxgan.core.game import Game, Network, Player, View
+from jaxgan.core.state import RunState
 from jaxgan.data.spec import DataSpec
 from jaxgan.data.tables import TableTransform
 from jaxgan.errors import UserError
@@ -128,6 +130,16 @@ class TableGAN:
     tau: float
     real_labels = False  # batches carry conditions, not class labels
     batch_keys = ('x', 'c')
+    output = 'rows'  # (jaxgan.family)
+    eval_labels = True  # an evaluation set (InfoGAN's, the semi-supervised GAN's) has classes
+
+    def preview(self, config: Config, workdir: str, writer, dataset) -> 'TableSamples':
+        del writer, dataset
+        return TableSamples(self, config, workdir)
+
+    def evaluator(self, config: Config, metrics: tuple[str, ...], **options):
+        raise UserError('a table is evaluated on its own: python -m jaxgan.evaluate --metrics=table '
+                        '(config.eval.every is not built for tables)')
 
     @property
     def example_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -255,3 +267,32 @@ def build_table(config: Config, spec: DataSpec, values: Config | None = None) ->
     game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
                 quantities=quantities, prepare=prepare, ema=('G',))
     return TableGAN(game=game, spec=spec, transform=transform, z_dim=m.z_dim, tau=t.tau)
+
+
+class TableSamples:
+    """CSV files of the generator's synthetic rows (config.num_samples, the same seed each time) in the
+    input's schema, samples/step_N.csv: a table's sample grid."""
+
+    def __init__(self, model: TableGAN, config: Config, workdir: str):
+        self.model, self.config = model, config
+        self.directory = os.path.join(workdir, 'samples')
+
+    def __call__(self, state: RunState, step: int, prefix: str, member: int | None) -> None:
+        del member
+        rows = self.model.sample(state.ema['G'], state.model_state['G'], self.config.num_samples,
+                                 seed=self.config.seed, batch_size=self.config.batch_size, bn=self.config.sample_bn)
+        if jax.process_index() == 0:
+            files.atomic_write(os.path.join(self.directory, f'{prefix}step_{step:08d}.csv'), rows.to_csv(index=False))
+
+
+def check_data(config: Config, dataset) -> None:
+    if config.data.on_device or config.eval.every:
+        raise UserError('config.data.on_device and config.eval.every are not built for tables; evaluate a table '
+                        'run with python -m jaxgan.evaluate --metrics=table')
+
+
+family.register(family.Family(
+    name='tables', trains=lambda name: name in KINDS, names=lambda: KINDS,
+    takes=lambda dataset: dataset.spec.kind == 'table',
+    learns='learns tables (use csv:PATH, parquet:PATH or table:NAME)', holds='a table', build=build_table,
+    check_data=check_data))

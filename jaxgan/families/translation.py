@@ -51,16 +51,19 @@ dropout on at test time, we do not).
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
-from jaxgan import optim
-from jaxgan.core import losses, terms as T
+from jaxgan import family, optim, sampling
+from jaxgan.core import losses, parallel, terms as T
 from jaxgan.core.game import Game, Network, Player
+from jaxgan.core.state import RunState
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 from jaxgan.models import cyclegan, patchgan, ugatit, unet
@@ -80,6 +83,24 @@ class Translation:
     kind: str  # pix2pix | cyclegan | ugatit
     real_labels = False  # the batches carry no class labels
     batch_keys = ('a', 'b')  # the batch's images
+    output = 'translations'  # (jaxgan.family)
+    eval_labels = False  # its test split is scored by its pairs
+
+    @property
+    def example_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {key: tuple(self.spec.shape) for key in self.batch_keys}
+
+    def preview(self, config: Config, workdir: str, writer, dataset) -> 'TranslationGrid':
+        return TranslationGrid(self, config, workdir, writer, dataset)
+
+    def evaluator(self, config: Config, metrics: tuple[str, ...], *, dataset: str = '', **options):
+        """evaluation.make_translation_evaluator's: the translations of a test split (`dataset`, by default
+        config.eval_dataset) against its targets; options (its keywords) override config.eval's."""
+        from jaxgan import evaluation
+        e = config.eval
+        defaults = dict(features=e.features, inception_weights=e.inception_weights, keep=e.keep)
+        return evaluation.make_translation_evaluator(config, metrics, dataset or config.eval_dataset,
+                                                     **{**defaults, **options})
 
     @property
     def directions(self) -> dict[str, str]:
@@ -265,3 +286,72 @@ def _ugatit(config: Config, valued: Config, spec: DataSpec, loss: losses.Loss):
             g_terms += (T.CAMLoss(f'cam_{into}', valued.translation.cam, source=f'g_{into}_cam_{other[s]}',
                                   target=f'g_{into}_cam_{s}'),)
     return networks, quantities, d_terms, g_terms, generate
+
+
+def heatmap_image(heatmap: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """U-GAT-IT's CAM heatmaps [B, h, w] as images of `shape` [B, H, W, C] in [-1, 1]: each scaled to
+    [0, 1] by its own minimum and maximum and resized bilinearly (the official `cam`, UGATIT-pytorch's
+    utils.py, which then applies OpenCV's jet colour map), coloured by the piecewise-linear jet (blue, low,
+    to red, high) for 3 channels, grey for 1."""
+    low = heatmap.min(axis=(1, 2), keepdims=True)
+    t = (heatmap - low) / jnp.maximum(heatmap.max(axis=(1, 2), keepdims=True) - low, 1e-12)
+    t = jax.image.resize(t, shape[:3], 'bilinear')[..., None]
+    if shape[-1] == 1:
+        return 2 * t - 1
+    jet = jnp.concatenate([jnp.clip(1.5 - jnp.abs(4 * t - c), 0, 1) for c in (3, 2, 1)], axis=-1)
+    return 2 * jet - 1
+
+
+class TranslationGrid:
+    """A PNG grid of the generators' translations of fixed training inputs (EMA params, evaluation
+    mode), a row per input: a | G(a) | b for pix2pix (input, translation, target); a | G_ab(a) |
+    G_ba(G_ab(a)) then b | G_ba(b) | G_ab(G_ba(b)) for CycleGAN (input, translation, reconstruction);
+    U-GAT-IT's rows hold G's attention heatmap (`heatmap_image`) after the input."""
+
+    def __init__(self, model: Translation, config: Config, workdir: str, writer, dataset):
+        self.model, self.writer = model, writer
+        self.directory = os.path.join(workdir, 'samples')
+        rows = max(1, min(config.num_samples // 3, 16, *dataset.sizes))
+        self.inputs = dataset.examples([np.arange(rows)] * len(dataset.sizes))
+        prepare = lambda key: model.spec.model_input(jnp.asarray(self.inputs[key]))
+        self._a, self._b = prepare('a'), prepare('b')
+
+        def grid(ema, model_state):
+            to = lambda d, x: model.translate(ema, model_state, x, d)
+            if model.kind == 'pix2pix':
+                return jnp.stack([self._a, to('a2b', self._a), self._b], axis=1)
+            if model.kind == 'ugatit':  # the attention beside each translation, as the official samples show it
+                rows = []
+                for x, there, back in ((self._a, 'a2b', 'b2a'), (self._b, 'b2a', 'a2b')):
+                    out = model.outputs(ema, model_state, x, there)
+                    rows.append(jnp.stack([x, heatmap_image(out['heatmap'], x.shape), out['image'],
+                                           to(back, out['image'])], 1))
+                return jnp.concatenate(rows)
+            ab, ba = to('a2b', self._a), to('b2a', self._b)
+            return jnp.concatenate([jnp.stack([self._a, ab, to('b2a', ab)], 1), jnp.stack([self._b, ba, to('a2b', ba)], 1)])
+
+        self._fn = jax.jit(grid)
+
+    def __call__(self, state: RunState, step: int, prefix: str, member: int | None) -> None:
+        rows = np.asarray(parallel.to_host(self._fn(state.ema, state.model_state)))
+        images = self.model.spec.to_data_units(rows.reshape(-1, *rows.shape[2:]))
+        if jax.process_index() == 0:
+            grid = sampling.make_grid(images, rows.shape[1])
+            sampling.save_png(os.path.join(self.directory, f'{prefix}step_{step:08d}.png'), grid)
+            self.writer.image(step, 'samples' if member is None else f'samples/member_{member}', grid)
+
+
+def _takes(dataset) -> bool:
+    return bool(getattr(dataset, 'sizes', None))
+
+
+def check_data(config: Config, dataset) -> None:
+    if config.model.name == 'pix2pix' and not dataset.paired:
+        raise UserError(f'pix2pix learns from aligned pairs; config.dataset={config.dataset} is unpaired '
+                        '(use config.model.name=cyclegan)')
+
+
+family.register(family.Family(
+    name='translation', trains=lambda name: name in KINDS, names=lambda: KINDS, takes=_takes,
+    learns='translates between two domains', holds='image pairs or two domains', build=build_translation,
+    check_data=check_data))

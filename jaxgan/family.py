@@ -1,0 +1,174 @@
+"""The family interface (its implementations are in jaxgan/families/): all that the loop, the tools, evaluation, ensembles and transfer know of a family.
+
+    family = family.of_config(config)           the family that trains config.model.name
+    family.check_data(config, dataset)          refuses data it cannot train on (one line)
+    model = family.build(config, spec)          model.game is what the step machinery runs
+
+A family is a kind of game with its own generator-side use: the classic image and vector GANs
+(`families.gan`: images or vectors from latents), image-to-image translation (`families.translation`:
+translations of images) and synthetic tables (`families.tables`: rows in the input's schema). Each is one
+module that builds its `Model` and registers a `Family`; nothing outside that module names it or its
+architectures. The built-in families are imported on first use (`BUILTIN`); a family of one's own is
+registered by importing its module, which calls `register` (docs/extending.md, "A new family").
+
+A `Model` gives the loop and the tools what they need without asking which family it is of:
+
+    model.game, model.spec         the game the step runs; the data's spec
+    model.batch_keys               the batch's arrays besides labels ('x'; 'a', 'b'; 'x', 'c')
+    model.example_shapes           {key: one example's shape}
+    model.real_labels              whether real batches carry class labels
+    model.eval_labels              whether its evaluation set (config.eval_dataset) must have labels
+    model.output                   what its generator makes: 'samples' (images or vectors from latents),
+                                   'translations' or 'rows': the tools check it, `TOOLS` names theirs
+    model.preview(config, workdir, writer, dataset) -> Preview
+                                   what the loop writes every config.sample_every steps (a sample grid,
+                                   a translation grid, a CSV of rows)
+    model.evaluator(config, metrics, **options) -> evaluator(model, state, seed=, ema=) -> result
+                                   the periodic evaluation's and `jaxgan.evaluate`'s metrics
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable, Protocol
+
+import jax
+import ml_collections
+
+from jaxgan.core import step as step_lib
+from jaxgan.core.game import Game
+from jaxgan.core.state import RunState
+from jaxgan.data.spec import DataSpec
+from jaxgan.errors import UserError
+
+Config = ml_collections.ConfigDict
+
+# The families that ship with jaxgan, imported (and so registered) on first use.
+BUILTIN = ('jaxgan.families.gan', 'jaxgan.families.translation', 'jaxgan.families.tables')
+
+# What each kind of generator output is used through, for the tools' messages.
+TOOLS = {'samples': 'python -m jaxgan.sample (and jaxgan.latent)',
+         'translations': 'python -m jaxgan.translate',
+         'rows': 'python -m jaxgan.sample --out=ROWS.csv'}
+
+
+class Preview(Protocol):
+    """Writes what a model shows while training, for one GAN of a run (state: its state; prefix: '' or
+    'member_<i>_', which keeps an ensemble's files apart; member: None or i)."""
+
+    def __call__(self, state: RunState, step: int, prefix: str, member: int | None) -> None: ...
+
+
+class Model(Protocol):
+    """A built game of some family and what the tools need besides (see the module docstring)."""
+
+    game: Game
+    spec: DataSpec
+    batch_keys: tuple[str, ...]
+    real_labels: bool
+    eval_labels: bool
+    output: str
+
+    @property
+    def example_shapes(self) -> dict[str, tuple[int, ...]]: ...
+
+    def preview(self, config: Config, workdir: str, writer: Any, dataset: Any) -> Preview: ...
+
+    def evaluator(self, config: Config, metrics: tuple[str, ...], **options) -> Any: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One family: its name, the config.model.name values it trains, its data check and its builder.
+
+    trains(name) -> bool        whether config.model.name=name is one of this family's models
+    names() -> tuple[str, ...]  those names, for messages
+    takes(dataset) -> bool      whether the dataset is the kind of data it learns
+    learns, holds               what it learns and what such data hold, as messages say them
+                                ('learns tables (csv:PATH, ...)', 'a table')
+    check_data(config, dataset) refuses data it cannot train on (beyond their kind), one line
+    build(config, spec, values) the Model; values: see `build`
+    """
+
+    name: str
+    trains: Callable[[str], bool]
+    names: Callable[[], tuple[str, ...]]
+    takes: Callable[[Any], bool]
+    learns: str
+    holds: str
+    build: Callable[[Config, DataSpec, Config | None], Model]
+    check_data: Callable[[Config, Any], None] = lambda config, dataset: None
+
+
+_REGISTRY: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Adds `family` (replacing one of the same name: a module imported again re-registers)."""
+    _REGISTRY[family.name] = family
+    return family
+
+
+def registered() -> tuple[Family, ...]:
+    for module in BUILTIN:
+        importlib.import_module(module)
+    return tuple(_REGISTRY.values())
+
+
+def get(name: str) -> Family:
+    families = {f.name: f for f in registered()}
+    if name not in families:
+        raise UserError(f'family {name!r} is not one of {", ".join(families)}')
+    return families[name]
+
+
+def of_config(config: Config) -> Family:
+    """The family whose models include config.model.name."""
+    name = config.model.name
+    for family in registered():
+        if family.trains(name):
+            return family
+    names = [n for family in registered() for n in family.names()]
+    raise UserError(f'config.model.name={name!r} is not one of {", ".join(names)}')
+
+
+def check_data(config: Config, dataset) -> None:
+    """Refuses data the config's family does not learn, naming the models that do, then asks the family."""
+    family = of_config(config)
+    if not family.takes(dataset):
+        fits = [f for f in registered() if f.takes(dataset)]
+        holds = (f'{fits[0].holds}: train them with config.model.name={" or ".join(fits[0].names())}' if fits
+                 else 'data no family of jaxgan learns')
+        raise UserError(f'config.model.name={config.model.name} {family.learns}: config.dataset={config.dataset} '
+                        f'holds {holds}')
+    family.check_data(config, dataset)
+
+
+def build(config: Config, spec: DataSpec, values: Config | None = None) -> Model:
+    """The model `config` describes on data of `spec`. values: the config whose numbers the terms and
+    optimizers take where they are not config's own (an ensemble member's traced values; see
+    jaxgan.ensemble); what to build is decided by `config` alone."""
+    return of_config(config).build(config, spec, values)
+
+
+def check_output(model: Model, wanted: str, tool: str) -> None:
+    """A one-line UserError unless `model`'s generator makes `wanted` ('samples', 'translations', 'rows'),
+    naming the tool that uses what it makes."""
+    if model.output != wanted:
+        raise UserError(f'{tool}: this run\'s model makes {model.output}, not {wanted}: use '
+                        f'{TOOLS[model.output]}')
+
+
+def step_options(config: Config, values: Config | None = None) -> dict:
+    """The config's options of core.step.make_step_fn (the EMA decay from `values`, as in build)."""
+    e = config.ema
+    decay = (step_lib.half_life_decay(config.batch_size, e.half_life_kimg * 1000, e.rampup) if e.half_life_kimg
+             else (values or config).ema.decay)
+    return dict(nonfinite=config.nonfinite, ema_decay=decay, ema_start=e.start)
+
+
+def make_train_step(model: Model, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
+    """The jitted train step of `model` with the config's step options (see core.step.make_train_step)."""
+    return step_lib.make_train_step(model.game, mesh, steps_per_dispatch=config.steps_per_dispatch,
+                                    **step_options(config))
