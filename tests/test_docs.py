@@ -171,6 +171,17 @@ def test_the_docs_are_checked():
     assert len(doc_files()) > 4
 
 
+def test_every_image_in_docs_is_shown():
+    """Each file of docs/images is linked from a page (the links themselves resolve, above)."""
+    shown = set()
+    for path in doc_files():
+        with open(path, encoding='utf-8') as f:
+            for target in LINK.findall(f.read()):
+                shown.add(os.path.normpath(os.path.join(os.path.dirname(path), target.partition('#')[0])))
+    images = os.path.join(ROOT, 'docs', 'images')
+    assert sorted(n for n in os.listdir(images) if os.path.join(images, n) not in shown) == []
+
+
 README = os.path.join(ROOT, 'README.md')
 
 
