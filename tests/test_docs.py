@@ -81,12 +81,12 @@ def runnable(module: str) -> bool:
         return False
     if spec is None:
         return False
-    if spec.submodule_search_locations is not None:
-        return runnable(f'{module}.__main__') if not module.endswith('.__main__') else True
+    if spec.submodule_search_locations is not None:  # a package runs its __main__ module
+        return importlib.util.find_spec(f'{module}.__main__') is not None
     if spec.origin is None or not spec.origin.endswith('.py'):
         return spec.origin in ('built-in', 'frozen')
     with open(spec.origin, encoding='utf-8') as f:
-        return re.search(r"__name__\s*==\s*['\"]__main__['\"]", f.read()) is not None or module.endswith('__main__')
+        return re.search(r"__name__\s*==\s*['\"]__main__['\"]", f.read()) is not None
 
 
 def slug(heading: str) -> str:
