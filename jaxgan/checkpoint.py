@@ -18,7 +18,7 @@ import jax
 import orbax.checkpoint as ocp
 from etils import epath
 
-from jaxgan import config as config_lib
+from jaxgan import config as config_lib, plugins
 from jaxgan.errors import UserError
 
 # The layout of what a checkpoint holds, written into its 'meta' item. Raised whenever a change to the
@@ -162,6 +162,7 @@ def load_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | No
             raise UserError(f'no checkpoint at step {step} in {checkpoints.directory}; there are '
                             f'{checkpoints.all_steps()}')
         meta = checkpoints.read_meta(step)
+        plugins.import_modules(meta.get('modules', ()))  # a plugin's family or architecture
         config = config_lib.completed(meta['config'])  # a run saved before a field was added: its default
         chosen = ensemble.choose_member(member, config, workdir)
         gan = ensemble.member_gan(config, DataSpec.from_json(meta['data']))

@@ -9,7 +9,8 @@ A family is a kind of game with its own generator-side use: the classic image an
 translations of images) and synthetic tables (`families.tables`: rows in the input's schema). Each is one
 module that builds its `Model` and registers a `Family`; nothing outside that module names it or its
 architectures. The built-in families are imported on first use (`BUILTIN`); a family of one's own is
-registered by importing its module, which calls `register` (docs/extending.md, "A new family").
+one module that calls `register`, imported as a plugin (`jaxgan.plugins`; docs/extending.md, "A new
+family").
 
 A `Model` gives the loop and the tools what they need without asking which family it is of:
 
@@ -31,11 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import sys
 from typing import Any, Callable, Protocol
 
 import jax
 import ml_collections
 
+from jaxgan import plugins
 from jaxgan.core import step as step_lib
 from jaxgan.core.game import Game
 from jaxgan.core.state import RunState
@@ -102,18 +105,33 @@ class Family:
 
 
 _REGISTRY: dict[str, Family] = {}
+_MODULES: dict[str, str] = {}  # family name -> the module that registered it
 
 
 def register(family: Family) -> Family:
-    """Adds `family` (replacing one of the same name: a module imported again re-registers)."""
+    """Adds `family` (replacing one of the same name: a module imported again re-registers); called by the
+    family's module, whose name checkpoints record (`modules_of`)."""
     _REGISTRY[family.name] = family
+    _MODULES[family.name] = sys._getframe(1).f_globals.get('__name__', '')
     return family
 
 
 def registered() -> tuple[Family, ...]:
+    """Every family: the built-in ones and the plugins' (jaxgan.plugins)."""
     for module in BUILTIN:
         importlib.import_module(module)
+    plugins.load()
     return tuple(_REGISTRY.values())
+
+
+def modules_of(config: Config) -> list[str]:
+    """The modules outside jaxgan that a model of `config` needs (its family's, where a plugin registered
+    it; its architecture's: jaxgan.models.modules_of): what a checkpoint records so that the tools
+    import them before rebuilding the model."""
+    from jaxgan import models
+    family = of_config(config)
+    names = [_MODULES.get(family.name, '')] + list(getattr(models, 'modules_of', lambda c: [])(config))
+    return [n for n in dict.fromkeys(names) if n and not n.startswith('jaxgan.')]
 
 
 def get(name: str) -> Family:

@@ -19,7 +19,7 @@ import jax
 import ml_collections
 from absl import logging
 
-from jaxgan import config as config_lib, data, ensemble, transfer, writers
+from jaxgan import config as config_lib, data, ensemble, family, transfer, writers
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.core import parallel
 from jaxgan.core.state import RunState
@@ -36,8 +36,9 @@ def canonical(config: ml_collections.ConfigDict) -> dict:
 
 
 def meta(config: ml_collections.ConfigDict, model: Model) -> dict:
-    """What a checkpoint of `model` carries besides the state: the config and the data's spec."""
-    return {'config': canonical(config), 'data': model.spec.to_json()}
+    """What a checkpoint of `model` carries besides the state: the config, the data's spec and the
+    plugin modules its family and architecture come from (jaxgan.plugins), which the tools import."""
+    return {'config': canonical(config), 'data': model.spec.to_json(), 'modules': family.modules_of(config)}
 
 
 def _first_line(e: Exception) -> str:
