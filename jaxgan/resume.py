@@ -82,6 +82,7 @@ def restore_or_init(checkpoints: Checkpoints, gan: Model, config: ml_collections
                 error = e
             else:
                 logging.info('resuming from the checkpoint at step %d in %s', step, checkpoints.directory)
+                note_batch_size(saved, config, step)
                 return state
         problem = f'the checkpoint at step {step} in {checkpoints.directory} cannot be read ({_first_line(error)})'
         if not config.resume_fallback:
@@ -90,6 +91,21 @@ def restore_or_init(checkpoints: Checkpoints, gan: Model, config: ml_collections
         logging.warning('%s; moved it to %s and trying the one before', problem, moved)
     logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
     return transfer.initial_state(gan, config, rep)
+
+
+def note_batch_size(saved: dict, config: ml_collections.ConfigDict, step: int) -> str | None:
+    """Says, in a warning, how the data stream continues where the batch size changed since the checkpoint:
+    the examples of step t are those at positions t * batch_size ... of the seeded order (data.Batcher), so
+    the stream jumps to the new batch size's position of the step. Returns the line."""
+    before = saved.get('batch_size')
+    if before is None or before == config.batch_size:
+        return None
+    line = (f'config.batch_size is {config.batch_size}, the checkpoint of step {step} was trained with {before}: '
+            f'training continues from step {step} in batches of {config.batch_size}; the seeded data order goes on '
+            f'from example {step * config.batch_size} of the stream, where it stopped at {step * before} (the '
+            'learning-rate schedule and the EMA count steps, not examples)')
+    logging.warning(line)
+    return line
 
 
 SAMPLE_STEP = re.compile(r'_(\d+)\.png$')  # samples/step_00000100.png, density_00000100.png, ...
