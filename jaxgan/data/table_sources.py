@@ -122,18 +122,18 @@ def _embedded(name: str) -> pd.DataFrame:
 
 
 def _check_table(df: pd.DataFrame, name: str) -> None:
-    """Columns, enough rows, and no column that holds one value only."""
+    """Columns, and enough rows."""
     if df.shape[1] == 0:
         raise UserError(f'{name} has no columns')
     if len(df) == 0:
         raise UserError(f'{name} has a header but no rows')
     if len(df) < MIN_ROWS:
-        raise UserError(f'{name} has {len(df)} rows; a GAN needs at least {MIN_ROWS}')
-    for column in df.columns:
-        if df[column].nunique(dropna=False) < 2:
-            value = df[column].iloc[0]
-            raise UserError(f'{name}: column {column!r} holds the one value {value!r} in all {len(df)} rows, '
-                            'so it carries no information: drop it from the table')
+        raise UserError(f'{name} has {counted(len(df), "row")}; a GAN needs at least {MIN_ROWS}')
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 row', '2 rows': n and the noun, plural unless n is 1."""
+    return f'{n} {noun}' if n == 1 else f'{n} {noun}s'
 
 
 def split(df: pd.DataFrame, holdout: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma
 
-from jaxgan.data.table_columns import (COLUMN_KINDS, DISCRETE, NUMERICAL, _categories, _category_order, _listing,
-                                       _missing, _numbers)
+from jaxgan.data import table_identifiers
+from jaxgan.data.table_columns import (COLUMN_KINDS, DISCRETE, MADE, NUMERICAL, _categories, _category,
+                                       _category_order, _listing, _missing, _numbers, date_format, date_numbers,
+                                       date_unit, decimals, numbers_to_dates)
 from jaxgan.data.table_sources import _is_number
 from jaxgan.errors import UserError
 
@@ -57,6 +59,11 @@ class ColumnInfo:
     variational BayesianGaussianMixture.predict_proba; `modes`: the components kept (weight > 0.005),
     the order of the mode block; `weights`: their mixture weights. Discrete columns (categorical,
     boolean): `categories` in block order (None: missing) and `counts`, their rows in the fitted data.
+    Continuous columns keep their `decimals`; datetime columns are numbers of `unit` since 1970 (a
+    numerical column) with the input's `format`. Columns made without the generator have no block:
+    a constant column's one value is its `categories`, an identifier's fresh values are described
+    by `format`, `prefix`, `suffix`, `digits`, `start`, `alphabets` and `room` (table_identifiers).
+    Fields added since the first version have defaults, so older checkpoints read as they did.
     """
 
     name: str
@@ -72,19 +79,35 @@ class ColumnInfo:
     weights: tuple[float, ...] = ()
     categories: tuple[Any, ...] = ()
     counts: tuple[int, ...] = ()
+    decimals: int | None = None  # continuous: the input's decimals (None: a float's all)
+    format: str = ''  # datetime: the input's strftime format ('': a datetime dtype); identifier: its format
+    unit: str = ''  # datetime: 'D' (days) or 's' (seconds)
+    prefix: str = ''  # identifier (table_identifiers)
+    suffix: str = ''
+    digits: int = 0
+    start: int = 0
+    alphabets: tuple[str, ...] = ()
+    room: int = 0
 
     @property
     def numerical(self) -> bool:
         return self.kind in NUMERICAL
 
     @property
+    def discrete(self) -> bool:
+        """Whether it is a one-hot block of the condition vector."""
+        return self.kind in DISCRETE
+
+    @property
     def width(self) -> int:
-        """The columns of its block in the encoded row."""
+        """The columns of its block in the encoded row (none for a constant or an identifier)."""
         if self.numerical:
             return 1 + len(self.modes) + (2 if self.missing else 0)
-        return len(self.categories)
+        return len(self.categories) if self.discrete else 0
 
     def spans(self, start: int) -> list[Span]:
+        if self.kind in MADE:
+            return []
         if not self.numerical:
             return [Span(start, len(self.categories), 'softmax')]
         out = [Span(start, 1, 'tanh'), Span(start + 1, len(self.modes), 'softmax')]
@@ -95,6 +118,12 @@ class ColumnInfo:
 
 def _fit_column(series: pd.Series, name: str, kind: str, seed: int, max_modes: int) -> ColumnInfo:
     missing = float(series.isna().mean())
+    dtype = str(series.dtype)
+    if kind == 'constant':
+        value = series.iloc[0] if len(series) else None
+        return ColumnInfo(name, kind, dtype, missing, categories=(_category(value, False),), counts=(len(series),))
+    if kind == 'identifier':
+        return ColumnInfo(name, kind, dtype, missing, **table_identifiers.fit_identifier(series))
     if kind in DISCRETE:
         values = _categories(series, name, kind)
         categories = sorted(set(values), key=_category_order)
@@ -102,10 +131,20 @@ def _fit_column(series: pd.Series, name: str, kind: str, seed: int, max_modes: i
         counts = np.bincount([index[v] for v in values], minlength=len(categories))
         return ColumnInfo(name, kind, str(series.dtype), missing, categories=tuple(categories),
                           counts=tuple(int(c) for c in counts))
-    x = _numbers(series, name, kind)
+    extra: dict[str, Any] = {}
+    if kind == 'datetime':
+        fmt = date_format(series)
+        if fmt is None:
+            raise UserError(f'column {name!r} is datetime, but its values are no dates of one format')
+        extra = {'format': fmt, 'unit': date_unit(fmt, series)}
+        x = date_numbers(series, fmt, extra['unit'], name)
+    else:
+        x = _numbers(series, name, kind)
     x = x[~np.isnan(x)]
     if not len(x):
         raise UserError(f'column {name!r} is {kind}, but every one of its values is missing')
+    if kind == 'continuous':
+        extra = {'decimals': decimals(x)}
     from sklearn.exceptions import ConvergenceWarning  # here: importing sklearn takes a second
     from sklearn.mixture import BayesianGaussianMixture
     bgm = BayesianGaussianMixture(n_components=min(max_modes, len(x)),
@@ -116,10 +155,10 @@ def _fit_column(series: pd.Series, name: str, kind: str, seed: int, max_modes: i
         warnings.simplefilter('ignore', ConvergenceWarning)  # as rdt: a mixture short of converging is used
         bgm.fit(x.reshape(-1, 1))
     modes = np.flatnonzero(bgm.weights_ > WEIGHT_THRESHOLD)
-    return ColumnInfo(name, kind, str(series.dtype), missing, float(x.min()), float(x.max()),
+    return ColumnInfo(name, kind, dtype, missing, float(x.min()), float(x.max()),
                       means=_floats(bgm.means_.ravel()), stds=_floats(np.sqrt(bgm.covariances_.ravel())),
                       offsets=_floats(_log_offsets(bgm)), modes=tuple(int(k) for k in modes),
-                      weights=_floats(bgm.weights_[modes]))
+                      weights=_floats(bgm.weights_[modes]), **extra)
 
 
 def _floats(x: np.ndarray) -> tuple[float, ...]:
@@ -191,11 +230,17 @@ def _decode_numerical(info: ColumnInfo, block: np.ndarray) -> pd.Series:
     mode = block[:, 1:1 + k].argmax(1)
     means, stds = np.asarray(info.means)[list(info.modes)], np.asarray(info.stds)[list(info.modes)]
     x = np.clip(block[:, 0].astype(np.float64), -1, 1) * STD_MULTIPLIER * stds[mode] + means[mode]
-    if info.kind == 'integer':
+    if info.kind in ('integer', 'datetime'):
         x = np.round(x)
+    elif info.decimals is not None:
+        x = np.round(x, info.decimals)  # the input's precision: 71.9 stays 71.9, not 71.93718290367
     x = np.clip(x, info.minimum, info.maximum)
     if info.missing:
         x[block[:, 1 + k:3 + k].argmax(1) == 1] = np.nan
+    if info.kind == 'datetime':
+        dates = numbers_to_dates(x, info.format, info.unit).rename(info.name)
+        dtype = _input_dtype(info.dtype)  # text dates in the input's string dtype
+        return dates.astype(dtype) if isinstance(dtype, pd.StringDtype) else dates
     if info.kind == 'continuous':
         return pd.Series(x, name=info.name, dtype=np.float64)
     return pd.Series(x, name=info.name).astype('Int64' if info.missing else np.int64)
@@ -209,6 +254,8 @@ def _decode_discrete(info: ColumnInfo, block: np.ndarray) -> pd.Series:
     series = pd.Series(values[block.argmax(1)], name=info.name, dtype=object)
     present = [c for c in info.categories if c is not None]
     has_missing = len(present) < len(info.categories)
+    if not present:  # a constant column with every value missing
+        return series.astype(np.float64) if info.dtype.startswith(('float', 'int')) else series
     if all(isinstance(c, bool) for c in present):
         return series.astype('boolean' if has_missing else bool)
     if all(isinstance(c, int) for c in present):
@@ -217,6 +264,17 @@ def _decode_discrete(info: ColumnInfo, block: np.ndarray) -> pd.Series:
         return series.astype(np.float64)
     dtype = _input_dtype(info.dtype)
     return series.astype(dtype) if dtype is not None else series
+
+
+def _decode_identifier(info: ColumnInfo, n: int) -> pd.Series:
+    fields = {field: getattr(info, field) for field in ('format', 'prefix', 'suffix', 'digits', 'start', 'alphabets',
+                                                         'room')}
+    values = table_identifiers.fresh(info.name, fields, n)
+    if info.format == 'integer':
+        return pd.Series(values, name=info.name, dtype=np.int64)
+    dtype = _input_dtype(info.dtype)
+    series = pd.Series(values, name=info.name, dtype=object)
+    return series.astype(dtype) if isinstance(dtype, pd.StringDtype) else series
 
 
 def _input_dtype(name: str) -> Any:
@@ -236,9 +294,11 @@ class TableTransform:
     columns: tuple[ColumnInfo, ...]
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, kinds: Mapping[str, str], *, seed: int, max_modes: int = 10) -> 'TableTransform':
+    def fit(cls, df: pd.DataFrame, kinds: Mapping[str, str], *, seed: int, max_modes: int = 10,
+            keys: pd.DataFrame | None = None) -> 'TableTransform':
         """Fitted on the rows of `df`, a column per entry of `kinds` (in the table's order); the
-        mixtures are fitted with random_state=seed."""
+        mixtures are fitted with random_state=seed; identifiers' formats on the rows of `keys` (default
+        df): all the real rows, so that no fresh key equals a real one."""
         if max_modes < 1:
             raise UserError(f'config.table.max_modes={max_modes} must be >= 1')
         unknown = [name for name in kinds if name not in df.columns]
@@ -247,7 +307,9 @@ class TableTransform:
         for name, kind in kinds.items():
             if kind not in COLUMN_KINDS:
                 raise UserError(f'column {name!r} has kind {kind!r}; expected one of {", ".join(COLUMN_KINDS)}')
-        return cls(tuple(_fit_column(df[name], name, kinds[name], seed, max_modes)
+        keys = df if keys is None else keys
+        return cls(tuple(_fit_column((keys if kinds[name] == 'identifier' else df)[name], name, kinds[name], seed,
+                                     max_modes)
                          for name in df.columns if name in kinds))
 
     @functools.cached_property
@@ -268,7 +330,7 @@ class TableTransform:
         """The discrete columns' blocks, in order, and their places in the condition vector."""
         out, start, cond_start = [], 0, 0
         for info in self.columns:
-            if not info.numerical:
+            if info.discrete:
                 out.append(CondSpan(start, info.width, cond_start))
                 cond_start += info.width
             start += info.width
@@ -280,7 +342,7 @@ class TableTransform:
 
     @functools.cached_property
     def _discrete(self) -> dict[str, tuple[ColumnInfo, CondSpan]]:
-        discrete = [info for info in self.columns if not info.numerical]
+        discrete = [info for info in self.columns if info.discrete]
         return {info.name: (info, span) for info, span in zip(discrete, self.cond_spans)}
 
     def transform(self, df: pd.DataFrame, seed: int) -> np.ndarray:
@@ -291,8 +353,11 @@ class TableTransform:
             if info.name not in df.columns:
                 raise UserError(f'the table has no column {info.name!r}, which the transform was fitted on')
             series = df[info.name]
+            if info.kind in MADE:
+                continue  # made without the generator
             if info.numerical:
-                x = _numbers(series, info.name, info.kind)
+                x = (date_numbers(series, info.format, info.unit, info.name) if info.kind == 'datetime'
+                     else _numbers(series, info.name, info.kind))
                 if not info.missing and np.isnan(x).any():
                     raise UserError(f'column {info.name!r}, row {np.flatnonzero(np.isnan(x))[0] + 1}: a missing '
                                     'value, where the rows the transform was fitted on had none')
@@ -304,9 +369,11 @@ class TableTransform:
     def inverse(self, x: np.ndarray, seed: int) -> pd.DataFrame:
         """Encoded rows [n, dim], or the generator's activated outputs (tanh values, softmax
         probabilities: one-hot blocks are read by their argmax), as rows in the input's schema: its
-        column names and order; continuous float64, integer int64, boolean bool, categorical the
-        input's values ('Int64' and 'boolean' where the column has missing values). The inverse is
-        deterministic, as rdt's: `seed` draws nothing, and is taken for the interface's symmetry."""
+        column names and order; continuous float64 with the input's decimals, integer int64, boolean
+        bool, categorical the input's values ('Int64' and 'boolean' where the column has missing
+        values), datetime in the input's format, a constant its value, an identifier fresh keys (the
+        i-th row the i-th: table_identifiers). The inverse is deterministic, as rdt's: `seed` draws
+        nothing, and is taken for the interface's symmetry."""
         del seed
         x = np.asarray(x, np.float32)
         if x.ndim != 2 or x.shape[1] != self.dim:
@@ -314,9 +381,14 @@ class TableTransform:
         out, start = {}, 0
         for info in self.columns:
             block = x[:, start:start + info.width]
-            out[info.name] = (_decode_numerical if info.numerical else _decode_discrete)(info, block)
+            if info.kind == 'identifier':
+                out[info.name] = _decode_identifier(info, len(x))
+            elif info.kind == 'constant':
+                out[info.name] = _decode_discrete(info, np.ones((len(x), 1), np.float32))
+            else:
+                out[info.name] = (_decode_numerical if info.numerical else _decode_discrete)(info, block)
             start += info.width
-        return pd.DataFrame(out)
+        return pd.DataFrame(out, index=pd.RangeIndex(len(x)))
 
     def to_json(self) -> str:
         return json.dumps({'columns': [dataclasses.asdict(c) for c in self.columns]}, allow_nan=False)
@@ -369,7 +441,7 @@ class TableTransform:
         if column is not None:
             out[:, self.condition(column, value)] = 1
         elif self.cond_spans:
-            discrete = [info for info in self.columns if not info.numerical]
+            discrete = [info for info in self.columns if info.discrete]
             table = _CategoryTable.of(self.cond_spans, [np.asarray(info.counts, np.float64) for info in discrete])
             columns = rng.integers(len(self.cond_spans), size=n)
             out[np.arange(n), table.draw(columns, rng.random(n))] = 1

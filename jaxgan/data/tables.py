@@ -59,18 +59,22 @@ from typing import ClassVar, Sequence
 
 import ml_collections
 import numpy as np
+from absl import logging
 import pandas as pd
 
 from jaxgan.data.spec import DataSpec
-from jaxgan.data.table_columns import COLUMN_KINDS, DISCRETE, NUMERICAL, infer_kinds
-from jaxgan.data.table_sources import KINDS, MIN_ROWS, TABLES, canonical, is_table, read_table, split
+from jaxgan.data.table_columns import COLUMN_KINDS, DISCRETE, MADE, NUMERICAL, OVERRIDES, infer_kinds, is_identifier
+from jaxgan.data.table_sources import KINDS, MIN_ROWS, TABLES, canonical, counted, is_table, read_table, split
 from jaxgan.data.table_transform import (CondSpan, ColumnInfo, Span, TableTransform, _CategoryTable, _MASK64,
                                          mode_probabilities)
 from jaxgan.errors import UserError
 
-__all__ = ['COLUMN_KINDS', 'DISCRETE', 'KINDS', 'MIN_ROWS', 'NUMERICAL', 'TABLES', 'ColumnInfo', 'CondSpan', 'Span',
-           'TableDataset', 'TableTransform', 'canonical', 'infer_kinds', 'is_table', 'load', 'mode_probabilities',
+__all__ = ['COLUMN_KINDS', 'DISCRETE', 'IDENTIFIER_POLICIES', 'KINDS', 'MADE', 'MIN_ROWS', 'NUMERICAL', 'TABLES',
+           'ColumnInfo', 'CondSpan', 'Span', 'TableDataset', 'TableTransform', 'canonical', 'counted',
+           'identifier_policy', 'infer_kinds', 'is_identifier', 'is_table', 'load', 'mode_probabilities',
            'read_table', 'split', 'uniforms']
+
+IDENTIFIER_POLICIES = ('generate', 'drop', 'refuse')  # config.table.on_identifier
 
 SAMPLER_STREAM = 0x7b5  # keeps the seed's uses apart: training-by-sampling's draws
 
@@ -171,21 +175,55 @@ class TableDataset:
 
 def _overrides(table: ml_collections.ConfigDict) -> dict[str, list[str]]:
     """config.table.<kind> (comma-separated column names) as kind -> names."""
-    return {kind: [n.strip() for n in str(table.get(kind, '') or '').split(',') if n.strip()] for kind in COLUMN_KINDS}
+    return {kind: [n.strip() for n in str(table.get(kind, '') or '').split(',') if n.strip()] for kind in OVERRIDES}
+
+
+def identifier_policy(kinds: dict[str, str], policy: str, name: str) -> dict[str, str]:
+    """The kinds after config.table.on_identifier: 'generate' keeps the identifier columns (fresh keys in
+    the synthetic rows), 'drop' leaves them out of the model and its rows, 'refuse' is a UserError that
+    names them and the options. Each choice is logged with the columns."""
+    keys = [column for column, kind in kinds.items() if kind == 'identifier']
+    if policy not in IDENTIFIER_POLICIES:
+        raise UserError(f'config.table.on_identifier={policy!r} must be one of {", ".join(IDENTIFIER_POLICIES)}')
+    if not keys:
+        return kinds
+    listed = ', '.join(map(repr, keys))
+    noun = 'column' if len(keys) == 1 else 'columns'
+    if policy == 'refuse':
+        raise UserError(f'{name}: {noun} {listed} look{"s" if len(keys) == 1 else ""} like identifiers (a distinct '
+                        'value in every row), which a generator would copy into the synthetic rows: set '
+                        'config.table.on_identifier=generate (fresh values in their format) or drop (leave them out), '
+                        'or declare them config.table.categorical or .integer')
+    if policy == 'drop':
+        logging.info('identifier %s %s (a distinct value in every row) dropped: config.table.on_identifier=drop',
+                     noun, listed)
+        return {column: kind for column, kind in kinds.items() if kind != 'identifier'}
+    logging.info('identifier %s %s (a distinct value in every row): synthetic rows get fresh values in their format, '
+                 'never a real one (config.table.on_identifier=drop leaves them out)', noun, listed)
+    return kinds
 
 
 def load(config: ml_collections.ConfigDict) -> TableDataset:
     """Reads config.dataset, holds out config.table.holdout of its rows (chosen with config.seed), fits
-    the transform on the rest (config.table.max_modes modes at most per number) and encodes them."""
+    the transform on the rest (config.table.max_modes modes at most per number; the identifiers' formats
+    on all the rows, so that no fresh key is a holdout key either) and encodes them. Identifier columns
+    follow config.table.on_identifier (`identifier_policy`); dates and constants are logged."""
     name = canonical(config.dataset)
     t = config.table
     df = read_table(name)
-    kinds = infer_kinds(df, _overrides(t))
+    kinds = identifier_policy(infer_kinds(df, _overrides(t)), t.get('on_identifier', 'generate'), name)
+    for kind in ('datetime', 'constant'):
+        found = [column for column, k in kinds.items() if k == kind]
+        if found:
+            logging.info('%s %s: %s', kind, 'column' if len(found) == 1 else 'columns', ', '.join(map(repr, found)))
+    if all(kind in MADE for kind in kinds.values()):
+        raise UserError(f'{name}: every column is constant or an identifier ({", ".join(kinds)}): there is nothing '
+                        'for a generator to learn')
     train, holdout = split(df, t.holdout, config.seed)
     if len(train) < MIN_ROWS:
-        raise UserError(f'{name}: {len(train)} training rows after holding out {len(holdout)} '
+        raise UserError(f'{name}: {counted(len(train), "training row")} after holding out {len(holdout)} '
                         f'(config.table.holdout={t.holdout}); a GAN needs at least {MIN_ROWS}')
-    transform = TableTransform.fit(train, kinds, seed=config.seed, max_modes=t.max_modes)
+    transform = TableTransform.fit(train, kinds, seed=config.seed, max_modes=t.max_modes, keys=df)
     rows = transform.transform(train, seed=config.seed)
     spec = DataSpec('table', (transform.dim,), len(train), name, table=transform.to_json())
     return TableDataset(spec, transform, train, holdout, rows)
