@@ -8,8 +8,8 @@ column kinds, the mode-specific normalisation and the training-by-sampling batch
     table:breast_cancer scikit-learn's Wisconsin breast cancer: 30 measurements and 'diagnosis',
                         'malignant' or 'benign' (569 rows)
 
-`load` reads the table, works out each column's kind (`infer_kinds`: continuous, integer, categorical or
-boolean; config.table.categorical and the like override it), keeps config.table.holdout of the rows
+`load` reads the table, works out each column's kind (`infer_kinds`: continuous, integer, categorical,
+boolean, datetime, identifier or constant; config.table.categorical and the like override it), keeps config.table.holdout of the rows
 apart (`split`), fits a `TableTransform` on the rest and encodes them. The fitted transform is plain
 numbers, saved with the run as JSON in the DataSpec (spec.table), so a checkpoint alone turns the
 generator's rows back into the input's schema (`TableTransform.inverse`).
@@ -32,6 +32,11 @@ ClusterBasedNormalizer for numbers:
     column with missing values has a two-way block more (present, missing), and its missing rows are
     encoded with alpha 0 and a mode drawn by the mixture's weights; a discrete column has a missing
     category (None, JSON null), which inverts to NaN or None.
+  - beyond ctgan: a datetime column is a number (days, or seconds, since 1970) encoded as a continuous
+    one and written back in its input format; a continuous column is rounded to the decimals of its
+    input (71.9 stays 71.9); a constant column has no block and is written as its value; an identifier
+    (a key, distinct in every row) has no block and is written as fresh keys in its format, never a
+    real one (table_identifiers), or left out or refused by config.table.on_identifier.
 Spans (`Span`) list the blocks in output order with their activation: tanh for an alpha, softmax for a
 one-hot block, as ctgan's SpanInfo. The condition vector holds the categories of the discrete columns
 (`CondSpan`), not the modes or the missing blocks of numbers (ctgan conditions on discrete columns only).
