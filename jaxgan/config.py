@@ -24,7 +24,7 @@ from jaxgan.errors import UserError
 STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop', 'data.limit', 'data.flip', 'data.jitter',
                      'data.direction',
                      'table.holdout', 'table.categorical', 'table.integer', 'table.continuous', 'table.boolean',
-                     'table.max_modes')
+                     'table.max_modes', 'table.identifier', 'table.on_identifier')
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -183,6 +183,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.table.integer = ''  # comma-separated columns read as integers
     c.table.continuous = ''  # comma-separated columns read as continuous
     c.table.boolean = ''  # comma-separated columns read as booleans
+    c.table.identifier = ''  # comma-separated columns read as identifiers (keys; a distinct value per row is found alone)
+    c.table.on_identifier = 'generate'  # identifier columns: generate (fresh values in their format, never a real one) | drop | refuse
     c.table.max_modes = 10  # most Gaussian-mixture modes per continuous column (CTGAN's 10)
     c.table.tau = 0.2  # the Gumbel-softmax temperature of G's one-hot outputs (CTGAN's 0.2)
     c.table.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
@@ -436,6 +438,8 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(0.0 <= t.holdout < 1.0, f'config.table.holdout={t.holdout} must be in [0, 1)')
     _positive(config, 'table.max_modes')
     _check(t.tau > 0, f'config.table.tau={t.tau} must be positive')
+    _check(t.on_identifier in ('generate', 'drop', 'refuse'),
+           f'config.table.on_identifier={t.on_identifier!r} must be generate, drop or refuse')
     _check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
     _check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
     for opt in ('g_optimizer', 'd_optimizer'):

@@ -574,7 +574,10 @@ def holdout_dataset(config: ml_collections.ConfigDict, dataset: data.Dataset,
 
 def _vector_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], dataset: data.Dataset, *,
                       num_samples: int, reference_size: int, keep: int, holdout: str) -> Evaluator:
-    """Vectors and tables: no feature network, only nearest, in the data's own units."""
+    """Vectors: no feature network, only nearest, in the data's own units (tables: --metrics=table)."""
+    if dataset.spec.kind == 'table':
+        raise UserError(f'--metrics={",".join(metrics)}: config.dataset={config.dataset} is a table: use --metrics=table '
+                        '(fidelity, associations, efficacy with --target, privacy)')
     others = [m for m in metrics if m != 'nearest']
     if others:
         raise UserError(f'--metrics={others[0]} needs images; config.dataset={config.dataset} gives vectors of '

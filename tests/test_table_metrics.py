@@ -144,6 +144,42 @@ def test_privacy_of_copies_and_of_fresh_draws():
     assert fresh['closer_than_holdout_p5'] < 0.15
 
 
+def test_real_identifiers_and_near_copies_are_counted_as_leaks():
+    """A key copied from the training rows is a leak even where the rest of the row is fresh; a fresh
+    key does not hide a copied row; a key learned as a category (runs from before keys were recognised)
+    is found by its values."""
+    kinds = {'id': 'identifier', **{k: v for k, v in LEARNABLE.items() if k != 'label'}}
+    train, holdout = _learnable(200, 30), _learnable(100, 31)
+    train.insert(0, 'id', [f'P{i:04d}' for i in range(200)])
+    holdout.insert(0, 'id', [f'P{i:04d}' for i in range(200, 300)])
+    real_keys = _learnable(100, 32)
+    real_keys.insert(0, 'id', train['id'].to_numpy()[:50].tolist() + holdout['id'].to_numpy()[:50].tolist())
+    out = table.privacy(train, real_keys, holdout, kinds, seed=0)
+    assert out['identifier_leaks'] == 1.0 and out['leaked_rows'] == 1.0 and out['identifiers'] == ['id']
+    assert out['exact_copies'] == 0.0 and out['near_copies'] < 0.05
+    copied = train.iloc[:100].copy()
+    copied['id'] = [f'P{i:04d}' for i in range(5000, 5100)]
+    out = table.privacy(train, copied, holdout, kinds, seed=0)
+    assert out['identifier_leaks'] == 0.0 and out['exact_copies'] == 1.0 and out['leaked_rows'] == 1.0
+    nudged = copied.assign(amount=copied['amount'] * (1 + 1e-4))
+    out = table.privacy(train, nudged, holdout, kinds, seed=0)
+    assert out['exact_copies'] == 0.0 and out['near_copies'] == 1.0 and out['leaked_rows'] == 1.0
+    as_category = table.report(train, real_keys, holdout, {**kinds, 'id': 'categorical'}, target=None, seed=0)
+    assert as_category['summary']['identifier_leaks'] == 1.0 and as_category['privacy']['identifiers'] == ['id']
+    fresh = copied.assign(**{c: _learnable(100, 33)[c].to_numpy() for c in LEARNABLE if c != 'label'})
+    out = table.privacy(train, fresh, holdout, kinds, seed=0)
+    assert out['identifier_leaks'] == 0.0 and out['exact_copies'] == 0.0 and out['leaked_rows'] < 0.05
+
+
+def test_dates_are_compared_as_days():
+    days = pd.Series(pd.date_range('2020-01-01', periods=100, freq='D'))
+    real = pd.DataFrame({'day': days.dt.strftime('%d/%m/%Y')})
+    later = pd.DataFrame({'day': (days + pd.Timedelta(50, 'D')).dt.strftime('%d/%m/%Y')})
+    assert table.column_fidelity(real, real, {'day': 'datetime'})['day']['value'] == 0.0
+    assert table.column_fidelity(real, later, {'day': 'datetime'})['day']['value'] == pytest.approx(0.5)
+    assert table.column_fidelity(real, pd.DataFrame({'day': days}), {'day': 'datetime'})['day']['value'] == 0.0
+
+
 def test_missing_values_are_counted_and_do_not_crash():
     train, synthetic, holdout = _table(300, 15), _table(300, 16), _table(200, 17)
     for df, share in ((train, 0.1), (synthetic, 0.3), (holdout, 0.1)):
@@ -167,7 +203,8 @@ def test_report_is_json_with_a_summary():
     out = table.report(train, _learnable(200, 20), holdout, kinds, target='label', seed=0)
     assert set(out) == {'rows', 'fidelity', 'associations', 'efficacy', 'privacy', 'summary'}
     summary = out['summary']
-    assert set(summary) == {'fidelity', 'association_difference', 'efficacy_ratio', 'dcr_ratio', 'exact_copies'}
+    assert set(summary) == {'fidelity', 'association_difference', 'efficacy_ratio', 'dcr_ratio', 'exact_copies',
+                            'near_copies', 'identifier_leaks', 'leaked_rows'}
     assert summary['fidelity'] > 0.85 and summary['association_difference'] < 0.15 and summary['efficacy_ratio'] > 0.9
     assert json.loads(json.dumps(out, allow_nan=False)) == out
     assert 'efficacy_ratio' not in table.report(train, train, holdout, kinds, target=None, seed=0)['summary']

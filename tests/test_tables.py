@@ -127,8 +127,8 @@ def test_kinds_are_inferred_from_the_values():
         'text_flag': ['TRUE', 'false'] * 10,
         'word': ['a', 'b', 'c', 'd'] * 5,
         'small_ints': [1, 2] * 10,
-        'integral_floats': np.arange(20, dtype=float),
-        'ints': np.arange(20),
+        'integral_floats': np.arange(20, dtype=float) * 2,  # distinct, but no key: neither named one nor 0..n-1
+        'ints': np.arange(20) * 3,
         'reals': np.linspace(0, 1, 20),
         'zero_one': [0, 1] * 10,
     })
@@ -371,8 +371,9 @@ LINES = [f'{i},{i % 3},{i * 1.5}\n' for i in range(12)]
     ('a,b,c\n' + ''.join(LINES[:3]) + '1,2,3,4\n' + ''.join(LINES[3:]),
      r'line 5: 4 fields where the header \(line 1\) names 3'),
     ('a,b,c\n' + ''.join(LINES) + '7,8\n', r'line 14: 2 fields'),
-    ('a,b,c\n' + ''.join(f'{i},same,{i}\n' for i in range(12)), r"column 'b' holds the one value 'same'.*drop it"),
     ('a,b,c\n' + ''.join(LINES[:4]), 'has 4 rows; a GAN needs at least 10'),
+    ('a,b,c\n' + LINES[0], 'has 1 row; a GAN needs at least 10'),
+    ('a,b\n' + ''.join(f'{i},same\n' for i in range(12)), r'every column is constant or an identifier \(a, b\)'),
 ])
 def test_bad_csv_files_are_named_with_the_problem(tmp_path, text, message):
     dataset = write_csv(tmp_path / 'bad.csv', text)
@@ -404,3 +405,141 @@ def test_bad_datasets_and_settings_are_named(tmp_path, dataset, table, message):
     write_csv(tmp_path / 't.csv', 'a,b\n' + ''.join(f'{i},{i % 2}\n' for i in range(11)))
     with pytest.raises(UserError, match=message.format(tmp=tmp_path)):
         tables.load(table_config(dataset.format(tmp=tmp_path), **table))
+
+
+# --- identifiers, dates, constants, precision ---------------------------------------------------------
+
+
+def test_identifiers_are_distinct_keys_by_the_rule():
+    n = 20
+    rng = np.random.default_rng(0)
+    assert tables.is_identifier(pd.Series([f'P{i:06d}' for i in range(n)]), 'patient')
+    assert tables.is_identifier(pd.Series(rng.permutation(n) + 1), 'row')  # 1..n in any order
+    for name in ('patient_id', 'PatientID', 'orderId', 'key', 'record-key'):
+        assert tables.is_identifier(pd.Series(rng.permutation(1000)[:n] * 7), name), name
+    assert not tables.is_identifier(pd.Series(rng.permutation(1000)[:n] * 7), 'count')  # distinct numbers, no key
+    assert not tables.is_identifier(pd.Series(rng.normal(size=n)), 'reading_id')  # measurements
+    assert not tables.is_identifier(pd.Series(['a'] * 2 + [f'b{i}' for i in range(n - 2)]), 'name')  # a repeat
+    assert not tables.is_identifier(pd.Series([None] + [f'b{i}' for i in range(n - 1)]), 'name')  # a missing one
+    df = pd.DataFrame({'code': [f'c{i}' for i in range(n)], 'value': rng.normal(size=n)})
+    assert tables.infer_kinds(df, {})['code'] == 'identifier'
+    assert tables.infer_kinds(df, {'categorical': ['code']})['code'] == 'categorical'
+    assert tables.infer_kinds(pd.DataFrame({'visit': [1, 2] * 10, 'v': range(0, 40, 2)}),
+                              {'identifier': ['visit']})['visit'] == 'identifier'
+
+
+def _keyed(n=60, seed=0):
+    """Keys of each format beside a number: numbered text, integers, UUIDs, and names of any length."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        'patient_id': [f'P{i:06d}' for i in rng.permutation(np.arange(100, 100 + n))],
+        'record': rng.permutation(n) + 1,
+        'uuid': [f'{rng.integers(2 ** 63):016x}-{rng.integers(2 ** 31):08x}' for _ in range(n)],
+        'name': [f'{"x" * (i % 5)}name{i}z' for i in range(n)],
+        'weight': np.round(rng.normal(70, 10, n), 1),
+    })
+
+
+def test_identifier_columns_come_out_fresh_unique_and_in_their_format(tmp_path):
+    import re
+    df = _keyed()
+    df.to_csv(tmp_path / 'keys.csv', index=False)
+    dataset = tables.load(table_config(f'csv:{tmp_path}/keys.csv', holdout=0.25))
+    kinds = {c.name: (c.kind, c.format) for c in dataset.transform.columns}
+    assert kinds == {'patient_id': ('identifier', 'numbered'), 'record': ('identifier', 'integer'),
+                     'uuid': ('identifier', 'template'), 'name': ('identifier', 'marked'), 'weight': ('continuous', '')}
+    assert dataset.transform.dim == dataset.transform.columns[-1].width  # no block for a key
+    assert not any(str(v) in dataset.spec.table for v in df['patient_id'])  # the checkpoint holds no real key
+    out = dataset.transform.inverse(np.tile(dataset.rows, (4, 1)), seed=0)  # 180 rows: more than the table's
+    for column in ('patient_id', 'record', 'uuid', 'name'):
+        assert out[column].is_unique and not set(out[column]) & set(df[column]), column  # holdout keys too
+    assert all(re.fullmatch(r'P\d{6}', v) for v in out['patient_id'])
+    assert out['record'].dtype == np.int64 and out['record'].min() == len(df) + 1
+    assert all(re.fullmatch(r'[0-9a-f]{16}-[0-9a-f]{8}', v) for v in out['uuid'])
+    assert list(out.columns) == list(df.columns)
+
+
+def test_identifiers_can_be_dropped_or_refused(tmp_path):
+    _keyed().to_csv(tmp_path / 'keys.csv', index=False)
+    dataset = f'csv:{tmp_path}/keys.csv'
+    dropped = tables.load(table_config(dataset, on_identifier='drop'))
+    assert [c.name for c in dropped.transform.columns] == ['weight']
+    assert list(dropped.transform.inverse(dropped.rows, seed=0).columns) == ['weight']
+    with pytest.raises(UserError, match=r"columns 'patient_id', 'record', 'uuid', 'name' look like identifiers .*"
+                                        r"on_identifier=generate .* or drop") as error:
+        tables.load(table_config(dataset, on_identifier='refuse'))
+    assert '\n' not in str(error.value)
+    with pytest.raises(UserError, match="config.table.on_identifier='keep' must be one of generate, drop, refuse"):
+        tables.load(table_config(dataset, on_identifier='keep'))
+
+
+def _random_activations(transform, n, seed=0):
+    """Rows as a generator could write them: any tanh value, any one-hot choice."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, transform.dim), np.float32)
+    for span in transform.spans:
+        if span.activation == 'tanh':
+            x[:, span.start] = rng.uniform(-1, 1, n)
+        else:
+            x[np.arange(n), span.start + rng.integers(span.size, size=n)] = 1
+    return x
+
+
+def test_dates_round_trip_in_their_format_and_come_out_in_their_range(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 40
+    days = pd.Timestamp('2019-03-01') + pd.to_timedelta(rng.integers(0, 900, n), 'D')
+    seconds = pd.Timestamp('2021-05-01') + pd.to_timedelta(rng.integers(0, 10 ** 7, n), 's')
+    df = pd.DataFrame({'visit': days.strftime('%d/%m/%Y'), 'stamp': seconds.strftime('%Y-%m-%d %H:%M:%S'),
+                       'when': days, 'x': rng.normal(size=n)})
+    df.to_parquet(tmp_path / 'dates.parquet')
+    dataset = tables.load(table_config(f'parquet:{tmp_path}/dates.parquet', holdout=0.0))
+    columns = {c.name: c for c in dataset.transform.columns}
+    assert [(columns[c].kind, columns[c].format, columns[c].unit) for c in ('visit', 'stamp', 'when')] == [
+        ('datetime', '%d/%m/%Y', 'D'), ('datetime', '%Y-%m-%d %H:%M:%S', 's'), ('datetime', '', 'D')]
+    back = dataset.transform.inverse(dataset.rows, seed=0)
+    assert (back['visit'] == df['visit']).mean() > 0.9  # days survive the float32 alpha; a far outlier is clipped
+    assert back['when'].dtype.kind == 'M' and (back['when'] == df['when']).mean() > 0.9
+    error = (pd.to_datetime(back['stamp']) - seconds.to_series(index=back.index)).abs()
+    assert error.median() < pd.Timedelta(1, 'min')
+    synthetic = dataset.transform.inverse(_random_activations(dataset.transform, 500), seed=0)
+    visits = pd.to_datetime(synthetic['visit'], format='%d/%m/%Y')  # every value in the format
+    assert visits.min() >= days.min() and visits.max() <= days.max() and visits.nunique() > 50
+    assert pd.to_datetime(synthetic['stamp'], format='%Y-%m-%d %H:%M:%S').between(seconds.min(), seconds.max()).all()
+
+
+def test_a_constant_column_is_kept_with_its_value_and_type(tmp_path):
+    text = 'site,version,ratio,blank,x\n' + ''.join(f'north,3,0.5,,{i * 1.7 % 5:.2f}\n' for i in range(15))
+    dataset = tables.load(table_config(write_csv(tmp_path / 'c.csv', text), holdout=0.0))
+    assert [c.kind for c in dataset.transform.columns] == ['constant'] * 4 + ['continuous']
+    out = dataset.transform.inverse(_random_activations(dataset.transform, 8), seed=0)
+    assert list(out.columns) == ['site', 'version', 'ratio', 'blank', 'x']
+    assert (out['site'] == 'north').all() and out['version'].dtype == np.int64 and (out['version'] == 3).all()
+    assert (out['ratio'] == 0.5).all() and out['blank'].isna().all()
+    assert out.to_csv(index=False).splitlines()[1].startswith('north,3,0.5,,')
+
+
+def test_each_continuous_column_keeps_its_decimals():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({'weight': np.round(rng.normal(70, 10, 80), 1), 'dose': np.round(rng.gamma(2, 1, 80), 3),
+                       'raw': rng.normal(size=80), 'count': rng.integers(0, 500, 80) * 3})
+    transform, _ = fitted(df)
+    assert [c.decimals for c in transform.columns] == [1, 3, None, None]
+    out = transform.inverse(_random_activations(transform, 300), seed=0)
+    for line in out.to_csv(index=False).splitlines()[1:]:
+        weight, dose, _, count = line.split(',')
+        assert len(weight.partition('.')[2]) <= 1 and len(dose.partition('.')[2]) <= 3 and '.' not in count
+    assert out['raw'].round(6).nunique() > 200  # no decimals imposed where the input has a float's all
+
+
+def test_transforms_of_older_checkpoints_read_as_before(mixed):
+    """A transform saved before the fields for keys, dates and decimals: the same, at full precision."""
+    _, transform, rows = mixed
+    saved = json.loads(transform.to_json())
+    for column in saved['columns']:
+        for field in ('decimals', 'format', 'unit', 'prefix', 'suffix', 'digits', 'start', 'alphabets', 'room'):
+            del column[field]
+    old = tables.TableTransform.from_json(json.dumps(saved))
+    assert old.dim == transform.dim and old.cond_spans == transform.cond_spans
+    pd.testing.assert_frame_equal(old.inverse(rows, seed=0)[['count', 'colour']],
+                                  transform.inverse(rows, seed=0)[['count', 'colour']])

@@ -209,3 +209,37 @@ def test_ctgan_refuses_what_it_cannot_train(tmp_path, overrides, message):
     with pytest.raises(UserError, match=message.replace('[', r'\[').replace(')', r'\)')):
         train.train(config, str(tmp_path / 'run'))
     assert not (tmp_path / 'run').exists()
+
+
+def test_a_tiny_ctgan_on_a_table_with_keys_dates_and_a_constant_writes_fresh_rows(tmp_path):
+    """Keys come out fresh and distinct, dates in their format and range, the constant as it was, a
+    1-decimal column with 1 decimal; the run's report counts no real key."""
+    import re
+    from jaxgan import evaluation
+    from jaxgan.errors import UserError
+    from jaxgan.metrics import table
+    rng = np.random.default_rng(0)
+    n = 60
+    visits = pd.Timestamp('2020-01-01') + pd.to_timedelta(rng.integers(0, 700, n), 'D')
+    pd.DataFrame({'patient_id': [f'P{i:06d}' for i in rng.permutation(np.arange(100, 100 + n))],
+                  'visit': visits.strftime('%Y-%m-%d'), 'site': 'north', 'weight': np.round(rng.normal(70, 10, n), 1),
+                  'smoker': rng.choice(['yes', 'no'], n)}).to_csv(tmp_path / 'patients.csv', index=False)
+    config = tiny_ctgan(tmp_path, dataset=f'csv:{tmp_path}/patients.csv', num_steps=2, holdout=0.2)
+    trained = train.train(config, str(tmp_path / 'run'))
+    state = trained.state
+    rows = trained.gan.sample(state.ema['G'], state.model_state['G'], 100, seed=0, batch_size=80)
+    real = tables.read_table(config.dataset)
+    assert list(rows.columns) == list(real.columns) and rows['patient_id'].is_unique
+    assert not set(rows['patient_id']) & set(real['patient_id'])
+    assert all(re.fullmatch(r'P\d{6}', v) for v in rows['patient_id']) and (rows['site'] == 'north').all()
+    dates = pd.to_datetime(rows['visit'], format='%Y-%m-%d')
+    assert visits.min() <= dates.min() and dates.max() <= visits.max()
+    assert (rows['weight'] == rows['weight'].round(1)).all()
+    written = pd.read_csv(tmp_path / 'run' / 'samples' / 'step_00000002.csv', dtype=str)
+    assert all(len(w.partition('.')[2]) <= 1 for w in written['weight'])
+    train_rows, holdout = tables.split(real, 0.2, config.seed)
+    kinds = {c.name: c.kind for c in trained.gan.transform.columns}
+    report = table.report(train_rows, rows, holdout, kinds, target=None, seed=0)
+    assert report['summary']['identifier_leaks'] == 0.0 and report['privacy']['identifiers'] == ['patient_id']
+    with pytest.raises(UserError, match=r'^--metrics=fid: config.dataset=csv:.* is a table: use --metrics=table'):
+        evaluation.make_evaluator(config, ('fid',), num_samples=10, reference_size=10, keep=10)

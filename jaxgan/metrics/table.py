@@ -8,9 +8,10 @@
     report(train_real, synthetic, holdout, kinds, target=..., seed=...)        all of it, JSON-ready
     figure(real, synthetic, kinds, path)                       marginals and association matrices, one PNG
 
-Tables are pandas DataFrames in the input's schema; `kinds` maps each column to 'continuous' or 'integer'
-(numerical) or to 'categorical' or 'boolean' (discrete); columns not in `kinds` are ignored. Missing
-values (NaN, None, pd.NA) are allowed anywhere. The definitions follow SDV's SDMetrics (KSComplement,
+Tables are pandas DataFrames in the input's schema; `kinds` maps each column to 'continuous', 'integer'
+or 'datetime' (numerical; dates as days since 1970), to 'categorical', 'boolean' or 'constant'
+(discrete), or to 'identifier' (a key: only privacy reads it, `identifier_leaks`); columns not in
+`kinds` are ignored. Missing values (NaN, None, pd.NA) are allowed anywhere. The definitions follow SDV's SDMetrics (KSComplement,
 TVComplement, CorrelationSimilarity, ContingencySimilarity), the CTGAN paper's machine-learning efficacy
 (Xu et al. 2019, "Modeling Tabular Data using Conditional GAN", section 5) and synthcity's distance to
 closest record; each function says where it departs from them. Every number returned is a Python float
@@ -30,9 +31,10 @@ import pandas as pd
 from jaxgan import files
 from jaxgan.errors import UserError
 
-NUMERICAL = ('continuous', 'integer')
-DISCRETE = ('categorical', 'boolean')
-KINDS = NUMERICAL + DISCRETE
+NUMERICAL = ('continuous', 'integer', 'datetime')
+DISCRETE = ('categorical', 'boolean', 'constant')
+KINDS = NUMERICAL + DISCRETE + ('identifier',)
+NEAR_COPY = 1e-3  # a synthetic row this close to a training row (0.1% of one column's range) is a near copy
 MISSING = '<missing>'  # the category of a missing discrete value, where a string is needed (one-hot)
 HOLDOUT_PERCENTILE = 5.0  # of holdout DCRs: the threshold a synthetic row closer than is suspect
 MAX_BARS = 20  # categories drawn per discrete marginal in the figure (the most frequent)
@@ -45,7 +47,8 @@ Kinds = Mapping[str, str]
 
 
 def _columns(kinds: Kinds, *tables: pd.DataFrame) -> list[str]:
-    """The columns of `kinds`, in its order, after checking every kind and that each table has them."""
+    """The columns of `kinds` but identifiers, in its order, after checking every kind and that each
+    table has them."""
     for column, kind in kinds.items():
         if kind not in KINDS:
             raise UserError(f'column {column!r} has kind {kind!r}; expected one of {", ".join(KINDS)}')
@@ -54,13 +57,19 @@ def _columns(kinds: Kinds, *tables: pd.DataFrame) -> list[str]:
         if missing:
             raise UserError(f'table lacks column(s) {", ".join(map(repr, missing))} of its kinds '
                             f'(it has {", ".join(map(str, list(table.columns)[:20]))})')
-    if not kinds:
-        raise UserError('no columns to evaluate: kinds is empty')
-    return list(kinds)
+    columns = [c for c, kind in kinds.items() if kind != 'identifier']
+    if not columns:
+        raise UserError('no columns to evaluate: ' + ('kinds is empty' if not kinds else 'only identifiers'))
+    return columns
 
 
 def _numbers(series: pd.Series) -> np.ndarray:
-    """A numerical column as float64, missing (or unparseable) values as NaN."""
+    """A numerical column as float64, missing (or unparseable) values as NaN; dates (datetimes, or
+    text in one of jaxgan.data.table_columns.DATE_FORMATS) as days since 1970-01-01."""
+    from jaxgan.data.table_columns import date_format, date_numbers
+    fmt = date_format(series)  # the format a table's transform reads the column in
+    if fmt is not None:
+        return date_numbers(series, fmt, 'D', str(series.name))
     return pd.to_numeric(series, errors='coerce').to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -350,7 +359,8 @@ def ml_efficacy(train_real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.D
         train, y_train = _target(table, target, task)
         if len(train) < 2 or (task == 'classification' and len(set(y_train)) < 2):
             found = sorted(set(y_train)) if task == 'classification' else []
-            raise UserError(f'the {arm} training rows hold {len(train)} row(s) with target {target!r}'
+            raise UserError(f'the {arm} training rows hold {len(train)} row{"" if len(train) == 1 else "s"} with '
+                            f'target {target!r}'
                             + (f' and a single class {found[0]!r}: no classifier can be trained on them'
                                if len(found) == 1 else ''))
         encode = _Features(train, features, kinds)
@@ -408,38 +418,59 @@ def _quantiles(d: np.ndarray) -> dict[str, float]:
     return {'median': float(np.median(d)), 'p5': float(np.percentile(d, HOLDOUT_PERCENTILE))}
 
 
+def identifier_columns(train_real: pd.DataFrame, kinds: Kinds) -> list[str]:
+    """The keys among `kinds`' columns: those declared 'identifier', and categorical or integer ones that
+    look like keys in the training rows (jaxgan.data.table_columns.is_identifier: a run that learned
+    its keys as categories, as before they were recognised, writes real ones)."""
+    from jaxgan.data.table_columns import is_identifier
+    return [c for c, kind in kinds.items() if kind == 'identifier'
+            or (kind in ('categorical', 'integer') and c in train_real.columns and is_identifier(train_real[c], c))]
+
+
 def privacy(train_real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, kinds: Kinds,
             seed: int) -> dict:
     """Distance to closest record (DCR, as synthcity's and SDMetrics' DCR metrics): the Euclidean distance
     from each synthetic row, and from each holdout row, to its nearest training row, in `_dcr_encoding`
     (numerical columns scaled by the training range, so each contributes at most about 1; a differing
-    category contributes sqrt(2)).
+    category contributes sqrt(2)), over the columns but the keys (`identifier_columns`), which a fresh
+    key would otherwise make look far.
 
     Returns {'distance': 'euclidean', 'synthetic_dcr': {'median', 'p5'}, 'holdout_dcr': {'median', 'p5'},
     'dcr_ratio': median synthetic / median holdout (None if the holdout median is 0), 'closer_than_holdout_p5':
     the share of synthetic rows at most as far as the 5th percentile of the holdout DCRs (about 0.05 for
     fresh draws of the data's distribution, 1 for copies; jaxgan.metrics.nearest's memorisation score),
-    'exact_copies': the share of synthetic rows equal to some training row in every column (missing equal
-    to missing)}. A generator that copies has a ratio near 0; one that draws fresh rows, near 1. The
+    'exact_copies': the share of synthetic rows equal to some training row in every column but the keys
+    (missing equal to missing), 'near_copies': the share at most NEAR_COPY (0.001) from one, exact copies
+    included, 'identifiers': the key columns, 'identifier_leaks': the share of synthetic rows with a real
+    key (one of the training or holdout rows') in a key column, 'leaked_rows': the share with a real key
+    or a near copy}. A generator that copies has a ratio near 0; one that draws fresh rows, near 1. The
     search is exact, so `seed` changes nothing; it is taken for a uniform interface.
     """
     from sklearn.neighbors import NearestNeighbors
     del seed
-    columns = _columns(kinds, train_real, synthetic, holdout)
+    keys = identifier_columns(train_real, kinds)
+    content = {c: kind for c, kind in kinds.items() if c not in keys}
+    columns = _columns(content, train_real, synthetic, holdout)
     for name, table in (('training', train_real), ('synthetic', synthetic), ('holdout', holdout)):
         if not len(table):
             raise UserError(f'no {name} rows to measure distances between')
-    train, synth, hold = _dcr_encoding(train_real, [train_real, synthetic, holdout], columns, kinds)
+    train, synth, hold = _dcr_encoding(train_real, [train_real, synthetic, holdout], columns, content)
     index = NearestNeighbors(n_neighbors=1).fit(train)
     synthetic_d = index.kneighbors(synth)[0][:, 0]
     holdout_d = index.kneighbors(hold)[0][:, 0]
     s, h = _quantiles(synthetic_d), _quantiles(holdout_d)
-    seen = set(_row_keys(train_real, columns, kinds))
-    copies = sum(key in seen for key in _row_keys(synthetic, columns, kinds))
+    seen = set(_row_keys(train_real, columns, content))
+    copies = np.array([key in seen for key in _row_keys(synthetic, columns, content)], dtype=bool)
+    leaks = np.zeros(len(synthetic), dtype=bool)
+    for column in (c for c in keys if c in synthetic.columns):
+        real = {v for table in (train_real, holdout) if column in table.columns for v in _labels(table[column])}
+        leaks |= np.array([v is not None and v in real for v in _labels(synthetic[column])], dtype=bool)
+    near = (synthetic_d <= NEAR_COPY) | copies
     return {'distance': 'euclidean', 'synthetic_dcr': s, 'holdout_dcr': h,
             'dcr_ratio': s['median'] / h['median'] if h['median'] > 0 else None,
             'closer_than_holdout_p5': float(np.mean(synthetic_d <= h['p5'])),
-            'exact_copies': copies / len(synthetic)}
+            'exact_copies': float(copies.mean()), 'near_copies': float(near.mean()), 'identifiers': keys,
+            'identifier_leaks': float(leaks.mean()), 'leaked_rows': float((leaks | near).mean())}
 
 
 # --- all of it ---------------------------------------------------------------------------------------
@@ -465,7 +496,8 @@ def report(train_real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFr
     """{'rows', 'fidelity', 'associations', 'efficacy' (if a target), 'privacy', 'summary'}: fidelity
     and associations compare the real training rows with the synthetic ones. 'summary' holds 'fidelity'
     (mean score, 1 - KS or 1 - TVD, over the columns), 'association_difference' (mean absolute),
-    'efficacy_ratio' (if a target), 'dcr_ratio' and 'exact_copies'. JSON-serialisable throughout."""
+    'efficacy_ratio' (if a target), 'dcr_ratio', 'exact_copies', 'near_copies', 'identifier_leaks' and
+    'leaked_rows' (`privacy`). JSON-serialisable throughout."""
     fidelity = column_fidelity(train_real, synthetic, kinds)
     association = association_difference(train_real, synthetic, kinds)
     private = privacy(train_real, synthetic, holdout, kinds, seed)
@@ -476,7 +508,8 @@ def report(train_real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFr
     if target is not None:
         out['efficacy'] = ml_efficacy(train_real, synthetic, holdout, kinds, target, seed)
         summary['efficacy_ratio'] = out['efficacy']['ratio']
-    summary.update(dcr_ratio=private['dcr_ratio'], exact_copies=private['exact_copies'])
+    summary.update({k: private[k] for k in ('dcr_ratio', 'exact_copies', 'near_copies', 'identifier_leaks',
+                                            'leaked_rows')})
     out['summary'] = summary
     return _plain(out)
 
@@ -543,7 +576,7 @@ def figure(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Kinds, path: str,
 def _panels(fig, grid, real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Kinds, shown: Sequence[str],
             width: int) -> None:
     """The marginals, `width` to a row, then the two association matrices side by side in the last row."""
-    columns = list(kinds)
+    columns = _columns(kinds, real)
     fidelity = column_fidelity(real[shown], synthetic[shown], {c: kinds[c] for c in shown})
     rows = -(-len(shown) // width)
     for n, column in enumerate(shown):
