@@ -32,7 +32,7 @@ import numpy as np
 from absl import logging
 
 from jaxgan import (config as config_lib, data, ensemble, errors, families, files, preflight, sampling, transfer,
-                    writers)
+                    workdir_lock, writers)
 from jaxgan.core import health, parallel, step as step_lib
 from jaxgan.checkpoint import Checkpoints, abstract_like, layout_diff, layout_of
 from jaxgan.data import resident
@@ -604,14 +604,15 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     # KeyboardInterrupt inside XLA or orbax (a crash at exit), but stop the run where it can stop.
     preemption = Preemption()
     try:
-        return _train(config, workdir, callbacks, preemption)
+        preflight.check_workdir(workdir)
+        with workdir_lock.held(workdir, enabled=jax.process_index() == 0):  # one run at a time in a workdir
+            return _train(config, workdir, callbacks, preemption)
     finally:
         preemption.close()
 
 
 def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback],
            preemption: Preemption) -> 'Trained':
-    preflight.check_workdir(workdir)
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
     dataset = data.load(config)
