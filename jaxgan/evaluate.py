@@ -5,7 +5,7 @@
     python -m jaxgan.evaluate --workdir=DIR --metrics=nearest --holdout=digits:test --features=classifier:DIR
     python -m jaxgan.evaluate --workdir=DIR --metrics=table --target=progression     # a table (CTGAN) run
 
-Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (see jaxgan/evaluation.py); for
+Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (see jaxgan/evaluation/); for
 an ensemble's member (--member=I), eval/step_<step>_member_<I>.json, which --member=best then reads.
 --metrics=nearest also writes, for images, eval/step_<step>[_member_<I>]_nearest.png: a row per sample,
 the sample, then its 3 nearest training examples in pixels, then in the features.

@@ -27,7 +27,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import config as config_lib, data, ensemble, family, files, preflight, resume, transfer, writers
+from jaxgan import (config as config_lib, data, ensemble, family, files, preflight, resume, transfer, workdir_lock,
+                    writers)
 from jaxgan.batches import batch_stream, member_batchers
 from jaxgan.checkpoint import Checkpoints
 from jaxgan.core import parallel
@@ -59,14 +60,15 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
     # KeyboardInterrupt inside XLA or orbax (a crash at exit), but stop the run where it can stop.
     preemption = Preemption()
     try:
-        return _train(config, workdir, callbacks, preemption)
+        preflight.check_workdir(workdir)
+        with workdir_lock.held(workdir, enabled=jax.process_index() == 0):  # one run at a time in a workdir
+            return _train(config, workdir, callbacks, preemption)
     finally:
         preemption.close()
 
 
 def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback],
            preemption: Preemption) -> 'Trained':
-    preflight.check_workdir(workdir)
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
     dataset = data.load(config)

@@ -46,7 +46,7 @@ def test_evaluate_a_run_with_its_protocol(tmp_path, digits_classifier, python_en
     assert 0 <= m['precision'] <= 1 and 0 <= m['coverage'] <= 1 and 1 <= m['classes'] <= 10
     assert p['reference_size'] == 1000 and p['samples'] == 400 and p['step'] == 2 and 'classifier' in p['features']
     # The real data against themselves: FID near 0, all classes.
-    real = evaluator.extractor(evaluation._reference_batches(__import__('jaxgan').data.load(config), 1000, 250, 1))
+    real = evaluator.extractor(evaluation.reference_batches(__import__('jaxgan').data.load(config), 1000, 250, 1))
     mu, sigma = real['moments'].mean_cov()
     from jaxgan.metrics import stats
     assert stats.frechet_distance(mu, sigma, evaluator.reference['mu'], evaluator.reference['sigma']) < 0.1 * m['fid']

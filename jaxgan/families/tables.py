@@ -138,8 +138,8 @@ class TableGAN:
         return TableSamples(self, config, workdir)
 
     def evaluator(self, config: Config, metrics: tuple[str, ...], **options):
-        raise UserError('a table is evaluated on its own: python -m jaxgan.evaluate --metrics=table '
-                        '(config.eval.every is not built for tables)')
+        raise UserError(f'--metrics={",".join(metrics)}: config.dataset={config.dataset} is a table: use '
+                        '--metrics=table (fidelity, associations, efficacy with --target, privacy), on its own')
 
     @property
     def example_shapes(self) -> dict[str, tuple[int, ...]]:
