@@ -35,7 +35,7 @@ def is_table(config: Config) -> bool:
 def check_data(config: Config, dataset) -> None:
     """Refuses data the family cannot train on: translation needs pairs or two domains, pix2pix pairs;
     the GAN family, single examples."""
-    from jaxgan.data import TranslationDataset
+    from jaxgan.data import base
     table = dataset.spec.kind == 'table'
     if table != is_table(config):
         raise UserError(f'config.dataset={config.dataset} is a table: train it with config.model.name=ctgan' if table
@@ -44,7 +44,7 @@ def check_data(config: Config, dataset) -> None:
     if table and (config.data.on_device or config.eval.every):
         raise UserError('config.data.on_device and config.eval.every are not built for tables; evaluate a table '
                         'run with python -m jaxgan.evaluate --metrics=table')
-    two = isinstance(dataset, TranslationDataset)
+    two = dataset.layout in base.TRANSLATION
     if is_translation(config) and not two:
         raise UserError(f'config.model.name={config.model.name} translates between two domains: config.dataset='
                         f'{config.dataset} holds single examples (use paired:DIR, unpaired:DIR, '
