@@ -54,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     # Small datasets and augmentation (for training on a hundred images).
     c.data.limit = 0  # train on this many examples, chosen with the seed, balanced over classes where labelled; 0: all
+    c.data.allow_changed = False  # resume although the data changed since the checkpoint (a content hash of the source; logged); False: refused
     c.data.flip = False  # add a horizontally mirrored copy of every image (StyleGAN2-ADA's --mirror)
     c.data.jitter = False  # translation data: resize to 286/256 of the size, random crop back, random flip (pix2pix, CycleGAN)
     c.data.direction = 'a2b'  # translation data: a2b, or b2a to swap A and B (pix2pix's --direction BtoA)

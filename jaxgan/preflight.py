@@ -3,6 +3,8 @@ training, and set-ups that work but are probably not what was meant (warnings).
 
 Each check raises UserError naming the problem; none writes to the workdir. `train.train` runs them
 before its first write, so a run that would fail on one of them fails at once, not after training.
+Whether a batch at config.image_size fits in memory is checked by `data.load` itself, before it reads
+any data (`jaxgan.data.memory`), so every tool that reads data is covered.
 """
 
 from __future__ import annotations

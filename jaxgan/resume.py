@@ -5,7 +5,7 @@
     meta(config, model)                                             what each checkpoint carries besides the state
 
 A resume is refused, in one line, where the workdir's checkpoints are of another set-up (config or
-arrays) or of data that changed since they were written (`data.spec.changed_source`; the option
+arrays) or of data that changed since they were written (`data.changed_source`; the option
 config.data.allow_changed accepts them with a warning). A different batch size is accepted and said: the
 data stream continues at the step, in batches of the new size.
 """
@@ -65,12 +65,14 @@ def restore_or_init(checkpoints: Checkpoints, gan: Model, config: ml_collections
     abstract = abstract_like(ensemble.abstract_state(gan, config), rep)
     for step in candidates:
         try:
-            saved, layout = checkpoints.read_meta(step)['config'], checkpoints.layout(step)
+            saved_meta, layout = checkpoints.read_meta(step), checkpoints.layout(step)
+            saved = saved_meta['config']
         except UserError:  # another checkpoint format: not damaged, not to be moved aside
             raise
         except Exception as e:  # orbax and tensorstore raise many types for damaged files
             error = e
         else:
+            check_data_unchanged(saved_meta, gan, config, checkpoints.directory)
             diffs = (config_lib.structural_diff(saved, ml_collections.ConfigDict(canonical(config)))
                      or layout_diff(layout, layout_of(abstract)))
             if diffs:
@@ -91,6 +93,18 @@ def restore_or_init(checkpoints: Checkpoints, gan: Model, config: ml_collections
         logging.warning('%s; moved it to %s and trying the one before', problem, moved)
     logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
     return transfer.initial_state(gan, config, rep)
+
+
+def check_data_unchanged(saved_meta: dict, model: Model, config: ml_collections.ConfigDict, directory: str) -> None:
+    """Refuses, in one line, to resume on data that changed since the checkpoint was written (the source's
+    content hash in its meta: data.changed_source); with config.data.allow_changed, says so and goes on."""
+    changed = data.changed_source(saved_meta.get('data', {}), model.spec)
+    if changed is None:
+        return
+    if not config.data.allow_changed:
+        raise UserError(f'{changed}: the checkpoints in {directory} were trained on the data as they were; '
+                        '--config.data.allow_changed=True resumes on the data as they are now, or use another --workdir')
+    logging.warning('%s: resuming on the data as they are now (config.data.allow_changed)', changed)
 
 
 def note_batch_size(saved: dict, config: ml_collections.ConfigDict, step: int) -> str | None:

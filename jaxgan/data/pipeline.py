@@ -4,6 +4,9 @@ The order of examples is a pure function of the seed: D-update t reads positions
 stream that walks a fresh permutation of the dataset each epoch, and process p reads its slice
 [p*B/P, (p+1)*B/P) of those. Resuming at step s therefore continues the stream exactly, and P processes
 see the same global batches as one process.
+
+Every kind of data meets the Batcher through one interface, `base.DataSource`: images and vectors
+(`images`), translation pairs and domains (`translation`) and tables (`tables`).
 """
 
 from __future__ import annotations
@@ -17,87 +20,14 @@ from typing import Callable, Iterator
 
 import ml_collections
 import numpy as np
-from absl import logging
 
-from jaxgan.data import sources, toy, transforms
-from jaxgan.data.spec import DataSpec
+from jaxgan.data import base, fingerprint, images, translation
+# Names callers use from here, where they lived before `images` held them.
+from jaxgan.data.images import (Dataset, balanced_subset, default_cache_dir, limited,  # noqa: F401
+                                map_in_order, open_source)
 from jaxgan.errors import UserError
 
-
-@dataclasses.dataclass(frozen=True)
-class Dataset:
-    """A source, the map from its raw examples to model-shaped host examples, and the result's spec.
-
-    on_corrupt='skip' replaces an image that cannot be decoded by the next readable one (by index, so
-    the same on every run and resume) and counts it in `skipped`; 'error' raises, naming the file.
-    flip (config.data.flip): examples n..2n-1 are examples 0..n-1 of the source mirrored left to right,
-    after preprocessing, so each copy is the exact mirror image of the example it copies.
-    """
-
-    source: sources.Source
-    spec: DataSpec
-    prepare: Callable[[np.ndarray], np.ndarray]  # raw example -> host example of spec.shape
-    on_corrupt: str = 'error'
-    flip: bool = False
-    skipped: set = dataclasses.field(default_factory=set)  # source indices of unreadable examples seen
-
-    @property
-    def labels(self) -> np.ndarray | None:
-        """The class of each of the spec.num_examples examples, where the data have classes."""
-        labels = self.source.labels
-        return np.concatenate([labels, labels]) if self.flip and labels is not None else labels
-
-    def examples(self, indices: np.ndarray, pool: ThreadPoolExecutor | None = None) -> np.ndarray:
-        """Host examples [len(indices), *spec.shape] in spec.host_dtype."""
-        indices = np.asarray(indices)
-        n = len(self.source)
-        read = indices % n if self.flip else indices
-        if self.source.array is not None and (self.source.preprocessed or self.spec.kind == 'vector'):
-            out = self.prepare(np.asarray(self.source.array[np.sort(read)])[
-                np.argsort(np.argsort(read))])  # sorted reads are faster on memory maps
-        else:
-            out = np.stack(map_in_order(self._example, read, pool))
-        if self.flip:
-            out = np.where((indices >= n).reshape(-1, 1, 1, 1), out[:, :, ::-1], out)
-        return out
-
-    def example(self, index: int) -> np.ndarray:
-        n = len(self.source)
-        x = self._example(int(index) % n)
-        return x[:, ::-1] if self.flip and index >= n else x
-
-    def _example(self, index: int) -> np.ndarray:
-        """Source example `index` prepared, or with on_corrupt='skip' the next readable one."""
-        n = len(self.source)
-        for offset in range(n):
-            i = (int(index) + offset) % n
-            try:
-                return self.prepare(self.source[i])
-            except sources.CorruptImageError as e:
-                if self.on_corrupt != 'skip':
-                    raise
-                if i not in self.skipped:
-                    self.skipped.add(i)
-                    logging.warning('skipped an unreadable image (%d so far): %s', len(self.skipped), e)
-        raise UserError(f'{self.source.description}: no example can be read')
-
-
-SHARE = 64  # examples per thread task
-
-
-def map_in_order(fn: Callable, items: np.ndarray, pool: ThreadPoolExecutor | None = None) -> list:
-    """[fn(x) for x in items], on the pool's threads in tasks of SHARE consecutive items. A task per item
-    cost more than decoding a small image: on the 2-core CPU (2026-12-04), 1,024 64x64 JPEGs were read at
-    2.8k to 4.9k images/s with a task each on 1 to 8 threads, 4.0k to 4.9k on 8 threads in tasks of 64,
-    and 6.0k to 8.2k with no pool, the threads contending for Python's lock."""
-    if pool is None or len(items) <= SHARE:
-        return [fn(x) for x in items]
-    shares = pool.map(lambda share: [fn(x) for x in share], np.array_split(items, -(-len(items) // SHARE)))
-    return [x for share in shares for x in share]
-
-
-def default_cache_dir() -> str:
-    return os.path.join(os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache')), 'jaxgan')
+TABLE_KINDS = ('csv', 'parquet', 'table')  # tables.KINDS (a test keeps them equal)
 
 
 def canonical_dataset(dataset: str) -> str:
@@ -105,47 +35,13 @@ def canonical_dataset(dataset: str) -> str:
     that the same data named two ways, relative and absolute, read as one dataset: 'npy:x.npy' ->
     'npy:/abs/x.npy', 'folder:~/d' -> 'folder:/home/u/d', 'stacked:npy:x.npy' -> 'stacked:npy:/abs/x.npy'.
     Other kinds are returned as they are. Relative paths are resolved against the working directory."""
-    kind, _, arg = dataset.partition(':')
-    if kind in ('paired', 'unpaired', 'demo'):
-        from jaxgan.data import translation  # it builds on this module
+    kind = dataset.partition(':')[0]
+    if kind in translation.KINDS:
         return translation.canonical(dataset)
-    if kind in ('csv', 'parquet', 'table'):
-        from jaxgan.data import tables
+    if is_table(dataset):
+        from jaxgan.data import tables  # pandas and scipy: imported for tables only
         return tables.canonical(dataset)
-    if kind in ('npy', 'folder') and arg:
-        return f'{kind}:{os.path.realpath(os.path.expanduser(arg))}'
-    if kind == 'stacked' and arg:
-        return f'stacked:{canonical_dataset(arg)}'
-    return dataset
-
-
-def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source:
-    """The source named by config.dataset (see `sources`), described by its canonical string."""
-    name = canonical_dataset(config.dataset)
-    kind, _, arg = name.partition(':')
-    if kind == 'digits':
-        return sources.digits(arg)
-    if kind == 'stacked' and arg:
-        base = config.copy_and_resolve_references()
-        base.dataset = arg
-        return sources.stacked(open_source(base, preprocess), seed=config.seed)
-    if kind == 'toy' and arg in toy.MIXTURES:
-        return sources.array_source(toy.sample(arg, seed=config.seed), f'toy:{arg}')
-    if kind == 'npy' and arg:
-        return sources.npy(arg)
-    if kind == 'folder' and arg:
-        return sources.folder(arg)
-    if kind == 'tfds' and arg:
-        d = config.data
-        cache_dir = d.cache_dir or default_cache_dir()
-        tag = f'{config.image_size}px-crop{d.crop}-c{d.channels}'
-        return sources.tfds_source(
-            arg, data_dir=d.tfds_data_dir, manual_dir=d.tfds_manual_dir, download=d.tfds_download,
-            image_key=d.image_key, label_key=d.label_key, preprocess=preprocess,
-            cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
-    raise UserError(f'config.dataset={name!r} is not one of digits[:train|test], npy:PATH, folder:PATH, '
-                    f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}, '
-                    'translation data: paired:DIR, unpaired:DIR, demo:NAME, or tables: csv:PATH, parquet:PATH, table:NAME')
+    return images.canonical(dataset)
 
 
 def dataset_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collections.ConfigDict:
@@ -158,102 +54,29 @@ def dataset_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collec
     return out
 
 
-def load(config: ml_collections.ConfigDict) -> Dataset:
-    """Opens config.dataset and works out the spec of what training will see: with config.data.limit, a
-    subset of the examples (`limited`); with config.data.flip, their mirrored copies after them.
-    Translation data (paired:, unpaired:, ...) give a `translation.TranslationDataset` instead, tables
-    (csv:, parquet:, table:) a `tables.TableDataset`."""
-    from jaxgan.data import tables, translation  # they build on this module
+def load(config: ml_collections.ConfigDict) -> base.DataSource:
+    """Opens config.dataset: images and vectors give an `images.Dataset`, translation data (paired:,
+    unpaired:, ...) a `translation.TranslationDataset`, tables (csv:, parquet:, table:) a
+    `tables.TableDataset`; each a `base.DataSource` whose spec holds the source's fingerprint."""
     if translation.is_translation(config.dataset):
         return translation.load(config)
-    if tables.is_table(config.dataset):
-        return tables.load(config)
-    if config.data.get('jitter', False):
-        raise UserError(f'config.data.jitter is for translation data (paired:, unpaired:, demo:); '
-                        f'{config.dataset} is not')
-    channels = config.data.channels
-
-    def preprocess(raw: np.ndarray, name: str = 'image') -> np.ndarray:
-        return transforms.preprocess_image(raw, size=config.image_size, crop=config.data.crop,
-                                           channels=channels or _channels_of(raw), name=name)
-
-    source = limited(open_source(config, preprocess), config.data.get('limit', 0), config.seed)
-    flip = bool(config.data.get('flip', False))
-    if flip and source.kind != 'image':
-        raise UserError(f'config.data.flip mirrors images; {source.description} holds vectors')
-    first = _first_readable(source, config.data.on_corrupt)
-    classes = {'num_classes': len(source.class_names), 'class_names': source.class_names} if source.labels is not None else {}
-    if source.kind == 'vector':
-        array = np.asarray(source.array, np.float64)
-        mean, std = array.mean(0), array.std(0)
-        std = np.where(std > 0, std, 1.0)
-        spec = DataSpec('vector', (array.shape[1],), len(source), source.description,
-                        tuple(map(float, mean)), tuple(map(float, std)), **classes)
-        mean32, std32 = mean.astype(np.float32), std.astype(np.float32)
-        return Dataset(source, spec, lambda x: ((np.asarray(x, np.float32) - mean32) / std32))
-    if source.preprocessed:
-        shape = first.shape
-        prepare = np.asarray
-    else:
-        channels = channels or _channels_of(first)
-        shape = preprocess(first, f'{source.description}[0]').shape
-        prepare = preprocess
-    description = f'{source.description} with x-flips' if flip else source.description
-    size = 2 * len(source) if flip else len(source)
-    return Dataset(source, DataSpec('image', tuple(shape), size, description, **classes), prepare,
-                   config.data.on_corrupt, flip)
+    if is_table(config.dataset):
+        from jaxgan.data import tables  # pandas and scipy: imported for tables only
+        dataset = tables.load(config)
+        return dataclasses.replace(dataset, spec=dataclasses.replace(
+            dataset.spec, fingerprint=table_fingerprint(dataset.spec.source)))
+    return images.load(config)
 
 
-def limited(source: sources.Source, limit: int, seed: int) -> sources.Source:
-    """config.data.limit: `limit` examples of the source chosen with the seed, the same number of each
-    class where the source has labels (a UserError where limit is not a multiple of the classes, or a
-    class is too small); all of them for limit 0. More than the source holds is a UserError."""
-    if not limit:
-        return source
-    if limit > len(source):
-        raise UserError(f'config.data.limit={limit} is more than the {len(source)} examples of {source.description}')
-    if source.labels is not None:
-        indices = balanced_subset(source.labels, limit, seed, field='config.data.limit', stream=0x11a17,
-                                  data=source.description)
-    else:
-        indices = np.sort(np.random.default_rng([seed, 0x11a17]).choice(len(source), limit, replace=False))
-    return sources.subset(source, indices, f'{source.description} ({limit} examples, seed {seed})')
+def is_table(dataset: str) -> bool:
+    """Whether config.dataset names a table (`tables.is_table`, without importing pandas)."""
+    return dataset.partition(':')[0] in TABLE_KINDS
 
 
-def balanced_subset(labels: np.ndarray | None, num: int, seed: int, *,
-                    field: str = 'config.semi_supervised.num_labels', stream: int = 0x1abe1,
-                    data: str = 'the data') -> np.ndarray:
-    """`num` example indices, the same number of each class, drawn with the seed (sorted). `field` names
-    the config field asking, in errors; `stream` keeps each use's draw apart."""
-    if labels is None:
-        raise UserError(f'{field}: {data} have no labels')
-    classes = int(labels.max()) + 1
-    if num % classes:
-        raise UserError(f'{field}={num} is not a multiple of the {classes} classes of {data} '
-                        f'(it takes the same number of each)')
-    rng = np.random.default_rng([seed, stream])
-    chosen = []
-    for c in range(classes):
-        members = np.flatnonzero(labels == c)
-        if len(members) < num // classes:
-            raise UserError(f'{field}={num}: class {c} of {data} has only {len(members)} examples')
-        chosen.append(rng.choice(members, num // classes, replace=False))
-    return np.sort(np.concatenate(chosen))
-
-
-def _first_readable(source: sources.Source, on_corrupt: str) -> np.ndarray:
-    """Example 0, or with on_corrupt='skip' the first that can be decoded."""
-    for i in range(len(source)):
-        try:
-            return source[i]
-        except sources.CorruptImageError:
-            if on_corrupt != 'skip':
-                raise
-    raise UserError(f'{source.description}: no example can be read')
-
-
-def _channels_of(image: np.ndarray) -> int:
-    return 1 if image.ndim == 2 or image.shape[-1] == 1 else 3
+def table_fingerprint(name: str) -> str:
+    """A table file's content, or an embedded table's name (`fingerprint`)."""
+    kind, _, arg = name.partition(':')
+    return fingerprint.of_file(arg) if kind != 'table' and os.path.isfile(arg) else fingerprint.of_name(name)
 
 
 class Batcher:
@@ -263,7 +86,7 @@ class Batcher:
     `labels`: batches hold the examples' classes too.
     """
 
-    def __init__(self, dataset: Dataset, *, global_batch: int, seed: int, workers: int,
+    def __init__(self, dataset: base.DataSource, *, global_batch: int, seed: int, workers: int,
                  process_index: int = 0, process_count: int = 1, labels: bool = False,
                  subset: np.ndarray | None = None):
         if global_batch % process_count:
@@ -278,9 +101,11 @@ class Batcher:
         self.seed = seed
         self.labels = labels
         self.subset = subset
-        self.size = len(subset) if subset is not None else dataset.spec.num_examples
-        # Translation data: an index stream per size (one of pairs, or one per unpaired domain).
-        self.stream_sizes: tuple[int, ...] = getattr(dataset, 'sizes', (self.size,))
+        if subset is not None and len(dataset.sizes) > 1:
+            raise UserError(f'{dataset.spec.source}: a subset of examples needs data of one index stream')
+        # An index stream per size: of the examples (or the subset's), pairs or rows; one per unpaired domain.
+        self.stream_sizes: tuple[int, ...] = (len(subset),) if subset is not None else tuple(dataset.sizes)
+        self.size = self.stream_sizes[0]
         self._perms: list[dict[int, np.ndarray]] = [{} for _ in self.stream_sizes]
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-data')
 
@@ -305,21 +130,19 @@ class Batcher:
                                for e in np.unique(epochs)])
 
     def batch(self, t: int) -> dict[str, np.ndarray]:
-        """{'x': examples [b, ...]} and, with labels, {'y': classes [b]}; of translation data, {'a': [b, ...],
-        'b': [b, ...]} (see `translation`)."""
-        if hasattr(self.dataset, 'sizes'):
-            return self.dataset.batch([self.indices(t, s) for s in range(len(self.stream_sizes))],
-                                      self.positions(t), self.seed, self._pool)
-        indices = self.indices(t)
-        out = {'x': self.dataset.examples(indices, self._pool)}
+        """The dataset's batch of D-update t (`base.DataSource.batch`): {'x': examples [b, ...]} and, with
+        labels, {'y': classes [b]}; of translation data, {'a': [b, ...], 'b': [b, ...]} (see
+        `translation`); of tables, {'x': rows, 'c': conditions} (see `tables`)."""
+        indices = [self.indices(t, s) for s in range(len(self.stream_sizes))]
+        out = self.dataset.batch(indices, self.positions(t), self.seed, self._pool)
         if self.labels:
-            out['y'] = self.dataset.labels[indices].astype(np.int32)
+            out['y'] = self.dataset.labels[indices[0]].astype(np.int32)
         return out
 
     def index_batch(self, t: int) -> dict[str, np.ndarray]:
         """{'i': [b] int32}: the indices of `batch(t)`'s examples, for a dataset held on the devices."""
-        if hasattr(self.dataset, 'sizes'):
-            raise UserError('config.data.on_device: not supported for translation data')
+        if self.dataset.layout != base.SINGLE:
+            raise UserError(f'config.data.on_device: not supported for {self.dataset.layout} data')
         return {'i': self.indices(t).astype(np.int32)}
 
     def close(self) -> None:

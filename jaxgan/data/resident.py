@@ -17,16 +17,20 @@ import numpy as np
 from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from jaxgan.data.pipeline import Dataset
+from jaxgan.data import base
+from jaxgan.errors import UserError
 
 Table = dict[str, jax.Array]  # 'x': [N, ...] every example; 'y': [N] their classes (where needed)
 
 
-def load_table(dataset: Dataset, mesh: Mesh, *, labels: bool, workers: int) -> Table:
-    """Every example of `dataset` (and its label, with `labels`) on every device of `mesh`."""
-    n = dataset.spec.num_examples
+def load_table(dataset: base.DataSource, mesh: Mesh, *, labels: bool, workers: int) -> Table:
+    """Every example of `dataset` (and its label, with `labels`) on every device of `mesh`: data of one
+    example per index (layout SINGLE), whose batches the devices can gather by index alone."""
+    if dataset.layout != base.SINGLE:
+        raise UserError(f'config.data.on_device: not supported for {dataset.layout} data ({dataset.spec.source})')
+    n = dataset.sizes[0]
     with ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-decode') as pool:
-        host = {'x': dataset.examples(np.arange(n), pool)}
+        host = {'x': dataset.read([np.arange(n)], pool)['x']}
     if labels:
         host['y'] = np.asarray(dataset.labels, np.int32)
     replicated = NamedSharding(mesh, P())

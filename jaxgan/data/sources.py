@@ -6,7 +6,7 @@
     tfds:NAME[:SPLIT]   a TensorFlow Datasets dataset (split 'train' by default)
 
 A source is a sequence: `len(source)` and `source[i]`, a raw example (an image of any size as uint8
-[H, W, C], or a float vector). Preprocessing to the model's size lives in `pipeline.py`.
+[H, W, C], or a float vector). Preprocessing to the model's size lives in `images.py`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from jaxgan.data import fingerprint as fingerprints
 from jaxgan.errors import UserError
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp')
@@ -39,12 +40,22 @@ class Source:
     preprocessed: bool = False  # examples are already at the training size (decoded caches)
     labels: np.ndarray | None = None  # int class of each example, where the data have classes
     class_names: tuple[str, ...] = ()
+    # (channels once decoded, whether an alpha channel is dropped) of example i from its file's header,
+    # without decoding it: where examples are files (folders), so that many can be looked at cheaply.
+    peek: Callable[[int], tuple[int, bool]] | None = None
+    # What the examples are made of, for a checkpoint to notice changed data (`fingerprint`); None:
+    # data that do not change (embedded, TFDS), known by the description.
+    fingerprint: Callable[[], str] | None = None
 
     def __len__(self) -> int:
         return self.size
 
     def __getitem__(self, i: int) -> np.ndarray:
         return self.read(int(i))
+
+    def content(self) -> str:
+        """The fingerprint of what the examples are made of (see `fingerprint`)."""
+        return self.fingerprint() if self.fingerprint is not None else fingerprints.of_name(self.description)
 
 
 def check_labels(labels: np.ndarray, size: int, description: str) -> np.ndarray:
@@ -90,12 +101,14 @@ def subset(source: Source, indices: np.ndarray, description: str) -> Source:
     sit in one array, the subset's are read into memory (a subset is a small dataset's use)."""
     indices = np.asarray(indices, np.int64)
     labels = source.labels[indices] if source.labels is not None else None
+    peek = (lambda i: source.peek(int(indices[i]))) if source.peek is not None else None
     if source.array is not None:
         array = np.asarray(source.array[indices])
         return Source(description, source.kind, len(indices), lambda i: array[i], array, source.preprocessed,
-                      labels, source.class_names)
+                      labels, source.class_names, fingerprint=source.content)
     return Source(description, source.kind, len(indices), lambda i: source[int(indices[i])],
-                  preprocessed=source.preprocessed, labels=labels, class_names=source.class_names)
+                  preprocessed=source.preprocessed, labels=labels, class_names=source.class_names, peek=peek,
+                  fingerprint=source.content)
 
 
 def digits(split: str = '') -> Source:
@@ -125,7 +138,9 @@ def npy(path: str) -> Source:
         raise UserError(f'{path} holds no single array (an .npz archive?); save one array with np.save')
     labels_path = labels_path_for(path)
     labels = np.load(labels_path, allow_pickle=False) if os.path.isfile(labels_path) else None
-    return array_source(array, f'npy:{path}', labels)
+    files = [path, labels_path] if labels is not None else [path]
+    return dataclasses.replace(array_source(array, f'npy:{path}', labels),
+                               fingerprint=lambda: fingerprints.joined([fingerprints.of_file(f) for f in files]))
 
 
 def labels_path_for(path: str) -> str:
@@ -137,14 +152,19 @@ class CorruptImageError(UserError):
     """An image file that cannot be decoded."""
 
 
+GREY_MODES = ('L', 'I;16', 'I;16B', 'I', 'F', '1', 'LA', 'La')  # PIL modes decoded to one channel
+ALPHA_MODES = ('RGBA', 'RGBa', 'LA', 'La', 'PA')  # ... and those whose alpha channel is dropped
+
+
 def decode_image(data: bytes | str, name: str) -> np.ndarray:
-    """Decodes an image file (path or bytes) to uint8 [H, W, C] with C in {1, 3}."""
+    """Decodes an image file (path or bytes) to uint8 [H, W, C] with C in {1, 3}. An alpha channel is
+    dropped: the colour stored under transparent pixels is kept as it is."""
     try:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
             img.load()
             if img.mode in ('L', 'RGB'):
                 out = img
-            elif img.mode in ('I;16', 'I;16B', 'I', 'F', '1', 'LA'):
+            elif img.mode in GREY_MODES:
                 out = img.convert('L')
             else:  # RGBA, P, CMYK, YCbCr, ...: to RGB (alpha dropped)
                 out = img.convert('RGB')
@@ -152,6 +172,17 @@ def decode_image(data: bytes | str, name: str) -> np.ndarray:
     except Exception as e:  # PIL raises many types for truncated or foreign files
         raise CorruptImageError(f'cannot decode image {name}: {type(e).__name__}: {e}') from None
     return array[..., None] if array.ndim == 2 else array
+
+
+def peek_image(path: str) -> tuple[int, bool]:
+    """(channels `decode_image` gives, whether it drops an alpha channel) of an image file, from its
+    header: PIL reads no pixels until asked, so this costs a file open and a few bytes."""
+    try:
+        with Image.open(path) as img:
+            mode, transparent = img.mode, 'transparency' in img.info
+    except Exception as e:  # PIL raises many types for foreign files
+        raise CorruptImageError(f'cannot decode image {path}: {type(e).__name__}: {e}') from None
+    return (1 if mode in GREY_MODES else 3), mode in ALPHA_MODES or transparent
 
 
 def image_files(path: str) -> list[str]:
@@ -177,7 +208,8 @@ def folder(path: str) -> Source:
         index = {name: i for i, name in enumerate(class_names)}
         labels = np.array([index[p[0]] for p in parts], np.int32)
     return Source(f'folder:{path}', 'image', len(files), lambda i: decode_image(files[i], files[i]),
-                  labels=labels, class_names=class_names)
+                  labels=labels, class_names=class_names, peek=lambda i: peek_image(files[i]),
+                  fingerprint=lambda: fingerprints.of_files(files, path))
 
 
 STACKED_MIN_EXAMPLES = 25_600  # stacked: at least this many examples, 25.6 per mode of 1,000 on average
@@ -205,7 +237,8 @@ def stacked(base: Source, *, seed: int, count: int = 3) -> Source:
     if base.labels is not None:
         labels = sum(base.labels[d] * 10 ** (count - 1 - k) for k, d in enumerate(draws)).astype(np.int32)
     return Source(f'stacked:{base.description}', 'image', size, read, labels=labels,
-                  class_names=tuple(f'{i:0{count}d}' for i in range(10 ** count)) if labels is not None else ())
+                  class_names=tuple(f'{i:0{count}d}' for i in range(10 ** count)) if labels is not None else (),
+                  fingerprint=base.content)
 
 
 def parse_tfds(spec: str) -> tuple[str, str]:
@@ -243,6 +276,7 @@ def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, im
         raise UserError(f'{description} has no feature {image_key!r} (config.data.image_key); it has '
                         f'{", ".join(builder.info.features)}')
     decoders = {image_key: tfds.decode.SkipDecoding()}
+    fixed = lambda: fingerprints.of_name(f'tfds:{builder.info.full_name}:{split}')  # noqa: E731 (a release does not change)
     feature = builder.info.features[label_key] if label_key in builder.info.features else None
     class_names = tuple(getattr(feature, 'names', None) or ())
     try:
@@ -259,7 +293,7 @@ def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, im
         labels = np.load(labels_path) if os.path.exists(labels_path) else None
         return Source(f'{description} (decoded cache {path})', 'image', len(cached),
                       lambda i: cached[i], cached, preprocessed=True, labels=labels,
-                      class_names=class_names if labels is not None else ())
+                      class_names=class_names if labels is not None else (), fingerprint=fixed)
 
     def read(i: int) -> np.ndarray:
         return _image(records[i][image_key], f'{description}[{i}]')
@@ -269,7 +303,8 @@ def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, im
         labels = check_labels([int(records[i][label_key]) for i in range(len(records))], len(records),
                               description)
         class_names = class_names or tuple(str(c) for c in range(int(labels.max()) + 1))
-    return Source(description, 'image', len(records), read, labels=labels, class_names=class_names)
+    return Source(description, 'image', len(records), read, labels=labels, class_names=class_names,
+                  fingerprint=fixed)
 
 
 PREPARE_ELSEWHERE = ('prepare it on a machine that is online (the same command there with '
@@ -353,6 +388,16 @@ def _count(builder, split: str, dataset) -> int:
         return n if n >= 0 else sum(1 for _ in dataset)
 
 
+def _check_disk(path: str, need: int, description: str) -> None:
+    """A UserError where the cache's folder has less free space than the cache needs."""
+    import shutil
+    free = shutil.disk_usage(os.path.dirname(path) or '.').free
+    if need > free:
+        raise UserError(f'{description}: its decoded cache at the training size needs {need / 1e9:.1f} GB, and '
+                        f'{os.path.dirname(path) or "."} has {free / 1e9:.1f} GB free (config.data.cache_dir; or '
+                        'a smaller config.image_size)')
+
+
 def _decode_to_cache(dataset, num_examples: int, image_key: str, label_key: str | None,
                      preprocess: Callable[[np.ndarray, str], np.ndarray], path: str,
                      description: str) -> None:
@@ -374,6 +419,7 @@ def _decode_to_cache(dataset, num_examples: int, image_key: str, label_key: str 
                 images = pool.map(prepare, chunk)
                 for (i, example), image in zip(chunk, images):
                     if out is None:
+                        _check_disk(path, num_examples * image.nbytes, description)
                         out = np.lib.format.open_memmap(tmp, 'w+', np.uint8, (num_examples, *image.shape))
                     out[i] = image
                     if label_key is not None:

@@ -8,6 +8,8 @@ import json
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.data import fingerprint as fingerprints
+
 
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
@@ -16,6 +18,8 @@ class DataSpec:
     kind: 'image' (uint8 [H, W, C] in [0, 255], scaled to [-1, 1] on the device), 'vector'
       (float32 [D], standardised on the host with `mean` and `std`) or 'table' (float32 rows [D] in
       CTGAN's encoding; `table` holds the fitted transform as JSON, jaxgan.data.tables.TableTransform).
+    fingerprint: what the data are made of (`jaxgan.data.fingerprint`), so that a resumed run can tell
+      data that changed since its checkpoint (`changed_source`); '' in specs saved before it existed.
     """
 
     kind: str
@@ -27,6 +31,7 @@ class DataSpec:
     num_classes: int = 0  # where the data have labels
     class_names: tuple[str, ...] = ()
     table: str = ''  # a table's fitted transform, JSON (TableTransform.to_json)
+    fingerprint: str = ''  # the source's content (jaxgan.data.fingerprint)
 
     @property
     def host_dtype(self) -> np.dtype:
@@ -46,14 +51,16 @@ class DataSpec:
         return x * np.asarray(self.std, np.float32) + np.asarray(self.mean, np.float32)
 
     def to_json(self) -> dict:
-        """The fields as JSON values; `table` only where it is set."""
+        """The fields as JSON values; `table` and `fingerprint` only where they are set."""
         d = dataclasses.asdict(self)
-        if not self.table:
-            del d['table']
+        for key in ('table', 'fingerprint'):
+            if not d[key]:
+                del d[key]
         return d
 
     @classmethod
     def from_json(cls, d: dict) -> 'DataSpec':
+        """A spec from `to_json`'s fields; those a spec of an older release lacks take their defaults."""
         d = dict(d)
         for key in ('shape', 'mean', 'std', 'class_names'):
             d[key] = tuple(d.get(key, ()))
@@ -65,7 +72,20 @@ class DataSpec:
         shown = {key: _summary(key, value) for key, value in self.to_json().items()}
         if self.table:
             shown['table'] = f'{len(self.table)} characters of JSON: the fitted transform'
+        if self.fingerprint:
+            shown['fingerprint'] = fingerprints.describe(self.fingerprint)
         return json.dumps(shown)
+
+
+def changed_source(saved: dict, spec: DataSpec) -> str | None:
+    """One line saying how the data of `spec` differ from those of the spec `saved` (a checkpoint's
+    meta['data'], `to_json`'s dict); None where they are the same, or where either spec has no
+    fingerprint (saved by a release before fingerprints)."""
+    before = saved.get('fingerprint', '')
+    if not before or not spec.fingerprint or before == spec.fingerprint:
+        return None
+    return (f'{spec.source}: the data changed since the checkpoint was written '
+            f'(then {fingerprints.describe(before)}; now {fingerprints.describe(spec.fingerprint)})')
 
 
 SUMMARY_ITEMS = 16  # lists longer than this are summarised in str(spec)

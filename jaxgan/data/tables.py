@@ -67,6 +67,7 @@ import numpy as np
 from absl import logging
 import pandas as pd
 
+from jaxgan.data import base
 from jaxgan.data.spec import DataSpec
 from jaxgan.data.table_columns import COLUMN_KINDS, DISCRETE, MADE, NUMERICAL, OVERRIDES, infer_kinds, is_identifier
 from jaxgan.data.table_sources import KINDS, MIN_ROWS, TABLES, canonical, counted, is_table, read_table, split
@@ -141,7 +142,8 @@ class _RowSampler:
 @dataclasses.dataclass(frozen=True, eq=False)
 class TableDataset:
     """A table's training rows, raw (`train`, in the input's schema) and encoded (`rows`), its holdout
-    rows and the fitted transform. The `pipeline.Batcher` reads batches with `batch` (it has `sizes`)."""
+    rows and the fitted transform. A `base.DataSource` of layout TABLE: the `pipeline.Batcher` reads
+    its batches with `batch`."""
 
     spec: DataSpec
     transform: TableTransform
@@ -149,6 +151,7 @@ class TableDataset:
     holdout: pd.DataFrame
     rows: np.ndarray  # float32 [n_train, dim]
     labels: ClassVar[None] = None  # batches hold conditions, not classes
+    layout: ClassVar[str] = base.TABLE
 
     @property
     def description(self) -> str:
@@ -162,6 +165,12 @@ class TableDataset:
     @functools.cached_property
     def _sampler(self) -> _RowSampler | None:
         return _RowSampler.of(self.transform.cond_spans, self.rows) if self.transform.cond_spans else None
+
+    def read(self, indices: Sequence[np.ndarray], pool: ThreadPoolExecutor | None = None) -> dict[str, np.ndarray]:
+        """{'x': the training rows `indices[0]`, 'c': no conditions (zeros)}."""
+        del pool  # the rows are in memory
+        rows = self.rows[np.asarray(indices[0])]
+        return {'x': rows, 'c': np.zeros((len(rows), self.transform.cond_dim), np.float32)}
 
     def batch(self, indices: list[np.ndarray], positions: np.ndarray, seed: int,
               pool: ThreadPoolExecutor | None = None) -> dict[str, np.ndarray]:

@@ -13,8 +13,9 @@
 Batches are {'a': uint8 [b, H, W, C], 'b': uint8 [b, H, W, C]}: `pipeline.Batcher` reads them from a
 `TranslationDataset`, and `dispatch_batches` stacks them to [n, b, H, W, C] per step as it does 'x'.
 Both domains share one `DataSpec` (one image): their images are resized to config.image_size and
-converted to config.data.channels, or where that is 0 to the larger channel count of the two domains'
-first images (a grey domain beside an RGB one is given 3 equal channels). Decoding, centre crop, resize,
+converted to config.data.channels, or where that is 0 to 3 channels where any of a sample of files spread
+over both domains is colour, else 1 (`reading.choose_channels`: a grey domain beside an RGB one, or a few
+grey files among colour ones, are given 3 equal channels; a line in the log says what was chosen and why). Decoding, centre crop, resize,
 config.data.on_corrupt and config.data.limit (per domain, for unpaired data) are those of every source.
 
 The index streams: paired data have one, and A and B of a batch are one pair each. Unpaired data have
@@ -41,12 +42,13 @@ import dataclasses
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
+from typing import ClassVar, Sequence
 
 import ml_collections
 import numpy as np
+from absl import logging
 
-from jaxgan.data import demos, pipeline, sources, transforms
+from jaxgan.data import base, demos, fingerprint, images, memory, reading, sources, transforms
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 
@@ -59,8 +61,9 @@ B_STREAM = 1  # the Batcher's stream index of an unpaired B domain
 
 @dataclasses.dataclass(frozen=True)
 class TranslationDataset:
-    """Paired data (`parts`: one `pipeline.Dataset` whose examples are pairs, uint8 [2, H, W, C]) or
-    unpaired data (`parts`: the A and B domains, each a `pipeline.Dataset` of images [H, W, C]).
+    """Paired data (`parts`: one `images.Dataset` whose examples are pairs, uint8 [2, H, W, C]) or
+    unpaired data (`parts`: the A and B domains, each an `images.Dataset` of images [H, W, C]). A
+    `base.DataSource` of layout PAIRED or UNPAIRED.
 
     `spec` describes one image of either domain; its num_examples is the number of pairs, or of A
     images (`sizes` has both domains'). `aligned`: example i of B is the true translation of example i
@@ -69,7 +72,7 @@ class TranslationDataset:
     (`demos.READABLE`), so that a translation's class can be checked against its input's label."""
 
     spec: DataSpec
-    parts: tuple[pipeline.Dataset, ...]
+    parts: tuple[images.Dataset, ...]
     jitter: bool = False
     aligned: bool = False
     readable: dict | None = None
@@ -79,6 +82,10 @@ class TranslationDataset:
     @property
     def paired(self) -> bool:
         return len(self.parts) == 1
+
+    @property
+    def layout(self) -> str:
+        return base.PAIRED if self.paired else base.UNPAIRED
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -94,8 +101,8 @@ class TranslationDataset:
         """The class of each example of domain `key` ('a' or 'b'), where the data have classes."""
         return self.parts[0 if self.paired else self.keys.index(key)].source.labels
 
-    def examples(self, indices: list[np.ndarray], pool: ThreadPoolExecutor | None = None
-                 ) -> dict[str, np.ndarray]:
+    def read(self, indices: Sequence[np.ndarray], pool: ThreadPoolExecutor | None = None
+             ) -> dict[str, np.ndarray]:
         """{'a': [b, H, W, C], 'b': [b, H, W, C]} uint8 of the pairs `indices[0]`, or of the A images
         `indices[0]` and the B images `indices[1]`; without jitter."""
         if self.paired:
@@ -103,11 +110,13 @@ class TranslationDataset:
             return {'a': pairs[:, 0], 'b': pairs[:, 1]}
         return {key: part.examples(i, pool) for key, part, i in zip(self.keys, self.parts, indices)}
 
-    def batch(self, indices: list[np.ndarray], positions: np.ndarray, seed: int,
+    examples = read  # the name callers used before `base.DataSource`
+
+    def batch(self, indices: Sequence[np.ndarray], positions: np.ndarray, seed: int,
               pool: ThreadPoolExecutor | None = None) -> dict[str, np.ndarray]:
-        """`examples`, jittered where config.data.jitter asks, with draws from the seed and each
+        """`read`, jittered where config.data.jitter asks, with draws from the seed and each
         example's position in the global stream."""
-        out = self.examples(indices, pool)
+        out = self.read(indices, pool)
         if self.jitter:
             out = jitter(out, positions, seed, paired=self.paired, pool=pool)
         return out
@@ -156,7 +165,7 @@ def path_and_split(arg: str, default: str = 'train') -> tuple[str, str]:
 
 
 def canonical(dataset: str) -> str:
-    """paired:/unpaired: with the folder's path absolute and real (see `pipeline.canonical_dataset`), and
+    """paired:/unpaired: with the folder's path absolute and real (as `images.canonical` does), and
     the split named: 'paired:~/facades' -> 'paired:/home/u/facades:train', 'demo:NAME' -> 'demo:NAME:train'."""
     kind, _, arg = dataset.partition(':')
     if kind in ('paired', 'unpaired') and arg:
@@ -181,6 +190,7 @@ def load(config: ml_collections.ConfigDict) -> TranslationDataset:
     if direction not in DIRECTIONS:
         raise UserError(f'config.data.direction={direction!r} is not a2b or b2a')
     kind, _, arg = name.partition(':')
+    memory.check_batch_fits(config, images_per_example=2)
     aligned, readable = kind == 'paired', None
     if kind == 'paired' and arg:
         parts = _paired_parts(*path_and_split(arg))
@@ -202,29 +212,33 @@ def load(config: ml_collections.ConfigDict) -> TranslationDataset:
     else:
         raise UserError(f'config.dataset={name!r} is not paired:DIR[:SPLIT], unpaired:DIR[:SPLIT], '
                         f'tfds:cycle_gan/NAME[:SPLIT] or demo:NAME[:SPLIT]')
+    content = fingerprint.joined([part.content() for part in parts])  # before b2a swaps them
     if direction == 'b2a':
         parts = (_swapped(parts[0]),) if len(parts) == 1 else parts[::-1]
         readable = {a2b: readable[b2a] for a2b, b2a in zip(DIRECTIONS, DIRECTIONS[::-1]) if b2a in readable} \
             if readable else None
         name += ' (B to A)'
-    parts = tuple(pipeline.limited(p, d.get('limit', 0), config.seed) for p in parts)
-    return _dataset(config, parts, name, jittered, aligned, readable)
+    parts = tuple(images.limited(p, d.get('limit', 0), config.seed) for p in parts)
+    return _dataset(config, parts, name, jittered, aligned, readable, content)
 
 
 def _swapped(pairs: sources.Source) -> sources.Source:
     """Pairs (A, B) as (B, A)."""
     array = pairs.array[:, ::-1] if pairs.array is not None else None
     return sources.Source(f'{pairs.description} (B to A)', pairs.kind, len(pairs), lambda i: pairs[i][::-1], array,
-                          pairs.preprocessed, pairs.labels, pairs.class_names)
+                          pairs.preprocessed, pairs.labels, pairs.class_names, pairs.peek, pairs.fingerprint)
 
 
 def _dataset(config: ml_collections.ConfigDict, parts: tuple[sources.Source, ...], name: str,
-             jittered: bool, aligned: bool = False, readable: dict | None = None) -> TranslationDataset:
+             jittered: bool, aligned: bool = False, readable: dict | None = None,
+             content: str = '') -> TranslationDataset:
     """Sources (one of pairs, or A and B) to Datasets at config.image_size with one channel count."""
     d, size = config.data, config.image_size
     paired = len(parts) == 1
-    firsts = [pipeline._first_readable(p, d.on_corrupt) for p in parts]  # a pair, or A's and B's
-    channels = d.channels or max(pipeline._channels_of(f) for f in (firsts[0] if paired else firsts))
+    channels, why = reading.choose_channels(parts, d.channels)
+    logging.info('%s: %s', name, why)
+    memory.check_batch_fits(config, channels=channels, images_per_example=2)  # before any is decoded
+    firsts = [reading.first_readable(p, d.on_corrupt) for p in parts]  # a pair, or A's and B's
 
     def preprocess(raw: np.ndarray, what: str) -> np.ndarray:
         return transforms.preprocess_image(raw, size=size, crop=d.crop, channels=channels, name=what)
@@ -239,13 +253,14 @@ def _dataset(config: ml_collections.ConfigDict, parts: tuple[sources.Source, ...
         else:
             prepare = lambda x, name=part.description: preprocess(x, name)  # noqa: E731
         shape = prepare(first).shape
-        datasets.append(pipeline.Dataset(part, DataSpec('image', shape, len(part), part.description),
+        datasets.append(images.Dataset(part, DataSpec('image', shape, len(part), part.description),
                                          prepare, d.on_corrupt))
     image = datasets[0].spec.shape[1:] if paired else datasets[0].spec.shape
     if not paired and datasets[1].spec.shape != image:
         raise UserError(f'{name}: the images of domain A are {image}, those of B '
                         f'{datasets[1].spec.shape} (decoded caches of another size?)')
-    spec = DataSpec('image', tuple(image), len(parts[0]), name + (' with jitter' if jittered else ''))
+    spec = DataSpec('image', tuple(image), len(parts[0]), name + (' with jitter' if jittered else ''),
+                    fingerprint=content)
     return TranslationDataset(spec, tuple(datasets), jittered, aligned, readable)
 
 
@@ -281,7 +296,9 @@ def _paired_parts(path: str, split: str) -> tuple[sources.Source]:
                             '(a paired image holds A and B side by side, of one size)')
         return image[:, :w // 2], image[:, w // 2:]
 
-    return (sources.Source(f'paired:{path}:{split}', 'image', len(files), read),)
+    return (sources.Source(f'paired:{path}:{split}', 'image', len(files), read,
+                           peek=lambda i: sources.peek_image(files[i]),
+                           fingerprint=lambda: fingerprint.of_files(files, folder)),)
 
 
 def _subfolders(path: str) -> list[str]:
@@ -316,7 +333,13 @@ def _matched_pairs(a_dir: str, b_dir: str, description: str) -> sources.Source:
                             f'{fb} is {image_b.shape[1]}x{image_b.shape[0]}: a pair must be of one size')
         return image_a, image_b
 
-    return sources.Source(description, 'image', len(stems), read)
+    def peek(i: int) -> tuple[int, bool]:
+        (ca, alpha_a), (cb, alpha_b) = sources.peek_image(a[stems[i]]), sources.peek_image(b[stems[i]])
+        return max(ca, cb), alpha_a or alpha_b
+
+    files = [*a.values(), *b.values()]
+    return sources.Source(description, 'image', len(stems), read, peek=peek,
+                          fingerprint=lambda: fingerprint.of_files(files, os.path.commonpath([a_dir, b_dir])))
 
 
 def _domain_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collections.ConfigDict:
@@ -335,7 +358,7 @@ def _unpaired_parts(config: ml_collections.ConfigDict, path: str, split: str
             present = sorted(e for e in _subfolders(path) if e.endswith(('A', 'B')))
             raise UserError(f'unpaired:{path}:{split}: no split folder {folder} (CycleGAN\'s layout: '
                             f'trainA, trainB, testA, testB); {path} holds {_few(present, 8) or "none"}')
-    return tuple(pipeline.open_source(_domain_config(config, f'folder:{f}'), None) for f in folders)
+    return tuple(images.open_source(_domain_config(config, f'folder:{f}'), None) for f in folders)
 
 
 def _tfds_parts(config: ml_collections.ConfigDict, arg: str) -> tuple[sources.Source, sources.Source]:
@@ -346,7 +369,7 @@ def _tfds_parts(config: ml_collections.ConfigDict, arg: str) -> tuple[sources.So
 
     def preprocess(raw: np.ndarray, what: str = 'image') -> np.ndarray:  # for a decoded cache
         return transforms.preprocess_image(raw, size=config.image_size, crop=config.data.crop,
-                                           channels=channels or pipeline._channels_of(raw), name=what)
+                                           channels=channels or reading.channels_of(raw), name=what)
 
-    return tuple(pipeline.open_source(_domain_config(config, f'tfds:{name}:{base}{domain}{bracket}{rest}'),
+    return tuple(images.open_source(_domain_config(config, f'tfds:{name}:{base}{domain}{bracket}{rest}'),
                                       preprocess) for domain in ('A', 'B'))

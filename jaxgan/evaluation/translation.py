@@ -113,7 +113,7 @@ def make_translation_evaluator(config: ml_collections.ConfigDict, metrics: tuple
                                keep: int = 10_000, mesh: jax.sharding.Mesh | None = None) -> TranslationEvaluator:
     """Checks that `metrics` (TRANSLATION_METRICS) can be computed on the test split `dataset` before
     anything is computed, then reads it and, for fid and kid, its target domain's features."""
-    from jaxgan.data import TranslationDataset
+    from jaxgan.data import base
     unknown = [m for m in metrics if m not in TRANSLATION_METRICS]
     if unknown or not metrics:
         raise UserError(f'{"unknown metric " + repr(unknown[0]) if unknown else "no metrics given"} for a '
@@ -122,7 +122,7 @@ def make_translation_evaluator(config: ml_collections.ConfigDict, metrics: tuple
         raise UserError('scoring translations needs a test split: config.eval_dataset (e.g. demo:edges2digits:test, '
                         'paired:DIR:test, unpaired:DIR:test)')
     test = data.load(data.dataset_config(config, dataset))
-    if not isinstance(test, TranslationDataset):
+    if test.layout not in base.TRANSLATION:
         raise UserError(f'{dataset} is not translation data (paired:, unpaired:, tfds:cycle_gan/, demo:)')
     source, target = ('a', 'b') if direction == 'a2b' else ('b', 'a')
     if 'aligned' in metrics and not test.aligned:

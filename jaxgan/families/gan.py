@@ -39,6 +39,7 @@ from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core import parallel
 from jaxgan.core.parallel import DATA
 from jaxgan.core.state import RunState
+from jaxgan.data import base as data_base
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 
@@ -507,10 +508,7 @@ class SampleGrid:
             self.writer.image(step, 'samples' if member is None else f'samples/member_{member}', grid)
 
 
-def _takes(dataset) -> bool:
-    return dataset.spec.kind in ('image', 'vector') and not getattr(dataset, 'sizes', None)
-
-
 family.register(family.Family(
-    name='gan', trains=lambda name: name in models.NAMES, names=lambda: tuple(models.NAMES), takes=_takes,
+    name='gan', trains=lambda name: name in models.NAMES, names=lambda: tuple(models.NAMES),
+    takes=lambda dataset: dataset.layout == data_base.SINGLE,
     learns='learns single images or vectors', holds='single examples', build=build_gan))

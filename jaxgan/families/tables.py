@@ -40,6 +40,7 @@ from jaxgan import family, files, optim
 from jaxgan.core import losses, packing, terms as T
 from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core.state import RunState
+from jaxgan.data import base as data_base
 from jaxgan.data.spec import DataSpec
 from jaxgan.data.tables import TableTransform
 from jaxgan.errors import UserError
@@ -293,6 +294,6 @@ def check_data(config: Config, dataset) -> None:
 
 family.register(family.Family(
     name='tables', trains=lambda name: name in KINDS, names=lambda: KINDS,
-    takes=lambda dataset: dataset.spec.kind == 'table',
+    takes=lambda dataset: dataset.layout == data_base.TABLE,
     learns='learns tables (use csv:PATH, parquet:PATH or table:NAME)', holds='a table', build=build_table,
     check_data=check_data))

@@ -64,6 +64,7 @@ from jaxgan import family, optim, sampling
 from jaxgan.core import losses, parallel, terms as T
 from jaxgan.core.game import Game, Network, Player
 from jaxgan.core.state import RunState
+from jaxgan.data import base as data_base
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
 from jaxgan.models import cyclegan, patchgan, ugatit, unet
@@ -341,10 +342,6 @@ class TranslationGrid:
             self.writer.image(step, 'samples' if member is None else f'samples/member_{member}', grid)
 
 
-def _takes(dataset) -> bool:
-    return bool(getattr(dataset, 'sizes', None))
-
-
 def check_data(config: Config, dataset) -> None:
     if config.model.name == 'pix2pix' and not dataset.paired:
         raise UserError(f'pix2pix learns from aligned pairs; config.dataset={config.dataset} is unpaired '
@@ -352,6 +349,7 @@ def check_data(config: Config, dataset) -> None:
 
 
 family.register(family.Family(
-    name='translation', trains=lambda name: name in KINDS, names=lambda: KINDS, takes=_takes,
+    name='translation', trains=lambda name: name in KINDS, names=lambda: KINDS,
+    takes=lambda dataset: dataset.layout in data_base.TRANSLATION,
     learns='translates between two domains', holds='image pairs or two domains', build=build_translation,
     check_data=check_data))
