@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import operator
 from typing import Any, Iterator
 
 import jax
@@ -137,11 +138,85 @@ def member_config(config: Config, i: int) -> Config:
     return member
 
 
-def valued_config(config: Config, values: dict[str, jax.Array]) -> Config:
-    """config with the swept fields set to `values` (traced scalars inside the step)."""
+class SweptBranch(UserError):
+    """The program would branch on a swept field, or take a size from it, differently for some members."""
+
+
+def _plain(x: Any) -> Any:
+    return x.traced if isinstance(x, Swept) else x
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray)) or isinstance(x, jax.core.Tracer)
+
+
+class Swept:
+    """A swept field's value in a member's config inside the ensemble's step (`swept_config`).
+
+    Arithmetic, and comparisons with arrays, use the member's traced scalar: the step computes with each
+    member's own number. Python's own decisions (comparisons with numbers, truth, int, float, an index,
+    formatting) take the outcome every member shares, as a single run of any member would decide, and
+    raise SweptBranch where the members' values decide differently: what to build never depends on
+    which member is traced. So a family's builder reads one config, whether it builds one GAN or a
+    member of an ensemble.
+    """
+
+    __slots__ = ('traced', 'values', 'field')
+
+    def __init__(self, traced: jax.Array, values: tuple[float, ...], field: str):
+        self.traced, self.values, self.field = traced, values, field
+
+    def _shared(self, decide):
+        outcomes = {decide(v) for v in self.values}
+        if len(outcomes) != 1:
+            raise SweptBranch(f'config.ensemble.sweep: config.{self.field} cannot differ between members: the '
+                              'program branches on its value or takes a size from it')
+        return outcomes.pop()
+
+    def _compare(self, other, op):
+        if _is_array(_plain(other)):
+            return op(self.traced, _plain(other))
+        if isinstance(other, Swept):
+            return self._shared(lambda v: other._shared(lambda w: op(v, w)))
+        return self._shared(lambda v: op(v, other))
+
+    __lt__ = lambda self, other: self._compare(other, operator.lt)
+    __le__ = lambda self, other: self._compare(other, operator.le)
+    __gt__ = lambda self, other: self._compare(other, operator.gt)
+    __ge__ = lambda self, other: self._compare(other, operator.ge)
+    __eq__ = lambda self, other: self._compare(other, operator.eq)
+    __ne__ = lambda self, other: self._compare(other, operator.ne)
+    __hash__ = None
+    __bool__ = lambda self: self._shared(bool)
+    __float__ = lambda self: self._shared(float)
+    __int__ = lambda self: self._shared(int)
+    __index__ = lambda self: self._shared(operator.index)
+    __format__ = lambda self, spec: format(self._shared(float), spec)
+    __repr__ = lambda self: f'Swept(config.{self.field}: {", ".join(map(str, self.values))})'
+    __neg__ = lambda self: -self.traced
+    __pos__ = lambda self: self.traced
+    __abs__ = lambda self: abs(self.traced)
+
+    def __getattr__(self, name: str):  # .astype, .dtype, ...: the traced scalar's
+        return getattr(self.traced, name)
+
+
+def _arithmetic(op):
+    return (lambda self, other: op(self.traced, _plain(other)),
+            lambda self, other: op(_plain(other), self.traced))
+
+
+for _name, _op in (('add', operator.add), ('sub', operator.sub), ('mul', operator.mul), ('truediv', operator.truediv),
+                   ('floordiv', operator.floordiv), ('mod', operator.mod), ('pow', operator.pow)):
+    setattr(Swept, f'__{_name}__', _arithmetic(_op)[0])
+    setattr(Swept, f'__r{_name}__', _arithmetic(_op)[1])
+
+
+def swept_config(config: Config, traced: dict[str, jax.Array], values: dict[str, np.ndarray]) -> Config:
+    """config (member 0's) with each swept field a `Swept` of its traced value and every member's values."""
     valued = ml_collections.ConfigDict(config.to_dict(), type_safe=False)
-    for field, value in values.items():
-        _assign(valued, field, value)
+    for field, value in traced.items():
+        _assign(valued, field, Swept(value, tuple(float(v) for v in values[field]), field))
     return valued
 
 
