@@ -102,7 +102,6 @@ class Architecture:
 
 
 _REGISTERED: dict[str, Architecture] = {}
-_discovered = False
 
 
 def register(architecture: Architecture) -> Architecture:
@@ -120,30 +119,24 @@ def unregister(name: str) -> None:
 
 
 def _discover() -> None:
-    """Imports every public module of the package not imported yet: their registrations."""
+    """Imports every public module of the package not imported yet (their registrations): a directory
+    listing when there is none."""
     package = sys.modules[PACKAGE]
     for module in pkgutil.iter_modules(package.__path__):
         if not module.name.startswith('_') and f'{PACKAGE}.{module.name}' not in sys.modules:
             importlib.import_module(f'{PACKAGE}.{module.name}')
 
 
-def _ensure_discovered(again: bool = False) -> None:
-    global _discovered
-    if again or not _discovered:
-        _discover()
-        _discovered = True
-
-
 def architectures() -> tuple[Architecture, ...]:
     """Every registered architecture, in the order of registration."""
-    _ensure_discovered()
+    _discover()
     return tuple(_REGISTERED.values())
 
 
 def find(name: str) -> Architecture | None:
     """The architecture called `name`, or None (a name of another family: pix2pix, ctgan, ...)."""
     if name not in _REGISTERED:
-        _ensure_discovered(again=True)
+        _discover()
     return _REGISTERED.get(name)
 
 
