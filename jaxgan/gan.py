@@ -95,7 +95,7 @@ TERMS: tuple[tuple[str, Callable[[Config], bool], Callable[[Config, DataSpec], T
 INPUT_GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'dragan', 'r2')
 
 
-def _style(c: Config) -> models.registry.StyleOptions | None:
+def _style(c: Config) -> models.StyleOptions | None:
     """Style mixing's and the path-length penalty's options, where the architecture has a mapping network."""
     architecture = models.find(c.model.name)
     return architecture.mapping(c) if architecture is not None and architecture.mapping else None

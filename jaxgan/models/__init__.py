@@ -26,10 +26,10 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan.errors import UserError
-# Their registrations, in the order of the list above (and of their config sections in --help).
-from jaxgan.models import dcgan, mlp, resnet, stylegan2, progan  # noqa: F401, I001
-from jaxgan.models.registry import (Architecture, architectures, check, check_shape, find, get,  # noqa: F401
-                                   lacks, sections)
+# Imported for their registrations, in the order of the list above: that of their sections in --help.
+from jaxgan.models import dcgan, mlp, resnet, stylegan2, progan  # noqa: F401
+from jaxgan.models.registry import (Architecture, Growing, Sizes, StyleOptions, architectures,  # noqa: F401
+                                   check, check_shape, find, get, lacks, sections)
 
 
 def d_norm(config: ml_collections.ConfigDict) -> str:
