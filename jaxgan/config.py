@@ -16,7 +16,8 @@ import tokenize
 
 import ml_collections
 
-from jaxgan import augment
+from jaxgan import augment, models
+from jaxgan.checks import check as _check, lookup, one_of as _one_of, positive as _positive
 from jaxgan.errors import UserError
 
 # Fields whose change makes an existing workdir's checkpoints unusable (checked on resume).
@@ -135,35 +136,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_objective.mmd = 0.0  # MMD between real and generated batches (GMMN; Li et al. 2015)
     c.g_objective.mmd_bandwidths = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # Gaussian kernels' sigmas
 
-    # StyleGAN2 (config.model.name stylegan2; Karras et al. 2020, models.stylegan2): the networks' sizes and
-    # the training's regularisers. experiments.stylegan2_ffhq sets them from the official configs.
-    c.stylegan2 = ml_collections.ConfigDict()
-    c.stylegan2.w_dim = 512  # width of w and of the mapping network
-    c.stylegan2.mapping_layers = 8  # layers of the mapping network (the official cifar config: 2)
-    c.stylegan2.channel_base = 32768  # feature maps at resolution r: min(channel_base // r, channel_max)
-    c.stylegan2.channel_max = 512  # the most feature maps of any layer
-    c.stylegan2.mbstd_group = 4  # D's minibatch standard deviation: group size (per device)
-    c.stylegan2.conv_clamp = 256.0  # every layer's output clipped to +-this; 0: none
-    c.stylegan2.num_fp16_res = 4  # with compute_dtype=bfloat16: the highest resolutions computed in it (the rest float32)
-    c.stylegan2.d_architecture = 'resnet'  # resnet | orig (the official cifar config)
-    c.stylegan2.style_mixing = 0.9  # probability of mixing two latents' ws at a random layer; 0: off
-    c.stylegan2.pl_weight = 2.0  # path-length regularisation's weight; 0: off
-    c.stylegan2.pl_every = 4  # lazy path-length regularisation: every k steps, weighed k times
-    c.stylegan2.pl_batch_shrink = 2  # path-length regularisation on 1 / this of each device's batch
-    c.stylegan2.pl_decay = 0.01  # the running mean of path lengths moves by this fraction per regularised step
-
-    # Progressive growing (config.model.name progan; Karras et al. 2018, models.progan): the networks' sizes
-    # and the growing schedule in thousands of real images. experiments.progan_celebahq sets the official ones.
-    c.progan = ml_collections.ConfigDict()
-    c.progan.fmap_base = 8192  # feature maps of the block at resolution 2^r: min(fmap_base / 2^(r - 1), fmap_max)
-    c.progan.fmap_max = 512  # the most feature maps of any layer
-    c.progan.mbstd_group = 4  # D's minibatch standard deviation: group size (per device); 1: off
-    c.progan.fused_scale = True  # D's downscaling conv pools before its bias and activation (the official default)
-    c.progan.initial_resolution = 4  # the first stage's resolution
-    c.progan.training_kimg = 600.0  # thousands of images each stage trains at alpha 1
-    c.progan.transition_kimg = 600.0  # thousands of images each new resolution fades in over
-    c.progan.learning_rates = ()  # ((resolution, lr), ...): both players' lr while training that resolution; others: the optimizers'
-    c.progan.reset_optimizer = True  # Adam's moments start afresh when a fade-in starts and ends (reset_opt_for_new_lod)
+    # Each architecture's own section (config.stylegan2, config.progan, ...): its fields, defaults and meanings
+    # are registered with it (jaxgan.models.registry).
+    for name, section in models.sections():
+        c[name] = section()
 
     # Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit; jaxgan.families.translation).
     c.translation = ml_collections.ConfigDict()
@@ -265,69 +241,52 @@ def optimizer_config(name: str = 'adam', learning_rate: float = 2e-4, b1: float 
     return c
 
 
-@functools.cache
 def descriptions() -> dict[str, str]:
     """What each field means, {'data.crop': 'centre crop in pixels before resizing ...', ...}, in the
-    order of the source: the comment on the field's line in `base_config` (and `optimizer_config`, for
-    g_optimizer.* and d_optimizer.*), else the comment lines just above it. Sections ('data',
-    'penalties', ...) are described the same way. Read from this file, so the comments stay the one
-    place that says it."""
-    source = inspect.getsource(sys.modules[__name__])
-    comments = {token.start[0]: (token.string.lstrip('#').strip(), token.line.lstrip().startswith('#'))
-                for token in tokenize.generate_tokens(io.StringIO(source).readline)
-                if token.type == tokenize.COMMENT}
-    functions = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
-    found = {}
-    for function, prefixes in (('base_config', ('',)), ('optimizer_config', ('g_optimizer.', 'd_optimizer.'))):
-        for statement in functions[function].body:
-            target = statement.targets[0] if isinstance(statement, ast.Assign) else None
-            name = ast.unparse(target) if target is not None else ''
-            if not name.startswith('c.'):
-                continue
-            trailing = [text for line, (text, alone) in comments.items()
-                        if statement.lineno <= line <= statement.end_lineno and not alone]
-            above, line = [], statement.lineno - 1
-            while line in comments and comments[line][1]:
-                above.insert(0, comments[line][0])
-                line -= 1
-            for prefix in prefixes:
-                found[prefix + name[2:]] = ' '.join(trailing or above)
+    order of `base_config`: the comment on the field's line in `base_config` (`optimizer_config` for
+    g_optimizer.* and d_optimizer.*, an architecture's section function for its section's fields), else
+    the comment lines just above it. Sections ('data', 'penalties', ...) are described the same way, an
+    architecture's section by its function's docstring. Read from the sources, so the comments stay the
+    one place that says it."""
+    return _descriptions(models.sections())
+
+
+@functools.cache
+def _descriptions(sections: tuple) -> dict[str, str]:
+    found = _fields(base_config, ('',), sections)
+    found.update(_fields(optimizer_config, ('g_optimizer.', 'd_optimizer.')))
     return found
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise UserError(message)
-
-
-def _one_of(config: ml_collections.ConfigDict, field: str, choices) -> None:
-    value = lookup(config, field)
-    _check(value in choices, f'config.{field}={value!r} is not one of {", ".join(map(str, choices))}')
-
-
-def _check_mbstd_group(config: ml_collections.ConfigDict, num_devices: int) -> None:
-    """The model's D takes minibatch-stddev groups that must divide each device's batch (of packs)."""
-    name = config.model.name
-    group_size = config[name].mbstd_group
-    per_device = config.batch_size // (num_devices * config.model.pack)
-    group = min(group_size, per_device)
-    _check(per_device % group == 0,
-           f'config.{name}.mbstd_group={group_size}: D\'s minibatch standard deviation takes groups of '
-           f'{group} of the {per_device} examples on each device, which do not divide into them (make the '
-           'per-device batch a multiple of the group, or the group smaller)')
-
-
-def _positive(config: ml_collections.ConfigDict, *fields: str) -> None:
-    for field in fields:
-        value = lookup(config, field)
-        _check(isinstance(value, int) and value > 0, f'config.{field}={value!r} must be a positive integer')
-
-
-def lookup(config: ml_collections.ConfigDict, dotted: str):
-    """`lookup(c, 'data.crop')` is `c.data.crop`."""
-    for part in dotted.split('.'):
-        config = config[part]
-    return config
+def _fields(function, prefixes: tuple[str, ...], sections: tuple = ()) -> dict[str, str]:
+    """The descriptions of the fields `function` sets (`c.FIELD = ...`), each under every prefix; at a
+    loop (base_config's over the architectures' sections), those of `sections`."""
+    source = inspect.getsource(sys.modules[function.__module__])
+    comments = {token.start[0]: (token.string.lstrip('#').strip(), token.line.lstrip().startswith('#'))
+                for token in tokenize.generate_tokens(io.StringIO(source).readline)
+                if token.type == tokenize.COMMENT}
+    node = next(node for node in ast.parse(source).body
+                if isinstance(node, ast.FunctionDef) and node.name == function.__name__)
+    found = {}
+    for statement in node.body:
+        if isinstance(statement, ast.For):
+            for name, section in sections:
+                found[name] = ' '.join((section.__doc__ or '').split())
+                found.update(_fields(section, (f'{name}.',)))
+            continue
+        target = statement.targets[0] if isinstance(statement, ast.Assign) else None
+        name = ast.unparse(target) if target is not None else ''
+        if not name.startswith('c.'):
+            continue
+        trailing = [text for line, (text, alone) in comments.items()
+                    if statement.lineno <= line <= statement.end_lineno and not alone]
+        above, line = [], statement.lineno - 1
+        while line in comments and comments[line][1]:
+            above.insert(0, comments[line][0])
+            line -= 1
+        for prefix in prefixes:
+            found[prefix + name[2:]] = ' '.join(trailing or above)
+    return found
 
 
 def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_processes: int = 1) -> None:
@@ -384,12 +343,12 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(config.data.crop >= 0, f'config.data.crop={config.data.crop} must be >= 0')
     _one_of(config, 'data.channels', (0, 1, 3))
     _one_of(config, 'model.latent', ('normal', 'uniform'))
-    upsample = config.model.g_upsample
-    _check(upsample in ('', 'transposed', 'nearest'),  # models.dcgan.UPSAMPLES
-           f"config.model.g_upsample={upsample!r} is not one of transposed, nearest ('': the architecture's own)")
-    _check(config.model.name == 'dcgan' or not upsample,
-           f'config.model.g_upsample={upsample!r}: only model dcgan has this option (model {config.model.name} '
-           'upsamples its own way); leave it empty')
+    upsample, architecture = config.model.g_upsample, models.find(config.model.name)
+    upsamples = tuple(dict.fromkeys(u for a in models.architectures() for u in a.g_upsamples))
+    _check(upsample in ('', *upsamples),
+           f"config.model.g_upsample={upsample!r} is not one of {', '.join(upsamples)} ('': the architecture's own)")
+    _check(architecture is not None or not upsample,  # translation and tables upsample their own way
+           models.lacks(config.model.name, [f'config.model.g_upsample={upsample}']))
     _one_of(config, 'model.d_activation', ('leaky_relu', 'relu', 'maxout'))
     _one_of(config, 'batch_norm', ('per_device', 'cross_device'))
     _one_of(config, 'compute_dtype', ('float32', 'bfloat16'))
@@ -410,31 +369,11 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')
     _check(config.ema.half_life_kimg >= 0 and config.ema.rampup >= 0,
            'config.ema.half_life_kimg and config.ema.rampup must be >= 0')
-    s2 = config.stylegan2
-    _positive(config, 'stylegan2.w_dim', 'stylegan2.mapping_layers', 'stylegan2.channel_base', 'stylegan2.channel_max',
-              'stylegan2.mbstd_group', 'stylegan2.pl_every', 'stylegan2.pl_batch_shrink')
-    _check(0.0 <= s2.style_mixing <= 1.0, f'config.stylegan2.style_mixing={s2.style_mixing} must be in [0, 1]')
-    _check(s2.pl_weight >= 0 and s2.conv_clamp >= 0 and 0 < s2.pl_decay <= 1 and s2.num_fp16_res >= 0,
-           'config.stylegan2: pl_weight, conv_clamp and num_fp16_res must be >= 0, pl_decay in (0, 1]')
-    _one_of(config, 'stylegan2.d_architecture', ('resnet', 'orig'))
-    pg = config.progan
-    _positive(config, 'progan.fmap_base', 'progan.fmap_max', 'progan.mbstd_group')
-    _check(pg.training_kimg >= 0 and pg.transition_kimg >= 0 and pg.training_kimg + pg.transition_kimg > 0,
-           'config.progan.training_kimg and transition_kimg must be >= 0, not both 0')
     _check(config.penalties.drift >= 0, f'config.penalties.drift={config.penalties.drift} must be >= 0')
-    if config.model.name in ('stylegan2', 'progan'):
-        _check_mbstd_group(config, num_devices)
-    if config.model.name == 'progan':
-        _check(pg.initial_resolution >= 4 and pg.initial_resolution & (pg.initial_resolution - 1) == 0
-               and pg.initial_resolution <= config.image_size,
-               f'config.progan.initial_resolution={pg.initial_resolution} must be a power of two from 4 to '
-               f'config.image_size={config.image_size}')
-        rates = pg.learning_rates
-        _check(isinstance(rates, (tuple, list)) and all(
-            isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], int) and pair[1] > 0
-            for pair in rates), f'config.progan.learning_rates={rates!r} must be pairs (resolution, lr > 0)')
-        _check(not pg.reset_optimizer or (config.g_optimizer.name == 'adam' and config.d_optimizer.name == 'adam'),
-               'config.progan.reset_optimizer resets Adam\'s moments: use adam for both optimizers, or turn it off')
+    if architecture is not None:  # an image GAN's: what it lacks, and its own section's checks
+        models.check(config)
+        if architecture.validate is not None:
+            architecture.validate(config, num_devices)
     t = config.table
     _check(0.0 <= t.holdout < 1.0, f'config.table.holdout={t.holdout} must be in [0, 1)')
     _positive(config, 'table.max_modes')

@@ -130,7 +130,8 @@ def modules_of(config: Config) -> list[str]:
     import them before rebuilding the model."""
     from jaxgan import models
     family = of_config(config)
-    names = [_MODULES.get(family.name, '')] + list(getattr(models, 'modules_of', lambda c: [])(config))
+    architecture = models.find(config.model.name)
+    names = [_MODULES.get(family.name, ''), architecture.build.__module__ if architecture else '']
     return [n for n in dict.fromkeys(names) if n and not n.startswith('jaxgan.')]
 
 

@@ -12,7 +12,8 @@ mean(a) - mean(b) + mean(c): a row per group (its codes, then their mean) and a 
 and noisy neighbours of it (the result plus N(0, 0.25^2) noise). `--out=FILE.npy` writes the images
 themselves, uint8 [N, H, W, C] in the grid's order, instead of the grid.
 
-StyleGAN2's tools (config.model.name=stylegan2), as the official style_mixing.py and truncation sweeps:
+The tools of a generator with a mapping network (config.model.name=stylegan2), as StyleGAN2's official
+style_mixing.py and truncation sweeps:
 
     python -m jaxgan.latent --workdir=DIR --op=mixing --rows=0,1,2 --cols=3,4,5,6 --styles=0-3 --out=mix.png
     python -m jaxgan.latent --workdir=DIR --op=truncation --seeds=0,1,2 --psis=1,0.7,0.5,0 --out=trunc.png
@@ -32,9 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import sampling
+from jaxgan import models, sampling
 from jaxgan.errors import UserError
-from jaxgan.models import stylegan2
 
 
 def codes(gan, seeds: Sequence[int]) -> jax.Array:
@@ -89,9 +89,13 @@ def render(gan, state, config, z: jax.Array, y: jax.Array | None = None) -> np.n
                          batch_size=max(config.batch_size, len(z)))
 
 
-def _stylegan2(gan, op: str) -> None:
-    if not isinstance(gan.generator, stylegan2.Generator):
-        raise UserError(f'--op={op} needs a StyleGAN2 generator (config.model.name=stylegan2)')
+def _check_mapping(config, op: str) -> None:
+    """Mixing and truncation work on ws: G must have a mapping network (its architecture's capability)."""
+    architecture = models.find(config.model.name)
+    if architecture is None or architecture.mapping is None:
+        having = ', '.join(a.name for a in models.architectures() if a.mapping)
+        raise UserError(f'--op={op} needs a generator with a mapping network (config.model.name={having}); '
+                        f'model {config.model.name} has none')
 
 
 def parse_styles(text: str, num_ws: int) -> list[int]:
@@ -185,7 +189,7 @@ def _main(argv) -> None:
         if not 0 <= y_value < gan.num_classes:
             raise UserError(f'--label={y_value}: the classes are 0 to {gan.num_classes - 1}')
     if f.op in ('mixing', 'truncation'):
-        _stylegan2(gan, f.op)
+        _check_mapping(config, f.op)
         images, columns = style_grid(gan, state, f, y_value if gan.g_conditioned else None)
         _write(f.out, images, columns)
         return

@@ -103,3 +103,39 @@ def test_conv_transpose_takes_what_flax_takes():
         params = nn.ConvTranspose(4, **kwargs).init(jax.random.key(1), x)
         np.testing.assert_allclose(C.ConvTranspose(4, **kwargs).apply(params, x),
                                    nn.ConvTranspose(4, **kwargs).apply(params, x), rtol=1e-5, atol=1e-5)
+
+
+def test_the_implementation_is_chosen_in_one_place():
+    """models.convolution: the rewrite on a CPU by default (today's measured choice), XLA's own elsewhere;
+    `using` and `choose` pick one for what is traced after, with the same parameters and values."""
+    from jaxgan.models import convolution
+    assert convolution.chosen('cpu') == 'nhwc_gradients' and convolution.chosen('gpu') == 'xla'
+    assert convolution.chosen() == ('nhwc_gradients' if jax.default_backend() == 'cpu' else 'xla')
+    x = jax.random.normal(jax.random.key(0), (2, 8, 8, 3))
+
+    def traced(module):
+        params = module.init(jax.random.key(1), x)
+        loss = lambda p: jnp.sum(jnp.sin(module.apply(p, x)))
+        text = jax.jit(jax.grad(loss)).lower(params).as_text()
+        return params, module.apply(params, x), jax.grad(loss)(params), set(re.findall(r'dim_numbers = (.*?), window',
+                                                                                        text))
+
+    for make in (lambda: convolution.Conv(4, (4, 4), (2, 2), padding=((1, 1), (1, 1))),
+                 lambda: convolution.ConvTranspose(4, (4, 4), (2, 2), padding='SAME')):
+        with convolution.using('nhwc_gradients'):
+            rewritten = traced(make())
+        with convolution.using('xla'):
+            xla = traced(make())
+        assert rewritten[3] == {NHWC_HWIO_LABELS} and len(xla[3]) > 1  # the gradients' layouts
+        for a, b in zip(jax.tree.leaves(rewritten[:3]), jax.tree.leaves(xla[:3])):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    try:
+        convolution.choose('xla')
+        assert convolution.chosen('cpu') == 'xla'
+        with convolution.using('nhwc_gradients'):
+            assert convolution.chosen('cpu') == 'nhwc_gradients'
+    finally:
+        convolution.choose(None)
+    assert convolution.chosen('cpu') == 'nhwc_gradients'
+    with pytest.raises(ValueError, match="convolution 'cudnn' is not one of xla, nhwc_gradients"):
+        convolution.using('cudnn').__enter__()

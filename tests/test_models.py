@@ -1,4 +1,5 @@
 import functools
+import re
 
 import flax.linen as nn
 import jax
@@ -89,8 +90,7 @@ def test_g_upsample_is_dcgans_option_only():
     with pytest.raises(UserError, match=r"^config.model.g_upsample='bilinear' is not one of transposed, nearest "
                                         r"\('': the architecture's own\)$"):
         config_lib.validate(tiny_config(model__g_upsample='bilinear'), num_devices=1)
-    with pytest.raises(UserError, match=r"^config.model.g_upsample='nearest': only model dcgan has this option "
-                                        r"\(model resnet upsamples its own way\); leave it empty$"):
+    with pytest.raises(UserError, match=r"^model resnet has no config.model.g_upsample=nearest: turn it off$"):
         config_lib.validate(tiny_config(model__name='resnet', model__g_upsample='nearest'), num_devices=1)
 
 
@@ -160,3 +160,96 @@ def test_resnet_discriminator_depth_follows_sn_gan(size, width):
 def test_resnet_rejects_sizes_beyond_its_definitions():
     with pytest.raises(UserError, match='up to 128'):
         build(tiny_config(model__name='resnet', image_size=256), DataSpec('image', (256, 256, 3), 10, 'folder:x'))
+
+
+# ---- the registry: capabilities, not names ----
+
+def test_a_new_architecture_is_one_file_found_by_its_name(tmp_path, monkeypatch):
+    """docs/extending.md's tinyconv, written as a module of its own beside the package's (no other file
+    edited): found by config.model.name, its section in base_config and --help, checked, built and
+    trained a step."""
+    import sys
+    from jaxgan.families import make_train_step
+    from tests.conftest import REPO
+    from tests.test_step import batch, setup
+    with open(f'{REPO}/docs/extending.md', encoding='utf-8') as f:
+        name, source = re.search(r'```python file=jaxgan/models/(\w+)\.py\n(.*?)```', f.read(), re.S).groups()
+    assert name == 'tinyconv' and name not in [a.name for a in models.architectures()]
+    (tmp_path / f'{name}.py').write_text(source)
+    monkeypatch.setattr(models, '__path__', [*models.__path__, str(tmp_path)])
+    try:
+        config = tiny_config(model__name='tinyconv')  # base_config gathers the new section
+        assert config.tinyconv.width == 16
+        assert config_lib.descriptions()['tinyconv.width'] == 'feature maps of every layer of G and D'
+        assert config_lib.descriptions()['tinyconv'].startswith('A tiny all-convolutional pair')
+        config.tinyconv.width = 0
+        with pytest.raises(UserError, match=r'^config.tinyconv.width=0 must be a positive integer$'):
+            config_lib.validate(config, num_devices=1)
+        config.tinyconv.width = 4
+        config_lib.validate(config, num_devices=1)
+        mesh, gan, state, batcher = setup(config)
+        assert type(gan.generator).__module__ == 'jaxgan.models.tinyconv'
+        after, metrics = make_train_step(gan, config, mesh)(state, batch(batcher, mesh, config, 0))
+        assert np.isfinite(float(metrics['d_adversarial']))
+        for net in ('G', 'D'):
+            assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state.params[net]),
+                                                                jax.tree.leaves(after.params[net])))
+        with pytest.raises(UserError, match=r'^model tinyconv has no config.model.spectral_norm: turn it off$'):
+            config_lib.validate(tiny_config(model__name='tinyconv', model__spectral_norm=True), num_devices=1)
+        with pytest.raises(UserError, match=r"^config.conditioning.g='concat': model tinyconv supports none$"):
+            config_lib.validate(tiny_config(model__name='tinyconv', conditioning__g='concat'), num_devices=1)
+        with pytest.raises(UserError, match=r'^config.image_size=128: model tinyconv makes square images of a '
+                                            r'power-of-two size, at least 8 up to 64'):
+            build(config, DataSpec('image', (128, 128, 3), 10, 'folder:x'))
+    finally:
+        models.registry.unregister(name)
+        sys.modules.pop(f'jaxgan.models.{name}', None)
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(model__name='stylegan2', freeze_d=1), 'model stylegan2 has no FreezeD (config.freeze_d): turn it off'),
+    (dict(model__name='progan', model__spectral_norm=True, compute_dtype='bfloat16'),
+     'model progan has no config.model.spectral_norm and no config.compute_dtype=bfloat16: turn them off'),
+    (dict(model__name='resnet', model__minibatch_discrimination=4),
+     'model resnet has no config.model.minibatch_discrimination: turn it off'),
+    (dict(model__name='mlp', model__g_upsample='nearest'),
+     'model mlp has no config.model.g_upsample=nearest: turn it off'),
+    (dict(model__name='pix2pix', model__g_upsample='nearest'),  # not an image GAN's architecture
+     'model pix2pix has no config.model.g_upsample=nearest: turn it off'),
+    (dict(model__name='resnet', model__g_norm='virtual_batch'),
+     "config.model.g_norm='virtual_batch': model resnet supports batch, none"),
+])
+def test_what_an_architecture_lacks_is_refused_from_its_declaration(overrides, message):
+    config = tiny_config(**overrides)
+    with pytest.raises(UserError, match=f'^{re.escape(message)}$'):
+        config_lib.validate(config, num_devices=1)
+    if models.find(config.model.name):
+        with pytest.raises(UserError, match=f'^{re.escape(message)}$'):
+            models.check(config)
+
+
+def test_the_declarations_say_what_the_game_does_for_them():
+    style, growing = models.get('stylegan2'), models.get('progan')
+    assert style.mapping is not None and style.noise_inputs and style.growing is None
+    options = style.mapping(tiny_config(model__name='stylegan2'))
+    assert (options.style_mixing, options.pl_weight, options.pl_every) == (0.9, 2.0, 4)
+    assert growing.growing is not None and growing.mapping is None and growing.dtypes == ('float32',)
+    assert [a.name for a in models.architectures() if a.discriminator_blocks] == ['dcgan', 'mlp', 'resnet']
+    assert models.d_norm(tiny_config(model__name='resnet')) == 'none'
+    assert models.d_norm(tiny_config()) == 'batch'
+    with pytest.raises(UserError, match=r"^config.model.name='nope' is not one of dcgan, mlp, resnet, stylegan2, "
+                                        r"progan$"):
+        models.get('nope')
+
+
+def test_generic_code_names_no_architecture():
+    """Outside jaxgan/models, code asks an architecture's capabilities (models.get(name).mapping, ...)
+    and never compares config.model.name with an architecture's name."""
+    import pathlib
+    from tests.conftest import REPO
+    names = '|'.join(a.name for a in models.architectures())
+    test = re.compile(rf"""(==|!=|\bin)\s*[(\[{{]?[^)\]}}\n]*['"]({names})['"]""")
+    found = [f'{path}: {line.strip()}' for path in sorted(pathlib.Path(REPO, 'jaxgan').rglob('*.py'))
+             if 'models' not in path.parts for line in path.read_text().splitlines()
+             if test.search(line.split('#')[0])]
+    assert found == []

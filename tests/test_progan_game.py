@@ -12,7 +12,7 @@ from jaxgan.core import parallel, terms as T
 from jaxgan.core.game import View
 from jaxgan.errors import UserError
 from jaxgan.family import make_train_step
-from jaxgan.models import progan
+from jaxgan.models import progan, progan_growing, progan_layers
 from tests.conftest import tiny_config
 from tests.test_step import batch, setup
 
@@ -33,26 +33,25 @@ def progan_config(**overrides):
 def test_the_traced_schedule_is_the_official_formula(resolution, training, transition, initial):
     images = np.concatenate([np.linspace(0, 14000 * (training + transition), 997).astype(int),
                              1000 * np.array([training, training + transition, 2 * training + transition])])
-    traced = jax.jit(lambda n: progan.level_of_detail(n, resolution, training, transition, initial))
+    traced = jax.jit(lambda n: progan_growing.level_of_detail(n, resolution, training, transition, initial))
     for n in images:
         kimg = n / 1000  # exact in float64
-        expected = progan.lod(float(kimg), resolution, training, transition, initial)
+        expected = progan_growing.lod(float(kimg), resolution, training, transition, initial)
         level = traced(jnp.int32(n))
         np.testing.assert_allclose(float(level), expected, atol=1e-4)
-        stage, alpha = progan.stage_and_alpha(jnp.float32(expected), resolution)
-        assert (int(stage), pytest.approx(float(alpha), abs=1e-6)) == progan.schedule(
+        stage, alpha = progan_growing.stage_and_alpha(jnp.float32(expected), resolution)
+        assert (int(stage), pytest.approx(float(alpha), abs=1e-6)) == progan_growing.schedule(
             float(kimg), resolution, training, transition, initial)
 
 
 def test_phase_boundaries_fall_on_their_step_in_the_official_celebahq_schedule():
     """Batch 32 at 1024 pixels: a new phase starts at step 1,200,000 images / 32 = 37,500 k for each k; in
     float32 kimg three of them came a step early (steps 168,750, 206,250, 243,750 at the next stage)."""
-    from jaxgan.families.gan import _lod_of_step
     from experiments import progan_celebahq
     config = progan_celebahq.get_config()
     steps = jnp.array([37500 * k + d for k in range(1, 9) for d in (-1, 0)], jnp.int32)
-    levels = np.asarray(jax.jit(jax.vmap(lambda s: _lod_of_step(config, 1024, s)))(steps))
-    expected = [progan.lod(int(s) * 32 / 1000, 1024) for s in steps]
+    levels = np.asarray(jax.jit(jax.vmap(lambda s: progan_growing.lod_of_step(config, 1024, s)))(steps))
+    expected = [progan_growing.lod(int(s) * 32 / 1000, 1024) for s in steps]
     np.testing.assert_allclose(levels, expected, atol=1e-6)
     assert all(level == int(level) for level in levels[1::2])  # each phase starts at alpha 1
 
@@ -60,13 +59,13 @@ def test_phase_boundaries_fall_on_their_step_in_the_official_celebahq_schedule()
 def test_the_learning_rate_is_the_trained_resolutions():
     rates = {8: 0.5, 16: 0.25}
     for level, expected in ((2.0, 0.1), (1.5, 0.5), (1.0, 0.5), (0.5, 0.25), (0.0, 0.25)):
-        assert float(progan.stage_learning_rate(jnp.float32(level), 16, rates, 0.1)) == pytest.approx(expected)
+        assert float(progan_growing.stage_learning_rate(jnp.float32(level), 16, rates, 0.1)) == pytest.approx(expected)
 
 
 def _networks(resolution=16):
     g = progan.Generator(resolution, 1, fmap_base=32, fmap_max=8, latent_size=8)
     d = progan.Discriminator(resolution, fmap_base=32, fmap_max=8, mbstd_group_size=2)
-    grow_g, grow_d = progan.GrowingGenerator(g), progan.GrowingDiscriminator(d)
+    grow_g, grow_d = progan_growing.GrowingGenerator(g), progan_growing.GrowingDiscriminator(d)
     z = jax.random.normal(jax.random.key(0), (4, 8))
     gv = grow_g.init(jax.random.key(1), z)
     dv = grow_d.init(jax.random.key(2), jnp.zeros((4, resolution, resolution, 1)))
@@ -76,17 +75,17 @@ def _networks(resolution=16):
 @pytest.mark.parametrize('level', [2.0, 1.75, 1.0, 0.25, 0.0])
 def test_growing_networks_are_the_fixed_stage_networks_at_the_full_resolution(level):
     g, d, grow_g, grow_d, gv, dv, z = _networks()
-    stage, alpha = progan.stage_and_alpha(jnp.float32(level), 16)
-    stage, factor = int(stage), 16 // progan.stage_resolution(int(stage))
+    stage, alpha = progan_growing.stage_and_alpha(jnp.float32(level), 16)
+    stage, factor = int(stage), 16 // progan_layers.stage_resolution(int(stage))
     images, kept = grow_g.apply(gv, z, train=True, lod=level, mutable=['progress'])
     expected = g.apply({'params': gv['params']['net']}, z, stage=stage, alpha=alpha)
-    np.testing.assert_allclose(images, progan.upscale2d(expected, factor), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(images, progan_layers.upscale2d(expected, factor), rtol=1e-5, atol=1e-5)
     assert float(kept['progress']['lod']) == level  # kept for sampling ...
     again = grow_g.apply({**gv, **kept}, z)  # ... which draws at the kept stage without being told
     np.testing.assert_allclose(again, images, rtol=1e-5, atol=1e-5)
     x = jax.random.normal(jax.random.key(3), (4, 16, 16, 1))
     out = grow_d.apply(dv, x, lod=level)
-    reference = d.apply({'params': dv['params']['net']}, progan.downscale2d(x, factor), stage=stage, alpha=alpha)
+    reference = d.apply({'params': dv['params']['net']}, progan_layers.downscale2d(x, factor), stage=stage, alpha=alpha)
     np.testing.assert_allclose(out['logits'], reference['logits'], rtol=1e-5, atol=1e-5)
 
 
@@ -111,7 +110,7 @@ def test_the_reals_are_the_officials():
     x = np.asarray(jax.random.normal(jax.random.key(0), (3, 16, 16, 2)))
     for level in (2.0, 1.25, 1.0, 0.5, 0.0):
         expected = _official_reals(x.transpose(0, 3, 1, 2), level, 16).transpose(0, 2, 3, 1)
-        np.testing.assert_allclose(progan.process_reals(jnp.asarray(x), jnp.float32(level), 16), expected,
+        np.testing.assert_allclose(progan_growing.process_reals(jnp.asarray(x), jnp.float32(level), 16), expected,
                                    rtol=1e-5, atol=1e-6)
 
 
@@ -122,7 +121,7 @@ def test_the_step_hands_d_the_processed_reals():
     raw = np.stack([batcher.batch(0)['x']])
     prepared = gan.game.prepare({'x': jnp.asarray(raw), 'lod': jnp.full(raw.shape[:2], 1.5)})
     model_units = gan.spec.model_input(jnp.asarray(raw))
-    np.testing.assert_allclose(prepared['x'][0], progan.process_reals(model_units[0], jnp.float32(1.5), 16),
+    np.testing.assert_allclose(prepared['x'][0], progan_growing.process_reals(model_units[0], jnp.float32(1.5), 16),
                                rtol=1e-6)
     assert not np.allclose(prepared['x'], model_units, atol=1e-3)
 
@@ -167,7 +166,7 @@ def test_a_run_grows_stage_by_stage_with_the_schedule_in_the_model_state():
         assert same(params(history[4])['b16'], params(start)['b16'])
     # Samples from the run's EMA draw at the stage reached: 8x8 content, nearest-upscaled to 16x16.
     images = gan.generate(history[4].ema['G'], history[4].model_state['G'], jnp.ones((2, 8)), train=False)[0]
-    np.testing.assert_array_equal(images, progan.upscale2d(progan.downscale2d(images)))
+    np.testing.assert_array_equal(images, progan_layers.upscale2d(progan_layers.downscale2d(images)))
 
 
 def test_bad_resolutions_and_checkpoints_of_another_resolution_are_refused(tmp_path):
@@ -248,9 +247,8 @@ def test_the_tiny_config_end_to_end_sigkill_mid_stage_resume_bit_for_bit_then_sa
 def test_the_generator_schedule_reads_the_step_with_several_generator_updates():
     """With n_gen = 2 G's optimizer counts two updates a step: its stage learning rate at update count c
     is that of step c // 2, the rate a single update per step has at that step."""
-    from jaxgan.families import gan
-    once, _ = gan._growing_optimizers(progan_config(), progan_config(), 16)
-    twice, _ = gan._growing_optimizers(progan_config(n_gen=2), progan_config(n_gen=2), 16)
+    once, _ = progan_growing.growing_optimizers(progan_config(), progan_config(), 16)
+    twice, _ = progan_growing.growing_optimizers(progan_config(n_gen=2), progan_config(n_gen=2), 16)
     rates = [float(once['lr'](jnp.int32(s))) for s in range(10)]
     assert len(set(rates)) > 1  # the schedule moves over these steps
     assert [float(twice['lr'](jnp.int32(c))) for c in range(20)] == [r for r in rates for _ in (0, 1)]

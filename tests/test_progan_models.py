@@ -38,7 +38,7 @@ import numpy as np
 import pytest
 
 from jaxgan.errors import UserError
-from jaxgan.models import progan as pg
+from jaxgan.models import progan as pg, progan_growing as pgg, progan_layers as pgl
 
 TINY = dict(fmap_base=64, fmap_max=32)  # nf: 32, 32, 16, 8, 4 for stages 0..4
 
@@ -102,8 +102,8 @@ def normal(*shape, seed=0):
 # ---------------------------------------------------------------- sizes against the official code
 
 def test_nf_is_the_official_feature_map_count():
-    assert [pg.nf(s) for s in range(10)] == [512, 512, 512, 512, 512, 256, 128, 64, 32, 16]
-    assert [pg.nf(s, 64, 1.0, 32) for s in range(5)] == [32, 32, 16, 8, 4]
+    assert [pgl.nf(s) for s in range(10)] == [512, 512, 512, 512, 512, 256, 128, 64, 32, 16]
+    assert [pgl.nf(s, 64, 1.0, 32) for s in range(5)] == [32, 32, 16, 8, 4]
 
 
 def test_parameter_counts_match_the_official_celebahq_networks():
@@ -111,7 +111,7 @@ def test_parameter_counts_match_the_official_celebahq_networks():
     cfg = pg.config(1024)
     g, d = pg.generator(cfg), pg.discriminator(cfg)
     for stage in (None, 0, 5):  # the same parameters at every stage
-        r = pg.stage_resolution(pg.check_stage(stage, 1024))
+        r = pgl.stage_resolution(pgl.check_stage(stage, 1024))
         assert count(g_vars(g, stage=stage, alpha=0.5)['params']) == 23_079_115
         assert count(d_vars(d, r, stage=stage, alpha=0.5)['params']) == 23_087_249
     p = g_vars(g)['params']
@@ -222,7 +222,7 @@ def test_the_params_are_the_same_pytree_at_every_stage():
 
 
 def test_generator_fade_in():
-    prev = pg.upscale2d(run_g(1, 1.0))
+    prev = pgl.upscale2d(run_g(1, 1.0))
     new = run_g(2, 1.0, static=True)  # the new block alone, the fade skipped
     assert float(jnp.max(jnp.abs(new - prev))) > 1e-2  # the two paths differ, so the checks below mean something
     np.testing.assert_array_equal(run_g(2, 1.0), new)  # traced alpha 1
@@ -234,7 +234,7 @@ def test_generator_fade_in():
 def test_discriminator_fade_in():
     x = images(16)
     new = run_d(x, 2, 1.0, static=True)
-    prev = run_d(pg.downscale2d(x), 1, 1.0)  # the previous stage's D on the downscaled image
+    prev = run_d(pgl.downscale2d(x), 1, 1.0)  # the previous stage's D on the downscaled image
     assert float(jnp.max(jnp.abs(new['logits'] - prev['logits']))) > 1e-3
     for key in new:
         np.testing.assert_array_equal(run_d(x, 2, 1.0)[key], new[key])
@@ -259,7 +259,7 @@ NCHW = ('NCHW', 'HWIO', 'NCHW')
 
 
 def _nf(stage):
-    return pg.nf(stage, TINY['fmap_base'], 1.0, TINY['fmap_max'])
+    return pgl.nf(stage, TINY['fmap_base'], 1.0, TINY['fmap_max'])
 
 
 def _wscaled(w, gain=math.sqrt(2), fan_in=None):
@@ -379,16 +379,16 @@ def official_d_linear(p, images_in, lod_in):
                                        (2000, (2, 200 / 600))])
 def test_outputs_match_the_official_linear_structure_at_the_official_lod(kimg, want):
     _, _, gp, dp, z, y = tiny_pair()
-    stage, alpha = pg.schedule(kimg, R)
+    stage, alpha = pgg.schedule(kimg, R)
     assert stage == want[0] and alpha == pytest.approx(want[1], abs=1e-9)
-    lod_in = pg.lod(kimg, R)
+    lod_in = pgg.lod(kimg, R)
     factor = 2 ** math.floor(lod_in)  # process_reals 'UpscaleLOD': the official networks work at R pixels
     ours = run_g(stage, alpha)
     official = official_g_linear(gp['params'], z, jax.nn.one_hot(y, K), lod_in)
-    np.testing.assert_allclose(pg.upscale2d(ours, factor).transpose(0, 3, 1, 2), official, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pgl.upscale2d(ours, factor).transpose(0, 3, 1, 2), official, rtol=1e-4, atol=1e-5)
     x = images(4 * 2 ** stage, seed=kimg)
     ours = run_d(x, stage, alpha)
-    scores, labels_out = official_d_linear(dp['params'], pg.upscale2d(x, factor).transpose(0, 3, 1, 2), lod_in)
+    scores, labels_out = official_d_linear(dp['params'], pgl.upscale2d(x, factor).transpose(0, 3, 1, 2), lod_in)
     np.testing.assert_allclose(ours['logits'], scores[:, 0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(ours['class_logits'], labels_out, rtol=1e-4, atol=1e-5)
 
@@ -404,14 +404,14 @@ def test_unfused_discriminator_pools_after_the_activation():
 
     @jax.jit
     def outputs(x):
-        h = pg.leaky_relu(pg.Conv2d(16, 1).apply({'params': params['fromrgb8']}, x))  # nf(2) = 16 at 8x8
+        h = pgl.leaky_relu(pgl.Conv2d(16, 1).apply({'params': params['fromrgb8']}, x))  # nf(2) = 16 at 8x8
         got_unfused = pg.DiscriminatorBlock(16, 32, fused_scale=False).apply({'params': blk}, h)
         got_fused = pg.DiscriminatorBlock(16, 32).apply({'params': blk}, h)
-        h = pg.leaky_relu(pg.Conv2d(16, 3).apply({'params': blk['conv0']}, h))
-        c = pg.Conv2d(32, 3).apply({'params': blk['conv1_down']}, h)
+        h = pgl.leaky_relu(pgl.Conv2d(16, 3).apply({'params': blk['conv0']}, h))
+        c = pgl.Conv2d(32, 3).apply({'params': blk['conv1_down']}, h)
         b = blk['conv1_down']['bias']
-        want_unfused = pg.downscale2d(pg.leaky_relu(c))  # networks.py: conv2d, bias, lrelu, downscale2d
-        want_fused = pg.leaky_relu(pg.downscale2d(c - b) + b)  # conv2d_downscale2d, bias, lrelu
+        want_unfused = pgl.downscale2d(pgl.leaky_relu(c))  # networks.py: conv2d, bias, lrelu, downscale2d
+        want_fused = pgl.leaky_relu(pgl.downscale2d(c - b) + b)  # conv2d_downscale2d, bias, lrelu
         return got_unfused, want_unfused, got_fused, want_fused
 
     got_unfused, want_unfused, got_fused, want_fused = outputs(x)
@@ -441,7 +441,7 @@ def official_training_schedule_lod(kimg, resolution_log2, lod_initial_resolution
     (0, (0, 1.0)), (599.9, (0, 1.0)), (600, (0, 1.0)), (900, (1, 0.5)), (1200, (1, 1.0)), (1500, (1, 1.0)),
     (2100, (2, 0.5)), (9000, (7, 1.0)), (9060, (8, 0.1)), (9300, (8, 0.5)), (9600, (8, 1.0)), (12000, (8, 1.0))])
 def test_schedule_at_official_points(kimg, want):
-    stage, alpha = pg.schedule(kimg, 1024)
+    stage, alpha = pgg.schedule(kimg, 1024)
     assert stage == want[0] and alpha == pytest.approx(want[1], abs=1e-9)
     assert isinstance(stage, int)
 
@@ -450,11 +450,11 @@ def test_schedule_follows_training_schedule_everywhere():
     for kimg in np.arange(0.0, 12000.0, 37.5):
         for resolution, args in ((1024, ()), (256, (8, 300, 900)), (32, (4, 1000, 0)), (1024, (1024, 0, 0))):
             lod, res = official_training_schedule_lod(kimg, int(math.log2(resolution)), *args)
-            stage, alpha = pg.schedule(kimg, resolution, *args[1:], *args[:1])
-            assert pg.lod(kimg, resolution, *args[1:], *args[:1]) == pytest.approx(lod, abs=1e-12)
-            assert pg.stage_resolution(stage) == res and 0 < alpha <= 1
+            stage, alpha = pgg.schedule(kimg, resolution, *args[1:], *args[:1])
+            assert pgg.lod(kimg, resolution, *args[1:], *args[:1]) == pytest.approx(lod, abs=1e-12)
+            assert pgl.stage_resolution(stage) == res and 0 < alpha <= 1
             assert alpha == pytest.approx(1 - (lod - np.floor(lod)), abs=1e-12)
-    assert pg.schedule(0, 1024, 0, 0, 1024) == (8, 1.0)  # config.py '-nogrowing'
+    assert pgg.schedule(0, 1024, 0, 0, 1024) == (8, 1.0)  # config.py '-nogrowing'
 
 
 def test_config_is_the_official_celebahq_preset():
@@ -474,7 +474,7 @@ def test_config_is_the_official_celebahq_preset():
 def test_equalised_learning_rate_stores_unit_normal_weights():
     g, _, _, _, z, y = tiny_pair()
     x, h = normal(8, 64), normal(2, 4, 4, 8, seed=6)
-    dense, plain, conv = pg.Dense(256), pg.Dense(256, use_wscale=False), pg.Conv2d(4, 3)
+    dense, plain, conv = pgl.Dense(256), pgl.Dense(256, use_wscale=False), pgl.Conv2d(4, 3)
 
     @jax.jit
     def init(key):  # one compile for every init here
@@ -488,7 +488,7 @@ def test_equalised_learning_rate_stores_unit_normal_weights():
     np.testing.assert_allclose(q['kernel'], p['kernel'] * math.sqrt(2) / 8, rtol=1e-6)
     np.testing.assert_allclose(plain.apply({'params': q}, x), x @ q['kernel'], rtol=1e-5)
     np.testing.assert_allclose(conv.apply({'params': c}, h), jax.lax.conv_general_dilated(
-        h, c['kernel'] * math.sqrt(2) / math.sqrt(72), (1, 1), 'SAME', dimension_numbers=pg.DIMENSIONS),
+        h, c['kernel'] * math.sqrt(2) / math.sqrt(72), (1, 1), 'SAME', dimension_numbers=pgl.DIMENSIONS),
                                rtol=1e-4, atol=1e-6)
     # Every weight of G stored N(0, 1), every bias zero; toRGB at gain 1.
     kernels = np.concatenate([np.ravel(a) for path, a in jax.tree_util.tree_leaves_with_path(gp)
@@ -496,7 +496,7 @@ def test_equalised_learning_rate_stores_unit_normal_weights():
     assert kernels.size > 20000 and np.std(kernels) == pytest.approx(1.0, abs=0.02)
     assert np.mean(kernels) == pytest.approx(0.0, abs=0.02)
     assert not any(np.any(a) for path, a in jax.tree_util.tree_leaves_with_path(gp) if path[-1].key == 'bias')
-    np.testing.assert_allclose(pg.Conv2d(3, 1, gain=1.0).apply({'params': gp['torgb16']}, h),
+    np.testing.assert_allclose(pgl.Conv2d(3, 1, gain=1.0).apply({'params': gp['torgb16']}, h),
                                h @ (gp['torgb16']['kernel'][0, 0] / math.sqrt(8)), rtol=1e-4, atol=1e-6)
 
 
@@ -504,13 +504,13 @@ def test_the_first_dense_layer_reads_nchw_with_a_bias_per_feature_map():
     z = normal(2, 6)
     p = {'kernel': normal(6, 5 * 16, seed=1), 'bias': jnp.arange(5.0)}
     want = (z @ (p['kernel'] * math.sqrt(2) / 4 / math.sqrt(6))).reshape(2, 5, 4, 4).transpose(0, 2, 3, 1)
-    np.testing.assert_allclose(pg.Dense4x4(5).apply({'params': p}, z), want + jnp.arange(5.0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pgl.Dense4x4(5).apply({'params': p}, z), want + jnp.arange(5.0), rtol=1e-5, atol=1e-6)
 
 
 def test_pixel_norm_gives_unit_mean_square_per_pixel():
     x = normal(2, 5, 5, 16) * jnp.exp(normal(2, 5, 5, 1, seed=1))
     block = {'params': tiny_pair()[2]['params']['b8']}
-    normed, feats = jax.jit(lambda x, h: (pg.pixel_norm(x), pg.GeneratorBlock(8, 16).apply(block, h)))(
+    normed, feats = jax.jit(lambda x, h: (pgl.pixel_norm(x), pg.GeneratorBlock(8, 16).apply(block, h)))(
         x, normal(2, 4, 4, 32, seed=2))
     np.testing.assert_allclose(np.mean(np.square(normed), axis=-1), 1.0, rtol=1e-5)
     assert feats.shape == (2, 8, 8, 16)
@@ -520,15 +520,15 @@ def test_pixel_norm_gives_unit_mean_square_per_pixel():
 def test_minibatch_stddev_is_the_official_single_map():
     x = np.random.default_rng(4).normal(size=(8, 3, 3, 5)).astype(np.float32)
     want = _mbstd(x.transpose(0, 3, 1, 2), xp=np).transpose(0, 2, 3, 1)
-    np.testing.assert_allclose(jax.jit(pg.minibatch_stddev)(x), want, rtol=1e-5)
-    assert jax.eval_shape(pg.minibatch_stddev, x[:2]).shape == (2, 3, 3, 6)  # group min(4, B)
+    np.testing.assert_allclose(jax.jit(pgl.minibatch_stddev)(x), want, rtol=1e-5)
+    assert jax.eval_shape(pgl.minibatch_stddev, x[:2]).shape == (2, 3, 3, 6)  # group min(4, B)
 
 
 def test_resampling_and_fading_the_reals():
     x = normal(2, 4, 4, 3)
-    assert pg.fade_reals(x, 1.0) is x
-    up, down_up, down, faded = jax.jit(lambda x, a: (pg.upscale2d(x), pg.downscale2d(pg.upscale2d(x)),
-                                                     pg.downscale2d(x), pg.fade_reals(x, a)))(x, 0.25)
+    assert pgl.fade_reals(x, 1.0) is x
+    up, down_up, down, faded = jax.jit(lambda x, a: (pgl.upscale2d(x), pgl.downscale2d(pgl.upscale2d(x)),
+                                                     pgl.downscale2d(x), pgl.fade_reals(x, a)))(x, 0.25)
     x = np.asarray(x)
     np.testing.assert_array_equal(up[:, 1::2, ::2], x)
     np.testing.assert_array_equal(down_up, x)
@@ -540,7 +540,7 @@ def test_resampling_and_fading_the_reals():
 # ---------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize('make', [lambda r: pg.Generator(r), lambda r: pg.Discriminator(r), lambda r: pg.config(r),
-                                  lambda r: pg.schedule(0, r)])
+                                  lambda r: pgg.schedule(0, r)])
 @pytest.mark.parametrize('resolution', [12, 2, 0, 48])
 def test_a_bad_resolution_is_a_one_line_user_error(make, resolution):
     with pytest.raises(UserError) as info:

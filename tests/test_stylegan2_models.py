@@ -42,7 +42,7 @@ import numpy as np
 import pytest
 
 from jaxgan.errors import UserError
-from jaxgan.models import stylegan2 as sg
+from jaxgan.models import stylegan2 as sg, stylegan2_layers as sgl
 
 # ---------------------------------------------------------------- helpers
 
@@ -153,7 +153,7 @@ def test_configs_are_train_py_cfg_specs():
     c = sg.config('cifar', 32)
     assert (c['mapping_layers'], c['mbstd_group_size'], c['d_architecture']) == (2, 32, 'orig')
     assert (c['style_mixing_prob'], c['pl_weight'], c['ema_rampup']) == (0.0, 0.0, 0.05)
-    assert sg.num_ws(1024) == 18 and sg.channels_at(1024, 32768, 512) == 32
+    assert sgl.num_ws(1024) == 18 and sgl.channels_at(1024, 32768, 512) == 32
     with pytest.raises(UserError, match='paper2048'):
         sg.config('paper2048', 256)
 
@@ -204,23 +204,23 @@ def np_correlate(x, w_HWIO):
 def test_upfirdn2d_matches_numpy(up, down, padding, gain):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 7, 6, 3)).astype(np.float32)  # H != W and asymmetric pads catch x/y swaps
-    for f in (sg.FIR, rng.normal(size=(4, 4)).astype(np.float32)):  # asymmetric f catches a missing flip
-        got = np.asarray(sg.upfirdn2d(jnp.asarray(x), f, up=up, down=down, padding=padding, gain=gain))
+    for f in (sgl.FIR, rng.normal(size=(4, 4)).astype(np.float32)):  # asymmetric f catches a missing flip
+        got = np.asarray(sgl.upfirdn2d(jnp.asarray(x), f, up=up, down=down, padding=padding, gain=gain))
         np.testing.assert_allclose(got, np_upfirdn2d(x, f, up, down, padding, gain), atol=1e-5)
 
 
 def test_upsample_and_downsample_2d_match_numpy():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 8, 6, 3)).astype(np.float32)
-    up = np.asarray(sg.upsample2d(jnp.asarray(x)))
+    up = np.asarray(sgl.upsample2d(jnp.asarray(x)))
     assert up.shape == (2, 16, 12, 3)
-    np.testing.assert_allclose(up, np_upfirdn2d(x, sg.FIR, up=2, padding=(2, 1, 2, 1), gain=4.0), atol=1e-5)
-    down = np.asarray(sg.downsample2d(jnp.asarray(x)))
+    np.testing.assert_allclose(up, np_upfirdn2d(x, sgl.FIR, up=2, padding=(2, 1, 2, 1), gain=4.0), atol=1e-5)
+    down = np.asarray(sgl.downsample2d(jnp.asarray(x)))
     assert down.shape == (2, 4, 3, 3)
-    np.testing.assert_allclose(down, np_upfirdn2d(x, sg.FIR, down=2, padding=(1, 1, 1, 1)), atol=1e-5)
-    np.testing.assert_allclose(sg.FIR, np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0)
+    np.testing.assert_allclose(down, np_upfirdn2d(x, sgl.FIR, down=2, padding=(1, 1, 1, 1)), atol=1e-5)
+    np.testing.assert_allclose(sgl.FIR, np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0)
     # A constant image keeps its value inside (unit-DC filter; gain 4 makes up for the zeros).
-    ones = np.asarray(sg.upsample2d(jnp.ones((1, 6, 6, 1))))
+    ones = np.asarray(sgl.upsample2d(jnp.ones((1, 6, 6, 1))))
     np.testing.assert_allclose(ones[0, 2:-2, 2:-2, 0], 1.0, atol=1e-6)
 
 
@@ -238,11 +238,11 @@ def test_conv2d_resample_matches_the_reference_path(k, up, down, flip_weight):
         p0, p1 = p0 + 2, p1 + 1  # (4 + 2 - 1) // 2, (4 - 2) // 2
     if down > 1:
         p0, p1 = p0 + 1, p1 + 1  # (4 - 2 + 1) // 2, (4 - 2) // 2
-    ref = np_upfirdn2d(x, sg.FIR if up > 1 else np.ones((1, 1)), up=up, padding=(p0, p1, p0, p1), gain=up * up)
+    ref = np_upfirdn2d(x, sgl.FIR if up > 1 else np.ones((1, 1)), up=up, padding=(p0, p1, p0, p1), gain=up * up)
     ref = np_correlate(ref, w if flip_weight else w[::-1, ::-1])
     if down > 1:
-        ref = np_upfirdn2d(ref, sg.FIR, down=down)
-    got = np.asarray(sg.conv2d_resample(jnp.asarray(x), jnp.asarray(w), up=up, down=down, padding=padding,
+        ref = np_upfirdn2d(ref, sgl.FIR, down=down)
+    got = np.asarray(sgl.conv2d_resample(jnp.asarray(x), jnp.asarray(w), up=up, down=down, padding=padding,
                                         flip_weight=flip_weight))
     assert got.shape == (2, 8 * up // down, 8 * up // down, 5)
     np.testing.assert_allclose(got, ref, atol=1e-4)
@@ -251,7 +251,7 @@ def test_conv2d_resample_matches_the_reference_path(k, up, down, flip_weight):
 # ---------------------------------------------------------------- layers
 
 def test_fully_connected_has_the_equalised_learning_rate():
-    layer = sg.FullyConnected(6, lr_multiplier=0.01, bias_init=0.5)
+    layer = sgl.FullyConnected(6, lr_multiplier=0.01, bias_init=0.5)
     x = jax.random.normal(jax.random.key(1), (4, 16))
     params = layer.init(jax.random.key(0), x)['params']
     kernel, bias = params['kernel'], params['bias']
@@ -264,7 +264,7 @@ def test_fully_connected_has_the_equalised_learning_rate():
     grads = jax.grad(lambda p: jnp.sum(layer.apply({'params': p}, x)))(params)
     np.testing.assert_allclose(grads['kernel'], jnp.broadcast_to(jnp.sum(x, 0)[:, None], (16, 6)) * gain, rtol=1e-5)
     np.testing.assert_allclose(grads['bias'], 4 * 0.01, rtol=1e-6)
-    lrelu = sg.FullyConnected(6, activation='lrelu')
+    lrelu = sgl.FullyConnected(6, activation='lrelu')
     p = lrelu.init(jax.random.key(0), x)['params']
     pre = x @ (p['kernel'] / 4.0)
     np.testing.assert_allclose(lrelu.apply({'params': p}, x), jnp.where(pre > 0, pre, 0.2 * pre) * math.sqrt(2),
@@ -272,7 +272,7 @@ def test_fully_connected_has_the_equalised_learning_rate():
 
 
 def test_conv_clamp_clips_after_the_activation():
-    layer = sg.Conv2dLayer(4, 3, activation='lrelu', conv_clamp=0.5)
+    layer = sgl.Conv2dLayer(4, 3, activation='lrelu', conv_clamp=0.5)
     x = 10 * jax.random.normal(jax.random.key(1), (1, 6, 6, 3))
     v = layer.init(jax.random.key(0), x)
     y = layer.apply(v, x)
@@ -300,8 +300,8 @@ def test_minibatch_stddev_matches_the_official_nchw_computation():
     y = x.transpose(0, 3, 1, 2).reshape(group, -1, f, c // f, h, w)
     y = np.sqrt(np.mean(np.square(y - y.mean(0)), 0) + 1e-8).mean(axis=(2, 3, 4)).reshape(-1, f, 1, 1)
     want = np.concatenate([x.transpose(0, 3, 1, 2), np.tile(y, (group, 1, h, w))], axis=1).transpose(0, 2, 3, 1)
-    np.testing.assert_allclose(sg.minibatch_stddev(jnp.asarray(x), group, f), want, rtol=1e-5)
-    assert sg.minibatch_stddev(jnp.asarray(x[:2]), 4, 1).shape == (2, 3, 3, 5)  # group min(4, B)
+    np.testing.assert_allclose(sgl.minibatch_stddev(jnp.asarray(x), group, f), want, rtol=1e-5)
+    assert sgl.minibatch_stddev(jnp.asarray(x[:2]), 4, 1).shape == (2, 3, 3, 5)  # group min(4, B)
 
 
 # ---------------------------------------------------------------- mapping network
@@ -340,7 +340,7 @@ def test_a_tiny_generator_and_discriminator():
     d = sg.Discriminator(16, channel_base=256, channel_max=32)
     z = jax.random.normal(jax.random.key(1), (4, 8))
     gv = jax.jit(g.init)(jax.random.key(0), z)
-    assert sg.num_ws(16) == 6
+    assert sgl.num_ws(16) == 6
     stats = gv[sg.STATS]['synthesis']
     assert stats['b16']['conv0']['noise_const'].shape == (16, 16) and 'conv0' not in stats['b4']
 

@@ -33,7 +33,6 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan import augment, family, models, optim, sampling
-from jaxgan.models import progan
 from jaxgan.core import health, losses, packing, terms as T
 from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core import parallel
@@ -93,11 +92,17 @@ TERMS: tuple[tuple[str, Callable[[Config], bool], Callable[[Config, DataSpec], T
     ('g', lambda c: c.penalties.historical_averaging > 0,
      lambda c, s: T.HistoricalAveraging('g_historical_averaging', c.penalties.historical_averaging)),
     ('g', lambda c: c.penalties.zcr_g > 0, lambda c, s: T.LatentDiversity('zcr_g', c.penalties.zcr_g)),
-    ('g', lambda c: c.model.name == 'stylegan2' and c.stylegan2.pl_weight > 0,
-     lambda c, s: T.PathLength('path_length', c.stylegan2.pl_weight, every=c.stylegan2.pl_every,
-                               shrink=c.stylegan2.pl_batch_shrink, decay=c.stylegan2.pl_decay)),
+    ('g', lambda c: _style(c) is not None and _style(c).pl_weight > 0,
+     lambda c, s: T.PathLength('path_length', _style(c).pl_weight, every=_style(c).pl_every,
+                               shrink=_style(c).pl_batch_shrink, decay=_style(c).pl_decay)),
 )
 INPUT_GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'dragan', 'r2')
+
+
+def _style(c: Config) -> models.StyleOptions | None:
+    """Style mixing's and the path-length penalty's options, where the architecture has a mapping network."""
+    architecture = models.find(c.model.name)
+    return architecture.mapping(c) if architecture is not None and architecture.mapping else None
 
 
 def _mutual_info(name: str, c: Config) -> T.Term:
@@ -309,33 +314,6 @@ def _g_metrics(view: View) -> dict:
     return {'fake_diversity': health.mean_pairwise_distance(view.generated['x']) / jnp.maximum(spread, 1e-12)}
 
 
-def _lod_of_step(config: Config, resolution: int, step: jax.Array) -> jax.Array:
-    """ProGAN's lod at `step` (train.py, TrainingSchedule): after the real images of the steps before it,
-    batch_size for each D update (the official cur_nimg grows by the minibatch at each D repeat)."""
-    p = config.progan
-    images = step.astype(jnp.int32) * (config.batch_size * max(config.n_critic, 1))
-    return progan.level_of_detail(images, resolution, p.training_kimg, p.transition_kimg, p.initial_resolution)
-
-
-def _growing_optimizers(config: Config, valued: Config, resolution: int) -> tuple[dict, dict]:
-    """optim.make's extra arguments for ProGAN's G and D (train.py): the learning rate of the stage's
-    resolution (progan.learning_rates, else the optimizer's), and Adam's moments reset whenever the lod's
-    floor or ceiling changes (progan.reset_optimizer), both from the step that the update count is of."""
-    rates = {int(r): float(lr) for r, lr in config.progan.learning_rates}
-    n = max(config.n_critic, 1)
-
-    def extra(c: Config, updates_per_step: int) -> dict:
-        lod = lambda count: _lod_of_step(config, resolution, count // updates_per_step)
-        out = {}
-        if rates:
-            out['lr'] = lambda count: progan.stage_learning_rate(lod(count), resolution, rates, c.learning_rate)
-        if config.progan.reset_optimizer:
-            out['reset_when'] = lambda count: (jnp.floor(lod(count)) * 64 + jnp.ceil(lod(count))).astype(jnp.int32)
-        return out
-
-    return extra(valued.g_optimizer, config.n_gen), extra(valued.d_optimizer, n)
-
-
 def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> GAN:
     """The GAN that `config` describes on data of `spec`.
 
@@ -359,25 +337,25 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     m, info = config.model, config.infogan
     latent_dim = m.z_dim + info.categorical + info.continuous
     labels = lambda: jnp.zeros((2,), jnp.int32)
-    style = config.model.name == 'stylegan2'  # G = mapping + synthesis, noise inputs (models.stylegan2)
+    architecture = models.get(config.model.name)
     networks = {'G': Network(generator, lambda: (jnp.zeros((2, latent_dim)), labels() if g_cond else None),
-                             ('noise',) if style else ())}
-    mixing = style and config.stylegan2.style_mixing > 0
-    path_length = style and config.stylegan2.pl_weight > 0
-    growing = config.model.name == 'progan'  # both networks take the schedule's lod (models.progan)
+                             ('noise',) if architecture.noise_inputs else ())}
+    style = _style(config)  # G = mapping + synthesis (map and synthesize methods)
+    mixing = style is not None and style.style_mixing > 0
+    path_length = style is not None and style.pl_weight > 0
+    growing = architecture.growing  # both networks take the schedule's lod
     # What the networks take of the batch besides the examples: ProGAN's lod, a scalar of the schedule
     # repeated over the batch (Game.schedule).
     progress = (lambda where: {'lod': where['lod'][0]}) if growing else (lambda where: {})
     n_critic, pack = config.n_critic, config.model.pack
-    g_extra, d_extra = (_growing_optimizers(config, valued, generator.net.resolution) if growing
-                        else ({}, {}))
+    g_extra, d_extra = growing.optimizers(config, valued, generator) if growing else ({}, {})
     critic = None
     if n_critic > 0:
         rngs = ('dropout',) if getattr(discriminator, 'dropout', 0.0) > 0 or getattr(discriminator, 'noise', 0.0) > 0 else ()
         packed_shape = (*spec.shape[:-1], spec.shape[-1] * pack)  # PacGAN: m examples' channels
         networks['D'] = Network(discriminator, lambda: (jnp.zeros((2, *packed_shape)), labels() if d_cond else None),
                                 rngs)
-        frozen = models.frozen_layers(discriminator, config.get('freeze_d', 0))  # FreezeD: D's first blocks
+        frozen = models.frozen_layers(discriminator, config.get('freeze_d', 0), architecture)  # FreezeD: D's first blocks
         d_optimizer = optim.freeze(optim.make(valued.d_optimizer, config.num_steps * n_critic, **d_extra),
                                    {('D', n) for n in frozen})
         critic = Player('d', ('D',), d_optimizer,
@@ -405,16 +383,16 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
             out['z_perturbation'] = jnp.pad(dz, ((0, 0), (0, 0), (0, latent_dim - m.z_dim)))
         if mixing:
             out.update(_mixing_noise(jax.random.fold_in(key, 4), updates, batch, m.z_dim, generator.num_ws,
-                                     config.stylegan2.style_mixing, ''))
+                                     style.style_mixing, ''))
         if path_length:  # the path-length penalty's own latents, mixed as in training
             out['z_pl'] = jax.random.normal(jax.random.fold_in(key, 5), (updates, batch, m.z_dim))
             if mixing:
                 out.update(_mixing_noise(jax.random.fold_in(key, 6), updates, batch, m.z_dim, generator.num_ws,
-                                         config.stylegan2.style_mixing, '_pl'))
+                                         style.style_mixing, '_pl'))
         return out
 
     def ws_of(nets, noise, z: str, suffix: str, update: bool) -> jax.Array:
-        """StyleGAN2's ws of latents noise[z], mixed with those of noise['z_mix' + suffix] from the layer
+        """The mapping network's ws of latents noise[z], mixed with those of noise['z_mix' + suffix] from the layer
         noise['mix_cutoff' + suffix] on (StyleGAN2Loss.run_G); only the first mapping tracks w_avg."""
         y = noise.get('y_fake') if g_cond else None
         ws = nets('G', noise[z], y, method='map', update=update)
@@ -461,21 +439,22 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         'g_perturbed': lambda v: v.nets('G', v.noise['z'] + v.noise['z_perturbation'],
                                         v.noise.get('y_fake') if g_cond else None, update=False, **progress(v.real)),
         'd_perturbed': lambda v: v['d_of_fake_x'](v['g_perturbed']),
-        # StyleGAN2's path-length penalty: the ws it is taken at, and the synthesis network as a function.
+        # The path-length penalty (a mapping network's): the ws it is taken at, and the synthesis network as a
+        # function.
         'pl_ws': lambda v: ws_of(v.nets, v.noise, 'z_pl', '_pl', False),
         'g_synthesis': lambda v: lambda ws: v.nets('G', ws, method='synthesize', update=False),
     }
 
     def prepare(batch: dict) -> dict:
         batch = {k: spec.model_input(v) if k.startswith('x') else v for k, v in batch.items()}
-        if growing:  # the reals at the stage's resolution, faded as G fades (progan.process_reals)
+        if growing:  # the reals at the stage's resolution, faded as G fades (the architecture's hook)
             level = batch['lod'][0, 0]
-            batch['x'] = jax.vmap(lambda x: progan.process_reals(x, level, generator.net.resolution))(batch['x'])
+            batch['x'] = jax.vmap(lambda x: growing.process_reals(x, level, generator))(batch['x'])
         return batch
 
     schedule = None
     if growing:
-        schedule = lambda step: {'lod': _lod_of_step(config, generator.net.resolution, step)}
+        schedule = lambda step: {'lod': growing.lod_of_step(config, generator, step)}
 
     game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
                 quantities=quantities, prepare=prepare, ema=('G',), schedule=schedule)
@@ -509,6 +488,7 @@ class SampleGrid:
 
 
 family.register(family.Family(
-    name='gan', trains=lambda name: name in models.NAMES, names=lambda: tuple(models.NAMES),
+    name='gan', trains=lambda name: models.find(name) is not None,
+    names=lambda: tuple(a.name for a in models.architectures()),
     takes=lambda dataset: dataset.layout == data_base.SINGLE,
     learns='learns single images or vectors', holds='single examples', build=build_gan))

@@ -25,7 +25,7 @@ import optax
 
 from jaxgan import files
 from jaxgan.errors import UserError
-from jaxgan.models.conv import Conv
+from jaxgan.models.convolution import Conv
 
 
 class Classifier(nn.Module):

@@ -21,10 +21,11 @@ with JAX's own paddings (`jax._src.lax.convolution`, `_conv_general_vjp_lhs_padd
 out differently, so the values are the same at every order (the gradient penalties differentiate
 twice), and the tests compare them.
 
-It is used on a CPU, for 2-D NHWC/HWIO convolutions with feature_group_count and batch_group_count 1,
-the default precision and no preferred_element_type, outside a shard_map over more than one device.
-Elsewhere it is XLA's own convolution, gradients and all: grouped convolutions (StyleGAN2's depthwise
-blur), accelerators (not measured there) and shard_map over several devices, where the custom rule
+It is chosen on a CPU (models.convolution, the one place that chooses; accelerators were not measured)
+and applies to 2-D NHWC/HWIO convolutions with feature_group_count and batch_group_count 1, the default
+precision and no preferred_element_type, outside a shard_map over more than one device. Elsewhere it is
+XLA's own convolution, gradients and all: grouped convolutions (StyleGAN2's depthwise blur) and
+shard_map over several devices, where the custom rule
 crashed XLA's CPU runtime (segmentation faults and heap corruption with 8 simulated devices: in a 4-step
 ProGAN test run now and then, within 40 repetitions every time; with XLA's own rule, or on one device,
 never; not traced further). Under a one-device shard_map the kernel (replicated) is first marked
@@ -35,7 +36,7 @@ A custom VJP has no forward mode: on the CPU, `jax.jvp`, `jacfwd` and `hessian` 
 convolutions raise (JAX's TypeError); nothing in jaxgan uses forward mode.
 
 `Conv` and `ConvTranspose` are Flax's modules (same fields, parameters, names and initialisation) on this
-convolution; the architectures use them in place of `nn.Conv` and `nn.ConvTranspose`.
+convolution; the architectures use models.convolution's, which are these where this one is chosen.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
 
 def _custom_applies(lhs, rhs, padding, lhs_dilation, dimension_numbers, feature_group_count, batch_group_count,
                     precision, preferred_element_type) -> bool:
-    if jax.default_backend() != 'cpu' or lhs.ndim != 4 or _inside_a_split_shard_map():
+    if lhs.ndim != 4 or _inside_a_split_shard_map():
         return False
     if (feature_group_count, batch_group_count, precision, preferred_element_type) != (1, 1, None, None):
         return False

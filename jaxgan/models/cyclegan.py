@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import UserError
-from jaxgan.models.conv import Conv, ConvTranspose
+from jaxgan.models.convolution import Conv, ConvTranspose
 from jaxgan.models.layers import norm_layer, reflect_pad
 
 weight_init = nn.initializers.normal(0.02)

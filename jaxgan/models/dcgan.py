@@ -23,8 +23,11 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from jaxgan.models.conv import Conv, ConvTranspose
+from jaxgan.errors import UserError
+from jaxgan.models import registry
+from jaxgan.models.convolution import Conv, ConvTranspose
 from jaxgan.models.layers import (NORM_MODULES, ConditionalBatchNorm, Heads, MinibatchDiscrimination, layer_names,
                                   norm_layer, one_hot_channels, upsample_nearest, with_spectral_norm)
 
@@ -128,3 +131,24 @@ def discriminator_blocks(d: Discriminator) -> tuple[tuple[str, ...], ...]:
     norm = NORM_MODULES[d.norm]
     return (('Conv_0',),) + tuple((f'Conv_{i}', *layer_names(norm, i - 1, 1))
                                   for i in range(1, num_resolutions(d.image_size)))
+
+
+def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: bool, num_classes: int,
+          bn_axis: str | None, dtype: Any) -> tuple[nn.Module, nn.Module]:
+    m, c = config.model, config.conditioning
+    g_norm = ARCHITECTURE.g_norm(config)
+    if g_norm == 'virtual_batch' and c.g != 'none':
+        raise UserError('virtual batch norm and class conditioning of G do not combine')
+    size, channels = shape[0], shape[-1]
+    return (Generator(size, channels, m.g_width, dtype, bn_axis, g_norm, m.vbn_reference_size,
+                      num_classes=num_classes, conditioning=c.g, upsample=ARCHITECTURE.g_upsample(config)),
+            Discriminator(size, m.d_width, dtype, bn_axis, ARCHITECTURE.d_norm(config), m.spectral_norm,
+                          m.minibatch_discrimination, **registry.heads(config, num_classes)))
+
+
+ARCHITECTURE = registry.register(registry.Architecture(
+    'dcgan', build, 'Radford et al. 2015: all-convolutional G and D, any power-of-two image size from 8',
+    g_norms=('batch', 'virtual_batch', 'none'), d_norms=('batch', 'layer', 'none'),
+    g_conditioning=('none', 'concat', 'cbn'), d_conditioning=registry.D_CONDITIONING_ALL,
+    g_upsamples=UPSAMPLES, spectral_norm=True, minibatch_discrimination=True, infogan=True, semi_supervised=True,
+    discriminator_blocks=discriminator_blocks))

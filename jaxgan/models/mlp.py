@@ -14,7 +14,9 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 
+from jaxgan.models import registry
 from jaxgan.models.layers import Heads, MinibatchDiscrimination, norm_layer, with_spectral_norm
 
 
@@ -84,3 +86,19 @@ def discriminator_blocks(d: Discriminator) -> tuple[tuple[str, ...], ...]:
     params: each hidden dense layer (maxout's pieces included). The head (minibatch discrimination,
     layers.Heads) is in none."""
     return tuple((f'Dense_{i}',) for i in range(len(d.hidden)))
+
+
+def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: bool, num_classes: int,
+          bn_axis: str | None, dtype: Any) -> tuple[nn.Module, nn.Module]:
+    m = config.model
+    return (Generator(tuple(shape), tuple(m.g_hidden), images, dtype, ARCHITECTURE.g_norm(config), bn_axis,
+                      num_classes=num_classes, conditioning=config.conditioning.g),
+            Discriminator(tuple(m.d_hidden), m.d_activation, m.maxout_pieces, m.dropout, m.d_noise, dtype,
+                          m.spectral_norm, m.minibatch_discrimination, bn_axis, **registry.heads(config, num_classes)))
+
+
+ARCHITECTURE = registry.register(registry.Architecture(
+    'mlp', build, 'Goodfellow et al. 2014: multilayer perceptrons (toy distributions), any data',
+    g_norms=('none', 'batch'), d_norms=('none',), g_conditioning=('none', 'concat'),
+    d_conditioning=registry.D_CONDITIONING_ALL, sizes=None, spectral_norm=True, minibatch_discrimination=True,
+    infogan=True, semi_supervised=True, discriminator_blocks=discriminator_blocks))

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import UserError
-from jaxgan.models.conv import Conv
+from jaxgan.models.convolution import Conv
 from jaxgan.models.layers import norm_layer
 
 weight_init = nn.initializers.normal(0.02)

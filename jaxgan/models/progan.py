@@ -66,8 +66,11 @@ input box-downscaled), as the official 'linear' structure's are, and the reals a
 (`process_reals`). The lod is kept in each network's 'progress' collection, so that a checkpoint samples
 at the stage it reached.
 
-The loop's per-resolution learning rate (`stage_learning_rate`) and its optimiser reset at each change of
-the lod's floor or ceiling are jaxgan.families.gan's (config.progan.learning_rates, reset_optimizer).
+The building blocks (stages, operations, equalised-learning-rate layers) are models.progan_layers'; the
+schedule, the growing networks and the training hooks (the lod of a step, the per-resolution learning
+rate `stage_learning_rate` and the optimiser reset at each change of the lod's floor or ceiling:
+config.progan.learning_rates, reset_optimizer) models.progan_growing's. The architecture is registered
+at the end (config.model.name=progan) with its config section (config.progan), checks and hooks.
 
 Not here: float16 (the official dtype option, with pixelnorm_epsilon 1e-4); label inputs to D (D_paper
 has none); the official loop's larger minibatches at the small stages (one program has one batch shape:
@@ -76,197 +79,24 @@ experiments.progan_celebahq says what it does instead).
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
+import ml_collections
 
+from jaxgan.checks import check, positive
 from jaxgan.errors import UserError
-from jaxgan.models import stylegan2
-from jaxgan.models.conv import conv_general_dilated
-from jaxgan.models.layers import upsample_nearest
-
-SQRT2 = math.sqrt(2.0)  # networks.py, get_weight: gain=np.sqrt(2) (He init)
-G_DENSE_GAIN = SQRT2 / 4  # networks.py, G_paper, 4x4/Dense: gain=np.sqrt(2)/4
-LRELU_SLOPE = 0.2  # networks.py, leaky_relu: alpha=0.2
-PIXELNORM_EPSILON = 1e-8  # networks.py, G_paper: pixelnorm_epsilon=1e-8
-MBSTD_GROUP_SIZE = 4  # networks.py, D_paper: mbstd_group_size=4
-FMAP_BASE = 8192  # networks.py, G_paper / D_paper: fmap_base=8192
-FMAP_DECAY = 1.0  # networks.py: fmap_decay=1.0
-FMAP_MAX = 512  # networks.py: fmap_max=512
-DIMENSIONS = ('NHWC', 'HWIO', 'NHWC')
-_Scalar = float | jax.Array
-
-
-# ---------------------------------------------------------------- sizes and stages
-
-def check_resolution(resolution: int, what: str = 'ProGAN') -> int:
-    """resolution, if a power of two of at least 4 (G_paper's assertion); UserError otherwise."""
-    return stylegan2.check_resolution(resolution, what)
-
-
-def nf(stage: int, fmap_base: int = FMAP_BASE, fmap_decay: float = FMAP_DECAY, fmap_max: int = FMAP_MAX) -> int:
-    """Feature maps of `stage` (networks.py, nf): min(int(fmap_base / 2^(stage fmap_decay)), fmap_max); the
-    block at resolution 2^r has nf(r - 1), D's last dense layer nf(0)."""
-    return min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
-
-
-def num_stages(resolution: int) -> int:
-    """Stages of a network of `resolution` pixels: 4, 8, ..., resolution, so log2(resolution) - 1."""
-    return int(math.log2(resolution)) - 1
-
-
-def stage_resolution(stage: int) -> int:
-    """The resolution of `stage`: 4 2^stage."""
-    return 4 * 2 ** stage
-
-
-def check_stage(stage: int | None, resolution: int) -> int:
-    """stage, or the last one (the full resolution) for None; UserError if not an int in range."""
-    last = num_stages(resolution) - 1
-    if stage is None:
-        return last
-    if isinstance(stage, (bool, np.bool_)) or not isinstance(stage, (int, np.integer)) or not 0 <= stage <= last:
-        raise UserError(f'stage {stage!r}: a ProGAN network of {resolution} pixels has stages 0 to {last} '
-                        f'(4 to {resolution} pixels)')
-    return int(stage)
-
-
-# ---------------------------------------------------------------- operations (networks.py)
-
-def pixel_norm(x: jax.Array, epsilon: float = PIXELNORM_EPSILON) -> jax.Array:
-    """networks.py, pixel_norm: x / sqrt(mean(x^2) + epsilon) over the feature maps (the last axis here),
-    the same as StyleGAN2's normalize_2nd_moment."""
-    return stylegan2.normalize_2nd_moment(x, epsilon)
-
-
-def leaky_relu(x: jax.Array, slope: float = LRELU_SLOPE) -> jax.Array:
-    """networks.py, leaky_relu: max(slope x, x), no gain (unlike StyleGAN2's bias_act)."""
-    return jnp.maximum(x * slope, x)
-
-
-def upscale2d(x_BxHxWxC: jax.Array, factor: int = 2) -> jax.Array:
-    """networks.py, upscale2d: nearest neighbour, each pixel repeated factor x factor times."""
-    return upsample_nearest(x_BxHxWxC, factor)
-
-
-def downscale2d(x_BxHxWxC: jax.Array, factor: int = 2) -> jax.Array:
-    """networks.py, downscale2d: average pool of factor x factor, stride factor (a box filter)."""
-    if factor == 1:
-        return x_BxHxWxC
-    b, h, w, c = x_BxHxWxC.shape
-    return jnp.mean(x_BxHxWxC.reshape(b, h // factor, factor, w // factor, factor, c), axis=(2, 4))
-
-
-def minibatch_stddev(x_BxHxWxC: jax.Array, group_size: int = MBSTD_GROUP_SIZE) -> jax.Array:
-    """networks.py, minibatch_stddev_layer: one feature map appended, for each group of
-    G = min(group_size, B) examples (example i in group i mod B / G) the standard deviation over the group
-    (sqrt(var + 1e-8)) averaged over all feature maps and pixels. StyleGAN2's MinibatchStdLayer with one
-    channel computes the same (it splits the channels into num_channels parts; ProGAN has one), and is
-    used here; B must be a multiple of G."""
-    return stylegan2.minibatch_stddev(x_BxHxWxC, group_size, 1)
-
-
-def labels_one_hot(y: jax.Array, num_classes: int) -> jax.Array:
-    """The official labels_in [B, K] (float): one-hot of integer labels [B], or y itself if [B, K]."""
-    y = jnp.asarray(y)
-    return jax.nn.one_hot(y, num_classes, dtype=jnp.float32) if y.ndim == 1 else y.astype(jnp.float32)
-
-
-def _statically_one(alpha: _Scalar) -> bool:
-    return isinstance(alpha, (int, float, np.integer, np.floating)) and not isinstance(alpha, bool) and alpha >= 1
-
-
-def fade(new: jax.Array, old: jax.Array, alpha: _Scalar) -> jax.Array:
-    """alpha new + (1 - alpha) old, alpha clipped to [0, 1]: networks.py's lerp_clip(new, old, t) with
-    t = lod_in - lod = 1 - alpha."""
-    a = jnp.clip(jnp.asarray(alpha, jnp.float32), 0.0, 1.0)
-    return a * new + (1.0 - a) * old
-
-
-def fade_reals(x_BxHxWxC: jax.Array, alpha: _Scalar) -> jax.Array:
-    """train.py, process_reals 'FadeLOD': real images at the stage's resolution blended with their 2x2
-    averages (downscaled, then upscaled back), alpha x + (1 - alpha) upscale(downscale(x)), t = 1 - alpha =
-    lod - floor(lod): what D sees of the reals matches what the fading G gives. alpha 1: x as it is."""
-    if _statically_one(alpha):
-        return x_BxHxWxC
-    return fade(x_BxHxWxC, upscale2d(downscale2d(x_BxHxWxC)), alpha)
-
-
-# ---------------------------------------------------------------- equalised-learning-rate layers
-
-def he_std(fan_in: int, gain: float = SQRT2) -> float:
-    """networks.py, get_weight: std = gain / sqrt(fan_in)."""
-    return gain / math.sqrt(fan_in)
-
-
-def _weight(module: nn.Module, shape: tuple[int, ...], gain: float, use_wscale: bool,
-            fan_in: int | None = None) -> jax.Array:
-    """networks.py, get_weight: the weight 'kernel' of `shape` at its run-time scale. use_wscale: stored
-    N(0, 1), times std; else stored N(0, std^2). fan_in defaults to prod(shape[:-1])."""
-    std = he_std(int(np.prod(shape[:-1])) if fan_in is None else fan_in, gain)
-    init_std = 1.0 if use_wscale else std
-    kernel = module.param('kernel', lambda key, s: init_std * jax.random.normal(key, s, jnp.float32), shape)
-    return kernel * std if use_wscale else kernel
-
-
-class Dense(nn.Module):
-    """networks.py, dense + apply_bias: x [B, in] @ W [in, features] (+ bias, zero init)."""
-
-    features: int
-    gain: float = SQRT2
-    use_wscale: bool = True
-    use_bias: bool = True
-
-    @nn.compact
-    def __call__(self, x_BxI: jax.Array) -> jax.Array:
-        w = _weight(self, (x_BxI.shape[-1], self.features), self.gain, self.use_wscale)
-        x = x_BxI @ w
-        if self.use_bias:
-            x = x + self.param('bias', nn.initializers.zeros, (self.features,))
-        return x
-
-
-class Conv2d(nn.Module):
-    """networks.py, conv2d + apply_bias: a k x k convolution, padding 'SAME', kernel HWIO (+ bias). down:
-    the convolution's output average-pooled 2x before the bias, the function of the official fused
-    conv2d_downscale2d."""
-
-    features: int
-    kernel_size: int = 3
-    gain: float = SQRT2
-    use_wscale: bool = True
-    use_bias: bool = True
-    down: bool = False
-
-    @nn.compact
-    def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-        k = self.kernel_size
-        w = _weight(self, (k, k, x_BxHxWxC.shape[-1], self.features), self.gain, self.use_wscale)
-        x = conv_general_dilated(x_BxHxWxC, w, (1, 1), [((k - 1) // 2,) * 2] * 2,
-                                 dimension_numbers=DIMENSIONS)
-        if self.down:
-            x = downscale2d(x)
-        if self.use_bias:
-            x = x + self.param('bias', nn.initializers.zeros, (self.features,))
-        return x
-
-
-class Dense4x4(nn.Module):
-    """networks.py, G_paper's 4x4/Dense: z [B, Z] @ W [Z, 16 features] (gain sqrt(2) / 4), read as NCHW
-    [B, features, 4, 4] and returned NHWC, plus a bias per feature map (apply_bias after the reshape)."""
-
-    features: int
-    gain: float = G_DENSE_GAIN
-    use_wscale: bool = True
-
-    @nn.compact
-    def __call__(self, z_BxZ: jax.Array) -> jax.Array:
-        w = _weight(self, (z_BxZ.shape[-1], 16 * self.features), self.gain, self.use_wscale)
-        x = (z_BxZ @ w).reshape(z_BxZ.shape[0], self.features, 4, 4).transpose(0, 2, 3, 1)
-        return x + self.param('bias', nn.initializers.zeros, (self.features,))
+from jaxgan.models import registry
+from jaxgan.models.progan_growing import (LOD_INITIAL_RESOLUTION, LOD_TRAINING_KIMG, LOD_TRANSITION_KIMG,
+                                          GrowingDiscriminator, GrowingGenerator, growing_optimizers, lod_of_step,
+                                          process_reals)
+from jaxgan.models.progan_layers import (FMAP_BASE, FMAP_DECAY, FMAP_MAX, MBSTD_GROUP_SIZE, PIXELNORM_EPSILON,
+                                         Conv2d, Dense, Dense4x4, _Scalar, _statically_one, check_resolution,
+                                         check_stage, downscale2d, fade, labels_one_hot, leaky_relu,
+                                         minibatch_stddev, nf, num_stages, pixel_norm, stage_resolution, upscale2d)
+from jaxgan.models.stylegan2_layers import check_mbstd_group
 
 
 # ---------------------------------------------------------------- generator
@@ -493,9 +323,6 @@ MAX_MINIBATCH_PER_GPU = {256: 16, 512: 8, 1024: 4}  # config.py, '-fp32'
 LRATE_BASE = 0.001  # train.py, TrainingSchedule: G_lrate_base=0.001, D_lrate_base=0.001
 LRATE_DICT = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
 TOTAL_KIMG = 12000
-LOD_INITIAL_RESOLUTION = 4  # train.py, TrainingSchedule defaults (config.py leaves them)
-LOD_TRAINING_KIMG = 600
-LOD_TRANSITION_KIMG = 600
 
 
 def minibatch_size(resolution: int, num_gpus: int = NUM_GPUS, minibatch_base: int = MINIBATCH_BASE,
@@ -562,160 +389,57 @@ def discriminator(cfg: dict, *, num_classes: int = 0) -> Discriminator:
                          cfg['use_wscale'], cfg['mbstd_group_size'], cfg['fused_scale'])
 
 
-# ---------------------------------------------------------------- the growing schedule (train.py)
+# ---------------------------------------------------------------- the architecture (config.model.name=progan)
 
-def lod(kimg: float, resolution: int, training_kimg: float = LOD_TRAINING_KIMG,
-        transition_kimg: float = LOD_TRANSITION_KIMG, initial_resolution: int = LOD_INITIAL_RESOLUTION) -> float:
-    """train.py, TrainingSchedule's level of detail after kimg thousand real images: phases of
-    training_kimg + transition_kimg, phase_idx = floor(kimg / phase_dur), phase_kimg the rest;
-    lod = log2(resolution) - floor(log2(initial_resolution)) - phase_idx
-          - max(phase_kimg - training_kimg, 0) / transition_kimg, at least 0."""
-    resolution_log2 = int(math.log2(check_resolution(resolution)))
-    check_resolution(initial_resolution, 'the initial resolution')
-    if initial_resolution > resolution:
-        raise UserError(f'initial resolution {initial_resolution}: more than the resolution {resolution}')
-    if kimg < 0 or training_kimg < 0 or transition_kimg < 0:
-        raise UserError(f'kimg {kimg}, training_kimg {training_kimg}, transition_kimg {transition_kimg}: '
-                        'none may be negative')
-    phase_dur = training_kimg + transition_kimg
-    phase_idx = int(np.floor(kimg / phase_dur)) if phase_dur > 0 else 0
-    phase_kimg = kimg - phase_idx * phase_dur
-    level = resolution_log2 - np.floor(np.log2(initial_resolution)) - phase_idx
-    if transition_kimg > 0:
-        level -= max(phase_kimg - training_kimg, 0.0) / transition_kimg
-    return float(max(level, 0.0))
+def config_section() -> ml_collections.ConfigDict:
+    """Progressive growing (config.model.name progan; Karras et al. 2018, models.progan): the networks' sizes
+    and the growing schedule in thousands of real images. experiments.progan_celebahq sets the official
+    ones."""
+    c = ml_collections.ConfigDict()
+    c.fmap_base = 8192  # feature maps of the block at resolution 2^r: min(fmap_base / 2^(r - 1), fmap_max)
+    c.fmap_max = 512  # the most feature maps of any layer
+    c.mbstd_group = 4  # D's minibatch standard deviation: group size (per device); 1: off
+    c.fused_scale = True  # D's downscaling conv pools before its bias and activation (the official default)
+    c.initial_resolution = 4  # the first stage's resolution
+    c.training_kimg = 600.0  # thousands of images each stage trains at alpha 1
+    c.transition_kimg = 600.0  # thousands of images each new resolution fades in over
+    c.learning_rates = ()  # ((resolution, lr), ...): both players' lr while training that resolution; others: the optimizers'
+    c.reset_optimizer = True  # Adam's moments start afresh when a fade-in starts and ends (reset_opt_for_new_lod)
+    return c
 
 
-def schedule(kimg: float, resolution: int, training_kimg: float = LOD_TRAINING_KIMG,
-             transition_kimg: float = LOD_TRANSITION_KIMG,
-             initial_resolution: int = LOD_INITIAL_RESOLUTION) -> tuple[int, float]:
-    """(stage, alpha) after kimg thousand real images, from the official lod (`lod`): the training
-    resolution is TrainingSchedule's 2^(log2(resolution) - floor(lod)), so stage = log2(resolution) - 2 -
-    floor(lod); the lower-resolution path's weight is lerp_clip's t = lod - floor(lod) (train.py feeds lod
-    as lod_in; networks.py blends with t = lod_in - lod of the block), so alpha = 1 - (lod - floor(lod)).
-    With the defaults: stage 0 for the first 600 kimg; then per stage s >= 1 a fade-in of 600 kimg (alpha
-    from 0 to 1) and 600 kimg at alpha 1; from 1200 (log2(R) - 2) kimg on (9600 at 1024 pixels), the last
-    stage at alpha 1."""
-    level = lod(kimg, resolution, training_kimg, transition_kimg, initial_resolution)
-    whole = math.floor(level)
-    return int(math.log2(resolution)) - 2 - whole, 1.0 - (level - whole)
+def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
+    p = config.progan
+    positive(config, 'progan.fmap_base', 'progan.fmap_max', 'progan.mbstd_group')
+    check(p.training_kimg >= 0 and p.transition_kimg >= 0 and p.training_kimg + p.transition_kimg > 0,
+          'config.progan.training_kimg and transition_kimg must be >= 0, not both 0')
+    check_mbstd_group(config, 'progan', num_devices)
+    check(p.initial_resolution >= 4 and p.initial_resolution & (p.initial_resolution - 1) == 0
+          and p.initial_resolution <= config.image_size,
+          f'config.progan.initial_resolution={p.initial_resolution} must be a power of two from 4 to '
+          f'config.image_size={config.image_size}')
+    rates = p.learning_rates
+    check(isinstance(rates, (tuple, list)) and all(
+        isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], int) and pair[1] > 0
+        for pair in rates), f'config.progan.learning_rates={rates!r} must be pairs (resolution, lr > 0)')
+    check(not p.reset_optimizer or (config.g_optimizer.name == 'adam' and config.d_optimizer.name == 'adam'),
+          'config.progan.reset_optimizer resets Adam\'s moments: use adam for both optimizers, or turn it off')
 
 
-# ---------------------------------------------------------------- growing while training (traced lod)
-
-def level_of_detail(images: jax.Array, resolution: int, training_kimg: float = LOD_TRAINING_KIMG,
-                    transition_kimg: float = LOD_TRANSITION_KIMG,
-                    initial_resolution: int = LOD_INITIAL_RESOLUTION) -> jax.Array:
-    """`lod` (train.py, TrainingSchedule) after `images` real images (a traced integer), as a traced
-    float32 for the jitted step: the same phases of training_kimg + transition_kimg and the same formula
-    (arguments checked by `lod`), with the phases counted in whole images in integers, so that a phase
-    boundary falls on the step it falls on in exact arithmetic (float32 kimg put some a step early)."""
-    lod(0.0, resolution, training_kimg, transition_kimg, initial_resolution)  # the checks, on the host
-    images = jnp.asarray(images, jnp.int32)
-    training, transition = round(training_kimg * 1000), round(transition_kimg * 1000)
-    phase_dur = training + transition
-    phase_idx = images // phase_dur if phase_dur > 0 else jnp.zeros((), jnp.int32)
-    phase_images = images - phase_idx * phase_dur
-    level = math.log2(resolution) - math.floor(math.log2(initial_resolution)) - phase_idx.astype(jnp.float32)
-    if transition > 0:
-        level = level - jnp.maximum(phase_images - training, 0).astype(jnp.float32) / transition
-    return jnp.maximum(level, 0.0)
+def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: bool, num_classes: int,
+          bn_axis: str | None, dtype: Any) -> tuple[nn.Module, nn.Module]:
+    p, size, channels = config.progan, shape[0], shape[-1]
+    g = Generator(size, channels, fmap_base=p.fmap_base, fmap_max=p.fmap_max, latent_size=config.model.z_dim)
+    d = Discriminator(size, fmap_base=p.fmap_base, fmap_max=p.fmap_max, mbstd_group_size=p.mbstd_group,
+                      fused_scale=p.fused_scale)
+    return GrowingGenerator(g), GrowingDiscriminator(d)
 
 
-def stage_and_alpha(level: jax.Array, resolution: int) -> tuple[jax.Array, jax.Array]:
-    """(stage int32, alpha float32) of a traced lod, as `schedule` has them: stage = log2(R) - 2 -
-    floor(lod), alpha = 1 - (lod - floor(lod)); lod clipped to the stages there are."""
-    last = num_stages(resolution) - 1
-    level = jnp.clip(jnp.asarray(level, jnp.float32), 0.0, float(last))
-    whole = jnp.floor(level)
-    return (last - whole).astype(jnp.int32), 1.0 - (level - whole)
+GROWING = registry.Growing(
+    lod_of_step=lambda config, g, step: lod_of_step(config, g.net.resolution, step),
+    optimizers=lambda config, valued, g: growing_optimizers(config, valued, g.net.resolution),
+    process_reals=lambda x, level, g: process_reals(x, level, g.net.resolution))
 
-
-def stage_learning_rate(level: jax.Array, resolution: int, rates: dict[int, float], base: jax.Array) -> jax.Array:
-    """train.py, TrainingSchedule's G_lrate / D_lrate at a traced lod: rates[training resolution] (the
-    stage's, 2^(log2(R) - floor(lod)): the new one while it fades in), else base."""
-    stage, _ = stage_and_alpha(level, resolution)
-    by_stage = jnp.stack([jnp.asarray(rates.get(stage_resolution(s), base), jnp.float32)
-                          for s in range(num_stages(resolution))])
-    return by_stage[stage]
-
-
-def process_reals(x_BxRxRxC: jax.Array, level: jax.Array, resolution: int) -> jax.Array:
-    """train.py, process_reals at a traced lod: the real images at R pixels taken to the stage's
-    resolution (box downscale), faded (`fade_reals`: what the fading G gives) and nearest-upscaled back to
-    R ('UpscaleLOD'), as the official networks take them. One branch per stage (`lax.switch`)."""
-    stage, alpha = stage_and_alpha(level, resolution)
-
-    def branch(s: int):
-        factor = resolution // stage_resolution(s)
-        return lambda x, a: upscale2d(fade_reals(downscale2d(x, factor), a), factor)
-
-    return jax.lax.switch(stage, [branch(s) for s in range(num_stages(resolution))], x_BxRxRxC, alpha)
-
-
-def _progress(module: nn.Module, level: _Scalar | None, train: bool) -> jax.Array:
-    """The lod a growing network runs at: `level` where given (and kept in the 'progress' collection when
-    training with it mutable), else the one kept: the stage the network was last trained at (4x4 before
-    any training)."""
-    first = float(num_stages(module.net.resolution) - 1)  # before any training: the 4x4 stage
-    kept = module.variable('progress', 'lod', lambda: jnp.asarray(first, jnp.float32))
-    if level is None:
-        return kept.value
-    level = jnp.asarray(level, jnp.float32)
-    if train and module.is_mutable_collection('progress'):
-        kept.value = level
-    return level
-
-
-class GrowingGenerator(nn.Module):
-    """A Generator trained growing: z -> images at the full `net.resolution` R at the traced lod (`lod`:
-    the schedule's level of detail; None: the one kept from training), the stage's image nearest-upscaled
-    to R as the official 'linear' structure gives it. One branch per stage (`nn.switch`): a jitted step
-    compiles every stage once and runs only the current one. The lod is kept as a variable
-    ('progress'/'lod'), so that sampling a checkpoint draws at the stage it was trained to."""
-
-    net: Generator
-
-    @property
-    def z_dim(self) -> int:
-        return self.net.z_dim
-
-    @nn.compact
-    def __call__(self, z_BxZ: jax.Array, y: jax.Array | None = None, *, train: bool = False,
-                 lod: _Scalar | None = None) -> jax.Array:
-        level = _progress(self, lod, train)
-        resolution = self.net.resolution
-
-        def branch(s: int):
-            def run(module, z, y, alpha):
-                return upscale2d(module.net(z, y, stage=s, alpha=alpha), resolution // stage_resolution(s))
-            return run
-
-        stage, alpha = stage_and_alpha(level, resolution)
-        if self.is_initializing():  # every stage's parameters, from the last one's call
-            return branch(num_stages(resolution) - 1)(self, z_BxZ, y, alpha)
-        return nn.switch(stage, [branch(s) for s in range(num_stages(resolution))], self, z_BxZ, y, alpha)
-
-
-class GrowingDiscriminator(nn.Module):
-    """A Discriminator trained growing: images at the full R -> D's outputs at the traced lod (see
-    GrowingGenerator), the images box-downscaled to the stage's resolution first (the official 'linear'
-    structure's input path). One branch per stage (`nn.switch`); the lod kept as G keeps it."""
-
-    net: Discriminator
-
-    @nn.compact
-    def __call__(self, x_BxRxRxC: jax.Array, y: jax.Array | None = None, *, train: bool = False,
-                 lod: _Scalar | None = None) -> dict:
-        level = _progress(self, lod, train)
-        resolution = self.net.resolution
-
-        def branch(s: int):
-            def run(module, x, y, alpha):
-                return module.net(downscale2d(x, resolution // stage_resolution(s)), y, stage=s, alpha=alpha)
-            return run
-
-        stage, alpha = stage_and_alpha(level, resolution)
-        if self.is_initializing():
-            return branch(num_stages(resolution) - 1)(self, x_BxRxRxC, y, alpha)
-        return nn.switch(stage, [branch(s) for s in range(num_stages(resolution))], self, x_BxRxRxC, y, alpha)
+ARCHITECTURE = registry.register(registry.Architecture(
+    'progan', build, 'Karras et al. 2018: G and D grown from 4x4 by the schedule; power-of-two images from 8',
+    section=config_section, validate=validate, dtypes=('float32',), growing=GROWING))

@@ -21,8 +21,10 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from jaxgan.models.conv import Conv
+from jaxgan.models import registry
+from jaxgan.models.convolution import Conv
 from jaxgan.models.layers import (NORM_MODULES, ConditionalBatchNorm, Heads, layer_names, norm_layer, one_hot_channels,
                                   upsample_nearest, with_spectral_norm)
 
@@ -126,3 +128,19 @@ def discriminator_blocks(d: Discriminator) -> tuple[tuple[str, ...], ...]:
         blocks.append(layer_names('Conv', convs, c) + layer_names(norm, norms, n))
         convs, norms = convs + c, norms + n
     return tuple(blocks)
+
+
+def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: bool, num_classes: int,
+          bn_axis: str | None, dtype: Any) -> tuple[nn.Module, nn.Module]:
+    m, size, channels = config.model, shape[0], shape[-1]
+    return (Generator(size, channels, m.g_width, dtype, bn_axis, ARCHITECTURE.g_norm(config),
+                      num_classes=num_classes, conditioning=config.conditioning.g),
+            Discriminator(size, m.d_width, dtype, bn_axis, ARCHITECTURE.d_norm(config), m.spectral_norm,
+                          **registry.heads(config, num_classes)))
+
+
+ARCHITECTURE = registry.register(registry.Architecture(
+    'resnet', build, 'Miyato et al. 2018 / Gulrajani et al. 2017: residual G and D, power-of-two images from 8 to 128',
+    g_norms=('batch', 'none'), d_norms=('none', 'layer', 'batch'), g_conditioning=('none', 'concat', 'cbn'),
+    d_conditioning=registry.D_CONDITIONING_ALL, sizes=registry.Sizes(8, 128), spectral_norm=True, infogan=True,
+    semi_supervised=True, discriminator_blocks=discriminator_blocks))

@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.errors import UserError
-from jaxgan.models.conv import Conv
+from jaxgan.models.convolution import Conv
 from jaxgan.models.layers import instance_norm, reflect_pad, upsample_nearest, with_spectral_norm
 
 torch_init = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')  # kaiming_uniform(a=sqrt(5))
