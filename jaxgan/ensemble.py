@@ -13,8 +13,10 @@ every combination, member i taking combination i mod K (so size may be a multipl
 combinations under several seeds); as a list, member i takes the i-th value of every field.
 
 The state is one member's RunState with a leading [N] axis on every array; the step maps one GAN's step
-over the members with `jax.vmap` (core.step.make_ensemble_step), each member's game built from its
-values as traced scalars. On several devices every member's batch is split over the mesh, as for one
+over the members with `jax.vmap` (core.step.make_ensemble_step): the swept values are one pytree, {field:
+[N] values}, mapped over, and each member's game is built by its family's ordinary builder from a config
+whose swept fields are `Swept` values (the member's traced number to compute with; for Python's own
+decisions, the outcome every member shares). A single run carries nothing of this. On several devices every member's batch is split over the mesh, as for one
 GAN, and the members are not: every device holds every member. Each member then runs the program and
 the numbers of a single run on the same mesh, for any N and any device count; splitting the members
 over the devices instead would need N to divide by the device count and would put each member's whole
@@ -252,15 +254,14 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
     base = {field: jnp.float32(v[0]) for field, v in values.items()}
     for field in values:
         def traced(value, state, batch, field=field):
-            valued = valued_config(members[0], {**base, field: value})
-            game = build(members[0], spec, valued).game
-            return step_lib.make_step_fn(game, mesh, **_member_options(config, valued))(state, batch)
+            swept = swept_config(members[0], {**base, field: value}, values)
+            return step_lib.make_step_fn(build(swept, spec).game, mesh, **_member_options(swept))(state, batch)
         try:
             jaxpr = jax.make_jaxpr(traced)(base[field], state, batch).jaxpr
         except (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError,
-                jax.errors.TracerArrayConversionError):
-            raise UserError(f'config.ensemble.sweep: config.{field} cannot differ between members: the program '
-                            'branches on its value or takes a size from it') from None
+                jax.errors.TracerArrayConversionError):  # a swept value that reached Python some other way
+            raise SweptBranch(f'config.ensemble.sweep: config.{field} cannot differ between members: the program '
+                              'branches on its value or takes a size from it') from None
         var = jaxpr.invars[0]
         if not any(var in eqn.invars for eqn in jaxpr.eqns) and var not in jaxpr.outvars:
             raise UserError(f'config.ensemble.sweep: config.{field} is not a value in the train step (it is read '
@@ -280,22 +281,23 @@ def abstract_batch(config: Config, gan: Model) -> dict[str, jax.ShapeDtypeStruct
     return batch
 
 
-def _member_options(config: Config, valued: Config | None) -> dict:
+def _member_options(config: Config) -> dict:
     """Step options of a member: non-finite updates skipped, then the member frozen (see module docstring)."""
-    return {**step_options(config, valued), 'nonfinite': 'skip', 'halt_after': halt_after(config)}
+    return {**step_options(config), 'nonfinite': 'skip', 'halt_after': halt_after(config)}
 
 
 def make_train_step(gan: Model, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
     """The jitted step of every member (`gan`: from `member_gan`): state [N, ...], batch [N, n, B, ...]
     ([n, B, ...] with shared data), metrics [N] (per-step ones [k, N] with k steps per dispatch)."""
-    values = {field: jnp.asarray(v, jnp.float32) for field, v in member_values(config).items()}
+    swept = member_values(config)
+    values = {field: jnp.asarray(v, jnp.float32) for field, v in swept.items()}
     member0 = member_config(config, 0)
 
     def step_of(v: dict) -> step_lib.TrainStep:
         if not v:
-            return step_lib.make_step_fn(gan.game, mesh, **_member_options(config, None))
-        valued = valued_config(member0, v)
-        return step_lib.make_step_fn(build(member0, gan.spec, valued).game, mesh, **_member_options(config, valued))
+            return step_lib.make_step_fn(gan.game, mesh, **_member_options(member0))
+        member = swept_config(member0, v, swept)  # the member's traced values, every member's decisions
+        return step_lib.make_step_fn(build(member, gan.spec).game, mesh, **_member_options(member))
 
     shared = config.ensemble.shared_data
     step = step_lib.make_ensemble_step(step_of, values, shared_data=shared)

@@ -91,7 +91,7 @@ class Family:
     learns, holds               what it learns and what such data hold, as messages say them
                                 ('learns tables (csv:PATH, ...)', 'a table')
     check_data(config, dataset) refuses data it cannot train on (beyond their kind), one line
-    build(config, spec, values) the Model; values: see `build`
+    build(config, spec)         the Model (the same builder makes an ensemble's members: `build`)
     """
 
     name: str
@@ -100,7 +100,7 @@ class Family:
     takes: Callable[[Any], bool]
     learns: str
     holds: str
-    build: Callable[[Config, DataSpec, Config | None], Model]
+    build: Callable[[Config, DataSpec], Model]
     check_data: Callable[[Config, Any], None] = lambda config, dataset: None
 
 
@@ -164,11 +164,11 @@ def check_data(config: Config, dataset) -> None:
     family.check_data(config, dataset)
 
 
-def build(config: Config, spec: DataSpec, values: Config | None = None) -> Model:
-    """The model `config` describes on data of `spec`. values: the config whose numbers the terms and
-    optimizers take where they are not config's own (an ensemble member's traced values; see
-    jaxgan.ensemble); what to build is decided by `config` alone."""
-    return of_config(config).build(config, spec, values)
+def build(config: Config, spec: DataSpec) -> Model:
+    """The model `config` describes on data of `spec`. Inside an ensemble's step, config is a member's
+    whose swept fields are jaxgan.ensemble.Swept values: numbers to compute with, whose Python decisions
+    every member shares; a builder reads one config either way."""
+    return of_config(config).build(config, spec)
 
 
 def check_output(model: Model, wanted: str, tool: str) -> None:
@@ -179,11 +179,11 @@ def check_output(model: Model, wanted: str, tool: str) -> None:
                         f'{TOOLS[model.output]}')
 
 
-def step_options(config: Config, values: Config | None = None) -> dict:
-    """The config's options of core.step.make_step_fn (the EMA decay from `values`, as in build)."""
+def step_options(config: Config) -> dict:
+    """The config's options of core.step.make_step_fn."""
     e = config.ema
     decay = (step_lib.half_life_decay(config.batch_size, e.half_life_kimg * 1000, e.rampup) if e.half_life_kimg
-             else (values or config).ema.decay)
+             else config.ema.decay)
     return dict(nonfinite=config.nonfinite, ema_decay=decay, ema_start=e.start)
 
 

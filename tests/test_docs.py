@@ -6,6 +6,7 @@ For README.md and every docs/*.md, `drift(text, path)` lists what the text names
 - every `--config.FIELD` (dotted: `--config.model.g_width=32`) must be a field of the config of the
   experiment named on the same command line (`python -m experiments.NAME`, or `--experiment=NAME`), or,
   where none is named, of `jaxgan.config.base_config()` or of some experiment's `get_config()`;
+  a field of a section that the document's own example module declares (`declared_fields`) counts too;
 - every relative markdown link must name a file (and, with `#anchor`, one of its headings).
 A command line is a line of a fenced code block (with its `\\` continuations) or an inline code span.
 Upper-case names are placeholders (`python -m experiments.NAME`, `--config.FIELD=VALUE`), and a bad name
@@ -117,10 +118,26 @@ def refused(text: str) -> str:
     return '\n'.join(line for line in command_lines(text) if 'error:' in line)
 
 
+FILE_BLOCK = re.compile(r'^```python file=\S+\n(.*?)^```', re.M | re.S)
+
+
+def declared_fields(text: str) -> set[str]:
+    """The config fields that the document's own example modules (```python file=PATH blocks: a new
+    architecture's) declare: SECTION.FIELD for each `c.FIELD = ...` of a module that registers an
+    architecture called SECTION with a section."""
+    fields = set()
+    for block in FILE_BLOCK.findall(text):
+        name = re.search(r"registry\.Architecture\(\s*'(\w+)'", block)
+        if name and 'section=' in block:
+            fields |= {f'{name.group(1)}.{f}' for f in re.findall(r'^\s+c\.(\w+) = ', block, re.M)}
+    return fields
+
+
 def drift(text: str, path: str) -> list[str]:
     """What `text` (the document at `path`) names that does not exist: modules, config fields, links."""
     problems = []
     errors = refused(text)
+    declared = declared_fields(text)
 
     def quoted(name: str) -> bool:  # shown as bad input beside jaxgan's error for it
         return re.search(rf'error:.*\b{re.escape(name)}\b', errors) is not None
@@ -135,7 +152,7 @@ def drift(text: str, path: str) -> list[str]:
                 problems.append(f'{experiment}: no such experiment')
         named = [e for e in named if e in experiment_names()]
         for field in FIELD.findall(line):
-            if placeholder(field) or quoted(field):
+            if placeholder(field) or quoted(field) or field in declared:
                 continue
             if named:
                 missing = [e for e in named if not has_field(config_of(e), field)]
@@ -198,6 +215,8 @@ README = os.path.join(ROOT, 'README.md')
     ('see [the guide](docs/no_such_page.md)', ['link docs/no_such_page.md: no file docs/no_such_page.md']),
     ('see [faults](docs/faults.md#no-such-heading)',
      ['link docs/faults.md#no-such-heading: no heading #no-such-heading in docs/faults.md']),
+    # the page's own example architecture declares tiny.width, not tiny.depth
+    ('```python file=m.py\nARCH = registry.Architecture(\n    \'tiny\', build, section=config_section)\n\ndef config_section():\n    c.width = 16\n```\n' + '`--config.tiny.depth=3`', ['--config.tiny.depth: not a field of any config']),
 ])
 def test_drift_names_what_does_not_exist(text, expected):
     assert drift(text, README) == expected
@@ -210,6 +229,7 @@ def test_drift_names_what_does_not_exist(text, expected):
     '`python3 -m venv .venv`, `python -m jaxgan.sample --workdir=DIR`, [faults](docs/faults.md)',
     # bad input documented as such, beside the error jaxgan gives for it
     '`--config.batchsize=8` stops with `error: unknown config field batchsize (did you mean batch_size?)`',
+    '```python file=m.py\nARCH = registry.Architecture(\n    \'tiny\', build, section=config_section)\n\ndef config_section():\n    c.width = 16\n```\n' + '`--config.model.name=tiny --config.tiny.width=8`',
 ])
 def test_drift_passes_what_exists(text):
     assert drift(text, README) == []

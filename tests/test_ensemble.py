@@ -165,3 +165,20 @@ def test_grid_members_cycle_through_the_combinations():
 def test_an_ensemble_of_no_members_is_refused(tmp_path):
     with pytest.raises(UserError, match=r'config.ensemble.size=0 must be an integer >= 1'):
         train.train(tiny_config(ensemble__size=0), str(tmp_path))
+
+
+def test_a_swept_value_computes_with_each_members_number_and_decides_only_what_every_member_shares():
+    values = {'penalties.r1': np.array([1.0, 10.0]), 'g_optimizer.grad_clip': np.array([0.0, 1.0])}
+    config = ensemble.swept_config(tiny_config(), {'penalties.r1': jax.numpy.float32(1.0),
+                                                   'g_optimizer.grad_clip': jax.numpy.float32(0.0)}, values)
+    r1 = config.penalties.r1
+    assert bool(r1 > 0) and float(0.5 * r1) == 0.5  # every member has r1 > 0; the arithmetic is traced's
+    with pytest.raises(ensemble.SweptBranch, match=r'config.g_optimizer.grad_clip cannot differ between members'):
+        bool(config.g_optimizer.grad_clip > 0)  # member 0 would clip, member 1 not: not one program
+    with pytest.raises(ensemble.SweptBranch):
+        float(r1)  # a Python number of its own: the members' differ
+
+    def per_member(v):
+        swept = ensemble.swept_config(tiny_config(), {'penalties.r1': v}, {'penalties.r1': values['penalties.r1']})
+        return 2.0 * swept.penalties.r1 + jax.numpy.ones(()) * swept.penalties.r1
+    assert jax.vmap(per_member)(jax.numpy.asarray(values['penalties.r1'])).tolist() == [3.0, 30.0]

@@ -169,7 +169,7 @@ def test_a_new_architecture_is_one_file_found_by_its_name(tmp_path, monkeypatch)
     edited): found by config.model.name, its section in base_config and --help, checked, built and
     trained a step."""
     import sys
-    from jaxgan.families import make_train_step
+    from jaxgan.family import make_train_step
     from tests.conftest import REPO
     from tests.test_step import batch, setup
     with open(f'{REPO}/docs/extending.md', encoding='utf-8') as f:

@@ -247,8 +247,8 @@ def test_the_tiny_config_end_to_end_sigkill_mid_stage_resume_bit_for_bit_then_sa
 def test_the_generator_schedule_reads_the_step_with_several_generator_updates():
     """With n_gen = 2 G's optimizer counts two updates a step: its stage learning rate at update count c
     is that of step c // 2, the rate a single update per step has at that step."""
-    once, _ = progan_growing.growing_optimizers(progan_config(), progan_config(), 16)
-    twice, _ = progan_growing.growing_optimizers(progan_config(n_gen=2), progan_config(n_gen=2), 16)
+    once, _ = progan_growing.growing_optimizers(progan_config(), 16)
+    twice, _ = progan_growing.growing_optimizers(progan_config(n_gen=2), 16)
     rates = [float(once['lr'](jnp.int32(s))) for s in range(10)]
     assert len(set(rates)) > 1  # the schedule moves over these steps
     assert [float(twice['lr'](jnp.int32(c))) for c in range(20)] == [r for r in rates for _ in (0, 1)]

@@ -110,9 +110,9 @@ def _mutual_info(name: str, c: Config) -> T.Term:
                                c.infogan.continuous, c.infogan.continuous_weight)
 
 
-def select_terms(config: Config, spec: DataSpec, player: str, values: Config | None = None) -> tuple[T.Term, ...]:
-    """The terms `config` selects for `player`, made from `values` (config by default): see `build_gan`."""
-    return tuple(make(values or config, spec) for p, selected, make in TERMS if p == player and selected(config))
+def select_terms(config: Config, spec: DataSpec, player: str) -> tuple[T.Term, ...]:
+    """The terms `config` selects for `player`."""
+    return tuple(make(config, spec) for p, selected, make in TERMS if p == player and selected(config))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -314,13 +314,9 @@ def _g_metrics(view: View) -> dict:
     return {'fake_diversity': health.mean_pairwise_distance(view.generated['x']) / jnp.maximum(spread, 1e-12)}
 
 
-def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> GAN:
-    """The GAN that `config` describes on data of `spec`.
-
-    values: the config whose numbers the terms and optimizers take, where they are not config's own: an
-    ensemble member's (see jaxgan.ensemble), with traced arrays for its swept fields. What to build
-    (networks, which terms, shapes) is decided by `config` alone."""
-    valued = values or config
+def build_gan(config: Config, spec: DataSpec) -> GAN:
+    """The GAN that `config` describes on data of `spec` (in an ensemble's step, a member's config whose
+    swept fields are jaxgan.ensemble.Swept values: the same code builds it)."""
     loss = losses.get(config.loss)
     if config.label_smoothing and not loss.classifier:
         raise UserError(f'config.label_smoothing applies to the minimax and non_saturating losses, '
@@ -348,7 +344,7 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
     # repeated over the batch (Game.schedule).
     progress = (lambda where: {'lod': where['lod'][0]}) if growing else (lambda where: {})
     n_critic, pack = config.n_critic, config.model.pack
-    g_extra, d_extra = growing.optimizers(config, valued, generator) if growing else ({}, {})
+    g_extra, d_extra = growing.optimizers(config, generator) if growing else ({}, {})
     critic = None
     if n_critic > 0:
         rngs = ('dropout',) if getattr(discriminator, 'dropout', 0.0) > 0 or getattr(discriminator, 'noise', 0.0) > 0 else ()
@@ -356,13 +352,13 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         networks['D'] = Network(discriminator, lambda: (jnp.zeros((2, *packed_shape)), labels() if d_cond else None),
                                 rngs)
         frozen = models.frozen_layers(discriminator, config.get('freeze_d', 0), architecture)  # FreezeD: D's first blocks
-        d_optimizer = optim.freeze(optim.make(valued.d_optimizer, config.num_steps * n_critic, **d_extra),
+        d_optimizer = optim.freeze(optim.make(config.d_optimizer, config.num_steps * n_critic, **d_extra),
                                    {('D', n) for n in frozen})
         critic = Player('d', ('D',), d_optimizer,
-                        select_terms(config, spec, 'd', valued), repeats=n_critic,
+                        select_terms(config, spec, 'd'), repeats=n_critic,
                         metrics=_d_metrics(loss.classifier))
-    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps * config.n_gen, **g_extra),
-                    select_terms(config, spec, 'g', valued), repeats=config.n_gen, metrics=_g_metrics)
+    player = Player('g', ('G',), optim.make(config.g_optimizer, config.num_steps * config.n_gen, **g_extra),
+                    select_terms(config, spec, 'g'), repeats=config.n_gen, metrics=_g_metrics)
 
     aug = augmentation(config, spec)
     keys = lambda key, updates, batch: {side: jax.random.key_data(jax.random.split(jax.random.fold_in(key, i),
@@ -379,7 +375,7 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         if config.penalties.bcr > 0:
             out['transform'] = keys(jax.random.fold_in(key, 2), updates, batch)
         if config.penalties.zcr > 0 or config.penalties.zcr_g > 0:  # z only, never InfoGAN's codes
-            dz = valued.penalties.zcr_sigma * jax.random.normal(jax.random.fold_in(key, 3), (updates, batch, m.z_dim))
+            dz = config.penalties.zcr_sigma * jax.random.normal(jax.random.fold_in(key, 3), (updates, batch, m.z_dim))
             out['z_perturbation'] = jnp.pad(dz, ((0, 0), (0, 0), (0, latent_dim - m.z_dim)))
         if mixing:
             out.update(_mixing_noise(jax.random.fold_in(key, 4), updates, batch, m.z_dim, generator.num_ws,
@@ -413,7 +409,7 @@ def build_gan(config: Config, spec: DataSpec, values: Config | None = None) -> G
         """What D sees of examples x of a side ('real', 'fake'): x, augmented where config.augment asks."""
         if aug.kind == 'none':
             return x
-        p = v.term_states['ada'].p if aug.adaptive else valued.augment.p
+        p = v.term_states['ada'].p if aug.adaptive else config.augment.p
         return augment.per_example(aug.apply)(jax.random.wrap_key_data(v.noise['augment'][side]), x, p)
 
     def transformed(v, x: jax.Array, side: str) -> jax.Array:  # consistency regularisation's T(x)

@@ -211,9 +211,8 @@ def check_config(config: Config) -> None:
                         'leave config.conditioning at none')
 
 
-def build_table(config: Config, spec: DataSpec, values: Config | None = None) -> TableGAN:
-    """CTGAN on rows of `spec` (see the module docstring); values: see gan.build_gan."""
-    valued = values or config
+def build_table(config: Config, spec: DataSpec) -> TableGAN:
+    """CTGAN on rows of `spec` (see the module docstring)."""
     if spec.kind != 'table' or not spec.table:
         raise UserError(f'config.model.name=ctgan learns tables (csv:PATH, parquet:PATH, table:NAME); '
                         f'{spec.source} holds {spec.kind}s')
@@ -245,20 +244,20 @@ def build_table(config: Config, spec: DataSpec, values: Config | None = None) ->
     }
     d_terms: tuple[T.Term, ...] = (T.DiscriminatorLoss('d_adversarial', 1.0, loss),)
     if config.penalties.gradient_penalty > 0:
-        d_terms += (PackedGradientPenalty('gradient_penalty', valued.penalties.gradient_penalty, real='xc',
+        d_terms += (PackedGradientPenalty('gradient_penalty', config.penalties.gradient_penalty, real='xc',
                                           fake='xc', pack=pack),)
-    g_terms: tuple[T.Term, ...] = (T.GeneratorLoss('g_adversarial', valued.g_objective.adversarial, loss),)
+    g_terms: tuple[T.Term, ...] = (T.GeneratorLoss('g_adversarial', config.g_objective.adversarial, loss),)
     spans = tuple((s.start, s.size, s.cond_start) for s in transform.cond_spans)
     if spans and t.conditional > 0:
-        g_terms += (ConditionalLoss('conditional', valued.table.conditional, spans),)
+        g_terms += (ConditionalLoss('conditional', config.table.conditional, spans),)
 
     def d_metrics(view: View) -> dict:
         real, fake = view['d_real']['logits'], view['d_fake']['logits']
         return {'d_real_logit': jnp.mean(real), 'd_fake_logit': jnp.mean(fake)}
 
-    critic = Player('d', ('D',), optim.make(valued.d_optimizer, config.num_steps * config.n_critic), d_terms,
+    critic = Player('d', ('D',), optim.make(config.d_optimizer, config.num_steps * config.n_critic), d_terms,
                     repeats=config.n_critic, metrics=d_metrics)
-    player = Player('g', ('G',), optim.make(valued.g_optimizer, config.num_steps * config.n_gen), g_terms,
+    player = Player('g', ('G',), optim.make(config.g_optimizer, config.num_steps * config.n_gen), g_terms,
                     repeats=config.n_gen)
 
     def prepare(batch: dict) -> dict:

@@ -144,10 +144,8 @@ def _norm(choice: str, default: str) -> str:
     return choice or default
 
 
-def build_translation(config: Config, spec: DataSpec, values: Config | None = None) -> Translation:
-    """The translation game config.model.name names, on images of `spec` (see the module docstring).
-    values: the config whose numbers the terms and optimizers take (an ensemble member's; see build_gan)."""
-    valued = values or config
+def build_translation(config: Config, spec: DataSpec) -> Translation:
+    """The translation game config.model.name names, on images of `spec` (see the module docstring)."""
     kind, t, m = config.model.name, config.translation, config.model
     if spec.kind != 'image':
         raise UserError(f'{kind} translates images; {spec.source} holds vectors')
@@ -167,9 +165,9 @@ def build_translation(config: Config, spec: DataSpec, values: Config | None = No
         quantities = {'d_real': lambda v: pair(v, v.real['b']), 'd_fake': lambda v: pair(v, v.generated['b']),
                       'fake_b': lambda v: v.generated['b']}
         d_terms = (T.DiscriminatorLoss('d_adversarial', 0.5 * scale, loss),)
-        g_terms = (T.L1('l1', valued.translation.l1, 'fake_b'),)
+        g_terms = (T.L1('l1', config.translation.l1, 'fake_b'),)
         if config.g_objective.adversarial > 0:  # 0: the U-Net on L1 alone, the paper's comparison
-            g_terms = (T.GeneratorLoss('g_adversarial', scale * valued.g_objective.adversarial, loss),) + g_terms
+            g_terms = (T.GeneratorLoss('g_adversarial', scale * config.g_objective.adversarial, loss),) + g_terms
         generate = lambda nets, real, noise: {'b': nets('G', real['a'])}
         players = (('D',), ('G',))
     elif kind == 'cyclegan':
@@ -196,7 +194,7 @@ def build_translation(config: Config, spec: DataSpec, values: Config | None = No
         d_terms = tuple(T.DiscriminatorLoss(f'd_{s}_adversarial', 0.5 * scale, loss, real=f'd_{s}_real',
                                             fake=f'd_{s}_fake_pooled') for s in 'ab')
         d_terms += tuple(pools.values()) if t.pool else ()
-        cycle, identity = valued.translation.cycle, valued.translation.cycle * valued.translation.identity
+        cycle, identity = config.translation.cycle, config.translation.cycle * config.translation.identity
         g_terms = (T.GeneratorLoss('g_ab_adversarial', scale, loss, fake='d_b_fake'),
                    T.GeneratorLoss('g_ba_adversarial', scale, loss, fake='d_a_fake'))
         if t.cycle > 0:  # 0: the paper's ablation without cycle consistency (and identity)
@@ -207,12 +205,12 @@ def build_translation(config: Config, spec: DataSpec, values: Config | None = No
         generate = lambda nets, real, noise: {'b': nets('G_ab', real['a']), 'a': nets('G_ba', real['b'])}
         players = (('D_a', 'D_b'), ('G_ab', 'G_ba'))
     elif kind == 'ugatit':
-        networks, quantities, d_terms, g_terms, generate = _ugatit(config, valued, spec, loss)
+        networks, quantities, d_terms, g_terms, generate = _ugatit(config, spec, loss)
         players = (('D_a', 'D_b'), ('G_ab', 'G_ba'))
     else:
         raise UserError(f'config.model.name={kind!r} is not a translation model: {", ".join(KINDS)}')
-    critic = Player('d', players[0], optim.make(valued.d_optimizer, config.num_steps), d_terms)
-    g_optimizer = optim.make(valued.g_optimizer, config.num_steps)
+    critic = Player('d', players[0], optim.make(config.d_optimizer, config.num_steps), d_terms)
+    g_optimizer = optim.make(config.g_optimizer, config.num_steps)
     if kind == 'ugatit':  # the official RhoClipper, after every G update: a projection after the optimizer's step
         g_optimizer = optax.chain(g_optimizer, ugatit.rho_clipper())
     generator = Player('g', players[1], g_optimizer, g_terms)
@@ -222,7 +220,7 @@ def build_translation(config: Config, spec: DataSpec, values: Config | None = No
     return Translation(game=game, spec=spec, kind=kind)
 
 
-def _ugatit(config: Config, valued: Config, spec: DataSpec, loss: losses.Loss):
+def _ugatit(config: Config, spec: DataSpec, loss: losses.Loss):
     """U-GAT-IT's networks, quantities, D's and G's terms and forward pass (the module docstring), after
     `train()` in UGATIT.py of znxlwm/UGATIT-pytorch, whose names the comments give."""
     t, m = config.translation, config.model
@@ -273,18 +271,18 @@ def _ugatit(config: Config, valued: Config, spec: DataSpec, loss: losses.Loss):
     d_terms = tuple(T.Sum(f'd_{s}_adversarial', 1.0, parts=tuple(
         T.DiscriminatorLoss(f'd_{s}_{h}', mse, loss, real=f'd_{s}_real_{h}', fake=f'd_{s}_fake_{h}') for h in heads))
         for s in 'ab')
-    cycle, identity = valued.translation.cycle, valued.translation.cycle * valued.translation.identity
+    cycle, identity = config.translation.cycle, config.translation.cycle * config.translation.identity
     g_terms = ()
     for s in 'ab':  # G_loss_A: through D_A, into A (genB2A): adversarial, recon, identity, CAM
         into = f'{other[s]}{s}'  # the generator into domain s: ba for A
-        g_terms += (T.Sum(f'g_{into}_adversarial', valued.g_objective.adversarial, parts=tuple(
+        g_terms += (T.Sum(f'g_{into}_adversarial', config.g_objective.adversarial, parts=tuple(
             T.GeneratorLoss(f'g_{into}_{h}', mse, loss, fake=f'd_{s}_fake_{h}') for h in heads)),)
         if t.cycle > 0:
             g_terms += (T.L1(f'cycle_{s}', cycle, f'cycle_{s}', ('real', s)),)
         if t.cycle > 0 and t.identity > 0:
             g_terms += (T.L1(f'identity_{s}', identity, f'identity_{s}', ('real', s)),)
         if t.cam > 0:
-            g_terms += (T.CAMLoss(f'cam_{into}', valued.translation.cam, source=f'g_{into}_cam_{other[s]}',
+            g_terms += (T.CAMLoss(f'cam_{into}', config.translation.cam, source=f'g_{into}_cam_{other[s]}',
                                   target=f'g_{into}_cam_{s}'),)
     return networks, quantities, d_terms, g_terms, generate
 

@@ -437,7 +437,7 @@ def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: 
 
 GROWING = registry.Growing(
     lod_of_step=lambda config, g, step: lod_of_step(config, g.net.resolution, step),
-    optimizers=lambda config, valued, g: growing_optimizers(config, valued, g.net.resolution),
+    optimizers=lambda config, g: growing_optimizers(config, g.net.resolution),
     process_reals=lambda x, level, g: process_reals(x, level, g.net.resolution))
 
 ARCHITECTURE = registry.register(registry.Architecture(

@@ -192,12 +192,10 @@ def lod_of_step(config: ml_collections.ConfigDict, resolution: int, step: jax.Ar
     return level_of_detail(images, resolution, p.training_kimg, p.transition_kimg, p.initial_resolution)
 
 
-def growing_optimizers(config: ml_collections.ConfigDict, valued: ml_collections.ConfigDict,
-                       resolution: int) -> tuple[dict, dict]:
+def growing_optimizers(config: ml_collections.ConfigDict, resolution: int) -> tuple[dict, dict]:
     """optim.make's extra arguments for ProGAN's G and D (train.py): the learning rate of the stage's
     resolution (progan.learning_rates, else the optimizer's), and Adam's moments reset whenever the lod's
-    floor or ceiling changes (progan.reset_optimizer), both from the step that the update count is of.
-    valued: the config whose numbers the optimizers take (an ensemble member's)."""
+    floor or ceiling changes (progan.reset_optimizer), both from the step that the update count is of."""
     rates = {int(r): float(lr) for r, lr in config.progan.learning_rates}
     n = max(config.n_critic, 1)
 
@@ -210,4 +208,4 @@ def growing_optimizers(config: ml_collections.ConfigDict, valued: ml_collections
             out['reset_when'] = lambda count: (jnp.floor(lod(count)) * 64 + jnp.ceil(lod(count))).astype(jnp.int32)
         return out
 
-    return extra(valued.g_optimizer, config.n_gen), extra(valued.d_optimizer, n)
+    return extra(config.g_optimizer, config.n_gen), extra(config.d_optimizer, n)

@@ -60,7 +60,7 @@ class Growing:
     from a schedule on the step (Karras et al. 2018). G is the built generator."""
 
     lod_of_step: Callable[[Config, nn.Module, jax.Array], jax.Array]  # (config, G, step) -> lod
-    # (config, values, G) -> optim.make's extra arguments for G's and for D's optimizer
+    # (config, G) -> optim.make's extra arguments for G's and for D's optimizer
     optimizers: Callable[[Config, Config, nn.Module], tuple[dict, dict]]
     process_reals: Callable[[jax.Array, jax.Array, nn.Module], jax.Array]  # (reals [B, ...], lod, G) -> D's input
 
