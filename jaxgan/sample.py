@@ -60,12 +60,7 @@ def _main(argv) -> None:
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
     if f.truncation is not None:
         check_truncation(gan, f.truncation)
-    z = gan.latents(jax.random.key(f.seed), f.num)
-    psi = 1.0  # w's truncation, for a generator with a mapping network; z's otherwise
-    if f.truncation is not None and has_mapping(gan.generator):
-        psi = f.truncation
-    elif f.truncation is not None:
-        z = truncate(gan, jax.random.fold_in(jax.random.key(f.seed), 0x7a0c), z, f.truncation)
+    z, psi = latents(gan, f.seed, f.num, f.truncation)
     y = None
     if f.label is not None:
         if not gan.g_conditioned:
@@ -81,6 +76,18 @@ def _main(argv) -> None:
     else:
         save_png(out, make_grid(samples))
     print(f'wrote {counted(len(samples), "sample")} of step {int(state.step)} to {out}', file=sys.stderr)
+
+
+def latents(gan, seed: int, num: int, truncation: float | None) -> tuple[jax.Array, float]:
+    """The latents of `num` samples and the w truncation psi to render them with: the architecture's own
+    truncation (module docstring). With a mapping network z is untouched and psi is `truncation`; else
+    z is truncated (`sampling.truncate`) and psi is 1."""
+    z = gan.latents(jax.random.key(seed), num)
+    if truncation is None:
+        return z, 1.0
+    if has_mapping(gan.generator):
+        return z, truncation
+    return truncate(gan, jax.random.fold_in(jax.random.key(seed), 0x7a0c), z, truncation), 1.0
 
 
 def parse_where(where: str) -> tuple[str, str] | None:

@@ -30,7 +30,7 @@ def check_truncation(gan: GAN, psi: float) -> None:
     """A one-line UserError unless `psi` is a truncation this generator's latents take."""
     if not math.isfinite(psi):
         raise UserError(f'--truncation={psi} must be a finite number')
-    if has_mapping(gan.generator):
+    if has_mapping(getattr(gan, 'generator', None)):
         return  # w = w_avg + psi (w - w_avg): any psi (1 none, 0 the average w, above 1 away from it)
     if not psi > 0:
         raise UserError(f'--truncation={psi}: the threshold must be positive')
@@ -39,7 +39,8 @@ def check_truncation(gan: GAN, psi: float) -> None:
 
 
 def truncate(gan: GAN, key: jax.Array, latents: jax.Array, psi: float) -> jax.Array:
-    """Latents [..., latent_dim] with z truncated (the truncation trick), InfoGAN's codes untouched.
+    """Latents [..., latent_dim] with z truncated (the truncation trick), InfoGAN's codes untouched; for a
+    generator without a mapping network (with one, w is truncated: `generate`'s psi).
 
     Normal z: BigGAN's variant (Brock et al. 2019), entries of magnitude above `psi` are resampled until
     they are within it. Resampling an entry until it lands in [-psi, psi] draws it from N(0, 1) truncated
@@ -47,8 +48,6 @@ def truncate(gan: GAN, key: jax.Array, latents: jax.Array, psi: float) -> jax.Ar
     as they are. Uniform z (U[-1, 1]): scaled towards 0 by psi, in (0, 1].
     """
     check_truncation(gan, psi)
-    if has_mapping(gan.generator):
-        raise ValueError('a generator with a mapping network truncates w (generate(..., psi=)), not z')
     z, codes = latents[..., :gan.z_dim], latents[..., gan.z_dim:]
     if gan.latent == 'uniform':
         z = z * psi
