@@ -17,7 +17,7 @@ from jaxgan.core import parallel
 from jaxgan.core.state import create_state
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
-from jaxgan.families import build
+from jaxgan.family import build, check_output
 from tests.conftest import run_cli, tiny_config
 from tests.test_translation import CYCLEGAN
 
@@ -39,22 +39,17 @@ def _stylegan2():
 
 # --- sample and latent on a run they do not serve -----------------------------------------------------
 
-def test_the_tool_of_each_family_is_named_in_one_place():
+def test_the_tool_of_each_family_is_named_by_the_family_interface():
     _, cyclegan = _cyclegan()
-    assert sampling.suited_command(cyclegan, 'runs/c') == (
-        'a cyclegan model, which translates images: use python -m jaxgan.translate --workdir=runs/c '
-        '--input=IMAGES --out=FOLDER')
-    with pytest.raises(UserError, match=r'^jaxgan.latent is for GANs that generate from latent vectors; runs/c '
-                                        r'holds a cyclegan model, which translates images: use python -m jaxgan.translate'):
-        sampling.check_latent_model(cyclegan, 'runs/c', 'jaxgan.latent')
+    with pytest.raises(UserError, match=r"^jaxgan.latent: this run's model makes translations, not samples: use "
+                                        r"python -m jaxgan.translate$"):
+        check_output(cyclegan, 'samples', 'jaxgan.latent')
     table_config = tiny_config(dataset='table:diabetes', model__name='ctgan', batch_size=80)
     table = build(table_config, data.load(table_config).spec)
-    with pytest.raises(UserError, match=r'holds a table model, which makes rows: use python -m jaxgan.sample '
-                                        r'--workdir=runs/t --out=ROWS.csv$'):
-        sampling.check_latent_model(table, 'runs/t', 'jaxgan.latent')
+    with pytest.raises(UserError, match=r"makes rows, not samples: use python -m jaxgan.sample --out=ROWS.csv$"):
+        check_output(table, 'samples', 'jaxgan.latent')
     _, stylegan2 = _stylegan2()
-    assert sampling.suited_command(stylegan2, 'runs/s') is None
-    sampling.check_latent_model(stylegan2, 'runs/s', 'jaxgan.sample')  # a GAN: no error
+    check_output(stylegan2, 'samples', 'jaxgan.sample')  # a GAN: no error
 
 
 @pytest.fixture(scope='module')
@@ -73,8 +68,8 @@ def test_sample_and_latent_on_a_translation_run_point_to_translate(cyclegan_run,
     errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
     assert result.returncode == 2 and len(errors) == 1, result.stderr[-3000:]
     assert 'Traceback' not in result.stderr
-    assert errors[0].endswith(f'holds a cyclegan model, which translates images: use python -m jaxgan.translate '
-                              f'--workdir={cyclegan_run} --input=IMAGES --out=FOLDER')
+    assert errors[0] == (f"error: {tool}: this run's model makes translations, not "
+                         f"{'rows' if args == ['--out=x.csv'] else 'samples'}: use python -m jaxgan.translate")
     assert os.listdir(tmp_path) == []
 
 
