@@ -18,12 +18,17 @@ D), at a quarter of the paper's widths for a CPU demo at 32 px (about 0.3 s a st
 2,000 steps in 10 to 15 minutes). `--config.translation.cycle=0` drops the cycle (and identity) losses:
 the paper's ablation, where the translation need not keep the digit. Measured: README, "Scoring
 translations".
+
+One's own domains: `--config.dataset=unpaired:DIR` (DIR/trainA, DIR/trainB) is scored on DIR/testA and
+DIR/testB unless --config.eval_dataset names another set; unpaired test images hold no true
+translations, so score them with --config.eval.metrics=fid,kid --config.eval.features=inception, or
+train unscored with --config.eval.metrics=''.
 """
 
 from __future__ import annotations
 
-from jaxgan import cli, config as config_lib, train
-from experiments.pix2pix_demo import make_evaluator, score, with_features
+from jaxgan import cli, config as config_lib
+from experiments import _translation
 
 
 def get_config():
@@ -51,9 +56,8 @@ def get_config():
 
 
 def run(config, workdir: str) -> list[dict]:
-    config = with_features(config, workdir)
-    evaluator = make_evaluator(config)
-    return score(config, workdir, train.train(config, workdir), evaluator)
+    """Trains, then scores the test split (on one's own data, its test split: experiments._translation)."""
+    return _translation.run(config, workdir, get_config())
 
 
 if __name__ == '__main__':

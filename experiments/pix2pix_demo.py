@@ -19,18 +19,19 @@ digits kept out, `--config.classifier_steps`) into <workdir>/classifier before t
 target grids. With
 `--config.g_objective.adversarial=0` the same U-Net learns from the L1 term alone (D still trains, unread),
 the paper's comparison: L1 alone gives blurrier outputs.
+
+One's own pairs: `--config.dataset=paired:DIR` trains on DIR/train (pix2pix's layout, A|B side by side;
+or DIR/A and DIR/B) and, unless --config.eval_dataset names another set, scores on DIR/test: a test
+split is needed (or --config.eval_dataset=paired:DIR:val, or --config.eval.metrics='' to train unscored;
+without one the run stops before training, saying so). Of the metrics only `aligned` is kept there:
+accuracy, fid and kid read the demo's digits (fid and kid stay with --config.eval.features=inception).
 """
 
 from __future__ import annotations
 
-import json
-import os
-
-import jax
-from absl import logging
-
-from jaxgan import cli, config as config_lib, ensemble, evaluation, files, train
-from jaxgan.metrics import classifier
+from jaxgan import cli, config as config_lib
+from experiments import _translation
+from experiments._translation import make_evaluator, score, with_features  # noqa: F401 (their old home)
 
 
 def get_config():
@@ -57,46 +58,9 @@ def get_config():
     return c
 
 
-def with_features(config, workdir: str):
-    """The config, with config.eval.features a digits classifier where it is '' and the metrics need one:
-    trained on `digits:train` (the demos' test digits kept out) into <workdir>/classifier, once."""
-    metrics = {m.strip() for m in config.eval.metrics.split(',')}
-    if config.eval.features or not metrics & {'accuracy', 'fid', 'kid'}:
-        return config
-    config = config.copy_and_resolve_references()
-    directory = classifier.trained_in(workdir, 'digits:train', config.image_size, steps=config.classifier_steps,
-                                      seed=config.seed, channels=1, what='scoring the translations')
-    config.eval.features = f'classifier:{directory}'
-    return config
-
-
-def make_evaluator(config) -> evaluation.TranslationEvaluator:
-    """The test split's evaluator (config.eval_dataset, config.eval.metrics), checked before training."""
-    metrics = tuple(m.strip() for m in config.eval.metrics.split(',') if m.strip())
-    return evaluation.make_translation_evaluator(config, metrics, config.eval_dataset, features=config.eval.features,
-                                                 inception_weights=config.eval.inception_weights, keep=config.eval.keep)
-
-
-def score(config, workdir: str, trained, evaluator: evaluation.TranslationEvaluator) -> list[dict]:
-    """The test split's scores of each GAN of the run, written to <workdir>/translation_scores.json."""
-    results = []
-    for member in range(ensemble.size(config)):
-        one = trained.state if ensemble.size(config) == 1 else ensemble.member_state(trained.state, member)
-        result = evaluator(trained.gan, one)
-        scores = dict(result['metrics'], dataset=config.eval_dataset, step=ensemble.step_of(one),
-                      seed=config.seed + member, protocol=result['protocol'])
-        logging.info('translation scores: %s', json.dumps(result['metrics']))
-        results.append(scores)
-    out = results[0] if len(results) == 1 else results
-    if jax.process_index() == 0:
-        files.atomic_write(os.path.join(workdir, 'translation_scores.json'), json.dumps(out, indent=2))
-    return results
-
-
 def run(config, workdir: str) -> list[dict]:
-    config = with_features(config, workdir)
-    evaluator = make_evaluator(config)
-    return score(config, workdir, train.train(config, workdir), evaluator)
+    """Trains, then scores the test split (on one's own data, its test split: experiments._translation)."""
+    return _translation.run(config, workdir, get_config())
 
 
 if __name__ == '__main__':

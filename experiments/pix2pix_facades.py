@@ -10,7 +10,9 @@ extracted there the first time the default dataset is asked for, then read as `p
 (the test split as `paired:<cache>/facades:test`). Offline, download facades.tar.gz by hand (from URL,
 on a machine that is online), extract it and pass `--config.dataset=paired:DIR/facades` and
 `--config.eval_dataset=paired:DIR/facades:test`; a download that fails stops the run with one line that
-names URL and this alternative, and leaves nothing half-written.
+names URL and this alternative, and leaves nothing half-written. One's own pairs,
+`--config.dataset=paired:DIR`, are scored on DIR/test (no facades are downloaded), unless
+--config.eval_dataset names another set; without a test split the run stops before training, saying so.
 
 The set-up is the paper's and that of pytorch-CycleGAN-and-pix2pix (`--model pix2pix --netG unet_256
 --netD basic --norm batch --gan_mode vanilla --lambda_L1 100 --batch_size 1 --n_epochs 100
@@ -33,10 +35,10 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from jaxgan import cli, config as config_lib, train
+from jaxgan import cli, config as config_lib
 from jaxgan.data.pipeline import default_cache_dir
 from jaxgan.errors import UserError
-from experiments.pix2pix_demo import make_evaluator, score
+from experiments import _translation
 
 URL = 'http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz'
 
@@ -115,11 +117,13 @@ def fetch(folder: str | None = None, url: str = URL) -> str:
 
 
 def run(config, workdir: str) -> list[dict]:
+    """Downloads the facades where the run reads them, trains, then scores the test split: facades' own,
+    or with --config.dataset=paired:DIR (and no --config.eval_dataset) DIR's (experiments._translation)."""
+    followed = _translation.follow_dataset(config, get_config())
     default = f'paired:{os.path.join(cache_folder(), "facades")}'
-    if any(d == default or d.startswith(f'{default}:') for d in (config.dataset, config.eval_dataset)):
+    if any(d == default or d.startswith(f'{default}:') for d in (followed.dataset, followed.eval_dataset)):
         fetch()  # the default data, downloaded on first use
-    evaluator = make_evaluator(config)
-    return score(config, workdir, train.train(config, workdir), evaluator)
+    return _translation.run(config, workdir, get_config())
 
 
 if __name__ == '__main__':

@@ -383,7 +383,10 @@ def best_member(workdir: str, metric: str = 'fid') -> int:
     latest = max(r['protocol']['step'] for r in rows)
     scores = {r['member']: r['metrics'][metric] for r in rows if r['protocol']['step'] == latest}
     pick = max if metric in HIGHER_IS_BETTER else min
-    return pick(scores, key=scores.get)
+    best = pick(scores, key=scores.get)
+    from absl import logging
+    logging.info('member %d (best %s %.4g at step %d)', best, metric, scores[best], latest)
+    return best
 
 
 def choose_member(text: str | None, config: Config, workdir: str) -> int | None:

@@ -1,25 +1,35 @@
-"""A look inside a trained GAN: D's first-layer and G's last-layer convolution filters, trained and at the start.
+"""A look inside a trained GAN: the convolution filters that face the image, trained and at the start.
 
     python -m jaxgan.inspect --workdir=DIR --filters [--step=N] [--out=PATH.png]
 
-writes one PNG (by default DIR/inspect/filters_step_<N>.png): a row for D's first convolution (the one
-applied to the image) and a row for G's last (the one that makes the image); in each, the filters at
-step 0 on the left and at step N (the latest checkpoint by default) on the right, a white band between.
-Step 0 is not read from a checkpoint: it is rebuilt from the run's seed, `create_state(gan.game,
-config.seed, ...)`, as training starts. The weights are the trained ones, `state.params['G']` and
-`state.params['D']` (not G's EMA); under spectral normalisation the raw kernel, which the layer divides
-as a whole by one positive number, a scale that drawing each filter by its own range leaves unseen.
+writes one PNG (by default DIR/inspect/filters_step_<N>.png) with a row per image-side convolution of
+each network of the game: a discriminator's first (the one applied to the image), a generator's last
+(the one that makes the image), and a translation generator's first too (it reads an image): D's first
+and G's last for a GAN; D_a's, D_b's, G_ab's and G_ba's for CycleGAN. In each row, the filters at step 0
+on the left and at step N (the latest checkpoint by default) on the right, a white band between. Step 0
+is not read from a checkpoint: it is rebuilt from the run's seed, `create_state(gan.game, config.seed,
+...)`, as training starts. The weights are the trained ones, `state.params` (not G's EMA); under
+spectral normalisation the raw kernel, which the layer divides as a whole by one positive number, a
+scale that drawing each filter by its own range leaves unseen.
 
-Flax kernels are [kh, kw, in, out], G's last ConvTranspose too. A filter is a kh x kw image over the
-image-side channels: for D, each of the `out` filters over the `in` image channels, as the layer matches
-it against the image; for G, each of the `in` feature maps over the `out` image channels, as it paints
-the image (the kernel flipped in both spatial axes: a convolution, transposed or not, spreads one input
-unit over the output as the mirrored kernel). Each filter is drawn in RGB where it has 3 channels, grey
-where it has 1, and otherwise as a row of grey images, one per channel (a D conditioned by concatenated
-one-hot labels sees 1 + classes channels). Each filter is scaled to [0, 255] by its own minimum and
-maximum (a constant filter is mid-grey) and enlarged to about 32 pixels a side.
+A convolution is any 4-D kernel [kh, kw, in, out] among a layer's params, found by its shape, not its
+layer's class or name, in the order a forward pass applies them: Flax's Conv and ConvTranspose,
+StyleGAN2's modulated convolutions (the stored weight, before the styles scale it per sample) and
+ProGAN's equalised-learning-rate layers (the stored weight, before its constant He scale) alike. StyleGAN2
+and ProGAN draw images with 1x1 toRGB layers and read them with 1x1 fromRGB layers: each filter is one
+colour (the mix of image channels it paints or reads). A growing ProGAN shows the layers of the stage it
+has reached; its last layer is the newest toRGB (the one with the largest output), not the one it fades out.
 
-Models without convolutions (`mlp`, and vector data) have no filters: a one-line error says so.
+A filter is a kh x kw image over the image-side channels: for a first layer, each of the `out` filters
+over the `in` image channels, as the layer matches it against the image; for a last layer, each of the
+`in` feature maps over the `out` image channels, as it paints the image (the kernel flipped in both
+spatial axes: a convolution, transposed or not, spreads one input unit over the output as the mirrored
+kernel). Each filter is drawn in RGB where it has 3 channels, grey where it has 1, and otherwise as a
+row of grey images, one per channel (a D conditioned by concatenated one-hot labels sees 1 + classes
+channels, pix2pix's D the input and output side by side). Each filter is scaled to [0, 255] by its own
+minimum and maximum (a constant filter is mid-grey) and enlarged to about 32 pixels a side.
+
+Models without convolutions (`mlp`, tables and vector data) have no filters: a one-line error says so.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -42,39 +53,81 @@ GAP = 8  # white pixels between the step-0 and step-N columns and between the ro
 @dataclasses.dataclass(frozen=True)
 class Layer:
     """A convolution found by running a network: its module path, kernel [kh, kw, in, out], and whether
-    it is transposed."""
+    it is transposed; `kind`, the module's class where it is not Flax's Conv or ConvTranspose; `keys`,
+    where the kernel is in the network's params; `area`, the height times width of its output."""
 
     path: str
     kernel: np.ndarray
     transposed: bool
+    kind: str = ''
+    keys: tuple[str, ...] = ()
+    area: int = 0
 
     def describe(self) -> str:
         kh, kw, cin, cout = self.kernel.shape
-        return f'{self.path} ({"ConvTranspose" if self.transposed else "Conv"} {kh}x{kw}, {cin} -> {cout} channels)'
+        kind = 'ConvTranspose' if self.transposed else self.kind or 'Conv'
+        return f'{self.path} ({kind} {kh}x{kw}, {cin} -> {cout} channels)'
+
+
+def _lookup(tree: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        tree = tree[key]
+    return tree
 
 
 def conv_layers(module: nn.Module, variables: dict, args: tuple) -> list[Layer]:
-    """The convolutions of `module` in the order a forward pass (train=False) on `args` applies them."""
+    """The convolutions of `module` in the order a forward pass (train=False) on `args` applies them (a
+    module called twice, twice). A convolution is any 4-D array among a module's own params, [kh, kw,
+    in, out] as Flax's and this project's layers keep them: found by shape, whatever the layer's class
+    or name (Flax's Conv, StyleGAN2's modulated and ProGAN's equalised-rate layers alike: the stored
+    weight itself). The pass runs without jit, so that of a switch over stages (a growing ProGAN) only
+    the stage the network is at runs."""
     calls: list[Layer] = []
+    params = variables.get('params', {})
 
     def interceptor(next_fun, call_args, kwargs, context):
         out = next_fun(*call_args, **kwargs)
-        if context.method_name == '__call__' and isinstance(context.module, (nn.Conv, nn.ConvTranspose)):
-            kernel = context.module.get_variable('params', 'kernel')
-            calls.append(Layer('/'.join(context.module.path), np.asarray(kernel, np.float32),
-                               isinstance(context.module, nn.ConvTranspose)))
+        m = context.module
+        own = m.variables.get('params', {}) if m.scope is not None else {}
+        for name, value in own.items():
+            if getattr(value, 'ndim', 0) != 4:
+                continue
+            keys = (*m.path, name)
+            try:
+                kernel = _lookup(params, keys)
+            except (KeyError, TypeError):  # a lifted module's path; its value here is the same array
+                kernel = value
+            calls.append(Layer('/'.join(m.path), np.asarray(kernel, np.float32), isinstance(m, nn.ConvTranspose),
+                               '' if isinstance(m, (nn.Conv, nn.ConvTranspose)) else type(m).__name__, keys,
+                               int(np.prod(out.shape[1:3])) if getattr(out, 'ndim', 0) == 4 else 0))
         return out
 
-    with nn.intercept_methods(interceptor):
+    with jax.disable_jit(), nn.intercept_methods(interceptor):
         module.apply(variables, *args, train=False)
     return calls
 
 
 def network_layers(gan, state, name: str) -> list[Layer]:
-    """The convolutions of network `name` ('G' or 'D') of `state`, in the order they are applied."""
+    """The convolutions of network `name` (e.g. 'G', 'D', 'G_ab') of `state`, in the order they are applied."""
     network = gan.game.networks[name]
     variables = {'params': state.params[name], **state.model_state[name]}
     return conv_layers(network.module, jax.device_get(variables), network.init_args())
+
+
+def first_layer(layers: list[Layer]) -> Layer:
+    """The convolution that reads the network's input: the first applied."""
+    return layers[0]
+
+
+def last_layer(layers: list[Layer]) -> Layer:
+    """The convolution that paints the image: the last applied of those with the largest output (a
+    growing ProGAN's newest toRGB, not the previous stage's that it fades out)."""
+    return max(enumerate(layers), key=lambda il: (il[1].area, il[0]))[1]
+
+
+def at(layer: Layer, params: dict) -> Layer:
+    """`layer` with its kernel as `params` (the network's, at another step) hold it."""
+    return dataclasses.replace(layer, kernel=np.asarray(_lookup(jax.device_get(params), layer.keys), np.float32))
 
 
 def filters(layer: Layer, image_side: str) -> np.ndarray:
@@ -135,23 +188,38 @@ def check_out(out: str) -> None:
         raise UserError(f'--out={out} must end in .png')
 
 
+def views(gan) -> list[tuple[str, str]]:
+    """(network, 'first' or 'last') of each row: every network that reads images, its first convolution
+    (D's; a translation generator's too), and every generator (a network named G...), its last; the
+    discriminators first."""
+    rows = []
+    names = sorted(gan.game.networks, key=lambda n: not n.startswith('D'))
+    for name in names:
+        args = gan.game.networks[name].init_args()
+        if args and getattr(args[0], 'ndim', 0) == 4:
+            rows.append((name, 'first'))
+        if name.startswith('G'):
+            rows.append((name, 'last'))
+    return rows
+
+
 def filters_figure(gan, start, trained) -> tuple[np.ndarray, list[str]]:
-    """The figure of D's first and G's last convolution at the start and trained, and a line for each
-    row (or for each network that has no convolution). A UserError if neither has one."""
+    """The figure of each network's image-side convolutions (`views`) at the start and trained, and a line
+    for each row (or for each network that has no convolution). A UserError if no network has one."""
     rows, notes = [], []
-    for name, pick, side, what in (('D', 0, 'in', "D's first layer"), ('G', -1, 'out', "G's last layer")):
-        if name not in gan.game.networks:
-            notes.append(f'no {name} in this game')
-            continue
-        before, after = network_layers(gan, start, name), network_layers(gan, trained, name)
+    for name, which in views(gan):
+        after = network_layers(gan, trained, name)
         if not after:
             notes.append(f'{name} has no convolution')
             continue
-        rows.append((panel(filters(before[pick], side)), panel(filters(after[pick], side))))
-        notes.append(f'{what}: {after[pick].describe()}')
+        layer = first_layer(after) if which == 'first' else last_layer(after)
+        before = at(layer, start.params[name])
+        side = 'in' if which == 'first' else 'out'
+        rows.append((panel(filters(before, side)), panel(filters(layer, side))))
+        notes.append(f"{name}'s {which} layer: {layer.describe()}")
     if not rows:
         raise UserError('this model has no convolution filters to show: its networks are dense layers '
-                        f'only ({"; ".join(notes)})')
+                        f'only ({"; ".join(dict.fromkeys(notes))})')
     return figure(rows), notes
 
 
@@ -181,9 +249,9 @@ def main() -> None:
     from jaxgan import cli
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir (its checkpoints are read, never written).',
                         required=True)
-    flags.DEFINE_bool('filters', False, 'Draw D\'s first-layer and G\'s last-layer convolution filters at the '
-                      'step beside the same at step 0 (rebuilt from the run\'s seed). The only view so far: '
-                      'required.')
+    flags.DEFINE_bool('filters', False, 'Draw D\'s first-layer and G\'s last-layer convolution filters (every '
+                      'network\'s image-side ones: a translation generator\'s first too) at the step beside the '
+                      'same at step 0 (rebuilt from the run\'s seed). The only view so far: required.')
     flags.DEFINE_integer('step', None, 'Checkpoint step to show; the latest by default.')
     flags.DEFINE_string('out', '', 'The PNG to write (whole or not at all); default '
                         'WORKDIR/inspect/filters_step_<step>.png.')

@@ -23,6 +23,9 @@ is row r's ws with the layers in --styles taken from column c's (coarse layers, 
 pose and shape; fine ones colour). Truncation: a row per seed, a column per psi, w = w_avg + psi (w -
 w_avg) on the first --cutoff layers (all by default); psi 0 is the tracked average w. Both use the EMA
 generator with its constant noise.
+
+The tools walk a GAN's latent space: a translation run (`python -m jaxgan.translate`) or a table run
+(`python -m jaxgan.sample --out=ROWS.csv`) is refused in one line that names its tool.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import models, sampling
+from jaxgan import family, models, sampling
 from jaxgan.errors import UserError
 
 
@@ -181,6 +184,7 @@ def _main(argv) -> None:
     if f.op == 'interpolate':
         check_steps(f.steps)
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    family.check_output(gan, 'samples', 'jaxgan.latent')  # translation: jaxgan.translate; a table: jaxgan.sample
     if gan.spec.kind != 'image':
         raise UserError('the latent tools render images; this model makes vectors')
     y = None

@@ -10,9 +10,15 @@
 `.npy` holds the samples in the data's own range and units (uint8 [N, H, W, C] images, or vectors in
 the data's units); `.png` a grid of images. The EMA generator is used unless --noema.
 
---truncation=PSI: for normal latents, entries of z beyond +-PSI are resampled until within (BigGAN's
-truncation trick, Brock et al. 2019), for uniform latents z is scaled towards 0 by PSI in (0, 1];
-InfoGAN's codes are never truncated (`sampling.truncate`).
+--truncation=PSI, each architecture's own truncation trick: a generator with a mapping network
+(StyleGAN2) truncates w towards its tracked average, w = w_avg + PSI (w - w_avg) (Karras et al. 2019,
+2020; the official `G.mapping(z, c, truncation_psi=PSI)`: 1 none, 0 the average image); for the others,
+normal latents have entries of z beyond +-PSI resampled until within (BigGAN's truncation trick, Brock et
+al. 2019), uniform latents z scaled towards 0 by PSI in (0, 1]; InfoGAN's codes are never truncated
+(`sampling.truncate`).
+
+A translation run's generators translate images: `python -m jaxgan.translate` (this tool says so, exit 2).
+For an ensemble, --member=best logs the member it chose and its score.
 
 Tables (a CTGAN run): `.csv` (or `.parquet`) holds rows in the input's schema: its column names and
 order, categories as in the input, integer columns as integers, values within each column's observed
@@ -27,7 +33,9 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from jaxgan.sampling import check_truncation, make_grid, sample, save_npy, save_png, truncate
+from jaxgan import family
+from jaxgan.sampling import check_truncation, has_mapping, make_grid, sample, save_npy, save_png, truncate
+from jaxgan.writers import counted
 
 
 def _main(argv) -> None:
@@ -47,13 +55,12 @@ def _main(argv) -> None:
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if gan.spec.kind == 'table':
         raise UserError(f'--out={out}: the model makes table rows: write .csv or .parquet')
+    family.check_output(gan, 'samples', 'jaxgan.sample')  # a translation run: jaxgan.translate
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
     if f.truncation is not None:
         check_truncation(gan, f.truncation)
-    z = gan.latents(jax.random.key(f.seed), f.num)
-    if f.truncation is not None:
-        z = truncate(gan, jax.random.fold_in(jax.random.key(f.seed), 0x7a0c), z, f.truncation)
+    z, psi = latents(gan, f.seed, f.num, f.truncation)
     y = None
     if f.label is not None:
         if not gan.g_conditioned:
@@ -62,12 +69,25 @@ def _main(argv) -> None:
             raise UserError(f'--label={f.label}: the classes are 0 to {gan.num_classes - 1}')
         y = jnp.full((f.num,), f.label, jnp.int32)
     params = state.ema['G'] if f.ema else state.params['G']
-    samples = sample(gan, params, state.model_state['G'], z, y, bn=config.sample_bn, batch_size=config.batch_size)
+    samples = sample(gan, params, state.model_state['G'], z, y, bn=config.sample_bn, batch_size=config.batch_size,
+                     psi=psi)
     if out.endswith('.npy'):
         save_npy(out, samples)
     else:
         save_png(out, make_grid(samples))
-    print(f'wrote {len(samples)} samples of step {int(state.step)} to {out}', file=sys.stderr)
+    print(f'wrote {counted(len(samples), "sample")} of step {int(state.step)} to {out}', file=sys.stderr)
+
+
+def latents(gan, seed: int, num: int, truncation: float | None) -> tuple[jax.Array, float]:
+    """The latents of `num` samples and the w truncation psi to render them with: the architecture's own
+    truncation (module docstring). With a mapping network z is untouched and psi is `truncation`; else
+    z is truncated (`sampling.truncate`) and psi is 1."""
+    z = gan.latents(jax.random.key(seed), num)
+    if truncation is None:
+        return z, 1.0
+    if has_mapping(gan.generator):
+        return z, truncation
+    return truncate(gan, jax.random.fold_in(jax.random.key(seed), 0x7a0c), z, truncation), 1.0
 
 
 def parse_where(where: str) -> tuple[str, str] | None:
@@ -93,6 +113,8 @@ def _table(f) -> None:
         raise UserError('--truncation and --label are for image and vector GANs; a table conditions with --where')
     where = parse_where(f.where)
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    if gan.output == 'translations':
+        family.check_output(gan, 'rows', 'jaxgan.sample')
     if gan.spec.kind != 'table':
         raise UserError(f'--out={out}: {f.workdir} holds a model of {gan.spec.kind}s, not table rows: '
                         'write .npy or .png')
@@ -106,7 +128,7 @@ def _table(f) -> None:
             rows.to_csv(tmp, index=False)
         else:
             rows.to_parquet(tmp, index=False)
-    print(f'wrote {len(rows)} rows of step {int(state.step)} to {out}', file=sys.stderr)
+    print(f'wrote {counted(len(rows), "row")} of step {int(state.step)} to {out}', file=sys.stderr)
 
 
 def main() -> None:
@@ -121,10 +143,11 @@ def main() -> None:
     flags.DEFINE_bool('ema', True, 'Use the EMA generator (--noema: the trained params).')
     flags.DEFINE_integer('label', None, 'Class of every sample (class-conditional generators); by default '
                          'the classes in turn.')
-    flags.DEFINE_float('truncation', None, 'The truncation trick, PSI > 0: normal latents have z entries '
-                       'beyond +-PSI resampled until within (BigGAN\'s variant, not a scaling towards the mean); '
-                       'uniform latents have z scaled towards 0 by PSI in (0, 1]; InfoGAN\'s codes are kept. '
-                       'Default: none.')
+    flags.DEFINE_float('truncation', None, 'The truncation trick, the architecture\'s own. StyleGAN2 (a mapping '
+                       'network): w = w_avg + PSI (w - w_avg), 1 none, 0 the average w. Others, PSI > 0: normal '
+                       'latents have z entries beyond +-PSI resampled until within (BigGAN\'s variant, not a '
+                       'scaling towards the mean); uniform latents have z scaled towards 0 by PSI in (0, 1]; '
+                       'InfoGAN\'s codes are kept. Default: none.')
     flags.DEFINE_string('where', '', 'Tables: COLUMN=VALUE, every row conditioned on that category of a categorical '
                         'or boolean column (the value as written in the input).')
     cli.define_member_flag()

@@ -20,8 +20,18 @@ Params = Any
 ModelState = dict[str, Any]
 
 
+def has_mapping(generator) -> bool:
+    """Whether the generator maps z to an intermediate latent w (StyleGAN's mapping network), so that its
+    truncation is w's. The one test of it (an architecture's capability may replace it)."""
+    return callable(getattr(generator, 'map', None))
+
+
 def check_truncation(gan: GAN, psi: float) -> None:
     """A one-line UserError unless `psi` is a truncation this generator's latents take."""
+    if not math.isfinite(psi):
+        raise UserError(f'--truncation={psi} must be a finite number')
+    if has_mapping(getattr(gan, 'generator', None)):
+        return  # w = w_avg + psi (w - w_avg): any psi (1 none, 0 the average w, above 1 away from it)
     if not psi > 0:
         raise UserError(f'--truncation={psi}: the threshold must be positive')
     if gan.latent == 'uniform' and psi > 1:
@@ -29,7 +39,8 @@ def check_truncation(gan: GAN, psi: float) -> None:
 
 
 def truncate(gan: GAN, key: jax.Array, latents: jax.Array, psi: float) -> jax.Array:
-    """Latents [..., latent_dim] with z truncated (the truncation trick), InfoGAN's codes untouched.
+    """Latents [..., latent_dim] with z truncated (the truncation trick), InfoGAN's codes untouched; for a
+    generator without a mapping network (with one, w is truncated: `generate`'s psi).
 
     Normal z: BigGAN's variant (Brock et al. 2019), entries of magnitude above `psi` are resampled until
     they are within it. Resampling an entry until it lands in [-psi, psi] draws it from N(0, 1) truncated
@@ -48,12 +59,19 @@ def truncate(gan: GAN, key: jax.Array, latents: jax.Array, psi: float) -> jax.Ar
 
 
 def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y: jax.Array | None = None, *,
-             bn: str) -> jax.Array:
+             bn: str, psi: float = 1.0) -> jax.Array:
     """G(z[, y]) in model units, not updating any state.
 
     bn='batch' normalises with the batch's own statistics (as DCGAN's reference code samples);
-    bn='running' uses the running averages gathered in training.
+    bn='running' uses the running averages gathered in training. psi != 1: StyleGAN's truncation, for a
+    generator with a mapping network (`has_mapping`): w = w_avg + psi (w - w_avg) on every layer's w, as
+    the official generate.py's `G(z, c, truncation_psi=psi)` (Karras et al. 2019, 2020).
     """
+    if psi != 1.0:
+        if not has_mapping(gan.generator):
+            raise ValueError('psi truncates w: this generator has no mapping network (truncate z instead)')
+        variables = {'params': params, **model_state}
+        return gan.generator.apply(variables, z, y if gan.g_conditioned else None, train=False, truncation_psi=psi)
     if bn == 'batch':
         module = gan.generator
         if hasattr(module, 'bn_axis_name'):  # a sample batch is not split over devices
@@ -63,16 +81,16 @@ def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y:
 
 
 @functools.lru_cache(maxsize=16)
-def jitted_generate(gan: GAN, bn: str):
+def jitted_generate(gan: GAN, bn: str, psi: float = 1.0):
     """`generate` of one GAN compiled once: (params, model_state, z, y) -> examples in model units."""
-    return jax.jit(functools.partial(generate, gan, bn=bn))
+    return jax.jit(functools.partial(generate, gan, bn=bn, psi=psi))
 
 
 def sample(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y: jax.Array | None = None, *,
-           bn: str, batch_size: int) -> np.ndarray:
+           bn: str, batch_size: int, psi: float = 1.0) -> np.ndarray:
     """Samples for latents z [N, Z] (and labels y [N] for a conditional G) in the data's units,
-    generated batch_size at a time."""
-    fn = jitted_generate(gan, bn)
+    generated batch_size at a time; psi: w's truncation (see `generate`)."""
+    fn = jitted_generate(gan, bn, psi)
     n = z.shape[0]
     if gan.g_conditioned and y is None:
         y = jnp.arange(n) % gan.num_classes

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import sampling
+from jaxgan import sampling, writers
 from jaxgan.data import sources, transforms
 from jaxgan.errors import UserError
 from jaxgan import family
@@ -126,7 +126,7 @@ def run(workdir: str, input_path: str, out: str, *, direction: str = 'a2b', step
     translated = translate(model, params, model_state, images, direction, batch_size)
     for path, image in zip(paths, translated):
         sampling.save_png(path, image)
-    print(f'wrote {len(paths)} translations ({direction}, {model.kind} of step {int(state.step)}, '
+    print(f'wrote {writers.counted(len(paths), "translation")} ({direction}, {model.kind} of step {int(state.step)}, '
           f'{"EMA" if ema else "trained"} params, {size}x{size}) to {out}', file=sys.stderr)
     return paths
 

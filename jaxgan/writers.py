@@ -103,7 +103,14 @@ class Writer:
             self.enabled = False
 
 
-SHOWN = ('d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob')  # on the console; metrics.jsonl has them all
+# On the console (where the run has them; metrics.jsonl has them all): the losses, D's outputs, and ADA's
+# augmentation probability, which moves with D's overfitting (Karras et al. 2020).
+SHOWN = ('d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob', 'augment_p')
+
+
+def counted(n: int, noun: str, plural: str = '') -> str:
+    """'1 translation', '2 translations' (plural: the noun's plural where it does not add an s)."""
+    return f'{n} {noun if n == 1 else plural or noun + "s"}'
 
 
 def duration(seconds: float) -> str:

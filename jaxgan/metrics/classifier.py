@@ -6,7 +6,10 @@ stacked-MNIST mode count.
     python -m jaxgan.metrics.classifier --dataset=digits --image_size=32 --out=classifiers/digits
 
 Writes <out>/classifier.npz (params) and <out>/classifier.json (dataset, image size, channels, classes,
-held-out accuracy). The network: three 3x3 convolutions (32, 64 and 128 channels, the last two with
+held-out accuracy). --on_corrupt is training's config.data.on_corrupt, with its default: `error` stops at
+an image that cannot be decoded, naming the file; `skip` leaves such images out (each logged once; their
+number in classifier.json, `skipped`), where training uses the next readable image instead: here an
+image stands beside its label, which the next image's would not match. The network: three 3x3 convolutions (32, 64 and 128 channels, the last two with
 stride 2), ReLU, global average pooling, a 128-unit ReLU layer (the features) and the class logits.
 """
 
@@ -26,6 +29,8 @@ import optax
 from jaxgan import files
 from jaxgan.errors import UserError
 from jaxgan.models.convolution import Conv
+
+ON_CORRUPT = ('error', 'skip')  # config.data.on_corrupt's choices, the first its default
 
 
 class Classifier(nn.Module):
@@ -65,20 +70,28 @@ def _split(n: int, held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_classifier(dataset: str, image_size: int, *, steps: int = 2000, batch_size: int = 128,
-                     seed: int = 0, channels: int = 0) -> TrainedClassifier:
-    """Trains on 90% of `dataset` (a jaxgan dataset string with labels); accuracy on the other 10%."""
+                     seed: int = 0, channels: int = 0, on_corrupt: str = 'error') -> TrainedClassifier:
+    """Trains on 90% of `dataset` (a jaxgan dataset string with labels); accuracy on the other 10%.
+    on_corrupt: as config.data.on_corrupt, but 'skip' drops the unreadable images with their labels."""
     from jaxgan import config as config_lib, data
+    if on_corrupt not in ON_CORRUPT:
+        raise UserError(f'--on_corrupt={on_corrupt!r} is not one of {", ".join(ON_CORRUPT)}')
     if steps < 1:
         raise UserError(f'--steps={steps}: a classifier needs at least one training step')
     if image_size < 1:
         raise UserError(f'--image_size={image_size} must be positive')
     config = config_lib.base_config()
     config.dataset, config.image_size, config.data.channels = dataset, image_size, channels
+    config.data.on_corrupt = on_corrupt
     loaded = data.load(config)
     labels = loaded.source.labels
     if labels is None:
         raise UserError(f'{dataset} has no labels to train a classifier on')
     images = loaded.examples(np.arange(len(labels)))
+    readable = np.setdiff1d(np.arange(len(labels)), np.fromiter(loaded.skipped, int, len(loaded.skipped)))
+    images, labels = images[readable], labels[readable]
+    if len(labels) < 2:
+        raise UserError(f'{dataset}: {len(labels)} readable labelled image(s); a classifier needs at least 2')
     train_idx, test_idx = _split(len(labels), 0.1, seed)
     num_classes = int(labels.max()) + 1
     model = Classifier(num_classes)
@@ -103,7 +116,8 @@ def train_classifier(dataset: str, image_size: int, *, steps: int = 2000, batch_
         params, opt_state = step(params, opt_state, images[batch], labels[batch], jax.random.fold_in(key, i))
     trained = TrainedClassifier({'params': params}, {
         'dataset': dataset, 'image_size': image_size, 'channels': int(images.shape[-1]),
-        'num_classes': num_classes, 'class_names': list(loaded.source.class_names), 'steps': steps})
+        'num_classes': num_classes, 'class_names': list(loaded.source.class_names), 'steps': steps,
+        'skipped': len(loaded.skipped)})
     predictions = predict(trained, images[test_idx])
     trained.meta['held_out_accuracy'] = float(np.mean(predictions == labels[test_idx]))
     trained.meta['held_out_size'] = int(len(test_idx))
@@ -139,14 +153,15 @@ def check_out(out: str) -> None:
 
 
 def trained_in(workdir: str, dataset: str, image_size: int, *, steps: int, seed: int, channels: int = 0,
-               what: str = 'evaluation') -> str:
+               what: str = 'evaluation', on_corrupt: str = 'error') -> str:
     """<workdir>/classifier: a classifier of `dataset` trained there the first time (by process 0, the
     others waiting) and reused after, by a resumed run or a second evaluation. Returns the directory."""
     from absl import logging
     directory = os.path.join(workdir, 'classifier')
     if not os.path.exists(os.path.join(directory, 'classifier.json')):
         logging.info('training a classifier of %s at %dpx for %s (%d steps)', dataset, image_size, what, steps)
-        trained = train_classifier(dataset, image_size, steps=steps, seed=seed, channels=channels)
+        trained = train_classifier(dataset, image_size, steps=steps, seed=seed, channels=channels,
+                                   on_corrupt=on_corrupt)
         if jax.process_index() == 0:
             save(trained, directory)
         if jax.process_count() > 1:
@@ -174,10 +189,14 @@ def main() -> None:
     parser.add_argument('--channels', type=int, default=0)
     parser.add_argument('--steps', type=int, default=2000)
     parser.add_argument('--out', required=True)
+    parser.add_argument('--on_corrupt', choices=ON_CORRUPT, default='error',
+                        help='an image that cannot be decoded: error (stop, naming the file; the default, as '
+                             'training\'s config.data.on_corrupt) or skip (leave it out, with its label)')
     args = parser.parse_args()
     try:
         check_out(args.out)
-        trained = train_classifier(args.dataset, args.image_size, steps=args.steps, channels=args.channels)
+        trained = train_classifier(args.dataset, args.image_size, steps=args.steps, channels=args.channels,
+                                   on_corrupt=args.on_corrupt)
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         raise SystemExit(2)

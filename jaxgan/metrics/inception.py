@@ -326,7 +326,8 @@ def load_weights(path: str = '', cache_dir: str = '') -> dict:
                         urllib.request.urlretrieve(FID_WEIGHTS_URL, tmp)
                 except OSError as e:
                     raise UserError(f'no Inception weights given and none cached in {cache_dir}; downloading '
-                                    f'{FID_WEIGHTS_URL} failed ({e}); pass the file with --inception_weights') from None
+                                    f'{FID_WEIGHTS_URL} failed ({e}); pass the file with --inception_weights '
+                                    '(jaxgan.evaluate) or --config.eval.inception_weights (training)') from None
             save_npz(read_pth(downloaded), path)
     if not os.path.exists(path):
         raise UserError(f'Inception weights not found: {path}')
