@@ -21,6 +21,9 @@ A `Model` gives the loop and the tools what they need without asking which famil
     model.eval_labels              whether its evaluation set (config.eval_dataset) must have labels
     model.output                   what its generator makes: 'samples' (images or vectors from latents),
                                    'translations' or 'rows': the tools check it, `TOOLS` names theirs
+    model.samples(state, num, seed=, ema=, **options) -> array    (output 'samples' only)
+                                   examples in the data's units: what `jaxgan.sample` writes (a GAN's
+                                   options: label, truncation, bn, batch_size)
     model.preview(config, workdir, writer, dataset) -> Preview
                                    what the loop writes every config.sample_every steps (a sample grid,
                                    a translation grid, a CSV of rows)

@@ -30,11 +30,8 @@ from __future__ import annotations
 
 import sys
 
-import jax
-import jax.numpy as jnp
-
 from jaxgan import family
-from jaxgan.sampling import check_truncation, has_mapping, make_grid, sample, save_npy, save_png, truncate
+from jaxgan.sampling import make_grid, save_npy, save_png
 from jaxgan.writers import counted
 
 
@@ -58,36 +55,13 @@ def _main(argv) -> None:
     family.check_output(gan, 'samples', 'jaxgan.sample')  # a translation run: jaxgan.translate
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
-    if f.truncation is not None:
-        check_truncation(gan, f.truncation)
-    z, psi = latents(gan, f.seed, f.num, f.truncation)
-    y = None
-    if f.label is not None:
-        if not gan.g_conditioned:
-            raise UserError('--label: this generator is not class-conditional')
-        if not 0 <= f.label < gan.num_classes:
-            raise UserError(f'--label={f.label}: the classes are 0 to {gan.num_classes - 1}')
-        y = jnp.full((f.num,), f.label, jnp.int32)
-    params = state.ema['G'] if f.ema else state.params['G']
-    samples = sample(gan, params, state.model_state['G'], z, y, bn=config.sample_bn, batch_size=config.batch_size,
-                     psi=psi)
+    samples = gan.samples(state, f.num, seed=f.seed, ema=f.ema, label=f.label, truncation=f.truncation,
+                          bn=config.sample_bn, batch_size=config.batch_size)
     if out.endswith('.npy'):
         save_npy(out, samples)
     else:
         save_png(out, make_grid(samples))
     print(f'wrote {counted(len(samples), "sample")} of step {int(state.step)} to {out}', file=sys.stderr)
-
-
-def latents(gan, seed: int, num: int, truncation: float | None) -> tuple[jax.Array, float]:
-    """The latents of `num` samples and the w truncation psi to render them with: the architecture's own
-    truncation (module docstring). With a mapping network z is untouched and psi is `truncation`; else
-    z is truncated (`sampling.truncate`) and psi is 1."""
-    z = gan.latents(jax.random.key(seed), num)
-    if truncation is None:
-        return z, 1.0
-    if has_mapping(gan.generator):
-        return z, truncation
-    return truncate(gan, jax.random.fold_in(jax.random.key(seed), 0x7a0c), z, truncation), 1.0
 
 
 def parse_where(where: str) -> tuple[str, str] | None:

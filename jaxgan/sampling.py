@@ -20,17 +20,17 @@ Params = Any
 ModelState = dict[str, Any]
 
 
-def has_mapping(generator) -> bool:
-    """Whether the generator maps z to an intermediate latent w (StyleGAN's mapping network), so that its
-    truncation is w's. The one test of it (an architecture's capability may replace it)."""
-    return callable(getattr(generator, 'map', None))
+def has_mapping(gan: GAN) -> bool:
+    """Whether the model's generator maps z to an intermediate latent w (StyleGAN's mapping network), so
+    that its truncation is w's: its architecture's `mapping` capability (models.registry)."""
+    return bool(getattr(gan, 'mapping', False))
 
 
 def check_truncation(gan: GAN, psi: float) -> None:
     """A one-line UserError unless `psi` is a truncation this generator's latents take."""
     if not math.isfinite(psi):
         raise UserError(f'--truncation={psi} must be a finite number')
-    if has_mapping(getattr(gan, 'generator', None)):
+    if has_mapping(gan):
         return  # w = w_avg + psi (w - w_avg): any psi (1 none, 0 the average w, above 1 away from it)
     if not psi > 0:
         raise UserError(f'--truncation={psi}: the threshold must be positive')
@@ -68,7 +68,7 @@ def generate(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y:
     the official generate.py's `G(z, c, truncation_psi=psi)` (Karras et al. 2019, 2020).
     """
     if psi != 1.0:
-        if not has_mapping(gan.generator):
+        if not has_mapping(gan):
             raise ValueError('psi truncates w: this generator has no mapping network (truncate z instead)')
         variables = {'params': params, **model_state}
         return gan.generator.apply(variables, z, y if gan.g_conditioned else None, train=False, truncation_psi=psi)
@@ -101,6 +101,18 @@ def sample(gan: GAN, params: Params, model_state: ModelState, z: jax.Array, y: j
     chunks = [np.asarray(fn(params, model_state, z[i:i + batch_size], None if y is None else y[i:i + batch_size]))
               for i in range(0, len(z), batch_size)]
     return gan.spec.to_data_units(np.concatenate(chunks)[:n])
+
+
+def latents(gan: GAN, seed: int, num: int, truncation: float | None) -> tuple[jax.Array, float]:
+    """The latents of `num` samples and the w truncation psi to render them with: the architecture's own
+    truncation (jaxgan.sample's docstring). With a mapping network z is untouched and psi is `truncation`; else
+    z is truncated (`sampling.truncate`) and psi is 1."""
+    z = gan.latents(jax.random.key(seed), num)
+    if truncation is None:
+        return z, 1.0
+    if has_mapping(gan):
+        return z, truncation
+    return truncate(gan, jax.random.fold_in(jax.random.key(seed), 0x7a0c), z, truncation), 1.0
 
 
 def make_grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:

@@ -128,7 +128,7 @@ def _config_with(**overrides) -> ml_collections.ConfigDict:
      r'each needs config.ensemble.size=2 values, but ema.decay has 3'),
     (dict(ensemble__sweep='ema.decay=0.9,0.99,0.999'), r'a grid of 3 combinations: config.ensemble.size=2 must be'),
     (dict(ensemble__sweep='penalties.r1=0,1', model__d_norm='layer'), r'member 1 .* trains the terms'),
-    (dict(ensemble__sweep='g_optimizer.grad_clip=1,2'),
+    (dict(ensemble__sweep='g_optimizer.grad_clip=0,1'),  # member 0 clips no gradient, member 1 does
      r'config.g_optimizer.grad_clip cannot differ between members: the program branches on its value'),
     (dict(ensemble__sweep='ema.decay=0.9,1.5'), r'config.ema.decay=1.5 must be in \[0, 1\)'),
 ])
@@ -182,3 +182,11 @@ def test_a_swept_value_computes_with_each_members_number_and_decides_only_what_e
         swept = ensemble.swept_config(tiny_config(), {'penalties.r1': v}, {'penalties.r1': values['penalties.r1']})
         return 2.0 * swept.penalties.r1 + jax.numpy.ones(()) * swept.penalties.r1
     assert jax.vmap(per_member)(jax.numpy.asarray(values['penalties.r1'])).tolist() == [3.0, 30.0]
+
+
+def test_a_value_every_member_decides_alike_on_is_swept():
+    """grad_clip=1,2: both members clip (the decision), each at its own norm (the number): one program."""
+    from jaxgan import data
+    from jaxgan.core import parallel
+    config = tiny_config(ensemble__size=2, ensemble__sweep='g_optimizer.grad_clip=1,2')
+    ensemble.check(config, data.load(config).spec, parallel.make_mesh())  # refused before Swept values

@@ -131,9 +131,9 @@ def test_sample_truncates_stylegan2s_w_towards_w_avg_and_others_z():
     w_avg = jax.tree.map(lambda x: x + 0.5, state.model_state['G'])
     average = w_avg['stats']['mapping']['w_avg']
     z0 = model.latents(jax.random.key(3), 4)
-    z, psi = sample.latents(model, 3, 4, 0.5)
+    z, psi = sampling.latents(model, 3, 4, 0.5)
     np.testing.assert_array_equal(z, z0)  # z itself untouched
-    assert psi == 0.5 and sampling.has_mapping(model.generator)
+    assert psi == 0.5 and sampling.has_mapping(model)
     params = state.ema['G']
     images = sampling.sample(model, params, w_avg, z, bn=config.sample_bn, batch_size=4, psi=psi)
     variables = {'params': params, **w_avg}

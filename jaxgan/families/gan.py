@@ -31,6 +31,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from jaxgan import augment, family, models, optim, sampling
 from jaxgan.core import health, losses, packing, terms as T
@@ -129,6 +130,7 @@ class GAN:
     categorical_code: int = 0  # InfoGAN: classes of the categorical code
     continuous_codes: int = 0  # InfoGAN: continuous codes, U[-1, 1]
     pack: int = 1  # PacGAN: D judges packs of this many examples
+    mapping: bool = False  # G maps z to w (its architecture's `mapping` capability): truncation is w's
 
     @property
     def generator(self) -> nn.Module:
@@ -151,6 +153,25 @@ class GAN:
     @property
     def example_shapes(self) -> dict[str, tuple[int, ...]]:
         return {'x': tuple(self.spec.shape)}
+
+    def samples(self, state: RunState, num: int, *, seed: int = 0, ema: bool = True, label: int | None = None,
+                truncation: float | None = None, bn: str = 'batch', batch_size: int = 64) -> np.ndarray:
+        """`num` examples in the data's units (uint8 images [N, H, W, C], or vectors) from latents drawn with
+        `seed`: the EMA generator's unless not ema; label: every sample of that class (a conditional G; by
+        default the classes in turn); truncation: the architecture's own trick (sampling.latents); bn: see
+        sampling.generate."""
+        if truncation is not None:
+            sampling.check_truncation(self, truncation)
+        z, psi = sampling.latents(self, seed, num, truncation)
+        y = None
+        if label is not None:
+            if not self.g_conditioned:
+                raise UserError('--label: this generator is not class-conditional')
+            if not 0 <= label < self.num_classes:
+                raise UserError(f'--label={label}: the classes are 0 to {self.num_classes - 1}')
+            y = jnp.full((num,), label, jnp.int32)
+        params = state.ema['G'] if ema else state.params['G']
+        return sampling.sample(self, params, state.model_state['G'], z, y, bn=bn, batch_size=batch_size, psi=psi)
 
     def preview(self, config: Config, workdir: str, writer, dataset) -> 'SampleGrid':
         del dataset
@@ -456,7 +477,7 @@ def build_gan(config: Config, spec: DataSpec) -> GAN:
                 quantities=quantities, prepare=prepare, ema=('G',), schedule=schedule)
     return GAN(game=game, spec=spec, z_dim=m.z_dim, latent=m.latent, num_classes=k, g_conditioned=g_cond,
                d_conditioned=d_cond, categorical_code=info.categorical, continuous_codes=info.continuous,
-               pack=pack)
+               pack=pack, mapping=style is not None)
 
 
 class SampleGrid:
