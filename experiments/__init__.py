@@ -12,7 +12,8 @@ from types import ModuleType
 
 from jaxgan.errors import UserError
 
-NAMES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__)))
+# Every module but the shared helpers (_translation: the translation experiments' scoring).
+NAMES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith('_')))
 
 
 def load(name: str) -> ModuleType:

@@ -124,7 +124,6 @@ def test_filters_of_a_growing_progan_are_those_of_its_stage(lod, resolution, map
 # --- sample --truncation: the architecture's own ------------------------------------------------------
 
 def test_sample_truncates_stylegan2s_w_towards_w_avg_and_others_z():
-    from jaxgan import sample
     config, model = _stylegan2()
     state = _state(model, config)
     # A w_avg away from 0, as training tracks it.
@@ -147,7 +146,7 @@ def test_sample_truncates_stylegan2s_w_towards_w_avg_and_others_z():
     sampling.check_truncation(model, 0.0)  # any finite psi for w (0: the average)
     # DCGAN: BigGAN's resampling of z, psi 1 for w.
     dcgan = build(tiny_config(), DataSpec('image', (16, 16, 1), 10, 'digits'))
-    z, psi = sample.latents(dcgan, 3, 64, 0.5)
+    z, psi = sampling.latents(dcgan, 3, 64, 0.5)
     assert psi == 1.0 and float(jnp.abs(z).max()) <= 0.5
     with pytest.raises(UserError, match='must be positive'):
         sampling.check_truncation(dcgan, 0.0)
