@@ -253,3 +253,16 @@ def test_generic_code_names_no_architecture():
              if 'models' not in path.parts for line in path.read_text().splitlines()
              if test.search(line.split('#')[0])]
     assert found == []
+
+
+def test_an_image_size_the_architecture_cannot_make_is_refused_before_any_data_are_read(tmp_path):
+    """Issue: image_size=6000 was refused only after the data were decoded (100000 was OOM-killed): the
+    declaration's sizes are checked by config.validate, on a dataset that does not even exist."""
+    for size in (6000, 100000):
+        config = tiny_config(image_size=size, dataset=f'folder:{tmp_path}/missing')
+        with pytest.raises(UserError, match=rf'^config.image_size={size}: model dcgan makes square images of a '
+                                            r'power-of-two size, at least 8$'):
+            config_lib.validate(config, num_devices=1)
+    with pytest.raises(UserError, match=r'^config.image_size=256: model resnet makes square images of a power-of-two '
+                                        r'size, at least 8 up to 128$'):
+        config_lib.validate(tiny_config(model__name='resnet', image_size=256), num_devices=1)

@@ -184,7 +184,18 @@ def check(config: Config) -> Architecture:
                                   ('conditioning.d', c.d, a.d_conditioning)):
         if value not in choices:
             raise UserError(f'config.{field}={value!r}: model {a.name} supports {", ".join(choices)}')
+    if a.sizes is not None and not _makes(a.sizes, config.image_size):  # before any data are read
+        raise UserError(f'config.image_size={config.image_size}: model {a.name} makes square images of a '
+                        f'power-of-two size, {_range(a.sizes)}')
     return a
+
+
+def _makes(sizes: Sizes, size: int) -> bool:
+    return sizes.min <= size and not size & (size - 1) and (not sizes.max or size <= sizes.max)
+
+
+def _range(sizes: Sizes) -> str:
+    return f'at least {sizes.min}' + (f' up to {sizes.max}' if sizes.max else '')
 
 
 def check_shape(a: Architecture, shape: tuple[int, ...], images: bool) -> None:
@@ -193,11 +204,10 @@ def check_shape(a: Architecture, shape: tuple[int, ...], images: bool) -> None:
         return
     if not images:
         raise UserError(f'model {a.name} needs images; the data are vectors of shape {shape}')
-    size, lo, hi = shape[0], a.sizes.min, a.sizes.max
-    if size < lo or size & (size - 1) or shape[1] != size or (hi and size > hi):
-        limit = f' up to {hi}' if hi else ''
+    size = shape[0]
+    if not _makes(a.sizes, size) or shape[1] != size:
         raise UserError(f'config.image_size={size}: model {a.name} makes square images of a power-of-two '
-                        f'size, at least {lo}{limit} (the data are {shape})')
+                        f'size, {_range(a.sizes)} (the data are {shape})')
 
 
 def heads(config: Config, num_classes: int) -> dict:
