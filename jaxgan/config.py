@@ -16,7 +16,7 @@ import tokenize
 
 import ml_collections
 
-from jaxgan import augment, models
+from jaxgan import augment, family, models
 from jaxgan.checks import check as _check, lookup, one_of as _one_of, positive as _positive
 from jaxgan.errors import UserError
 
@@ -136,36 +136,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_objective.mmd = 0.0  # MMD between real and generated batches (GMMN; Li et al. 2015)
     c.g_objective.mmd_bandwidths = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # Gaussian kernels' sigmas
 
-    # Each architecture's own section (config.stylegan2, config.progan, ...): its fields, defaults and meanings
-    # are registered with it (jaxgan.models.registry).
-    for name, section in models.sections():
+    # Each architecture's and each family's own section (config.stylegan2, config.progan, config.translation,
+    # config.table, ...): its fields, defaults and meanings are registered with it (jaxgan.models.registry,
+    # jaxgan.family).
+    for name, section in sections():
         c[name] = section()
-
-    # Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit; jaxgan.families.translation).
-    c.translation = ml_collections.ConfigDict()
-    c.translation.patch = 70  # the PatchGAN's receptive field: 70 (the papers'), 34, 16 or 1
-    c.translation.l1 = 100.0  # pix2pix: lambda of E |G(a) - b| (Isola et al. 2017)
-    c.translation.cycle = 10.0  # cyclegan, ugatit: lambda of the cycle-consistency losses (Zhu et al. 2017; Kim et al. 2020: 10 too)
-    c.translation.identity = 0.5  # cyclegan, ugatit: the identity losses' weight, as a fraction of cycle's (U-GAT-IT's paper: 1.0)
-    c.translation.pool = 50  # cyclegan: generated images in D's history; 0: none
-    c.translation.g_blocks = 0  # cyclegan: the ResNet generator's blocks; 0: 9 from 256 px, 6 below; ugatit: residual blocks before and after the CAM, 0: 4
-    c.translation.cam = 1000.0  # ugatit: lambda of the generators' CAM losses (Kim et al. 2020; cam_weight in the official code)
-    c.translation.light = False  # ugatit: U-GAT-IT-light, gamma and beta from pooled features (10.6 M G parameters at 256 px, not 279 M)
-    c.translation.d_layers = 0  # ugatit: the global discriminator's layers, the local one's 2 fewer; 0: the paper's 7 (and 5), fewer below 96 px
-
-    # Synthetic tables (config.model.name ctgan; jaxgan.data.tables, jaxgan.families.tables).
-    c.table = ml_collections.ConfigDict()
-    c.table.holdout = 0.2  # the fraction of rows kept apart (chosen with the seed) for evaluation; 0: none
-    c.table.categorical = ''  # comma-separated columns read as categorical, whatever their values
-    c.table.integer = ''  # comma-separated columns read as integers
-    c.table.continuous = ''  # comma-separated columns read as continuous
-    c.table.boolean = ''  # comma-separated columns read as booleans
-    c.table.identifier = ''  # comma-separated columns read as identifiers (keys; a distinct value per row is found alone)
-    c.table.on_identifier = 'generate'  # identifier columns: generate (fresh values in their format, never a real one) | drop | refuse
-    c.table.max_modes = 10  # most Gaussian-mixture modes per continuous column (CTGAN's 10)
-    c.table.tau = 0.2  # the Gumbel-softmax temperature of G's one-hot outputs (CTGAN's 0.2)
-    c.table.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
-    c.table.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
 
     c.g_optimizer = optimizer_config()  # the generator's optimizer
     c.d_optimizer = optimizer_config()  # the discriminator's optimizer
@@ -241,14 +216,20 @@ def optimizer_config(name: str = 'adam', learning_rate: float = 2e-4, b1: float 
     return c
 
 
+def sections() -> tuple[tuple[str, object], ...]:
+    """(name, section function) of every registered architecture, then of every family: the config's own
+    sections beside their code."""
+    return (*models.sections(), *family.sections())
+
+
 def descriptions() -> dict[str, str]:
     """What each field means, {'data.crop': 'centre crop in pixels before resizing ...', ...}, in the
     order of `base_config`: the comment on the field's line in `base_config` (`optimizer_config` for
     g_optimizer.* and d_optimizer.*, an architecture's section function for its section's fields), else
     the comment lines just above it. Sections ('data', 'penalties', ...) are described the same way, an
-    architecture's section by its function's docstring. Read from the sources, so the comments stay the
+    architecture's or family's section by its function's docstring. Read from the sources, so the comments stay the
     one place that says it."""
-    return _descriptions(models.sections())
+    return _descriptions(sections())
 
 
 @functools.cache
@@ -374,14 +355,9 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
         models.check(config)
         if architecture.validate is not None:
             architecture.validate(config, num_devices)
-    t = config.table
-    _check(0.0 <= t.holdout < 1.0, f'config.table.holdout={t.holdout} must be in [0, 1)')
-    _positive(config, 'table.max_modes')
-    _check(t.tau > 0, f'config.table.tau={t.tau} must be positive')
-    _check(t.on_identifier in ('generate', 'drop', 'refuse'),
-           f'config.table.on_identifier={t.on_identifier!r} must be generate, drop or refuse')
-    _check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
-    _check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
+    trained_by = family.of_config(config)  # a family's own section's checks (config.table's, ...)
+    if trained_by.validate is not None:
+        trained_by.validate(config)
     for opt in ('g_optimizer', 'd_optimizer'):
         _one_of(config, f'{opt}.name', ('adam', 'adamw', 'rmsprop', 'sgd'))
         _one_of(config, f'{opt}.schedule', ('constant', 'linear', 'cosine', 'hold_then_linear'))

@@ -95,6 +95,9 @@ class Family:
                                 ('learns tables (csv:PATH, ...)', 'a table')
     check_data(config, dataset) refuses data it cannot train on (beyond their kind), one line
     build(config, spec)         the Model (the same builder makes an ensemble's members: `build`)
+    sections                    (name, function returning its defaults) of its own config sections, which
+                                base_config gathers (the comments on their fields are their --help)
+    validate(config)            its sections' checks, run by config.validate where it trains the config
     """
 
     name: str
@@ -105,6 +108,8 @@ class Family:
     holds: str
     build: Callable[[Config, DataSpec], Model]
     check_data: Callable[[Config, Any], None] = lambda config, dataset: None
+    sections: tuple[tuple[str, Callable[[], Config]], ...] = ()
+    validate: Callable[[Config], None] | None = None
 
 
 _REGISTRY: dict[str, Family] = {}
@@ -119,12 +124,19 @@ def register(family: Family) -> Family:
     return family
 
 
+def unregister(name: str) -> None:
+    """Removes the family called `name` (tests; a plugin withdrawn in a running process)."""
+    _REGISTRY.pop(name, None)
+    _MODULES.pop(name, None)
+
+
 def registered() -> tuple[Family, ...]:
     """Every family: the built-in ones and the plugins' (jaxgan.plugins)."""
     for module in BUILTIN:
         importlib.import_module(module)
     plugins.load()
-    return tuple(_REGISTRY.values())
+    order = lambda f: BUILTIN.index(_MODULES[f.name]) if _MODULES.get(f.name) in BUILTIN else len(BUILTIN)
+    return tuple(sorted(_REGISTRY.values(), key=order))  # the built-in ones first, in BUILTIN's order
 
 
 def modules_of(config: Config) -> list[str]:
@@ -136,6 +148,11 @@ def modules_of(config: Config) -> list[str]:
     architecture = models.find(config.model.name)
     names = [_MODULES.get(family.name, ''), architecture.build.__module__ if architecture else '']
     return [n for n in dict.fromkeys(names) if n and not n.startswith('jaxgan.')]
+
+
+def sections() -> tuple[tuple[str, Callable[[], Config]], ...]:
+    """Every family's own config sections, in the order of registration."""
+    return tuple(section for family in registered() for section in family.sections)
 
 
 def get(name: str) -> Family:

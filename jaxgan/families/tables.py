@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from jaxgan import family, files, optim
+from jaxgan.checks import check, positive
 from jaxgan.core import losses, packing, terms as T
 from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core.state import RunState
@@ -285,6 +286,36 @@ class TableSamples:
             files.atomic_write(os.path.join(self.directory, f'{prefix}step_{step:08d}.csv'), rows.to_csv(index=False))
 
 
+
+def config_section() -> ml_collections.ConfigDict:
+    """Synthetic tables (config.model.name ctgan; jaxgan.data.tables): reading the columns, the holdout, CTGAN's
+    encoding and training."""
+    c = ml_collections.ConfigDict()
+    c.holdout = 0.2  # the fraction of rows kept apart (chosen with the seed) for evaluation; 0: none
+    c.categorical = ''  # comma-separated columns read as categorical, whatever their values
+    c.integer = ''  # comma-separated columns read as integers
+    c.continuous = ''  # comma-separated columns read as continuous
+    c.boolean = ''  # comma-separated columns read as booleans
+    c.identifier = ''  # comma-separated columns read as identifiers (keys; a distinct value per row is found alone)
+    c.on_identifier = 'generate'  # identifier columns: generate (fresh values in their format, never a real one) | drop | refuse
+    c.max_modes = 10  # most Gaussian-mixture modes per continuous column (CTGAN's 10)
+    c.tau = 0.2  # the Gumbel-softmax temperature of G's one-hot outputs (CTGAN's 0.2)
+    c.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
+    c.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
+    return c
+
+
+def validate(config: Config) -> None:
+    t = config.table
+    check(0.0 <= t.holdout < 1.0, f'config.table.holdout={t.holdout} must be in [0, 1)')
+    positive(config, 'table.max_modes')
+    check(t.tau > 0, f'config.table.tau={t.tau} must be positive')
+    check(t.on_identifier in ('generate', 'drop', 'refuse'),
+          f'config.table.on_identifier={t.on_identifier!r} must be generate, drop or refuse')
+    check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
+    check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
+
+
 def check_data(config: Config, dataset) -> None:
     if config.data.on_device or config.eval.every:
         raise UserError('config.data.on_device and config.eval.every are not built for tables; evaluate a table '
@@ -293,6 +324,7 @@ def check_data(config: Config, dataset) -> None:
 
 family.register(family.Family(
     name='tables', trains=lambda name: name in KINDS, names=lambda: KINDS,
+    sections=(('table', config_section),), validate=validate,
     takes=lambda dataset: dataset.layout == data_base.TABLE,
     learns='learns tables (use csv:PATH, parquet:PATH or table:NAME)', holds='a table', build=build_table,
     check_data=check_data))

@@ -287,6 +287,22 @@ def _ugatit(config: Config, spec: DataSpec, loss: losses.Loss):
     return networks, quantities, d_terms, g_terms, generate
 
 
+
+def config_section() -> ml_collections.ConfigDict:
+    """Image-to-image translation (config.model.name pix2pix | cyclegan | ugatit): the games' sizes and weights."""
+    c = ml_collections.ConfigDict()
+    c.patch = 70  # the PatchGAN's receptive field: 70 (the papers'), 34, 16 or 1
+    c.l1 = 100.0  # pix2pix: lambda of E |G(a) - b| (Isola et al. 2017)
+    c.cycle = 10.0  # cyclegan, ugatit: lambda of the cycle-consistency losses (Zhu et al. 2017; Kim et al. 2020: 10 too)
+    c.identity = 0.5  # cyclegan, ugatit: the identity losses' weight, as a fraction of cycle's (U-GAT-IT's paper: 1.0)
+    c.pool = 50  # cyclegan: generated images in D's history; 0: none
+    c.g_blocks = 0  # cyclegan: the ResNet generator's blocks; 0: 9 from 256 px, 6 below; ugatit: residual blocks before and after the CAM, 0: 4
+    c.cam = 1000.0  # ugatit: lambda of the generators' CAM losses (Kim et al. 2020; cam_weight in the official code)
+    c.light = False  # ugatit: U-GAT-IT-light, gamma and beta from pooled features (10.6 M G parameters at 256 px, not 279 M)
+    c.d_layers = 0  # ugatit: the global discriminator's layers, the local one's 2 fewer; 0: the paper's 7 (and 5), fewer below 96 px
+    return c
+
+
 def heatmap_image(heatmap: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """U-GAT-IT's CAM heatmaps [B, h, w] as images of `shape` [B, H, W, C] in [-1, 1]: each scaled to
     [0, 1] by its own minimum and maximum and resized bilinearly (the official `cam`, UGATIT-pytorch's
@@ -347,7 +363,7 @@ def check_data(config: Config, dataset) -> None:
 
 
 family.register(family.Family(
-    name='translation', trains=lambda name: name in KINDS, names=lambda: KINDS,
+    name='translation', trains=lambda name: name in KINDS, names=lambda: KINDS, sections=(('translation', config_section),),
     takes=lambda dataset: dataset.layout in data_base.TRANSLATION,
     learns='translates between two domains', holds='image pairs or two domains', build=build_translation,
     check_data=check_data))
