@@ -21,7 +21,8 @@ from jaxgan.errors import Stopped, UserError
 
 FLAGS = flags.FLAGS
 SHARED_FLAGS = ('config', 'workdir', 'coordinator_address', 'num_processes', 'process_id', 'distributed',
-                'verbose_libraries')
+                'verbose_libraries', 'compile_cache')
+COMPILE_CACHE_ENV = 'JAXGAN_COMPILE_CACHE'  # the default of --compile_cache
 
 flags.DEFINE_string('coordinator_address', None,
                     'Multi-host: host:port of process 0, for jax.distributed.initialize. Leave unset on '
@@ -29,6 +30,11 @@ flags.DEFINE_string('coordinator_address', None,
 flags.DEFINE_integer('num_processes', None, 'Multi-host: how many processes (with --coordinator_address).')
 flags.DEFINE_integer('process_id', None, 'Multi-host: this process\'s index (with --coordinator_address).')
 flags.DEFINE_bool('verbose_libraries', False, 'Show the INFO logs of orbax, jax and tfds too.')
+flags.DEFINE_string('compile_cache', None,
+                    "Where compiled programs are kept between processes (JAX's persistent compilation cache): a "
+                    'directory, or off. A second process with the same program and devices loads it instead of '
+                    'compiling. Default: $JAXGAN_COMPILE_CACHE, else xla/ in the cache directory '
+                    '(~/.cache/jaxgan/xla, as config.data.cache_dir).')
 flags.DEFINE_bool('distributed', False,
                   'Call jax.distributed.initialize() (auto-detected on TPU pods and SLURM).')
 
@@ -81,6 +87,21 @@ def _quiet_unraisable_hook(previous: Callable) -> Callable:
     return hook
 
 
+def compile_cache(setting: str | None) -> str | None:
+    """Turns on JAX's persistent compilation cache in the directory `setting` names (None: the
+    environment's JAXGAN_COMPILE_CACHE, else <cache dir>/xla; 'off' or '': none). Programs that took at
+    least JAX's jax_persistent_cache_min_compile_time_secs (1 s) to compile are kept, keyed by the program,
+    the devices and the compiler's options, so a stale entry is never used. Returns the directory."""
+    import jax
+    from jaxgan.data import pipeline
+    if setting is None:
+        setting = os.environ.get(COMPILE_CACHE_ENV, os.path.join(pipeline.default_cache_dir(), 'xla'))
+    if setting in ('', 'off'):
+        return None
+    jax.config.update('jax_compilation_cache_dir', os.path.abspath(os.path.expanduser(setting)))
+    return setting
+
+
 def run_main(main: Callable[[list[str]], None]) -> None:
     """app.run(main), with UserError shown as one line on stderr and exit status 2."""
 
@@ -92,6 +113,7 @@ def run_main(main: Callable[[list[str]], None]) -> None:
             raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
         try:
             _initialize_distributed()
+            compile_cache(FLAGS.compile_cache)
             main(argv)
         except UserError as e:
             logging.flush()

@@ -168,8 +168,8 @@ class Swept:
     def __init__(self, traced: jax.Array, values: tuple[float, ...], field: str):
         self.traced, self.values, self.field = traced, values, field
 
-    def _shared(self, decide):
-        outcomes = {decide(v) for v in self.values}
+    def _shared(self, decide, outcomes=None):
+        outcomes = {decide(v) for v in self.values} if outcomes is None else outcomes
         if len(outcomes) != 1:
             raise SweptBranch(f'config.ensemble.sweep: config.{self.field} cannot differ between members: the '
                               'program branches on its value or takes a size from it')
@@ -178,8 +178,8 @@ class Swept:
     def _compare(self, other, op):
         if _is_array(_plain(other)):
             return op(self.traced, _plain(other))
-        if isinstance(other, Swept):
-            return self._shared(lambda v: other._shared(lambda w: op(v, w)))
+        if isinstance(other, Swept):  # member i's value against member i's
+            return self._shared(None, {op(v, w) for v, w in zip(self.values, other.values)})
         return self._shared(lambda v: op(v, other))
 
     __lt__ = lambda self, other: self._compare(other, operator.lt)
@@ -193,14 +193,22 @@ class Swept:
     __float__ = lambda self: self._shared(float)
     __int__ = lambda self: self._shared(int)
     __index__ = lambda self: self._shared(operator.index)
-    __format__ = lambda self, spec: format(self._shared(float), spec)
+    def __format__(self, spec: str) -> str:  # messages and logs: the members' values where they differ
+        values = set(self.values)
+        return format(values.pop(), spec) if len(values) == 1 else f'({", ".join(format(v, spec) for v in self.values)})'
+
     __repr__ = lambda self: f'Swept(config.{self.field}: {", ".join(map(str, self.values))})'
     __neg__ = lambda self: -self.traced
     __pos__ = lambda self: self.traced
     __abs__ = lambda self: abs(self.traced)
 
     def __getattr__(self, name: str):  # .astype, .dtype, ...: the traced scalar's
+        if name.startswith('__') or name in Swept.__slots__:  # copy, pickle; slots not set yet
+            raise AttributeError(name)
         return getattr(self.traced, name)
+
+    def __jax_array__(self):  # jnp functions (jnp.minimum(decay, ...)) compute with the traced number
+        return jnp.asarray(self.traced)
 
 
 def _arithmetic(op):
@@ -212,6 +220,11 @@ for _name, _op in (('add', operator.add), ('sub', operator.sub), ('mul', operato
                    ('floordiv', operator.floordiv), ('mod', operator.mod), ('pow', operator.pow)):
     setattr(Swept, f'__{_name}__', _arithmetic(_op)[0])
     setattr(Swept, f'__r{_name}__', _arithmetic(_op)[1])
+
+
+# A jit argument (optax passes betas into its jitted helpers): the traced number is the leaf.
+jax.tree_util.register_pytree_node(Swept, lambda s: ((s.traced,), (s.values, s.field)),
+                                   lambda aux, children: Swept(children[0], *aux))
 
 
 def swept_config(config: Config, traced: dict[str, jax.Array], values: dict[str, np.ndarray]) -> Config:

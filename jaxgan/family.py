@@ -141,7 +141,7 @@ def registered() -> tuple[Family, ...]:
 
 def modules_of(config: Config) -> list[str]:
     """The modules outside jaxgan that a model of `config` needs (its family's, where a plugin registered
-    it; its architecture's: jaxgan.models.modules_of): what a checkpoint records so that the tools
+    it; its architecture's, the module of its builder): what a checkpoint records so that the tools
     import them before rebuilding the model."""
     from jaxgan import models
     family = of_config(config)

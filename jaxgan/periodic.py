@@ -9,7 +9,7 @@ import jax
 import ml_collections
 from absl import logging
 
-from jaxgan import ensemble, files
+from jaxgan import ensemble, files, writers
 from jaxgan.checkpoint import Checkpoints
 from jaxgan.core.state import RunState
 from jaxgan.family import Model

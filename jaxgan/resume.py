@@ -122,7 +122,7 @@ def note_batch_size(saved: dict, config: ml_collections.ConfigDict, step: int) -
     return line
 
 
-SAMPLE_STEP = re.compile(r'_(\d+)\.png$')  # samples/step_00000100.png, density_00000100.png, ...
+SAMPLE_STEP = re.compile(r'_(\d+)\.(?:png|csv)$')  # samples/step_00000100.png, density_00000100.png, ...
 LOGS = ('metrics.jsonl', os.path.join('eval', 'history.jsonl'))
 
 

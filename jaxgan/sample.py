@@ -50,7 +50,7 @@ def _main(argv) -> None:
     if not out.endswith(('.npy', '.png')):
         raise UserError(f'--out={out} must end in .npy or .png (.csv or .parquet for a table)')
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
-    if gan.spec.kind == 'table':
+    if gan.output == 'rows':
         raise UserError(f'--out={out}: the model makes table rows: write .csv or .parquet')
     family.check_output(gan, 'samples', 'jaxgan.sample')  # a translation run: jaxgan.translate
     if out.endswith('.png') and gan.spec.kind != 'image':
@@ -89,7 +89,7 @@ def _table(f) -> None:
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if gan.output == 'translations':
         family.check_output(gan, 'rows', 'jaxgan.sample')
-    if gan.spec.kind != 'table':
+    if gan.output != 'rows':
         raise UserError(f'--out={out}: {f.workdir} holds a model of {gan.spec.kind}s, not table rows: '
                         'write .npy or .png')
     if where is not None:

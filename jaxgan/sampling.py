@@ -23,7 +23,7 @@ ModelState = dict[str, Any]
 def has_mapping(gan: GAN) -> bool:
     """Whether the model's generator maps z to an intermediate latent w (StyleGAN's mapping network), so
     that its truncation is w's: its architecture's `mapping` capability (models.registry)."""
-    return bool(getattr(gan, 'mapping', False))
+    return gan.mapping
 
 
 def check_truncation(gan: GAN, psi: float) -> None:

@@ -62,6 +62,8 @@ def python_env():
     """Environment for CLI subprocesses: the repo importable, the test XLA settings inherited."""
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join([REPO, env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    # No persistent compilation cache shared between the tests' processes (test_compile_cache turns it on).
+    env['JAXGAN_COMPILE_CACHE'] = 'off'
     return env
 
 

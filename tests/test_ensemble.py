@@ -190,3 +190,22 @@ def test_a_value_every_member_decides_alike_on_is_swept():
     from jaxgan.core import parallel
     config = tiny_config(ensemble__size=2, ensemble__sweep='g_optimizer.grad_clip=1,2')
     ensemble.check(config, data.load(config).spec, parallel.make_mesh())  # refused before Swept values
+
+
+@pytest.mark.parametrize('sweep', ['ema.decay=0.9,0.99', 'g_optimizer.b1=0.5,0.9', 'd_optimizer.b2=0.99,0.999',
+                                   'g_optimizer.learning_rate=1e-4,2e-4', 'penalties.r1=1,10'])
+def test_the_documented_sweeps_are_one_program(sweep):
+    """docs/ensembles.md's sweepable fields (learning rates, betas, loss and penalty weights, the EMA decay)
+    through optax's jitted helpers and jnp functions: each member computes with its own number."""
+    from jaxgan import data
+    from jaxgan.core import parallel
+    config = tiny_config(ensemble__size=2, ensemble__sweep_kind='list', ensemble__sweep=sweep, model__d_norm='layer')
+    ensemble.check(config, data.load(config).spec, parallel.make_mesh())
+
+
+def test_a_swept_value_is_a_pytree_leaf_and_compares_member_by_member():
+    a = ensemble.Swept(jax.numpy.float32(1.0), (1.0, 2.0), 'a')
+    b = ensemble.Swept(jax.numpy.float32(2.0), (2.0, 3.0), 'b')
+    assert bool(a < b)  # member 0: 1 < 2, member 1: 2 < 3 (not every pairing: 2 < 2 is false)
+    assert f'{a:.1f}' == '(1.0, 2.0)' and jax.tree.leaves(a) == [a.traced]
+    assert float(jax.jit(lambda s: s * 2)(a)) == 2.0 and float(jax.numpy.minimum(a, 0.5)) == 0.5

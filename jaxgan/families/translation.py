@@ -357,7 +357,7 @@ class TranslationGrid:
 
 
 def check_data(config: Config, dataset) -> None:
-    if config.model.name == 'pix2pix' and not dataset.paired:
+    if config.model.name == 'pix2pix' and dataset.layout != data_base.PAIRED:
         raise UserError(f'pix2pix learns from aligned pairs; config.dataset={config.dataset} is unpaired '
                         '(use config.model.name=cyclegan)')
 

@@ -66,7 +66,7 @@ def discriminator_blocks(discriminator: nn.Module, architecture: Architecture | 
     if architecture is None or architecture.discriminator_blocks is None:
         defined = [a.name for a in architectures() if a.discriminator_blocks is not None]
         raise UserError(f'config.freeze_d: the blocks of {type(discriminator).__name__} are not defined (models '
-                        f'{", ".join(defined[:-1])} and {defined[-1]} define them)')
+                        f'that define them: {", ".join(defined) or "none"})')
     return architecture.discriminator_blocks(discriminator)
 
 
