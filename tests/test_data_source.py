@@ -143,11 +143,12 @@ def test_a_batch_larger_than_memory_is_refused_before_the_data_are_opened(tmp_pa
 
 
 def test_an_image_size_beyond_memory_is_one_line_exit_2_and_writes_nothing(tmp_path, python_env):
+    # 2**26 px: a size DCGAN's declaration accepts (a power of two), whose batch no machine holds
     result = run_cli(['-m', 'experiments.dcgan_celeba', f'--workdir={tmp_path}/run', '--config.dataset=digits',
-                      '--config.image_size=100000000'], python_env, tmp_path, timeout=120)
+                      '--config.image_size=67108864'], python_env, tmp_path, timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
-    assert len(errors) == 1 and errors[0].startswith('error: config.image_size=100000000: one batch of 128 images')
+    assert len(errors) == 1 and errors[0].startswith('error: config.image_size=67108864: one batch of 128 images')
     assert 'Traceback' not in result.stderr and os.listdir(tmp_path) == []
 
 
