@@ -45,13 +45,13 @@ def _main(argv) -> None:
     out = f.out
     if f.num <= 0:
         raise UserError(f'--num={f.num} must be positive')
-    if out.endswith(('.csv', '.parquet')) or f.where:
+    if out.endswith(('.csv', '.parquet', '.xlsx')) or f.where:
         return _table(f)
     if not out.endswith(('.npy', '.png')):
-        raise UserError(f'--out={out} must end in .npy or .png (.csv or .parquet for a table)')
+        raise UserError(f'--out={out} must end in .npy or .png (.csv, .parquet or .xlsx for a table)')
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if gan.output == 'rows':
-        raise UserError(f'--out={out}: the model makes table rows: write .csv or .parquet')
+        raise UserError(f'--out={out}: the model makes table rows: write .csv, .parquet or .xlsx')
     family.check_output(gan, 'samples', 'jaxgan.sample')  # a translation run: jaxgan.translate
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
@@ -77,12 +77,12 @@ def parse_where(where: str) -> tuple[str, str] | None:
 
 def _table(f) -> None:
     """A table run's synthetic rows to --out (.csv or .parquet), in the input's schema."""
-    from jaxgan import files
     from jaxgan.checkpoint import load_run
+    from jaxgan.data import tables
     from jaxgan.errors import UserError
     out = f.out
-    if not out.endswith(('.csv', '.parquet')):
-        raise UserError(f'--where conditions a table\'s rows: --out={out} must end in .csv or .parquet')
+    if not out.endswith(('.csv', '.parquet', '.xlsx')):
+        raise UserError(f'--where conditions a table\'s rows: --out={out} must end in .csv, .parquet or .xlsx')
     if f.truncation is not None or f.label is not None:
         raise UserError('--truncation and --label are for image and vector GANs; a table conditions with --where')
     where = parse_where(f.where)
@@ -97,11 +97,7 @@ def _table(f) -> None:
     params = state.ema['G'] if f.ema else state.params['G']
     rows = gan.sample(params, state.model_state['G'], f.num, seed=f.seed, batch_size=config.batch_size,
                       where=where, bn=config.sample_bn)
-    with files.atomic_path(out) as tmp:
-        if out.endswith('.csv'):
-            rows.to_csv(tmp, index=False)
-        else:
-            rows.to_parquet(tmp, index=False)
+    tables.write_rows(rows, out)  # atomically, by the suffix
     print(f'wrote {counted(len(rows), "row")} of step {int(state.step)} to {out}', file=sys.stderr)
 
 

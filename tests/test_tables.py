@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from jaxgan import data
-from jaxgan.data import pipeline, tables
+from jaxgan.data import pipeline, table_sources, tables
 from jaxgan.errors import UserError
 from tests.conftest import tiny_config
 
@@ -104,6 +104,78 @@ def test_parquet_reads_as_csv_does(tmp_path):
     df = mixed_table(40)
     df.to_parquet(tmp_path / 't.parquet')
     pd.testing.assert_frame_equal(tables.read_table(f'parquet:{tmp_path}/t.parquet'), df)
+
+
+def workbook_table(n=40, seed=0):
+    """Integers, a category with a rare value, booleans, dates, decimals; cells missing in each of the
+    first four."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        'count': rng.integers(0, 1000, n), 'colour': rng.choice(['red', 'green', 'violet'], n, p=[0.65, 0.3, 0.05]),
+        'member': rng.random(n) < 0.3,
+        'visit': pd.Timestamp('2020-01-01') + pd.to_timedelta(rng.integers(0, 700, n), 'D'),
+        'x': rng.normal(size=n).round(3)}).astype({'count': float, 'member': object})
+    for column, rows in {'count': [1, 5], 'colour': [2], 'member': [3, 7], 'visit': [4]}.items():
+        df.loc[rows, column] = None
+    return df
+
+
+def test_an_xlsx_sheet_reads_with_the_kinds_and_values_the_same_rows_have_through_csv(tmp_path):
+    df = workbook_table()
+    df.to_csv(tmp_path / 't.csv', index=False)
+    df.to_excel(tmp_path / 't.xlsx', index=False, sheet_name='records')
+    through_csv, through_xlsx = tables.read_table(f'csv:{tmp_path}/t.csv'), tables.read_table(f'xlsx:{tmp_path}/t.xlsx')
+    assert tables.infer_kinds(through_xlsx, {}) == tables.infer_kinds(through_csv, {}) == {
+        'count': 'integer', 'colour': 'categorical', 'member': 'boolean', 'visit': 'datetime', 'x': 'continuous'}
+    assert through_xlsx['visit'].dtype.kind == 'M'  # Excel's dates come back as datetimes, CSV's as text
+    through_csv['visit'] = pd.to_datetime(through_csv['visit']).astype(through_xlsx['visit'].dtype)
+    pd.testing.assert_frame_equal(through_xlsx, through_csv)  # TRUE/FALSE with gaps too: True, False, NaN
+    assert through_xlsx['member'].dtype == object and pd.isna(through_xlsx['member'][3])
+    # The transform models the dates and writes them back as datetimes.
+    dataset = tables.load(table_config(f'xlsx:{tmp_path}/t.xlsx:records', holdout=0.0))
+    visit = next(c for c in dataset.transform.columns if c.name == 'visit')
+    assert (visit.kind, visit.format, visit.unit) == ('datetime', '', 'D')
+    back = dataset.transform.inverse(dataset.rows, seed=0)
+    assert back['visit'].dtype.kind == 'M' and (back['visit'] == df['visit']).mean() > 0.9
+
+
+def test_xlsx_paths_are_canonical_with_their_sheet_and_fingerprinted_by_content(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    real = os.path.realpath(tmp_path)
+    assert pipeline.canonical_dataset('xlsx:d/../t.xlsx:My sheet') == f'xlsx:{real}/t.xlsx:My sheet'
+    assert pipeline.canonical_dataset('xlsx:t.xlsx') == f'xlsx:{real}/t.xlsx'
+    df = workbook_table()
+    df.to_excel(tmp_path / 't.xlsx', index=False, sheet_name='s')
+    spec = data.load(table_config('xlsx:t.xlsx:s')).spec
+    assert spec.source == f'xlsx:{real}/t.xlsx:s' and spec.fingerprint.startswith('sha256:')
+    df.loc[0, 'x'] += 1
+    df.to_excel(tmp_path / 't.xlsx', index=False, sheet_name='s')
+    assert data.load(table_config('xlsx:t.xlsx:s')).spec.fingerprint != spec.fingerprint
+
+
+def _several_sheets(path):
+    with pd.ExcelWriter(path) as writer:
+        for sheet in ('a', 'b', 'c'):
+            workbook_table().to_excel(writer, sheet_name=sheet, index=False)
+
+
+@pytest.mark.parametrize('make, sheet, message', [
+    (_several_sheets, '', r'^xlsx:{path} has 3 sheets \(a, b, c\): name one, xlsx:{path}:SHEET$'),
+    (_several_sheets, ':d', r"^xlsx:{path} has no sheet 'd': its sheets are a, b, c$"),
+    (lambda path: pd.DataFrame().to_excel(path, sheet_name='blank'), '',
+     r"^xlsx:{path}: sheet 'blank' is empty: no header row and no rows$"),
+    (lambda path: path.write_bytes(table_sources.OLE2 + 'EncryptionInfo'.encode('utf-16-le') + bytes(500)), '',
+     r'^{path} is an encrypted \(password-protected\) workbook, which cannot be read: '
+     r'save a copy without the password$'),
+    (lambda path: path.write_bytes(table_sources.OLE2 + bytes(500)), '', r'^{path} is an encrypted'),
+    (lambda path: path.write_text('a,b\n1,2\n'), '', r'^cannot read {path} as an Excel workbook \(.xlsx\): '),
+])
+def test_bad_workbooks_are_refused_in_one_line_naming_the_file(tmp_path, make, sheet, message):
+    path = tmp_path / 'w.xlsx'
+    make(path)
+    with pytest.raises(UserError, match=message.format(path=path)) as error:
+        tables.read_table(f'xlsx:{path}{sheet}')
+    assert '\n' not in str(error.value)
 
 
 def test_split_holds_out_rows_chosen_with_the_seed():

@@ -243,3 +243,34 @@ def test_a_tiny_ctgan_on_a_table_with_keys_dates_and_a_constant_writes_fresh_row
     assert report['summary']['identifier_leaks'] == 0.0 and report['privacy']['identifiers'] == ['patient_id']
     with pytest.raises(UserError, match=r'^--metrics=fid: config.dataset=csv:.* is a table: use --metrics=table'):
         evaluation.make_evaluator(config, ('fid',), num_samples=10, reference_size=10, keep=10)
+
+
+def test_a_tiny_ctgan_on_a_workbook_samples_a_workbook_in_its_schema(tmp_path):
+    """xlsx: in, `jaxgan.sample --out=rows.xlsx` out: one sheet, 'synthetic', with the input's columns, order
+    and types (integers, a category with a rare value, truth values and dates with gaps, decimals)."""
+    import types
+    import openpyxl
+    from jaxgan import sample
+    from jaxgan.errors import UserError
+    from tests.test_tables import workbook_table
+    workbook_table(60).to_excel(tmp_path / 'records.xlsx', index=False, sheet_name='records')
+    config = tiny_ctgan(tmp_path, dataset=f'xlsx:{tmp_path}/records.xlsx', num_steps=2, holdout=0.0)
+    train.train(config, str(tmp_path / 'run'))
+    flags = dict(workdir=str(tmp_path / 'run'), num=100, seed=0, step=None, member=None, ema=True, where='',
+                 truncation=None, label=None)
+    sample._table(types.SimpleNamespace(out=str(tmp_path / 'rows.xlsx'), **flags))
+    assert openpyxl.load_workbook(tmp_path / 'rows.xlsx', read_only=True).sheetnames == ['synthetic']
+    real, rows = tables.read_table(config.dataset), tables.read_table(f'xlsx:{tmp_path}/rows.xlsx')
+    assert len(rows) == 100 and list(rows.columns) == list(real.columns)
+    assert dict(rows.dtypes) == dict(real.dtypes), (rows.dtypes, real.dtypes)
+    assert tables.infer_kinds(rows, {}) == tables.infer_kinds(real, {})
+    assert set(rows['colour'].dropna()) <= {'red', 'green', 'violet'} and rows['visit'].dropna().between(
+        real['visit'].min(), real['visit'].max()).all()
+    with pytest.raises(UserError, match=r'rows.txt: rows are written to .csv, .parquet, .xlsx files'):
+        tables.write_rows(rows, str(tmp_path / 'rows.txt'))
+    too_many = pd.DataFrame({'a': np.zeros(1_048_576, np.int64)})  # Excel's sheet: 1,048,575 rows under the header
+    with pytest.raises(UserError, match=r'big.xlsx: 1048576 rows of 1 column exceed an Excel sheet'):
+        tables.write_rows(too_many, str(tmp_path / 'big.xlsx'))
+    with pytest.raises(UserError, match=r'bell.xlsx: a value holds a control character an Excel cell cannot hold'):
+        tables.write_rows(pd.DataFrame({'a': ['ring \x07']}), str(tmp_path / 'bell.xlsx'))
+    assert sorted(os.listdir(tmp_path)) == ['records.xlsx', 'rows.xlsx', 'run']  # no temporary file left

@@ -27,7 +27,7 @@ from jaxgan.data.images import (Dataset, balanced_subset, default_cache_dir, lim
                                 map_in_order, open_source)
 from jaxgan.errors import UserError
 
-TABLE_KINDS = ('csv', 'parquet', 'table')  # tables.KINDS (a test keeps them equal)
+TABLE_KINDS = ('csv', 'parquet', 'table', 'xlsx')  # tables.KINDS (a test keeps them equal)
 
 
 def canonical_dataset(dataset: str) -> str:
@@ -56,7 +56,7 @@ def dataset_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collec
 
 def load(config: ml_collections.ConfigDict) -> base.DataSource:
     """Opens config.dataset: images and vectors give an `images.Dataset`, translation data (paired:,
-    unpaired:, ...) a `translation.TranslationDataset`, tables (csv:, parquet:, table:) a
+    unpaired:, ...) a `translation.TranslationDataset`, tables (csv:, parquet:, xlsx:, table:) a
     `tables.TableDataset`; each a `base.DataSource` whose spec holds the source's fingerprint."""
     if translation.is_translation(config.dataset):
         return translation.load(config)
@@ -74,9 +74,10 @@ def is_table(dataset: str) -> bool:
 
 
 def table_fingerprint(name: str) -> str:
-    """A table file's content, or an embedded table's name (`fingerprint`)."""
-    kind, _, arg = name.partition(':')
-    return fingerprint.of_file(arg) if kind != 'table' and os.path.isfile(arg) else fingerprint.of_name(name)
+    """A table file's content (an xlsx: sheet's whole workbook), or an embedded table's name (`fingerprint`)."""
+    from jaxgan.data import tables  # pandas: imported for tables only
+    path = tables.source_file(name)
+    return fingerprint.of_file(path) if path and os.path.isfile(path) else fingerprint.of_name(name)
 
 
 class Batcher:

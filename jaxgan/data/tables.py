@@ -3,6 +3,8 @@ column kinds, the mode-specific normalisation and the training-by-sampling batch
 
     csv:PATH            a CSV file with a header line (pandas.read_csv)
     parquet:PATH        a Parquet file (pandas.read_parquet)
+    xlsx:PATH[:SHEET]   an Excel workbook's sheet (pandas.read_excel with openpyxl); SHEET may be left
+                        out where the workbook has one
     table:diabetes      scikit-learn's diabetes study in raw units: age, sex, bmi, bp, s1..s6 and the
                         target as 'progression' (442 rows)
     table:breast_cancer scikit-learn's Wisconsin breast cancer: 30 measurements and 'diagnosis',
@@ -51,7 +53,7 @@ category by its plain frequency instead: ctgan's sample_original_condvec, which 
 a random training row.
 
 Bad input is a `UserError` that names the file, the line or row and the column. The code lies in
-table_sources (reading, checks, the split), table_columns (column kinds) and table_transform (the
+table_sources (reading, checks, the split, writing rows), table_columns (column kinds) and table_transform (the
 transform); this module holds training-by-sampling and `load`, and keeps their public names.
 """
 
@@ -70,15 +72,16 @@ import pandas as pd
 from jaxgan.data import base
 from jaxgan.data.spec import DataSpec
 from jaxgan.data.table_columns import COLUMN_KINDS, DISCRETE, MADE, NUMERICAL, OVERRIDES, infer_kinds, is_identifier
-from jaxgan.data.table_sources import KINDS, MIN_ROWS, TABLES, canonical, counted, is_table, read_table, split
+from jaxgan.data.table_sources import (KINDS, MIN_ROWS, ROW_SUFFIXES, TABLES, canonical, counted, is_table, read_table,
+                                       source_file, split, write_rows)
 from jaxgan.data.table_transform import (CondSpan, ColumnInfo, Span, TableTransform, _CategoryTable, _MASK64,
                                          mode_probabilities)
 from jaxgan.errors import UserError
 
-__all__ = ['COLUMN_KINDS', 'DISCRETE', 'IDENTIFIER_POLICIES', 'KINDS', 'MADE', 'MIN_ROWS', 'NUMERICAL', 'TABLES',
-           'ColumnInfo', 'CondSpan', 'Span', 'TableDataset', 'TableTransform', 'canonical', 'counted',
+__all__ = ['COLUMN_KINDS', 'DISCRETE', 'IDENTIFIER_POLICIES', 'KINDS', 'MADE', 'MIN_ROWS', 'NUMERICAL', 'ROW_SUFFIXES',
+           'TABLES', 'ColumnInfo', 'CondSpan', 'Span', 'TableDataset', 'TableTransform', 'canonical', 'counted',
            'identifier_policy', 'infer_kinds', 'is_identifier', 'is_table', 'load', 'mode_probabilities',
-           'read_table', 'split', 'uniforms']
+           'read_table', 'source_file', 'split', 'uniforms', 'write_rows']
 
 IDENTIFIER_POLICIES = ('generate', 'drop', 'refuse')  # config.table.on_identifier
 
