@@ -32,7 +32,7 @@ def base_config() -> ml_collections.ConfigDict:
     """Defaults: DCGAN (Radford et al. 2015) on the embedded digits, 64x64."""
     c = ml_collections.ConfigDict()
     # Names fixed by contract: scripts and users rely on them.
-    c.dataset = 'digits'  # the training data: digits | tfds:NAME[:SPLIT] | folder:PATH | npy:PATH | toy:NAME | stacked:DATASET | tables: csv:PATH | parquet:PATH | table:NAME
+    c.dataset = 'digits'  # the training data: digits | tfds:NAME[:SPLIT] | folder:PATH | npy:PATH | toy:NAME | stacked:DATASET | tables: csv:PATH | parquet:PATH | xlsx:PATH[:SHEET] | table:NAME
     c.image_size = 64  # side of the square images trained on, in pixels (the data are resized to it)
     c.batch_size = 128  # the global batch: over all devices and processes
     c.num_steps = 10_000  # training steps (each: n_critic D updates, then n_gen G updates)

@@ -146,7 +146,7 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
             cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
     raise UserError(f'config.dataset={name!r} is not one of digits[:train|test], npy:PATH, folder:PATH, '
                     f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}, '
-                    'translation data: paired:DIR, unpaired:DIR, demo:NAME, or tables: csv:PATH, parquet:PATH, table:NAME')
+                    'translation data: paired:DIR, unpaired:DIR, demo:NAME, or tables: csv:PATH, parquet:PATH, xlsx:PATH[:SHEET], table:NAME')
 
 
 def load(config: ml_collections.ConfigDict) -> Dataset:

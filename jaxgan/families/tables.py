@@ -215,7 +215,7 @@ def check_config(config: Config) -> None:
 def build_table(config: Config, spec: DataSpec) -> TableGAN:
     """CTGAN on rows of `spec` (see the module docstring)."""
     if spec.kind != 'table' or not spec.table:
-        raise UserError(f'config.model.name=ctgan learns tables (csv:PATH, parquet:PATH, table:NAME); '
+        raise UserError(f'config.model.name=ctgan learns tables (csv:PATH, parquet:PATH, xlsx:PATH[:SHEET], table:NAME); '
                         f'{spec.source} holds {spec.kind}s')
     check_config(config)
     transform = TableTransform.from_json(spec.table)
@@ -326,5 +326,5 @@ family.register(family.Family(
     name='tables', trains=lambda name: name in KINDS, names=lambda: KINDS,
     sections=(('table', config_section),), validate=validate,
     takes=lambda dataset: dataset.layout == data_base.TABLE,
-    learns='learns tables (use csv:PATH, parquet:PATH or table:NAME)', holds='a table', build=build_table,
+    learns='learns tables (use csv:PATH, parquet:PATH, xlsx:PATH[:SHEET] or table:NAME)', holds='a table', build=build_table,
     check_data=check_data))
