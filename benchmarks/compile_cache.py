@@ -25,7 +25,7 @@ ARGS = {
 def compile_seconds(args: list[str], cache: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'bench.json')
-        done = subprocess.run([sys.executable, '-m', 'jaxgan.bench', *args, '--steps=2', '--warmup=0',
+        done = subprocess.run([sys.executable, '-m', 'jaxgan.bench', *args, '--steps=2', '--warmup=1',
                                f'--compile_cache={cache}', f'--out={out}'], cwd=HERE, capture_output=True, text=True,
                               timeout=1800)
         if done.returncode:
