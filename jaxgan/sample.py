@@ -24,6 +24,9 @@ Tables (a CTGAN run): `.csv` (or `.parquet`) holds rows in the input's schema: i
 order, categories as in the input, integer columns as integers, values within each column's observed
 range, missing values at about the observed rate. --where=COLUMN=VALUE conditions every row on one
 category of a categorical or boolean column (the value as written in the input).
+
+From Python, `jaxgan.load(workdir)` (jaxgan.api), which this tool calls: `.images(num, seed=...)` gives
+what `.npy` holds, `.rows(num, where=(column, value))` a table's rows as a pandas DataFrame.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from jaxgan.writers import counted
 
 def _main(argv) -> None:
     from absl import flags
-    from jaxgan.checkpoint import load_run
+    from jaxgan import api
     from jaxgan.errors import UserError
 
     del argv
@@ -49,19 +52,19 @@ def _main(argv) -> None:
         return _table(f)
     if not out.endswith(('.npy', '.png')):
         raise UserError(f'--out={out} must end in .npy or .png (.csv or .parquet for a table)')
-    config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    trained = api.load(f.workdir, f.step, f.member)
+    gan = trained.model
     if gan.output == 'rows':
         raise UserError(f'--out={out}: the model makes table rows: write .csv or .parquet')
     family.check_output(gan, 'samples', 'jaxgan.sample')  # a translation run: jaxgan.translate
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
-    samples = gan.samples(state, f.num, seed=f.seed, ema=f.ema, label=f.label, truncation=f.truncation,
-                          bn=config.sample_bn, batch_size=config.batch_size)
+    samples = trained.images(f.num, seed=f.seed, ema=f.ema, label=f.label, truncation=f.truncation)
     if out.endswith('.npy'):
         save_npy(out, samples)
     else:
         save_png(out, make_grid(samples))
-    print(f'wrote {counted(len(samples), "sample")} of step {int(state.step)} to {out}', file=sys.stderr)
+    print(f'wrote {counted(len(samples), "sample")} of step {trained.step} to {out}', file=sys.stderr)
 
 
 def parse_where(where: str) -> tuple[str, str] | None:
@@ -77,8 +80,7 @@ def parse_where(where: str) -> tuple[str, str] | None:
 
 def _table(f) -> None:
     """A table run's synthetic rows to --out (.csv or .parquet), in the input's schema."""
-    from jaxgan import files
-    from jaxgan.checkpoint import load_run
+    from jaxgan import api, files
     from jaxgan.errors import UserError
     out = f.out
     if not out.endswith(('.csv', '.parquet')):
@@ -86,23 +88,20 @@ def _table(f) -> None:
     if f.truncation is not None or f.label is not None:
         raise UserError('--truncation and --label are for image and vector GANs; a table conditions with --where')
     where = parse_where(f.where)
-    config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    trained = api.load(f.workdir, f.step, f.member)
+    gan = trained.model
     if gan.output == 'translations':
         family.check_output(gan, 'rows', 'jaxgan.sample')
     if gan.output != 'rows':
         raise UserError(f'--out={out}: {f.workdir} holds a model of {gan.spec.kind}s, not table rows: '
                         'write .npy or .png')
-    if where is not None:
-        where = (where[0], gan.transform.parse_value(*where))
-    params = state.ema['G'] if f.ema else state.params['G']
-    rows = gan.sample(params, state.model_state['G'], f.num, seed=f.seed, batch_size=config.batch_size,
-                      where=where, bn=config.sample_bn)
+    rows = trained.rows(f.num, seed=f.seed, where=where, ema=f.ema)  # where's value parsed as in the input
     with files.atomic_path(out) as tmp:
         if out.endswith('.csv'):
             rows.to_csv(tmp, index=False)
         else:
             rows.to_parquet(tmp, index=False)
-    print(f'wrote {counted(len(rows), "row")} of step {int(state.step)} to {out}', file=sys.stderr)
+    print(f'wrote {counted(len(rows), "row")} of step {trained.step} to {out}', file=sys.stderr)
 
 
 def main() -> None:
