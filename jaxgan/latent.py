@@ -177,13 +177,14 @@ def check_out(out: str) -> None:
 
 def _main(argv) -> None:
     from absl import flags
-    from jaxgan.checkpoint import load_run
+    from jaxgan import api
     del argv
     f = flags.FLAGS
     check_out(f.out)
     if f.op == 'interpolate':
         check_steps(f.steps)
-    config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    trained = api.load(f.workdir, f.step, f.member)
+    config, gan, state = trained.config, trained.model, trained.state
     family.check_output(gan, 'samples', 'jaxgan.latent')  # translation: jaxgan.translate; a table: jaxgan.sample
     if gan.spec.kind != 'image':
         raise UserError('the latent tools render images; this model makes vectors')

@@ -20,10 +20,13 @@ al. 2019), uniform latents z scaled towards 0 by PSI in (0, 1]; InfoGAN's codes 
 A translation run's generators translate images: `python -m jaxgan.translate` (this tool says so, exit 2).
 For an ensemble, --member=best logs the member it chose and its score.
 
-Tables (a CTGAN run): `.csv` (or `.parquet`) holds rows in the input's schema: its column names and
+Tables (a CTGAN run): `.csv` (or `.parquet`, `.xlsx`) holds rows in the input's schema: its column names and
 order, categories as in the input, integer columns as integers, values within each column's observed
 range, missing values at about the observed rate. --where=COLUMN=VALUE conditions every row on one
 category of a categorical or boolean column (the value as written in the input).
+
+From Python, `jaxgan.load(workdir)` (jaxgan.api), which this tool calls: `.images(num, seed=...)` gives
+what `.npy` holds, `.rows(num, where=(column, value))` a table's rows as a pandas DataFrame.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from jaxgan.writers import counted
 
 def _main(argv) -> None:
     from absl import flags
-    from jaxgan.checkpoint import load_run
+    from jaxgan import api
     from jaxgan.errors import UserError
 
     del argv
@@ -49,19 +52,19 @@ def _main(argv) -> None:
         return _table(f)
     if not out.endswith(('.npy', '.png')):
         raise UserError(f'--out={out} must end in .npy or .png (.csv, .parquet or .xlsx for a table)')
-    config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    trained = api.load(f.workdir, f.step, f.member)
+    gan = trained.model
     if gan.output == 'rows':
         raise UserError(f'--out={out}: the model makes table rows: write .csv, .parquet or .xlsx')
     family.check_output(gan, 'samples', 'jaxgan.sample')  # a translation run: jaxgan.translate
     if out.endswith('.png') and gan.spec.kind != 'image':
         raise UserError(f'--out={out}: the model makes vectors, not images; write .npy')
-    samples = gan.samples(state, f.num, seed=f.seed, ema=f.ema, label=f.label, truncation=f.truncation,
-                          bn=config.sample_bn, batch_size=config.batch_size)
+    samples = trained.images(f.num, seed=f.seed, ema=f.ema, label=f.label, truncation=f.truncation)
     if out.endswith('.npy'):
         save_npy(out, samples)
     else:
         save_png(out, make_grid(samples))
-    print(f'wrote {counted(len(samples), "sample")} of step {int(state.step)} to {out}', file=sys.stderr)
+    print(f'wrote {counted(len(samples), "sample")} of step {trained.step} to {out}', file=sys.stderr)
 
 
 def parse_where(where: str) -> tuple[str, str] | None:
@@ -76,8 +79,8 @@ def parse_where(where: str) -> tuple[str, str] | None:
 
 
 def _table(f) -> None:
-    """A table run's synthetic rows to --out (.csv or .parquet), in the input's schema."""
-    from jaxgan.checkpoint import load_run
+    """A table run's synthetic rows to --out (.csv, .parquet or .xlsx), in the input's schema."""
+    from jaxgan import api
     from jaxgan.data import tables
     from jaxgan.errors import UserError
     out = f.out
@@ -86,19 +89,16 @@ def _table(f) -> None:
     if f.truncation is not None or f.label is not None:
         raise UserError('--truncation and --label are for image and vector GANs; a table conditions with --where')
     where = parse_where(f.where)
-    config, gan, state = load_run(f.workdir, f.step, member=f.member)
+    trained = api.load(f.workdir, f.step, f.member)
+    gan = trained.model
     if gan.output == 'translations':
         family.check_output(gan, 'rows', 'jaxgan.sample')
     if gan.output != 'rows':
         raise UserError(f'--out={out}: {f.workdir} holds a model of {gan.spec.kind}s, not table rows: '
                         'write .npy or .png')
-    if where is not None:
-        where = (where[0], gan.transform.parse_value(*where))
-    params = state.ema['G'] if f.ema else state.params['G']
-    rows = gan.sample(params, state.model_state['G'], f.num, seed=f.seed, batch_size=config.batch_size,
-                      where=where, bn=config.sample_bn)
+    rows = trained.rows(f.num, seed=f.seed, where=where, ema=f.ema)  # where's value parsed as in the input
     tables.write_rows(rows, out)  # atomically, by the suffix
-    print(f'wrote {counted(len(rows), "row")} of step {int(state.step)} to {out}', file=sys.stderr)
+    print(f'wrote {counted(len(rows), "row")} of step {trained.step} to {out}', file=sys.stderr)
 
 
 def main() -> None:
@@ -107,7 +107,7 @@ def main() -> None:
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
     flags.DEFINE_integer('num', 64, 'How many samples.')
     flags.DEFINE_string('out', 'samples.png', 'Output file: .npy (raw array, data units) or .png (grid); for a '
-                        'table, .csv or .parquet (rows in the input\'s schema).')
+                        'table, .csv, .parquet or .xlsx (rows in the input\'s schema).')
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
     flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
     flags.DEFINE_bool('ema', True, 'Use the EMA generator (--noema: the trained params).')
