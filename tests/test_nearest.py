@@ -62,7 +62,7 @@ def _latent_layout(latent, z_dim=64, categorical=0, continuous=0):
     import types
     from jaxgan.families.gan import draw_latents
     gan = types.SimpleNamespace(z_dim=z_dim, latent=latent, categorical_code=categorical,
-                                continuous_codes=continuous)
+                                continuous_codes=continuous, mapping=False)  # a GAN's fields: no mapping network
     gan.latents = lambda key, n: draw_latents(key, (n,), z_dim, latent, categorical, continuous)
     return gan
 
