@@ -119,10 +119,12 @@ def test_the_official_initialisation():
     params = jax.eval_shape(g.init, jax.random.key(0), jnp.zeros((1, 8)), jnp.zeros((1,), jnp.int32))['params']
     assert params['stage0']['basis']['linear']['kernel'].shape == (8 + G_EMBEDDING, 32)  # z beside the label's
     assert params['stage0']['basis']['basis'].shape == (4, 4, 32)
-    assert 'upsample' not in params['stage1'] and params['stage2']['upsample']['linear']['kernel'].shape == (1, 1, 32, 16)
+    assert 'upsample' not in params['stage1']  # the width does not change: no 1x1 convolution
+    assert params['stage2']['upsample']['linear']['kernel'].shape == (1, 1, 32, 16)
     assert params['aggregation']['kernel'].shape == (1, 1, 16, 1)  # to the data's channels (grey here)
     d = r3gan.Discriminator(WIDTHS[::-1], (4, 8, 8), blocks, 2, 3, 5, 256)
-    d_params = jax.eval_shape(d.init, jax.random.key(1), jnp.zeros((1, 16, 16, 1)), jnp.zeros((1,), jnp.int32))['params']
+    d_params = jax.eval_shape(d.init, jax.random.key(1), jnp.zeros((1, 16, 16, 1)),
+                              jnp.zeros((1,), jnp.int32))['params']
     assert d_params['extraction']['kernel'].shape == (1, 1, 1, 16)
     assert d_params['stage2']['basis']['linear']['kernel'].shape == (32, 256)
     np.testing.assert_allclose(r3gan_layers.LOWPASS, np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64)  # [1, 2, 1] * [1, 1]

@@ -113,7 +113,8 @@ class ResidualBlock(nn.Module):
         c = x_BxHxWxC.shape[-1]
         expanded, gain = c * self.expansion, block_gain(self.variance_scaling)
         y = Convolution(expanded, 1, gain=gain, name='conv1')(x_BxHxWxC)
-        y = Convolution(expanded, self.kernel_size, self.cardinality, gain, name='conv2')(BiasedActivation(name='act1')(y))
+        y = BiasedActivation(name='act1')(y)
+        y = Convolution(expanded, self.kernel_size, self.cardinality, gain, name='conv2')(y)
         y = Convolution(c, 1, gain=0.0, name='conv3')(BiasedActivation(name='act2')(y))
         return x_BxHxWxC + y
 
