@@ -13,12 +13,12 @@ from tests.conftest import tiny_config
 
 def test_every_model_name_has_one_family_and_an_unknown_one_is_named_with_all():
     assert {f.name: f.names() for f in family.registered()} == {
-        'gan': ('dcgan', 'mlp', 'resnet', 'stylegan2', 'progan'), 'translation': ('pix2pix', 'cyclegan', 'ugatit'),
+        'gan': ('dcgan', 'mlp', 'resnet', 'stylegan2', 'progan', 'r3gan'), 'translation': ('pix2pix', 'cyclegan', 'ugatit'),
         'tables': ('ctgan',)}
     assert [family.of_config(tiny_config(model__name=n)).name for n in ('progan', 'ugatit', 'ctgan')] == [
         'gan', 'translation', 'tables']
     with pytest.raises(UserError, match=r"^config.model.name='dcgn' is not one of dcgan, mlp, resnet, stylegan2, "
-                                        r"progan, pix2pix, cyclegan, ugatit, ctgan$"):
+                                        r"progan, r3gan, pix2pix, cyclegan, ugatit, ctgan$"):
         config_lib.validate(tiny_config(model__name='dcgn'), num_devices=1)
 
 

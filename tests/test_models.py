@@ -238,7 +238,7 @@ def test_the_declarations_say_what_the_game_does_for_them():
     assert models.d_norm(tiny_config(model__name='resnet')) == 'none'
     assert models.d_norm(tiny_config()) == 'batch'
     with pytest.raises(UserError, match=r"^config.model.name='nope' is not one of dcgan, mlp, resnet, stylegan2, "
-                                        r"progan$"):
+                                        r"progan, r3gan$"):
         models.get('nope')
 
 
