@@ -90,7 +90,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.dropout = 0.0  # mlp, ctgan: dropout in D (ctgan's is 0.5)
     c.model.d_noise = 0.0  # mlp: std of Gaussian noise on D's input and hidden layers in training
 
-    c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge | ra_non_saturating | ra_least_squares | ra_hinge
+    c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge | ra_non_saturating | ra_least_squares | ra_hinge | rpgan (paired relativistic: R3GAN's)
     c.label_smoothing = 0.0  # one-sided: real targets 1 - label_smoothing (minimax, non_saturating)
     c.n_critic = 1  # D updates per step (per G update, with n_gen = 1), inside one jitted step; 0: no D (a GMMN)
     c.n_gen = 1  # G updates per step, after D's, on the same batch and noise (2: carpedm20's DCGAN-tensorflow, PacGAN's code)
