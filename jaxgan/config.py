@@ -167,6 +167,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.ensemble.sweep = ''  # per-member values, 'FIELD=V1,V2,...;FIELD=...' of real-valued fields the step uses
     c.ensemble.sweep_kind = 'grid'  # grid: every combination, cycled over the members | list: member i, the i-th values
 
+    # Annealing (jaxgan.anneal): real-valued fields that move over training, each from its configured
+    # value to the value given here by R3GAN's cosine schedule (cosine_decay_with_warmup) over
+    # config.anneal.kimg thousand images, then held (the lr, beta2, gamma, augmentation p and EMA ramp of R3GAN).
+    c.anneal = ml_collections.ConfigDict()
+    c.anneal.kimg = 0.0  # thousands of images over which the fields move (R3GAN's decay_nimg / 1000)
+    c.anneal.to = ''  # 'FIELD=VALUE;FIELD=VALUE': each field's value at the end, e.g. 'g_optimizer.learning_rate=5e-5;penalties.r1=0.005'; '': none
+
     c.resume_step = -1  # the checkpoint to resume from; -1: the latest
     c.resume_fallback = False  # if that checkpoint cannot be read, resume from the one before
     # Transfer (README, "Transfer: starting from another run"): a new run starts from another run's networks.
@@ -350,6 +357,7 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')
     _check(config.ema.half_life_kimg >= 0 and config.ema.rampup >= 0,
            'config.ema.half_life_kimg and config.ema.rampup must be >= 0')
+    _check(config.anneal.kimg >= 0, f'config.anneal.kimg={config.anneal.kimg!r} must be >= 0')
     _check(config.penalties.drift >= 0, f'config.penalties.drift={config.penalties.drift} must be >= 0')
     if architecture is not None:  # an image GAN's: what it lacks, and its own section's checks
         models.check(config)
