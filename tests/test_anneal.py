@@ -73,6 +73,7 @@ def test_a_field_that_cannot_move_is_refused_in_one_line(tmp_path, to, message):
     assert not os.path.exists(tmp_path / 'checkpoints')
 
 
+@pytest.mark.slow  # 30 s; the ensemble's traced configs are tests/test_ensemble.py's
 def test_an_ensemble_anneals_every_member_and_refuses_a_field_swept_and_annealed(tmp_path):
     config = tiny_config(num_steps=2, log_every=1, ensemble__size=2, ensemble__sweep='g_optimizer.learning_rate=1e-4,2e-4',
                          anneal__kimg=0.032, anneal__to='d_optimizer.learning_rate=1e-4')
