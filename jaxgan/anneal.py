@@ -118,8 +118,10 @@ class Annealed(ensemble.Swept):
     def _shared(self, decide, outcomes=None):
         outcomes = {decide(v) for v in self.values} if outcomes is None else outcomes
         if len(outcomes) != 1:
-            raise UserError(f'config.anneal.to: config.{self.field} cannot move from {self.values[0]:g} to '
-                            f'{self.values[-1]:g}: the program branches on its value or takes a size from it')
+            start, end = self.values[0], self.values[-1]
+            start = (start - 1e-6 * end) / (1 - 1e-6)  # the configured start (annealed_config's decisions)
+            raise UserError(f'config.anneal.to: config.{self.field} cannot move from {start:g} to '
+                            f'{end:g}: the program branches on its value or takes a size from it')
         return outcomes.pop()
 
 
@@ -213,6 +215,8 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
 
     try:
         jaxpr = jax.make_jaxpr(traced)([jnp.float32(0)] * len(fields), state, batch).jaxpr
+    except UserError as e:  # one line, without the note JAX adds to errors raised while tracing
+        raise UserError(str(e).splitlines()[0]) from None
     except (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError,
             jax.errors.TracerArrayConversionError) as e:
         raise UserError(f'config.anneal.to: a field of {", ".join(fields)} cannot move during training: the '
