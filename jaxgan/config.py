@@ -90,7 +90,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.dropout = 0.0  # mlp, ctgan: dropout in D (ctgan's is 0.5)
     c.model.d_noise = 0.0  # mlp: std of Gaussian noise on D's input and hidden layers in training
 
-    c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge | ra_non_saturating | ra_least_squares | ra_hinge
+    c.loss = 'non_saturating'  # non_saturating | minimax | least_squares | wasserstein | hinge | ra_non_saturating | ra_least_squares | ra_hinge | rpgan (paired relativistic: R3GAN's)
     c.label_smoothing = 0.0  # one-sided: real targets 1 - label_smoothing (minimax, non_saturating)
     c.n_critic = 1  # D updates per step (per G update, with n_gen = 1), inside one jitted step; 0: no D (a GMMN)
     c.n_gen = 1  # G updates per step, after D's, on the same batch and noise (2: carpedm20's DCGAN-tensorflow, PacGAN's code)
@@ -166,6 +166,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.ensemble.shared_data = False  # every member reads the same batches (member 0's order)
     c.ensemble.sweep = ''  # per-member values, 'FIELD=V1,V2,...;FIELD=...' of real-valued fields the step uses
     c.ensemble.sweep_kind = 'grid'  # grid: every combination, cycled over the members | list: member i, the i-th values
+
+    # Annealing (jaxgan.anneal): real-valued fields that move over training, each from its configured
+    # value to the value given here by R3GAN's cosine schedule (cosine_decay_with_warmup) over
+    # config.anneal.kimg thousand images, then held (the lr, beta2, gamma, augmentation p and EMA ramp of R3GAN).
+    c.anneal = ml_collections.ConfigDict()
+    c.anneal.kimg = 0.0  # thousands of images over which the fields move (R3GAN's decay_nimg / 1000)
+    c.anneal.to = ''  # 'FIELD=VALUE;FIELD=VALUE': each field's value at the end, e.g. 'g_optimizer.learning_rate=5e-5;penalties.r1=0.005'; '': none
 
     c.resume_step = -1  # the checkpoint to resume from; -1: the latest
     c.resume_fallback = False  # if that checkpoint cannot be read, resume from the one before
@@ -350,6 +357,7 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _check(0.0 <= config.ema.decay < 1.0, f'config.ema.decay={config.ema.decay} must be in [0, 1)')
     _check(config.ema.half_life_kimg >= 0 and config.ema.rampup >= 0,
            'config.ema.half_life_kimg and config.ema.rampup must be >= 0')
+    _check(config.anneal.kimg >= 0, f'config.anneal.kimg={config.anneal.kimg!r} must be >= 0')
     _check(config.penalties.drift >= 0, f'config.penalties.drift={config.penalties.drift} must be >= 0')
     if architecture is not None:  # an image GAN's: what it lacks, and its own section's checks
         models.check(config)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import operator
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -268,7 +268,7 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
     for field in values:
         def traced(value, state, batch, field=field):
             swept = swept_config(members[0], {**base, field: value}, values)
-            return step_lib.make_step_fn(build(swept, spec).game, mesh, **_member_options(swept))(state, batch)
+            return step_lib.make_step_fn(build(swept, spec).game, mesh, **member_options(swept))(state, batch)
         try:
             jaxpr = jax.make_jaxpr(traced)(base[field], state, batch).jaxpr
         except (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError,
@@ -294,23 +294,27 @@ def abstract_batch(config: Config, gan: Model) -> dict[str, jax.ShapeDtypeStruct
     return batch
 
 
-def _member_options(config: Config) -> dict:
+def member_options(config: Config) -> dict:
     """Step options of a member: non-finite updates skipped, then the member frozen (see module docstring)."""
     return {**step_options(config), 'nonfinite': 'skip', 'halt_after': halt_after(config)}
 
 
-def make_train_step(gan: Model, config: Config, mesh: jax.sharding.Mesh) -> step_lib.TrainStep:
+def make_train_step(gan: Model, config: Config, mesh: jax.sharding.Mesh, *,
+                    member_step: Callable[[Config], step_lib.TrainStep] | None = None) -> step_lib.TrainStep:
     """The jitted step of every member (`gan`: from `member_gan`): state [N, ...], batch [N, n, B, ...]
-    ([n, B, ...] with shared data), metrics [N] (per-step ones [k, N] with k steps per dispatch)."""
+    ([n, B, ...] with shared data), metrics [N] (per-step ones [k, N] with k steps per dispatch).
+    member_step(member's config): its un-jitted step (jaxgan.anneal's); by default its game's."""
     swept = member_values(config)
     values = {field: jnp.asarray(v, jnp.float32) for field, v in swept.items()}
     member0 = member_config(config, 0)
 
     def step_of(v: dict) -> step_lib.TrainStep:
+        member = swept_config(member0, v, swept) if v else member0  # the member's traced values, every member's decisions
+        if member_step is not None:
+            return member_step(member)
         if not v:
-            return step_lib.make_step_fn(gan.game, mesh, **_member_options(member0))
-        member = swept_config(member0, v, swept)  # the member's traced values, every member's decisions
-        return step_lib.make_step_fn(build(member, gan.spec).game, mesh, **_member_options(member))
+            return step_lib.make_step_fn(gan.game, mesh, **member_options(member0))
+        return step_lib.make_step_fn(build(member, gan.spec).game, mesh, **member_options(member))
 
     shared = config.ensemble.shared_data
     step = step_lib.make_ensemble_step(step_of, values, shared_data=shared)

@@ -27,7 +27,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import (config as config_lib, data, ensemble, family, files, preflight, resume, transfer, workdir_lock,
+from jaxgan import (anneal, config as config_lib, data, ensemble, family, files, preflight, resume, transfer, workdir_lock,
                     writers)
 from jaxgan.batches import batch_stream, member_batchers
 from jaxgan.checkpoint import Checkpoints
@@ -74,6 +74,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
     dataset = data.load(config)
     family.check_data(config, dataset)
     ensemble.check(config, dataset.spec, mesh)
+    anneal.check(config, dataset.spec, mesh)
     gan = ensemble.member_gan(config, dataset.spec)
     logging.info('data: %s; %d devices, %d processes', dataset.spec, mesh.size, jax.process_count())
     preflight.check_resolution(config, dataset)
@@ -120,7 +121,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
             for callback in callbacks:
                 callback(gan, one, step, prefix)
 
-    train_step = (ensemble.make_train_step if ensemble.size(config) > 1 else family.make_train_step)(gan, config, mesh)
+    train_step = anneal.make_train_step(gan, config, mesh)  # one GAN's or an ensemble's, annealed or not
     k = config.steps_per_dispatch
     streams = member_batchers(config, dataset, gan)
     batches = batch_stream(config, dataset, streams, mesh, real_batches=gan.game.real_batches, start_step=start,

@@ -133,11 +133,13 @@ RELATIVISTIC = {  # (D's loss, G's loss) of (real, fake) logits, from Jolicoeur-
     'ra_hinge': (
         lambda r, f: np.mean(np.maximum(0, 1 - (r - f.mean()))) + np.mean(np.maximum(0, 1 + (f - r.mean()))),
         lambda r, f: np.mean(np.maximum(0, 1 - (f - r.mean()))) + np.mean(np.maximum(0, 1 + (r - f.mean())))),
+    # RpGAN, paired (R3GAN/Trainer.py of brownvc/R3GAN): example i against example i, no means
+    'rpgan': (lambda r, f: np.mean(_softplus(-(r - f))), lambda r, f: np.mean(_softplus(-(f - r)))),
 }
 
 
 @pytest.mark.parametrize('name', list(RELATIVISTIC))
-def test_relativistic_average_terms_against_the_paper(name):
+def test_relativistic_terms_against_the_papers(name):
     loss = losses.LOSSES[name]
     assert loss.relativistic and not loss.classifier
     v = lambda: view({k: (lambda v, k=k: LOGITS[k]) for k in LOGITS})
@@ -220,3 +222,20 @@ def test_path_length_against_its_closed_form_lazily_and_on_every_shrink_th_examp
     np.testing.assert_allclose(term.update(state, None, observed), mean, rtol=1e-5)
     value, observed = at(9)  # not a regularised step: nothing, and the mean stays
     assert float(value) == 0.0 and float(observed) == 0.5
+
+
+def test_r1_and_r2_are_r3gans_zero_centered_gradient_penalty():
+    """R3GAN/Trainer.py's D loss adds (gamma / 2) (R1 + R2), each ZeroCenteredGradientPenalty: the squared
+    input gradient of D(Preprocessor(x)) summed over [1, 2, 3] (the pixels: H, W, C), averaged over the
+    batch with the adversarial loss. jaxgan's R1 and R2 at weight gamma / 2 (the game's rows for
+    config.penalties.r1 and r2), through the augmentation inside the critic, are the same numbers."""
+    gamma = 0.05
+    flip = lambda x: x[:, :, ::-1, :] * 0.9  # a fixed 'augmentation' inside the critic, as the official Preprocessor
+    d = lambda x: jnp.sum(jnp.tanh(flip(x)) ** 2 * jnp.arange(1.0, 4.0), axis=(1, 2, 3))  # [B, 2, 2, 3] -> [B]
+    real = jax.random.normal(jax.random.key(0), (4, 2, 2, 3))
+    fake = jax.random.normal(jax.random.key(1), (4, 2, 2, 3))
+    v = lambda: view({'d_of_x': lambda v: d, 'd_of_fake_x': lambda v: d}, real={'x': real}, generated={'x': fake})
+    r1 = on_one_device(lambda: T.R1('r1', gamma / 2)(v()))
+    r2 = on_one_device(lambda: T.R1('r2', gamma / 2, critic='d_of_fake_x', on='generated')(v()))
+    official = lambda x: np.mean(np.sum(np.square(np.asarray(jax.grad(lambda x: jnp.sum(d(x)))(x))), axis=(1, 2, 3)))
+    np.testing.assert_allclose(r1 + r2, gamma / 2 * (official(real) + official(fake)), rtol=1e-5)

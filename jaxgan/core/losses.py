@@ -25,6 +25,14 @@ outputs too (so in G's update D runs on the real batch as well):
     ra_hinge (RaHingeGAN)
       D: E relu(1 - (C(x) - m_f)) + E relu(1 + (C(G(z)) - m_r))      G: swapped likewise
 
+The paired relativistic loss (RpGAN: Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024) judges each
+real example against the generated one of the same index, d_i = C(x_i) - C(G(z_i)) (R3GAN/Trainer.py
+of brownvc/R3GAN, AdversarialTraining: softplus(-(RealLogits - FakeLogits)) for D and
+softplus(-(FakeLogits - RealLogits)) for G, each averaged over the batch):
+    rpgan
+      D: E softplus(-(C(x_i) - C(G(z_i))))      G: E softplus(-(C(G(z_i)) - C(x_i)))
+It takes the relativistic losses' arguments and ignores the means.
+
 One-sided label smoothing (Salimans et al. 2016) replaces the real target 1 by 1 - label_smoothing in
 the classifier losses: D: (1-s) E softplus(-real) + s E softplus(real) + E softplus(fake).
 """
@@ -88,6 +96,16 @@ def _relativistic(pair: Callable[[jax.Array, jax.Array], jax.Array]) -> tuple[Ca
     return discriminator, generator
 
 
+def rpgan_discriminator_loss(*, real_logits, fake_logits, real_mean=None, fake_mean=None) -> jax.Array:
+    del real_mean, fake_mean  # paired, not against the other side's mean
+    return jnp.mean(jax.nn.softplus(-(real_logits - fake_logits)))
+
+
+def rpgan_generator_loss(*, real_logits, fake_logits, real_mean=None, fake_mean=None) -> jax.Array:
+    del real_mean, fake_mean
+    return jnp.mean(jax.nn.softplus(-(fake_logits - real_logits)))
+
+
 _RA_PAIRS = {
     'ra_non_saturating': lambda a, b: jnp.mean(jax.nn.softplus(-a)) + jnp.mean(jax.nn.softplus(b)),
     'ra_least_squares': lambda a, b: jnp.mean(jnp.square(a - 1.0)) + jnp.mean(jnp.square(b + 1.0)),
@@ -100,7 +118,7 @@ class Loss:
     discriminator: Callable[..., jax.Array]  # (*, real_logits, fake_logits[, label_smoothing]) -> scalar
     generator: Callable[..., jax.Array]  # (*, fake_logits) -> scalar
     classifier: bool  # D's output is a logit of P(real): label smoothing and D(x) probabilities apply
-    relativistic: bool = False  # both sides take (*, real_logits, fake_logits, real_mean, fake_mean)
+    relativistic: bool = False  # both sides take (*, real_logits, fake_logits, real_mean, fake_mean); G's reads D on real data
 
 
 LOSSES = {
@@ -110,6 +128,7 @@ LOSSES = {
     'wasserstein': Loss(wasserstein_discriminator_loss, critic_generator_loss, False),
     'hinge': Loss(hinge_discriminator_loss, critic_generator_loss, False),
     **{name: Loss(*_relativistic(pair), classifier=False, relativistic=True) for name, pair in _RA_PAIRS.items()},
+    'rpgan': Loss(rpgan_discriminator_loss, rpgan_generator_loss, classifier=False, relativistic=True),
 }
 
 

@@ -298,7 +298,9 @@ def augmentation(config: Config, spec: DataSpec) -> augment.Augmentation:
         raise UserError(f'config.augment.kind=ada adapts p from the sign of D\'s output on real data, read as a '
                         f'logit; config.loss={config.loss} targets 1 and 0 instead: use another loss, or '
                         f'config.augment.kind=fixed')
-    return augment.get(a.kind, policy=a.policy, p=a.p, pipeline=a.pipeline)
+    # Only ADA starts from p; 'fixed' reads config.augment.p in the step itself (where config.anneal may
+    # make it a value of the step, which augment.get's check could not take as a number).
+    return augment.get(a.kind, policy=a.policy, p=a.p if a.kind == 'ada' else 0.0, pipeline=a.pipeline)
 
 
 def check_pack(config: Config) -> None:
