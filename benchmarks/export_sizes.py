@@ -56,7 +56,7 @@ def inputs(g, batch: int) -> list[np.ndarray]:
     for name, shape, dtype in g.inputs:
         if dtype == 'int32':
             out.append(np.arange(batch, dtype=np.int32))
-        elif name == 'images':
+        elif name == 'inputs':
             out.append(rng.uniform(-1, 1, (batch, *shape)).astype(np.float32))
         else:
             out.append(rng.standard_normal((batch, *shape)).astype(np.float32))

@@ -10,7 +10,7 @@ size B (docs/serving.md):
 
     a GAN of latents     z float32 [B, Z] (+ labels int32 [B], a class-conditional G) -> images float32
                          [B, H, W, C] in [-1, 1] (vectors: float32 [B, D] in the data's units)
-    a translation model  images float32 [B, H, W, C] in [-1, 1], at the model's size -> images float32
+    a translation model  inputs float32 [B, H, W, C] in [-1, 1], at the model's size -> images float32
                          [B, H, W, C] in [-1, 1] (the generator of --direction)
 
 the numbers `jaxgan.load(workdir)` computes for the same inputs (`Trained.images` draws z with
@@ -25,7 +25,7 @@ output through the data transform in Python (`jaxgan.load(workdir).rows`).
 
 Formats: `stablehlo`, jax.export's serialized module (jax.export.deserialize(bytearray(data)).call(z));
 `savedmodel`, a TensorFlow SavedModel whose `serving_default` signature takes the inputs by name
-(z, labels; images) and returns {'images': ...}, the weights as variables (jax2tf with native
+(z, labels; inputs) and returns {'images': ...}, the weights as variables (jax2tf with native
 serialization: an XlaCallModule op, which TensorFlow 2.15 or newer runs); `onnx`, an ONNX model (the
 jax2onnx converter; inputs and output named as the signature's) for onnxruntime. stablehlo and savedmodel
 are lowered for --platforms (cpu and cuda by default).
@@ -73,12 +73,12 @@ def generator(trained, *, ema: bool = True, truncation: float | None = None, bn:
     UserError for a table model, a truncation or a direction it has not."""
     import jax
     model = trained.model
-    which = 'EMA' if ema else 'trained'
-    state = jax.device_get(trained.state)  # numpy weights: constants of one program on one device
-    params_of = state.ema if ema else state.params
     if model.output == 'rows':
         raise UserError('a table model (CTGAN) is not exported: its rows come from the network through the data '
                         'transform in Python; use jaxgan.load(workdir).rows() or jaxgan.sample --out=ROWS.csv')
+    which = 'EMA' if ema else 'trained'
+    state = jax.device_get(trained.state)  # numpy weights: constants of one program on one device
+    params_of = state.ema if ema else state.params
     if model.output == 'translations':
         if truncation is not None:
             raise UserError('--truncation is for generators of latents; a translation model has none')
@@ -92,7 +92,7 @@ def generator(trained, *, ema: bool = True, truncation: float | None = None, bn:
         def translate(w, x):
             return model.translate(w['params'], w['state'], x, direction)
 
-        return Generator(translate, weights, (('images', shape, 'float32'),), shape,
+        return Generator(translate, weights, (('inputs', shape, 'float32'),), shape,
                          f'{trained.config.model.name} {direction} ({which} params)')
     if model.output != 'samples':
         raise UserError(f'this run\'s model makes {model.output}, which jaxgan.export does not know')
