@@ -3,7 +3,7 @@
     python -m jaxgan.export --workdir=DIR --format=stablehlo --out=g.jax      # jax.export, any batch size
     python -m jaxgan.export --workdir=DIR --format=savedmodel --out=g_saved   # TensorFlow (Serving)
     python -m jaxgan.export --workdir=DIR --format=onnx --out=g.onnx          # onnxruntime
-    python -m jaxgan.export --workdir=DIR --format=onnx --out=g.onnx --truncation=0.7   # StyleGAN2's psi, fixed
+    python -m jaxgan.export --workdir=DIR --format=savedmodel --out=sg2 --truncation=0.7   # StyleGAN2's psi, fixed
 
 The exported function is the generator alone, deterministic, with its weights inside and a symbolic batch
 size B (docs/serving.md):
@@ -27,8 +27,9 @@ Formats: `stablehlo`, jax.export's serialized module (jax.export.deserialize(byt
 `savedmodel`, a TensorFlow SavedModel whose `serving_default` signature takes the inputs by name
 (z, labels; inputs) and returns {'images': ...}, the weights as variables (jax2tf with native
 serialization: an XlaCallModule op, which TensorFlow 2.15 or newer runs); `onnx`, an ONNX model (the
-jax2onnx converter; inputs and output named as the signature's) for onnxruntime. stablehlo and savedmodel
-are lowered for --platforms (cpu and cuda by default).
+jax2onnx converter; inputs and output named as the signature's) for onnxruntime, which refuses, in one
+line naming the operation, what it cannot convert (StyleGAN2's up-sampling: lax.pad with interior
+padding). stablehlo and savedmodel are lowered for --platforms (cpu and cuda by default).
 """
 
 from __future__ import annotations
