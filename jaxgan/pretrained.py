@@ -93,8 +93,13 @@ class Official:
         return out
 
     def networks(self, gan: Any) -> dict[str, dict]:
-        """{'params': {'G', 'D'}, 'model_state': {'G', 'D'}, 'ema': {'G'}} from the pickle, converted by the
-        ports and checked against the layout of `gan`'s state (a one-line UserError naming what differs)."""
+        """`arrays` as JAX arrays."""
+        return jax.tree.map(jnp.asarray, self.arrays(gan))
+
+    def arrays(self, gan: Any) -> dict[str, dict]:
+        """{'params': {'G', 'D'}, 'model_state': {'G', 'D'}, 'ema': {'G'}} from the pickle (float32 numpy),
+        converted by the ports and checked against the layout of `gan`'s state (a one-line UserError naming
+        what differs)."""
         pkl = self.pickle
         g_params, _ = self._variables('G', pkl.G)
         ema_params, g_state = self._variables('G', pkl.G_ema)
@@ -107,7 +112,7 @@ class Official:
             if diffs:
                 raise UserError(f'{self.path}: its networks do not fit jaxgan\'s {self.fields["model.name"]} of '
                                 f'this config ({part}: {"; ".join(diffs)})')
-        return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), moved)
+        return moved
 
     def state(self, gan: Any, fresh: RunState) -> RunState:
         """`fresh`, one GAN's state, with the pickle's networks (`networks`) in place of its own."""
@@ -147,7 +152,12 @@ def _diff(got: dict[str, tuple], want: dict[str, tuple], limit: int = 3) -> list
 def read(path: str) -> Official:
     """The pickle at `path` with the ports of its G (G_ema's class) and D, and their config fields
     (a one-line UserError where a class has no port, or G and D disagree on a field they share)."""
-    pkl = network_pickle.read(path)
+    return ported(network_pickle.read(path))
+
+
+def ported(pkl: network_pickle.NetworkPickle) -> Official:
+    """`read`'s work on a pickle already read."""
+    path = pkl.path
     ports, fields = {}, {}
     for role, record in (('G', pkl.G_ema), ('D', pkl.D)):
         port = ports[role] = official.find(*network_class(record), role, path)
