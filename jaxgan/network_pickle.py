@@ -19,6 +19,7 @@ only the globals a network pickle holds, each to a function of this module that 
     torch._utils._rebuild_tensor(_v2), _rebuild_parameter(_with_state)   numpy arrays
     collections.OrderedDict, builtins.set/frozenset, dnnlib.util.EasyDict   dicts and sets
     numpy's scalar and dtype                              numpy scalars (e.g. an activation's gain)
+    torch.float32, torch.bfloat16, ...                    their names (a layer's DataType)
     copyreg._reconstructor and the classes of PLAIN_CLASSES   records of modules pickled without
                                                           persistence (R3GAN's training.networks wrappers)
 
@@ -45,7 +46,9 @@ from jaxgan.metrics import pth
 
 # Classes pickled by name (without torch_utils.persistence) that a network pickle may hold: R3GAN's
 # training.networks wrappers and the modules inside them. Each becomes a `Module` record, never the class.
-PLAIN_CLASSES = ('training.networks.', 'R3GAN.', 'torch.nn.modules.container.')
+PLAIN_CLASSES = ('training.networks.', 'R3GAN.', 'torch.nn.modules.container.', 'torch.nn.modules.linear.',
+                 'torch.nn.modules.conv.', 'torch.nn.modules.activation.')
+TORCH_DTYPES = ('float32', 'float16', 'bfloat16', 'float64')  # torch.bfloat16 &c. as attributes: their names
 
 # Which official module a persistent class's source is, from what its source defines (the meta names
 # only the class). The first whose markers all occur in the source wins.
@@ -173,6 +176,8 @@ class _Unpickler(pickle.Unpickler):
         }.get((module, name))
         if found is not None:
             return found
+        if module == 'torch' and name in TORCH_DTYPES:
+            return f'torch.{name}'
         if module == 'dnnlib.tflib.network' and name == 'Network':
             raise UserError(f'{self._path} is a TensorFlow pickle of the original StyleGAN2 (dnnlib.tflib): '
                             'convert it with the official legacy.py (stylegan2-ada-pytorch) first')

@@ -162,7 +162,7 @@ def ported(pkl: network_pickle.NetworkPickle) -> Official:
     for role, record in (('G', pkl.G_ema), ('D', pkl.D)):
         port = ports[role] = official.find(*network_class(record), role, path)
         try:
-            got = port.config(_kwargs(record))
+            got = port.config(_kwargs(record), record.state_dict())
         except (UserError, KeyError, TypeError, ValueError) as e:
             raise UserError(f'{path}: its {role}: {e}') from None
         for field, value in got.items():

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import jaxgan
-from jaxgan import network_pickle, pretrained, train, transfer
+from jaxgan import data, network_pickle, pretrained, train, transfer
+from jaxgan.batches import make_batchers
 from jaxgan.core import parallel
 from jaxgan.family import make_train_step
 from jaxgan.core.state import init_state
@@ -27,7 +28,7 @@ from jaxgan.models import official, stylegan2_official
 from jaxgan.models.stylegan2 import STATS
 from jaxgan.models.stylegan2_layers import FIR
 from tests.conftest import tiny_config
-from tests.test_step import batch, setup
+from tests.test_step import _Merged, batch
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 COND, UNCOND = (os.path.join(FIXTURES, f'stylegan2_{n}16.pkl') for n in ('cond', 'uncond'))
@@ -189,19 +190,37 @@ def pkl_config(**overrides):
     return tiny_config(**fields)
 
 
-def test_init_from_a_pickle_starts_from_its_networks_and_trains(tmp_path):
-    """The run's first state holds the pickle's G, D and G_ema (transfer.initial_state, as resume calls
-    it), passes transfer.check, and one step trains D's head with FreezeD keeping its first block."""
+def start(tmp_path):
+    """(config, mesh, gan, batcher, the run's first state) of a run with init_from=pkl:UNCOND."""
     config = pkl_config()
-    mesh, gan, _, batcher = setup(config)
+    mesh = parallel.make_mesh()
+    dataset = data.load(config)
+    gan = build_gan(config, dataset.spec)
     transfer.check(config, str(tmp_path / 'run'), gan)
-    state = transfer.initial_state(gan, config, parallel.replicated(mesh))
+    return config, mesh, gan, dataset, transfer.initial_state(gan, config, parallel.replicated(mesh))
+
+
+def test_init_from_a_pickle_starts_from_its_networks(tmp_path):
+    """The run's first state (transfer.initial_state, as resume calls it) holds the pickle's G, D and
+    G_ema, with G_ema's buffers as G's model state."""
+    _, _, _, _, state = start(tmp_path)
     pkl = network_pickle.read(UNCOND)
-    d, g_ema = pkl.D.state_dict(), pkl.G_ema.state_dict()
+    g, d, g_ema = pkl.G.state_dict(), pkl.D.state_dict(), pkl.G_ema.state_dict()
     np.testing.assert_array_equal(state.ema['G']['mapping']['fc1']['kernel'], g_ema['mapping.fc1.weight'].T)
+    np.testing.assert_array_equal(state.params['G']['mapping']['fc1']['kernel'], g['mapping.fc1.weight'].T)
+    np.testing.assert_array_equal(state.params['D']['b8']['conv1']['kernel'],
+                                  d['b8.conv1.weight'].transpose(2, 3, 1, 0))
     np.testing.assert_array_equal(state.model_state['G'][STATS]['mapping']['w_avg'], g_ema['mapping.w_avg'])
+    assert int(state.step) == 0
+
+
+@pytest.mark.slow  # the StyleGAN2 step's compilation: ~20 s on one core
+def test_init_from_a_pickle_trains_one_step_with_freeze_d(tmp_path):
+    config, mesh, gan, dataset, state = start(tmp_path)
+    batcher = _Merged(make_batchers(config, dataset, gan))
     state, _ = make_train_step(gan, config, mesh)(state, batch(batcher, mesh, config, 0))
     state = parallel.to_host(state)
+    d = network_pickle.read(UNCOND).D.state_dict()
     assert int(state.step) == 1
     frozen = state.params['D']['b16']['fromrgb']['kernel']  # FreezeD: D's first block unchanged
     np.testing.assert_array_equal(frozen, d['b16.fromrgb.weight'].transpose(2, 3, 1, 0))

@@ -33,8 +33,11 @@ class Port:
     """One official network class's port.
 
     role: 'G' or 'D'. architecture: config.model.name of the jaxgan networks it maps onto.
-    config(init_kwargs) -> {config field, dotted: value} that jaxgan's networks need to have its shapes
-      and outputs (a one-line UserError for kwargs jaxgan's networks cannot reproduce).
+    config(kwargs, state_dict) -> {config field, dotted: value} that jaxgan's networks need to have its
+      shapes and outputs (a one-line UserError for kwargs jaxgan's networks cannot reproduce); kwargs are
+      the network's init_kwargs (persistent classes keep them) or else its plain attributes (R3GAN's
+      wrapper: z_dim, c_dim, img_resolution), so a port may read sizes off the state dict's shapes.
+      Beside config fields it gives 'channels' and 'classes', the data's.
     variables(state_dict, role) -> (params, model_state) of jaxgan's network (a UserError for a name it
       cannot place)."""
 
@@ -42,7 +45,7 @@ class Port:
     name: str
     role: str
     architecture: str
-    config: Callable[[dict], dict[str, Any]]
+    config: Callable[[dict, StateDict], dict[str, Any]]
     variables: Callable[[StateDict, str], tuple[dict, dict]]
 
     @property

@@ -61,9 +61,9 @@ def _clamp(value: Any) -> float:
     return 0.0 if value is None else float(value)  # config.stylegan2.conv_clamp: 0 none
 
 
-def generator_config(kwargs: dict) -> dict[str, Any]:
+def generator_config(kwargs: dict, state_dict: official.StateDict | None = None) -> dict[str, Any]:
     """networks.py, Generator(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs,
-    synthesis_kwargs) as jaxgan config fields."""
+    synthesis_kwargs) as jaxgan config fields (the state dict is not needed: the kwargs say it all)."""
     mapping, synthesis = _section(kwargs, 'mapping_kwargs', 'G'), _section(kwargs, 'synthesis_kwargs', 'G')
     _defaults_only({k: v for k, v in kwargs.items() if k not in KNOWN_G}, {}, '')
     _defaults_only(mapping, G_MAPPING_DEFAULTS, 'mapping_kwargs.', {'num_layers'})
@@ -81,7 +81,7 @@ def generator_config(kwargs: dict) -> dict[str, Any]:
     }
 
 
-def discriminator_config(kwargs: dict) -> dict[str, Any]:
+def discriminator_config(kwargs: dict, state_dict: official.StateDict | None = None) -> dict[str, Any]:
     """networks.py, Discriminator(c_dim, img_resolution, img_channels, architecture, channel_base, ...)
     as jaxgan config fields."""
     _defaults_only({k: v for k, v in kwargs.items() if k not in KNOWN_D or k == 'cmap_dim'}, D_DEFAULTS, '')
