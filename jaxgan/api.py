@@ -15,6 +15,9 @@ makes (the family interface's `model.output`):
                     run.translate_folder(src, dst, direction=, ema=)   what `jaxgan.translate` writes
     'rows'          run.rows(num, seed=, where=(column, value), ema=)  a pandas DataFrame in the input's schema
 
+`jaxgan.load('PATH.pkl')` reads an official network pickle instead (StyleGAN2-ADA's; jaxgan.pretrained, nothing
+of the file is run): its G_ema as the EMA generator, G as the trained params, at step 0, no optimizer state.
+
 A method of another kind of output is refused in one line (jaxgan.errors.UserError) naming the right one.
 The EMA generator is used unless ema=False (the tools' --noema); sampling uses the run's config.sample_bn
 and config.batch_size, as the tools do.
@@ -43,10 +46,30 @@ def load(workdir: str, step: int | None = None, member: str | int | None = None,
          mesh: jax.sharding.Mesh | None = None) -> 'Trained':
     """The trained run in `workdir` at `step` (the latest by default); for an ensemble, the member that
     `member` names (an index, 'best' or 'best:METRIC', as --member). mesh: the devices its state is
-    restored onto (all local devices by default)."""
+    restored onto (all local devices by default). A file ending in .pkl: an official network pickle
+    (`load_pickle`)."""
     from jaxgan.checkpoint import load_run
+    if str(workdir).endswith('.pkl') and not os.path.isdir(workdir):
+        if step is not None or member is not None:
+            raise UserError(f'{workdir} is a network pickle: it has no steps or members')
+        return load_pickle(workdir)
     config, model, state = load_run(workdir, step, mesh=mesh, member=None if member is None else str(member))
     return Trained(workdir=workdir, config=config, model=model, state=state, step=int(state.step))
+
+
+def load_pickle(path: str, base: Any = None) -> 'Trained':
+    """The networks of the official network pickle at `path` as a Trained of step 0 (G_ema the EMA, G the
+    params; no optimizer state), with the config that builds them: `base` (the default config) with the
+    pickle's architecture fields."""
+    from jaxgan import ensemble, pretrained
+    from jaxgan.core.state import RunState
+    official = pretrained.read(path)
+    config, spec = official.config(base)
+    model = ensemble.member_gan(config, spec)
+    zero = jnp.zeros((), jnp.int32)
+    state = RunState(step=zero, rng=jnp.zeros((2,), jnp.uint32), opt_state={}, terms={}, nonfinite_skips=zero,
+                     **official.networks(model))
+    return Trained(workdir=path, config=config, model=model, state=state, step=0)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

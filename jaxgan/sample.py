@@ -7,6 +7,11 @@
     python -m jaxgan.sample --workdir=DIR --num=1000 --out=synthetic.csv    # a table's rows (CTGAN)
     python -m jaxgan.sample --workdir=DIR --num=100 --where=sex=2 --out=women.csv  # conditioned on a category
 
+    python -m jaxgan.sample --from=ffhq.pkl --truncation=0.7 --out=grid.png  # an official network pickle
+
+`--from=PATH.pkl` samples from an official StyleGAN2-ADA network pickle (jaxgan.pretrained: read without
+running anything of it; its G_ema unless --noema) in place of a run's --workdir.
+
 `.npy` holds the samples in the data's own range and units (uint8 [N, H, W, C] images, or vectors in
 the data's units); `.png` a grid of images. The EMA generator is used unless --noema.
 
@@ -52,7 +57,7 @@ def _main(argv) -> None:
         return _table(f)
     if not out.endswith(('.npy', '.png')):
         raise UserError(f'--out={out} must end in .npy or .png (.csv, .parquet or .xlsx for a table)')
-    trained = api.load(f.workdir, f.step, f.member)
+    trained = api.load(_source(f), f.step, f.member)
     gan = trained.model
     if gan.output == 'rows':
         raise UserError(f'--out={out}: the model makes table rows: write .csv, .parquet or .xlsx')
@@ -64,7 +69,19 @@ def _main(argv) -> None:
         save_npy(out, samples)
     else:
         save_png(out, make_grid(samples))
-    print(f'wrote {counted(len(samples), "sample")} of step {trained.step} to {out}', file=sys.stderr)
+    of = f'step {trained.step}' if f.workdir else trained.workdir
+    print(f'wrote {counted(len(samples), "sample")} of {of} to {out}', file=sys.stderr)
+
+
+def _source(f) -> str:
+    """--workdir or --from, exactly one."""
+    from jaxgan.errors import UserError
+    workdir, pickle = f.workdir, f['from'].value
+    if bool(workdir) == bool(pickle):
+        raise UserError('give --workdir=DIR (a run) or --from=PATH.pkl (an official network pickle), one of them')
+    if pickle and not pickle.endswith('.pkl'):
+        raise UserError(f'--from={pickle}: a network pickle ends in .pkl')
+    return workdir or pickle
 
 
 def parse_where(where: str) -> tuple[str, str] | None:
@@ -89,7 +106,7 @@ def _table(f) -> None:
     if f.truncation is not None or f.label is not None:
         raise UserError('--truncation and --label are for image and vector GANs; a table conditions with --where')
     where = parse_where(f.where)
-    trained = api.load(f.workdir, f.step, f.member)
+    trained = api.load(_source(f), f.step, f.member)
     gan = trained.model
     if gan.output == 'translations':
         family.check_output(gan, 'rows', 'jaxgan.sample')
@@ -104,7 +121,8 @@ def _table(f) -> None:
 def main() -> None:
     from absl import flags
     from jaxgan import cli
-    flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
+    flags.DEFINE_string('workdir', None, 'The training run\'s workdir (or --from).')
+    flags.DEFINE_string('from', None, 'An official network pickle (StyleGAN2-ADA\'s .pkl) in place of --workdir.')
     flags.DEFINE_integer('num', 64, 'How many samples.')
     flags.DEFINE_string('out', 'samples.png', 'Output file: .npy (raw array, data units) or .png (grid); for a '
                         'table, .csv, .parquet or .xlsx (rows in the input\'s schema).')

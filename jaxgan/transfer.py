@@ -19,6 +19,13 @@ An ensemble source (config.ensemble.size > 1) needs config.init_member: an index
 --member=best`). A new run that is an ensemble starts every member from the same source networks;
 the members still differ in their seeds and swept values.
 
+`--config.init_from=pkl:PATH` starts from an official network pickle instead (StyleGAN2-ADA's, read by
+jaxgan.pretrained without running anything of it): its G, D and G_ema become the run's params G and D, EMA
+G and model state (w_avg, noise_const), the rest fresh as above. The config's architecture fields must be
+the pickle's (model.name, image_size, model.z_dim, config.stylegan2's sizes, conditioning); a difference
+is refused in one line naming each field with both values and the flags to set. With config.freeze_d
+(FreezeD) and config.augment (ADA) this is the official recipe for fine-tuning on little data.
+
 Once the run has checkpoints of its own it resumes from them and init_from is ignored (a log line says
 so): a source deleted or trained on since does not matter to a resumed run, and init_from is no part of
 the structural comparison of configs on resume.
@@ -33,7 +40,7 @@ import jax.numpy as jnp
 import ml_collections
 from absl import logging
 
-from jaxgan import ensemble
+from jaxgan import ensemble, pretrained
 from jaxgan.checkpoint import Checkpoints, layout_diff, layout_of, load_run
 from jaxgan.core.state import RunState, init_state, player_params
 from jaxgan.errors import UserError
@@ -117,7 +124,21 @@ def check(config: Config, workdir: str, gan: GAN) -> None:
             raise UserError(f'config.init_member={config.init_member} is set without config.init_from')
         return
     if not has_checkpoints(workdir):
-        _checked(config, gan)
+        if pretrained.is_pickle(config.init_from):
+            _checked_pickle(config, gan)
+        else:
+            _checked(config, gan)
+
+
+def _checked_pickle(config: Config, gan: GAN) -> pretrained.Official:
+    """The pickle of config.init_from=pkl:PATH, its fields matching the config's and its arrays gan's."""
+    if config.init_member:
+        raise UserError(f'config.init_member={config.init_member}: config.init_from={config.init_from} is a '
+                        'network pickle, not an ensemble (leave init_member empty)')
+    official = pretrained.read(config.init_from[len(pretrained.PREFIX):])
+    pretrained.check(config, gan.spec, official, f'config.init_from={config.init_from}')
+    official.networks(gan)  # every array placed, of jaxgan's shape
+    return official
 
 
 def _checked(config: Config, gan: GAN) -> tuple[str, int, str | None]:
@@ -145,6 +166,14 @@ def initial_state(gan: GAN, config: Config, sharding: jax.sharding.NamedSharding
     fresh = ensemble.fresh_state(gan, config, sharding)
     if not config.init_from:
         return fresh
+    if pretrained.is_pickle(config.init_from):
+        official = _checked_pickle(config, gan)
+        networks = official.networks(gan)
+        state = jax.jit(lambda fresh, nets: transplant(gan, fresh, fresh.replace(**nets), ensemble.size(config)),
+                        out_shardings=sharding)(fresh, networks)
+        logging.info('started from the networks of the pickle %s (config.init_from): fresh optimizer and term '
+                     'states, step 0', os.path.abspath(official.path))
+        return state
     where, step, member = _checked(config, gan)
     _, _, source = load_run(where, step, sharding.mesh, member)
     state = jax.jit(lambda fresh, source: transplant(gan, fresh, source, ensemble.size(config)),

@@ -230,7 +230,9 @@ def _read_zip(path: str, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
     return out
 
 
-def _read_legacy(path: str, f) -> dict[str, np.ndarray]:
+def _read_legacy_object(path: str, f) -> tuple[Any, dict[str, np.ndarray]]:
+    """(the saved object, with `_Storage` and `_Tensor` records in it; {storage key: its elements}) of a
+    legacy archive."""
     if _unpickle(f, _no_persistent_ids, path) != LEGACY_MAGIC:
         raise UserError(f'{path} is not a PyTorch file: neither a zip archive (torch.save since PyTorch 1.6) '
                         'nor the legacy format before it')
@@ -257,10 +259,15 @@ def _read_legacy(path: str, f) -> dict[str, np.ndarray]:
         _, view_offset, view_numel = view
         return dataclasses.replace(root, numel=int(view_numel), offset=int(view_offset))
 
-    state = _state_dict(_unpickle(f, persistent, path), path)
+    obj = _unpickle(f, persistent, path)
+    if isinstance(obj, dict) and not isinstance(obj, _Tensor):
+        _state_dict(obj, path)  # a dict that is no state dict: refused before its data are read
     keys = _unpickle(f, _no_persistent_ids, path)
     if not isinstance(keys, list):
-        raise UserError(f'{path} is damaged: no list of storage keys after the state dict')
+        raise UserError(f'{path} is damaged: no list of storage keys after the saved object')
+    position = f.tell()
+    size = f.seek(0, io.SEEK_END)  # a file or bytes in memory alike
+    f.seek(position)
     elements = {}
     for key in map(str, keys):
         if key not in roots:
@@ -273,15 +280,39 @@ def _read_legacy(path: str, f) -> dict[str, np.ndarray]:
         storage = roots[key]
         if numel != storage.numel:
             raise UserError(f'{path} is damaged: storage {key} has {numel} elements, the pickle says {storage.numel}')
-        need, left = numel * storage.dtype.itemsize, os.fstat(f.fileno()).st_size - f.tell()
+        need, left = numel * storage.dtype.itemsize, size - f.tell()
         data = f.read(need) if 0 <= need <= left else f.read(max(left, 0))  # never more than the file holds
         elements[key] = _element_array(data, storage, 'little', f'the data of storage {key}', path)
+    return obj, elements
+
+
+def _read_legacy(path: str, f) -> dict[str, np.ndarray]:
+    obj, elements = _read_legacy_object(path, f)
+    state = _state_dict(obj, path)
     out = {}
     for name, tensor in state.items():
         if tensor.storage.key not in elements:
             raise UserError(f'{path} is truncated or damaged: no data for tensor {name!r}')
         out[name] = _materialise(tensor, elements[tensor.storage.key], name, path)
     return out
+
+
+def read_storage(data: bytes, path: str) -> np.ndarray:
+    """The elements (1-D, native byte order) of the one storage that `data`, a legacy torch.save archive,
+    holds: how a tensor inside a plain pickle keeps its data (torch/storage.py, TypedStorage.__reduce__:
+    `_load_from_bytes` of `torch.save(storage, _use_new_zipfile_serialization=False)`). `path` names
+    where it came from in messages."""
+    obj, elements = _read_legacy_object(path, io.BytesIO(data))
+    if not isinstance(obj, _Storage) or obj.key not in elements:
+        raise UserError(f'{path} is damaged: a tensor\'s data hold a {type(obj).__name__}, not a storage')
+    return elements[obj.key][obj.offset:obj.offset + obj.numel]
+
+
+def tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple, path: str) -> np.ndarray:
+    """The tensor torch._utils._rebuild_tensor_v2 makes of a storage's elements, as a native array."""
+    record = _Tensor(_Storage('', storage.dtype, len(storage)), int(offset), tuple(int(n) for n in size),
+                     tuple(int(s) for s in stride))
+    return _materialise(record, storage, 'a tensor', path)
 
 
 def read_state_dict(path: str) -> dict[str, np.ndarray]:

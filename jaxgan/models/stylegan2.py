@@ -51,8 +51,12 @@ standard deviation) are models.stylegan2_layers'. The architecture is registered
 (config.model.name=stylegan2): its config section (config.stylegan2), checks and build, with a mapping
 network (the game's style mixing and path-length penalty) and noise inputs.
 
+FreezeD (config.freeze_d=k) freezes D's first k blocks from the input, bR, ..., (`discriminator_blocks`; the
+official freeze_layers counts layers, three in the first block and two in each other); the epilogue b4 and
+the label mapping are never frozen.
+
 Not here: G's 'orig' and 'resnet' architectures and D's 'skip' (neither is used by the official
-configs); FreezeD's per-layer freezing; the per-GPU batch.
+configs); the per-GPU batch.
 """
 
 from __future__ import annotations
@@ -571,6 +575,11 @@ def build(config: ml_collections.ConfigDict, shape: tuple[int, ...], *, images: 
     return g, d
 
 
+def discriminator_blocks(d: Discriminator) -> registry.Blocks:
+    """FreezeD's blocks of D from its input: bR, ..., b8 (the epilogue b4 and the mapping are its head)."""
+    return tuple((f'b{res}',) for res in reversed(block_resolutions(d.resolution)[1:]))
+
+
 def style_options(config: ml_collections.ConfigDict) -> registry.StyleOptions:
     s = config.stylegan2
     return registry.StyleOptions(s.style_mixing, s.pl_weight, s.pl_every, s.pl_batch_shrink, s.pl_decay)
@@ -580,4 +589,5 @@ ARCHITECTURE = registry.register(registry.Architecture(
     'stylegan2', build, 'Karras et al. 2020: mapping and synthesis networks, residual D; power-of-two images from 8',
     section=config_section, validate=validate,
     g_conditioning=('none', 'concat'),  # concat: the label's embedding beside z in the mapping
-    d_conditioning=('none', 'projection'), mapping=style_options, noise_inputs=True))
+    d_conditioning=('none', 'projection'), mapping=style_options, noise_inputs=True,
+    discriminator_blocks=discriminator_blocks))

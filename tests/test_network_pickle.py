@@ -1,0 +1,234 @@
+"""Official network pickles (jaxgan.network_pickle, jaxgan.pretrained, models.stylegan2_official): read
+without running them, mapped onto jaxgan's StyleGAN2 with the official outputs, refused when bad.
+
+The fixtures are written by the official code (tests/fixtures/make_stylegan2_pkl.py, PyTorch on a CPU):
+two snapshots as the official training loop pickles them and the official outputs on fixed inputs.
+"""
+
+import json
+import os
+import pickle
+import sys
+import types
+
+import jax
+import numpy as np
+import pytest
+
+import jaxgan
+from jaxgan import data, network_pickle, pretrained, train, transfer
+from jaxgan.batches import make_batchers
+from jaxgan.core import parallel
+from jaxgan.family import make_train_step
+from jaxgan.core.state import init_state
+from jaxgan.checkpoint import layout_of
+from jaxgan.errors import UserError
+from jaxgan.families.gan import build_gan
+from jaxgan.models import official, stylegan2_official
+from jaxgan.models.stylegan2 import STATS
+from jaxgan.models.stylegan2_layers import FIR
+from tests.conftest import tiny_config
+from tests.test_step import _Merged, batch
+
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+COND, UNCOND = (os.path.join(FIXTURES, f'stylegan2_{n}16.pkl') for n in ('cond', 'uncond'))
+
+
+@pytest.fixture(scope='module')
+def outputs():
+    return dict(np.load(os.path.join(FIXTURES, 'stylegan2_outputs.npz')))
+
+
+# ---------------------------------------------------------------- the official outputs
+
+@pytest.mark.parametrize('name', ['cond', 'uncond'])
+def test_official_outputs_from_jaxgan_load(name, outputs):
+    """jaxgan.load of the pickle gives the official G_ema (truncation 1 and 0.7, constant noise), G and
+    D outputs to ~1e-5 (largest outputs ~10)."""
+    run = jaxgan.load(os.path.join(FIXTURES, f'stylegan2_{name}16.pkl'))
+    out = lambda key: outputs[f'{name}16_{key}']  # noqa: E731
+    gan, state = run.model, run.state
+    y = out('labels') if gan.g_conditioned else None
+    assert run.config.model.name == 'stylegan2' and gan.spec.shape == (16, 16, 3)
+    assert gan.num_classes == (3 if name == 'cond' else 0)
+    @jax.jit
+    def official_outputs(state):
+        g = lambda params, psi: gan.generator.apply({'params': params['G'], **state.model_state['G']},  # noqa: E731
+                                                    out('z'), y, noise_mode='const', truncation_psi=psi)
+        return {'g_ema': g(state.ema, 1.0), 'g_ema_psi07': g(state.ema, 0.7), 'g': g(state.params, 1.0),
+                'd': gan.discriminator.apply({'params': state.params['D']}, out('x'), y)['logits']}
+
+    for key, value in official_outputs(state.replace(opt_state={}, terms={})).items():
+        np.testing.assert_allclose(value, out(key), rtol=1e-5, atol=2e-5, err_msg=key)
+    images = run.images(4, seed=0, truncation=0.7, batch_size=4)
+    assert images.shape == (4, 16, 16, 3) and images.dtype == np.uint8 and images.std() > 0
+
+
+def test_the_reader_gives_records_of_the_snapshot():
+    pkl = network_pickle.read(COND)
+    assert pkl.G.key == pkl.D.key[:1] + ('Generator',) == ('training.networks', 'Generator')
+    assert pkl.G_ema.init_kwargs['synthesis_kwargs'] == dict(channel_base=128, channel_max=16, num_fp16_res=4,
+                                                             conv_clamp=256)
+    assert pkl.D.init_kwargs['epilogue_kwargs'] == {'mbstd_group_size': 4} and pkl.D.init_kwargs['c_dim'] == 3
+    assert pkl.training_set_kwargs['use_labels'] is True and pkl.augment_pipe.key == ('training.augment', 'AugmentPipe')
+    assert float(pkl.augment_pipe.buffers['p']) == 0.25
+    sd = pkl.G_ema.state_dict()
+    assert sd['mapping.w_avg'].shape == (16,) and sd['synthesis.b16.conv0.weight'].shape == (8, 16, 3, 3)
+    assert sd['synthesis.b4.conv1.noise_strength'].shape == ()
+    np.testing.assert_array_equal(sd['mapping.w_avg'], pkl.G.state_dict()['mapping.w_avg'])  # buffers shared
+    layer = pkl.G_ema.modules['synthesis'].modules['b8'].modules['conv0']
+    assert layer.attributes['act_gain'] == pytest.approx(np.sqrt(2))  # a numpy scalar, read as data
+
+
+# ---------------------------------------------------------------- config f at 1024 pixels: names and shapes
+
+def test_config_f_at_1024_maps_every_name_onto_jaxgan_shapes():
+    with open(os.path.join(FIXTURES, 'stylegan2_config_f_1024.json')) as f:
+        layout = json.load(f)
+    zeros = lambda shapes: {n: FIR if n.endswith('resample_filter') else np.broadcast_to(np.float32(0), s)  # noqa: E731
+                            for n, s in shapes.items()}
+    g = network_pickle.Module('training.networks', 'Generator', init_kwargs=layout['init_kwargs']['G'],
+                              parameters=zeros(layout['G']))
+    d = network_pickle.Module('training.networks', 'Discriminator', init_kwargs=layout['init_kwargs']['D'],
+                              parameters=zeros(layout['D']))
+    ported = pretrained.ported(network_pickle.NetworkPickle('config-f.pkl', g, d, g, None, None))
+    assert ported.fields['stylegan2.channel_base'] == 32768 and ported.fields['image_size'] == 1024
+    config, spec = ported.config()
+    gan = build_gan(config, spec)
+    arrays = ported.arrays(gan)  # every jaxgan array filled, of its shape; every official name placed
+    expected = jax.eval_shape(lambda: init_state(gan.game, 0))
+    for part in ('params', 'model_state', 'ema'):
+        got = {k: v[0] for k, v in layout_of(arrays[part]).items()}
+        assert got == {k: v[0] for k, v in layout_of(getattr(expected, part)).items()}
+    filters = sum(n.endswith('resample_filter') for role in 'GD' for n in layout[role])
+    assert len(layout_of(arrays['params'])) + len(layout_of(arrays['model_state'])) == \
+        len(layout['G']) + len(layout['D']) - filters
+    count = sum(int(np.prod(s)) for s, _ in layout_of(arrays['params']).values())
+    assert count == 30_370_060 + 29_012_513  # the official parameter counts (w_avg a buffer, not counted)
+    assert arrays['model_state']['G'][STATS]['mapping']['w_avg'].shape == (512,)
+
+
+# ---------------------------------------------------------------- bad pickles
+
+class _Reduce:
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+def test_a_pickle_naming_other_globals_is_refused_and_nothing_runs(tmp_path):
+    mark = tmp_path / 'ran'
+    for fn, arg in ((os.system, f'touch {mark}'), (eval, f'open({str(mark)!r}, "w")')):
+        bad = tmp_path / 'bad.pkl'
+        bad.write_bytes(pickle.dumps({'G': _Reduce(fn, arg)}))
+        with pytest.raises(UserError, match=rf'refused to load ({fn.__module__}|posix|nt|builtins)\.'
+                                            rf'{fn.__name__}') as e:
+            network_pickle.read(str(bad))
+        assert '\n' not in str(e.value) and not mark.exists()
+
+
+def test_the_source_in_a_persistent_class_is_never_run(tmp_path, monkeypatch):
+    """A pickle whose persistent class carries source that would write a file if the official loader
+    ran it: read as a record, refused for want of a port, and the file never appears."""
+    mark = tmp_path / 'ran'
+    persistence = types.ModuleType('torch_utils.persistence')
+    def stand_in(meta):  # what the pickle names; the reader never calls it
+        raise AssertionError('called')
+    stand_in.__module__, stand_in.__name__ = 'torch_utils.persistence', '_reconstruct_persistent_obj'
+    stand_in.__qualname__ = stand_in.__name__
+    persistence._reconstruct_persistent_obj = stand_in
+    monkeypatch.setitem(sys.modules, 'torch_utils', types.ModuleType('torch_utils'))
+    monkeypatch.setitem(sys.modules, 'torch_utils.persistence', persistence)
+    meta = dict(type='class', version=6, module_src=f'open({str(mark)!r}, "w").close()\nclass Generator: pass\n',
+                class_name='Generator', state={'_parameters': {}, '_buffers': {}, '_modules': {}})
+    net = _Reduce(persistence._reconstruct_persistent_obj, meta)
+    bad = tmp_path / 'evil.pkl'
+    bad.write_bytes(pickle.dumps({'G': net, 'D': net, 'G_ema': net}))
+    monkeypatch.delitem(sys.modules, 'torch_utils.persistence')
+    assert network_pickle.read(str(bad)).G.key == ('unknown module', 'Generator')
+    with pytest.raises(UserError, match=r'its G is a unknown module\.Generator, which jaxgan has no port of'):
+        pretrained.read(str(bad))
+    assert not mark.exists()
+
+
+def test_truncated_and_other_files_are_refused(tmp_path):
+    data = open(COND, 'rb').read()
+    for cut in (len(data) // 2, len(data) - 3, 40):
+        short = tmp_path / f'short{cut}.pkl'
+        short.write_bytes(data[:cut])
+        with pytest.raises(UserError, match='truncated or damaged') as e:
+            network_pickle.read(str(short))
+        assert '\n' not in str(e.value)
+    other = tmp_path / 'list.pkl'
+    other.write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(UserError, match='not a network pickle: it holds list'):
+        network_pickle.read(str(other))
+    with pytest.raises(UserError, match='does not exist'):
+        network_pickle.read(str(tmp_path / 'none.pkl'))
+
+
+def test_official_keywords_jaxgan_does_not_reproduce_are_refused():
+    with pytest.raises(UserError, match=r"synthesis_kwargs.architecture='resnet'"):
+        stylegan2_official.generator_config(dict(z_dim=8, w_dim=8, c_dim=0, img_resolution=16, img_channels=3,
+                                                 synthesis_kwargs=dict(architecture='resnet')))
+    with pytest.raises(UserError, match='a resample filter other than'):
+        stylegan2_official.from_official({'b16.resample_filter': np.ones((4, 4), np.float32)}, 'D')
+    with pytest.raises(UserError, match='has no port of'):
+        official.find('training.networks_stylegan3', 'Generator', 'G', 'x.pkl')
+
+
+# ---------------------------------------------------------------- config.init_from=pkl:PATH
+
+def pkl_config(**overrides):
+    fields = dict(model__name='stylegan2', image_size=16, data__channels=3, model__z_dim=8, stylegan2__w_dim=16,
+                  stylegan2__mapping_layers=2, stylegan2__channel_base=128, stylegan2__channel_max=16,
+                  stylegan2__conv_clamp=256.0, stylegan2__d_architecture='orig', stylegan2__pl_weight=0.0,
+                  stylegan2__style_mixing=0.0, init_from=f'pkl:{UNCOND}', freeze_d=1, batch_size=8, penalties__r1=0.0)
+    fields.update(overrides)
+    return tiny_config(**fields)
+
+
+def start(tmp_path):
+    """(config, mesh, gan, batcher, the run's first state) of a run with init_from=pkl:UNCOND."""
+    config = pkl_config()
+    mesh = parallel.make_mesh()
+    dataset = data.load(config)
+    gan = build_gan(config, dataset.spec)
+    transfer.check(config, str(tmp_path / 'run'), gan)
+    return config, mesh, gan, dataset, transfer.initial_state(gan, config, parallel.replicated(mesh))
+
+
+def test_init_from_a_pickle_starts_from_its_networks(tmp_path):
+    """The run's first state (transfer.initial_state, as resume calls it) holds the pickle's G, D and
+    G_ema, with G_ema's buffers as G's model state."""
+    _, _, _, _, state = start(tmp_path)
+    pkl = network_pickle.read(UNCOND)
+    g, d, g_ema = pkl.G.state_dict(), pkl.D.state_dict(), pkl.G_ema.state_dict()
+    np.testing.assert_array_equal(state.ema['G']['mapping']['fc1']['kernel'], g_ema['mapping.fc1.weight'].T)
+    np.testing.assert_array_equal(state.params['G']['mapping']['fc1']['kernel'], g['mapping.fc1.weight'].T)
+    np.testing.assert_array_equal(state.params['D']['b8']['conv1']['kernel'],
+                                  d['b8.conv1.weight'].transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(state.model_state['G'][STATS]['mapping']['w_avg'], g_ema['mapping.w_avg'])
+    assert int(state.step) == 0
+
+
+@pytest.mark.slow  # the StyleGAN2 step's compilation: ~20 s on one core
+def test_init_from_a_pickle_trains_one_step_with_freeze_d(tmp_path):
+    config, mesh, gan, dataset, state = start(tmp_path)
+    batcher = _Merged(make_batchers(config, dataset, gan))
+    state, _ = make_train_step(gan, config, mesh)(state, batch(batcher, mesh, config, 0))
+    state = parallel.to_host(state)
+    d = network_pickle.read(UNCOND).D.state_dict()
+    assert int(state.step) == 1
+    frozen = state.params['D']['b16']['fromrgb']['kernel']  # FreezeD: D's first block unchanged
+    np.testing.assert_array_equal(frozen, d['b16.fromrgb.weight'].transpose(2, 3, 1, 0))
+    assert not np.array_equal(state.params['D']['b4']['out']['kernel'], d['b4.out.weight'].T)
+
+
+def test_init_from_a_pickle_refuses_other_architecture_fields(tmp_path):
+    with pytest.raises(UserError, match=r'differs from the pickle.s networks in stylegan2.channel_base \(256 here, '
+                                        r'128 in the pickle\).*set --config.stylegan2.channel_base=128') as e:
+        train.train(pkl_config(stylegan2__channel_base=256), str(tmp_path / 'run'))
+    assert '\n' not in str(e.value) and not os.path.exists(tmp_path / 'run' / 'checkpoints')
