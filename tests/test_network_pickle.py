@@ -232,3 +232,36 @@ def test_init_from_a_pickle_refuses_other_architecture_fields(tmp_path):
                                         r'128 in the pickle\).*set --config.stylegan2.channel_base=128') as e:
         train.train(pkl_config(stylegan2__channel_base=256), str(tmp_path / 'run'))
     assert '\n' not in str(e.value) and not os.path.exists(tmp_path / 'run' / 'checkpoints')
+
+
+# ---------------------------------------------------------------- R3GAN's pickles (brownvc/R3GAN)
+
+R3GAN_PKL = os.path.join(FIXTURES, 'r3gan_cond8.pkl')
+
+
+def test_an_official_r3gan_pickle_gives_the_official_outputs():
+    """R3GAN's snapshot (training/networks.py wrappers around R3GAN/Networks.py, made by
+    fixtures/make_r3gan_pkl.py from the official code): its sizes are read off the state dict, and jaxgan's
+    G_ema and D give the official outputs."""
+    out = np.load(os.path.join(FIXTURES, 'r3gan_outputs.npz'))
+    run = jaxgan.load(R3GAN_PKL)
+    s = run.config.r3gan
+    assert run.config.model.name == 'r3gan' and run.model.spec.shape == (8, 8, 3) and run.model.num_classes == 3
+    assert (s.widths, s.cardinalities, s.blocks, s.expansion, s.g_embedding, s.d_embedding) == \
+        ((16, 16), (2, 2), (1, 1), 2, 8, 16)
+    assert run.config.model.z_dim == 8 and run.config.conditioning.d == 'projection'
+    gan, state = run.model, run.state
+    images = gan.generator.apply({'params': state.ema['G']}, out['z'], out['y'])
+    logits = gan.discriminator.apply({'params': state.params['D']}, out['x_nhwc'], out['y'])['logits']
+    np.testing.assert_allclose(images, out['images_nhwc'], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(logits, out['logits'], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(state.ema['G']['embedding']['kernel'], state.params['G']['embedding']['kernel'])
+
+
+def test_an_r3gan_pickle_and_a_config_of_other_sizes_are_refused_naming_the_fields():
+    official_ = pretrained.read(R3GAN_PKL)
+    config, spec = official_.config()
+    config.r3gan.widths, config.r3gan.blocks = (32, 16), (2, 1)
+    with pytest.raises(UserError, match=r'r3gan\.widths \(\(32, 16\) here, \(16, 16\) in the pickle\).*'
+                                        r'r3gan\.blocks .*--config\.r3gan\.widths=\(16, 16\)'):
+        pretrained.check(config, spec, official_, 'init_from')

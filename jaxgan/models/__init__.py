@@ -28,7 +28,7 @@ import ml_collections
 from jaxgan.errors import UserError
 # Imported for their registrations, in the order of the list above: that of their sections in --help.
 from jaxgan.models import dcgan, mlp, resnet, stylegan2, progan  # noqa: F401
-from jaxgan.models import official, stylegan2_official  # noqa: F401  (ports of official pickles)
+from jaxgan.models import official, r3gan_official, stylegan2_official  # noqa: F401  (ports of official pickles)
 from jaxgan.models.registry import (Architecture, Growing, Sizes, StyleOptions, architectures,  # noqa: F401
                                    check, check_shape, find, get, lacks, sections)
 

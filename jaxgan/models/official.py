@@ -11,9 +11,10 @@ Registered (each by the architecture's own port module, imported by jaxgan.model
     training.networks_stylegan2.Generator / .Discriminator  the same networks as stylegan3 pickles them
                                                             (models.stylegan2_official)
 
-R3GAN's pickles (brownvc/R3GAN) hold `training.networks.Generator` wrappers whose `Model` submodule is an
-`R3GAN.Networks.Generator`; jaxgan.network_pickle.network_class looks through the wrapper, so their entry
-is one more `register(Port('R3GAN.Networks', 'Generator', 'G', 'r3gan', ...))` beside the R3GAN networks.
+    R3GAN.Networks.Generator / .Discriminator               R3GAN (brownvc/R3GAN), inside its
+                                                            training.networks wrappers, which
+                                                            jaxgan.pretrained.network_class looks
+                                                            through (models.r3gan_official)
 """
 
 from __future__ import annotations
