@@ -26,10 +26,13 @@ What differs from the official run, and why:
       pipeline, so colour is applied at p and no cutout. Its resampling also differs (see jaxgan.augment).
     - length: the official command runs until stopped (train.py --kimg defaults to 10,000,000); these
       configs stop at decay_nimg, where every schedule has reached its final value.
-    - G's update draws no fresh latents: the engine's last D update and G's update share one forward pass
-      of G (core.step), where the official loop draws G's own batch of z (training_loop.py, G_z).
-    - precision: float32 here by default, where the official computes its FP16Stages in float16
-      (config.r3gan.bf16_stages and --config.compute_dtype=bfloat16 approximate it on accelerators).
+    - G's update draws neither fresh latents nor a fresh real batch: the engine's last D update and G's
+      update share one forward pass of G and one real batch (core.step), where the official loop draws
+      G's phase its own z and its own real images (training_loop.py: all_gen_z and phase_real_img per
+      phase).
+    - precision: float32 here by default, where the official computes its FP16Stages in bfloat16
+      (training/networks.py sets their DataType to torch.bfloat16; config.r3gan.bf16_stages with
+      --config.compute_dtype=bfloat16 does the same).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ makes (the family interface's `model.output`):
                     run.translate_folder(src, dst, direction=, ema=)   what `jaxgan.translate` writes
     'rows'          run.rows(num, seed=, where=(column, value), ema=)  a pandas DataFrame in the input's schema
 
-`jaxgan.load('PATH.pkl')` reads an official network pickle instead (StyleGAN2-ADA's; jaxgan.pretrained, nothing
+`jaxgan.load('PATH.pkl')` reads an official network pickle instead (StyleGAN2-ADA's or R3GAN's; jaxgan.pretrained, nothing
 of the file is run): its G_ema as the EMA generator, G as the trained params, at step 0, no optimizer state.
 
 A method of another kind of output is refused in one line (jaxgan.errors.UserError) naming the right one.

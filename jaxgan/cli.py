@@ -21,7 +21,7 @@ from jaxgan.errors import Stopped, UserError
 
 FLAGS = flags.FLAGS
 SHARED_FLAGS = ('config', 'workdir', 'coordinator_address', 'num_processes', 'process_id', 'distributed',
-                'verbose_libraries', 'compile_cache')
+                'verbose_libraries', 'compile_cache', 'member')
 COMPILE_CACHE_ENV = 'JAXGAN_COMPILE_CACHE'  # the default of --compile_cache
 
 flags.DEFINE_string('coordinator_address', None,

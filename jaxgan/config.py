@@ -177,7 +177,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.resume_step = -1  # the checkpoint to resume from; -1: the latest
     c.resume_fallback = False  # if that checkpoint cannot be read, resume from the one before
     # Transfer (README, "Transfer: starting from another run"): a new run starts from another run's networks.
-    c.init_from = ''  # WORKDIR[:STEP] | pkl:PATH (an official StyleGAN2-ADA network pickle, docs/pretrained.md): a new run starts from that run's G, D, their model state and G's EMA (its latest checkpoint, or STEP's), with fresh optimizers and terms, step 0 and its own seed; ignored once the run has checkpoints of its own; '': from scratch
+    c.init_from = ''  # WORKDIR[:STEP] | pkl:PATH (an official StyleGAN2-ADA or R3GAN network pickle, docs/pretrained.md): a new run starts from that run's G, D, their model state and G's EMA (its latest checkpoint, or STEP's), with fresh optimizers and terms, step 0 and its own seed; ignored once the run has checkpoints of its own; '': from scratch
     c.init_member = ''  # init_from an ensemble: the member to start from, I | best | best:METRIC (lowest FID, or METRIC, on record)
     c.freeze_d = 0  # FreezeD (Mo et al. 2020): D's first k blocks get no updates (dcgan: a stride-2 conv and its norm; resnet: a residual block; mlp: a hidden layer); the heads never
     # Labelled data on which infogan_mnist and ssgan_mnist score D as a classifier after training

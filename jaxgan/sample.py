@@ -9,8 +9,9 @@
 
     python -m jaxgan.sample --from=ffhq.pkl --truncation=0.7 --out=grid.png  # an official network pickle
 
-`--from=PATH.pkl` samples from an official StyleGAN2-ADA network pickle (jaxgan.pretrained: read without
-running anything of it; its G_ema unless --noema) in place of a run's --workdir.
+`--from=PATH.pkl` samples from an official network pickle (StyleGAN2-ADA's, stylegan3's StyleGAN2 or
+R3GAN's; jaxgan.pretrained: read without running anything of it; its G_ema unless --noema) in place of a
+run's --workdir.
 
 `.npy` holds the samples in the data's own range and units (uint8 [N, H, W, C] images, or vectors in
 the data's units); `.png` a grid of images. The EMA generator is used unless --noema.
@@ -122,7 +123,7 @@ def main() -> None:
     from absl import flags
     from jaxgan import cli
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir (or --from).')
-    flags.DEFINE_string('from', None, 'An official network pickle (StyleGAN2-ADA\'s .pkl) in place of --workdir.')
+    flags.DEFINE_string('from', None, 'An official network pickle (StyleGAN2-ADA\'s or R3GAN\'s .pkl) in place of --workdir.')
     flags.DEFINE_integer('num', 64, 'How many samples.')
     flags.DEFINE_string('out', 'samples.png', 'Output file: .npy (raw array, data units) or .png (grid); for a '
                         'table, .csv, .parquet or .xlsx (rows in the input\'s schema).')

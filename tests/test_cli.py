@@ -118,6 +118,13 @@ def test_help_shows_each_field_with_its_meaning_by_section(tmp_path, python_env)
     assert "g_optimizer.b1 = 0.5 # adam's beta1; sgd's momentum" in text
 
 
+def test_a_tools_help_lists_the_shared_flags_it_takes(tmp_path, python_env):
+    """absl's --help lists the main module's key flags only: the flags defined in jaxgan.cli (--member,
+    --workdir) are registered as the tool's own, or a user would not know them."""
+    text = run_cli(['-m', 'jaxgan.export', '--help'], python_env, tmp_path).stdout
+    assert '--member: For a run of an ensemble' in text and '--workdir:' in text
+
+
 @pytest.mark.parametrize('flag, message', [
     ('--config.seed=-1', 'error: config.seed=-1 must be an integer from 0 to 2**32 - 1'),
     ('--workdir={tmp}/a_file', 'error: --workdir={tmp}/a_file is a file, not a directory'),

@@ -235,7 +235,13 @@ def test_r1_and_r2_are_r3gans_zero_centered_gradient_penalty():
     real = jax.random.normal(jax.random.key(0), (4, 2, 2, 3))
     fake = jax.random.normal(jax.random.key(1), (4, 2, 2, 3))
     v = lambda: view({'d_of_x': lambda v: d, 'd_of_fake_x': lambda v: d}, real={'x': real}, generated={'x': fake})
-    r1 = on_one_device(lambda: T.R1('r1', gamma / 2)(v()))
-    r2 = on_one_device(lambda: T.R1('r2', gamma / 2, critic='d_of_fake_x', on='generated')(v()))
+    from jaxgan.data.spec import DataSpec
+    from jaxgan.families.gan import select_terms
+    from tests.conftest import tiny_config
+    config = tiny_config(loss='rpgan')
+    config.penalties.r1 = config.penalties.r2 = gamma  # R3GAN's gamma, as experiments._r3gan sets it
+    rows = {t.name: t for t in select_terms(config, DataSpec('image', (2, 2, 3), 0, 'x'), 'd')}
+    r1 = on_one_device(lambda: rows['r1'](v()))
+    r2 = on_one_device(lambda: rows['r2'](v()))
     official = lambda x: np.mean(np.sum(np.square(np.asarray(jax.grad(lambda x: jnp.sum(d(x)))(x))), axis=(1, 2, 3)))
     np.testing.assert_allclose(r1 + r2, gamma / 2 * (official(real) + official(fake)), rtol=1e-5)
