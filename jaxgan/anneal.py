@@ -31,9 +31,9 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from jaxgan import config as config_lib, ensemble, family
+from jaxgan.checks import assign
 from jaxgan.core import step as step_lib
 from jaxgan.core.state import init_state
 from jaxgan.data.spec import DataSpec
@@ -141,11 +141,7 @@ def annealed_config(config: Config, ranges: dict[str, tuple[float, float]], valu
     out = ml_collections.ConfigDict(config.to_dict(), type_safe=False)
     for field, (start, end) in ranges.items():
         decisions = (start + 1e-6 * (end - start), end) if start != end else (end,)
-        *parents, last = field.split('.')
-        node = out
-        for part in parents:
-            node = node[part]
-        node[last] = Annealed(values[field], decisions, field)
+        assign(out, field, Annealed(values[field], decisions, field))
     return out
 
 
@@ -184,11 +180,7 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
         return
     end = ml_collections.ConfigDict(config.to_dict())
     for field, (_, value) in ranges.items():
-        *parents, last = field.split('.')
-        node = end
-        for part in parents:
-            node = node[part]
-        node[last] = value
+        assign(end, field, value)
     try:
         config_lib.validate(end, num_devices=mesh.size, num_processes=jax.process_count())
     except UserError as e:

@@ -20,6 +20,14 @@ def lookup(config: Any, dotted: str) -> Any:
     return config
 
 
+def assign(config: Any, dotted: str, value: Any) -> None:
+    """`assign(c, 'data.crop', 8)` is `c.data.crop = 8`."""
+    *parents, last = dotted.split('.')
+    for part in parents:
+        config = config[part]
+    config[last] = value
+
+
 def one_of(config: Any, field: str, choices: Iterable) -> None:
     value = lookup(config, field)
     choices = tuple(choices)

@@ -40,6 +40,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan import config as config_lib
+from jaxgan.checks import assign
 from jaxgan.core import step as step_lib
 from jaxgan.core.state import RunState, create_ensemble, create_state, init_ensemble, init_state
 from jaxgan.data.spec import DataSpec
@@ -118,13 +119,6 @@ def member_values(config: Config) -> dict[str, np.ndarray]:
             for j, field in enumerate(sweep)}
 
 
-def _assign(config: Config, field: str, value: Any) -> None:
-    *parents, last = field.split('.')
-    for part in parents:
-        config = config[part]
-    config[last] = value
-
-
 def member_config(config: Config, i: int) -> Config:
     """Member i's config as a single run's: its seed and its values, no ensemble (its index in
     ensemble.member)."""
@@ -134,7 +128,7 @@ def member_config(config: Config, i: int) -> Config:
     member = ml_collections.ConfigDict(config.to_dict())
     member.seed = config.seed + i
     for field, v in values.items():
-        _assign(member, field, float(v[i]))
+        assign(member, field, float(v[i]))
     member.ensemble.size, member.ensemble.sweep, member.ensemble.shared_data = 1, '', False
     member.ensemble.member = i
     return member
@@ -231,7 +225,7 @@ def swept_config(config: Config, traced: dict[str, jax.Array], values: dict[str,
     """config (member 0's) with each swept field a `Swept` of its traced value and every member's values."""
     valued = ml_collections.ConfigDict(config.to_dict(), type_safe=False)
     for field, value in traced.items():
-        _assign(valued, field, Swept(value, tuple(float(v) for v in values[field]), field))
+        assign(valued, field, Swept(value, tuple(float(v) for v in values[field]), field))
     return valued
 
 
