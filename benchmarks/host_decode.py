@@ -7,7 +7,11 @@ alternate, round after round (the order swapped each round), so that a machine s
 loads both alike; the report gives the median ratio of their rates and its range.
 
 Each measurement reads `--batches` batches of `--batch` images after `--warmup` batches not timed; the
-new pipeline's start (its worker processes, which import Grain and JAX) is timed apart.
+new pipeline's start (its worker processes, which import Grain and JAX) is timed apart. Beside each rate,
+the CPU cores the pipeline kept busy (CPU seconds of this process and its workers per second): the thread
+pool is held to about one by Python's lock, the workers can use as many as they are; where other work
+loads the machine (the kernel shares a busy machine between sessions, not processes), neither gets more
+than its share, and the ratio falls towards 1.
 
     python benchmarks/host_decode.py --rounds=5 --out=benchmarks/results/host_decode.json
 """
@@ -52,22 +56,38 @@ def dataset_of(folder: str, crop: int):
     return data.load(config)
 
 
-def old_rate(dataset, batch: int, batches: int, warmup: int, seed: int) -> float:
-    """Images/s of the pipeline before Grain: its Batcher.batch, `dataset.batch` with a pool of threads."""
+def cpu_seconds() -> float:
+    """CPU time (user and system) of this process and its live children (Grain's workers) so far."""
+    import psutil  # installed with Grain (portpicker needs it)
+    total = 0.0
+    for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def old_rate(dataset, batch: int, batches: int, warmup: int, seed: int) -> tuple[float, float]:
+    """(images/s, CPU cores busy) of the pipeline before Grain: its Batcher.batch, `dataset.batch` with a
+    pool of threads."""
     batcher = data.Batcher(dataset, global_batch=batch, seed=seed, workers=0)  # its order, its indices
     with ThreadPoolExecutor(OLD_THREADS, thread_name_prefix='jaxgan-data') as pool:
         def read(t: int) -> dict:
             return dataset.batch([batcher.indices(t)], batcher.positions(t), seed, pool)
         for t in range(warmup):
             read(t)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         for t in range(warmup, warmup + batches):
             read(t)
-        return batches * batch / (time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return batches * batch / seconds, (cpu_seconds() - cpu) / seconds
 
 
-def new_rate(dataset, batch: int, batches: int, warmup: int, seed: int, workers: int) -> tuple[float, float]:
-    """(images/s, seconds to the first batch) of `Batcher.stream` with `workers` processes."""
+def new_rate(dataset, batch: int, batches: int, warmup: int, seed: int, workers: int
+             ) -> tuple[float, float, float]:
+    """(images/s, CPU cores busy, seconds to the first batch) of `Batcher.stream` with `workers` processes."""
     batcher = data.Batcher(dataset, global_batch=batch, seed=seed, workers=workers)
     assert batcher.workers == workers, 'the folder is decoded in the main process: no workers to measure'
     start = time.perf_counter()
@@ -77,10 +97,11 @@ def new_rate(dataset, batch: int, batches: int, warmup: int, seed: int, workers:
         first = time.perf_counter() - start
         for _ in range(warmup - 1):
             next(stream)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         for _ in range(batches):
             next(stream)
-        return batches * batch / (time.perf_counter() - start), first
+        seconds = time.perf_counter() - start
+        return batches * batch / seconds, (cpu_seconds() - cpu) / seconds, first
     finally:
         stream.close()
 
@@ -115,24 +136,31 @@ def main() -> None:
             write_folder(folder, a.files, shape['width'], shape['height'])
             dataset = dataset_of(folder, shape['crop'])
             check_same(dataset, a.batch, a.workers, seed=0)
-            old, new, starts = [], [], []
+            old, new, starts, old_cores, new_cores = [], [], [], [], []
             for r in range(a.rounds):
                 for which in (('old', 'new') if r % 2 == 0 else ('new', 'old')):
                     if which == 'old':
-                        old.append(old_rate(dataset, a.batch, a.batches, a.warmup, seed=r))
+                        rate, cores = old_rate(dataset, a.batch, a.batches, a.warmup, seed=r)
+                        old.append(rate)
+                        old_cores.append(cores)
                     else:
-                        rate, first = new_rate(dataset, a.batch, a.batches, a.warmup, seed=r, workers=a.workers)
+                        rate, cores, first = new_rate(dataset, a.batch, a.batches, a.warmup, seed=r, workers=a.workers)
                         new.append(rate)
+                        new_cores.append(cores)
                         starts.append(first)
-                print(f'{name} round {r}: before {old[-1]:.0f} images/s, Grain with {a.workers} workers '
-                      f'{new[-1]:.0f} images/s ({new[-1] / old[-1]:.2f}x; first batch after {starts[-1]:.1f} s)',
+                print(f'{name} round {r}: before {old[-1]:.0f} images/s ({old_cores[-1]:.2f} cores busy), Grain with '
+                      f'{a.workers} workers {new[-1]:.0f} images/s ({new_cores[-1]:.2f} cores; first batch after '
+                      f'{starts[-1]:.1f} s): {new[-1] / old[-1]:.2f}x; load average {os.getloadavg()[0]:.1f}',
                       flush=True)
             ratios = [n / o for n, o in zip(new, old)]
             results[name] = dict(
                 old_images_per_s=[round(x, 1) for x in old], new_images_per_s=[round(x, 1) for x in new],
                 ratios=[round(x, 3) for x in ratios], median_ratio=round(statistics.median(ratios), 3),
                 min_ratio=round(min(ratios), 3), max_ratio=round(max(ratios), 3),
-                new_first_batch_s=[round(x, 2) for x in starts])
+                new_first_batch_s=[round(x, 2) for x in starts],
+                old_cores_busy=[round(x, 2) for x in old_cores], new_cores_busy=[round(x, 2) for x in new_cores],
+                old_cpu_ms_per_image=round(1000 * statistics.median(c / r for c, r in zip(old_cores, old)), 3),
+                new_cpu_ms_per_image=round(1000 * statistics.median(c / r for c, r in zip(new_cores, new)), 3))
             print(f'{name}: median ratio {statistics.median(ratios):.2f} (from {min(ratios):.2f} to '
                   f'{max(ratios):.2f}) over {a.rounds} rounds', flush=True)
     try:
