@@ -37,6 +37,7 @@ from absl import flags
 
 from jaxgan.errors import UserError
 
+NO_SHARED_MEMORY = 2**62  # Grain's min_shm_size: arrays smaller than this are sent through its queues
 TABLE_KINDS = ('csv', 'parquet', 'table', 'xlsx')  # tables.KINDS (a test keeps them equal)
 
 
@@ -165,9 +166,13 @@ class Batcher:
             flags.FLAGS.mark_as_parsed()
         loader = (grain.MapDataset.range(start, stop).map(_WorkerBatch(self))
                   # Whole batches are the elements: no reading threads inside a worker, a batch or two ahead.
-                  .to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
-                  .mp_prefetch(grain.MultiprocessingOptions(num_workers=self.workers, per_worker_buffer_size=2),
-                               worker_init_fn=_init_worker))
+                  .to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)))
+        # Batches come back through the workers' queues, not shared memory, whose blocks Grain frees on a
+        # thread of its own: the last ones were still held at exit, and Python warned of leaked shared memory.
+        loader = grain.experimental.WithOptionsIterDataset(
+            loader, grain.experimental.DatasetOptions(min_shm_size=NO_SHARED_MEMORY))
+        loader = loader.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.workers, per_worker_buffer_size=2),
+                                    worker_init_fn=_init_worker)
         batches = iter(loader)
         try:
             for out, skips in batches:
