@@ -28,13 +28,12 @@ from typing import Callable, Iterator
 
 import ml_collections
 import numpy as np
+from absl import flags
 
 from jaxgan.data import base, fingerprint, images, translation
 # Names callers use from here, where they lived before `images` held them.
 from jaxgan.data.images import (Dataset, balanced_subset, default_cache_dir, limited,  # noqa: F401
                                 map_in_order, open_source)
-from absl import flags
-
 from jaxgan.errors import UserError
 
 NO_SHARED_MEMORY = 2**62  # Grain's min_shm_size: arrays smaller than this are sent through its queues
