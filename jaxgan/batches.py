@@ -17,7 +17,7 @@ def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan:
                   workers: int | None = None) -> dict[str, data.Batcher]:
     """The data streams of a run (of the member with `seed`): the main one ('') and a semi-supervised
     run's labelled one."""
-    common = dict(seed=config.seed if seed is None else seed, workers=workers or config.data.workers,
+    common = dict(seed=config.seed if seed is None else seed, workers=config.data.workers if workers is None else workers,
                   process_index=jax.process_index(), process_count=jax.process_count())
     batchers = {'': data.Batcher(dataset, global_batch=config.batch_size, labels=gan.real_labels, **common)}
     ssl = config.semi_supervised
@@ -31,19 +31,25 @@ def make_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan:
 def member_batchers(config: ml_collections.ConfigDict, dataset: data.Dataset, gan: Model
                     ) -> list[dict[str, data.Batcher]]:
     """A run's data streams: one, or one per member of an ensemble that does not share its data (each
-    in the order of the member's seed, with a share of the decoding threads)."""
+    in the order of the member's seed, with a share of the worker processes: none where there are fewer
+    than members, the members' batches then decoded in the main process)."""
     n = ensemble.size(config)
     if n == 1 or config.ensemble.shared_data:
         return [make_batchers(config, dataset, gan)]
-    workers = max(1, config.data.workers // n)
+    workers = config.data.workers // n
     return [make_batchers(config, dataset, gan, seed=seed, workers=workers) for seed in ensemble.seeds(config)]
 
 
 def _stacked(streams: list, axis: int):
-    """The members' host batches of each dispatch, stacked along a member axis."""
-    for parts in zip(*streams):
-        step = parts[0][0]
-        yield step, {key: np.stack([p[1][key] for p in parts], axis=axis) for key in parts[0][1]}
+    """The members' host batches of each dispatch, stacked along a member axis. Closing it closes the
+    members' streams (and so stops their worker processes)."""
+    try:
+        for parts in zip(*streams):
+            step = parts[0][0]
+            yield step, {key: np.stack([p[1][key] for p in parts], axis=axis) for key in parts[0][1]}
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 def batch_stream(config: ml_collections.ConfigDict, dataset: data.Dataset, streams: list[dict[str, data.Batcher]],

@@ -48,7 +48,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.tfds_download = True  # download and prepare the dataset if it is missing
     c.data.cache_dir = ''  # decoded TFDS copies at the target size; '': $XDG_CACHE_HOME/jaxgan or ~/.cache/jaxgan
     c.data.on_corrupt = 'error'  # error: stop, naming the file | skip: use the next readable image, count
-    c.data.workers = 8  # host threads decoding and resizing images
+    c.data.workers = 8  # processes decoding and resizing images from files (at most the CPUs); 0: the main one
     c.data.prefetch = 2  # batches placed on the devices ahead of the step
     c.data.on_device = False  # decode the whole dataset once and hold it on every device; send indices only
     c.data.upsample = True  # images smaller than image_size are resized up (a warning beyond 4x); False: refused
@@ -280,8 +280,9 @@ def _fields(function, prefixes: tuple[str, ...], sections: tuple = ()) -> dict[s
 def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_processes: int = 1) -> None:
     """Raises UserError naming the first invalid field; checks what needs no data or model."""
     _positive(config, 'batch_size', 'steps_per_dispatch', 'log_every', 'checkpoint_every', 'penalties.r1_every',
-              'keep_checkpoints', 'sample_every', 'num_samples', 'model.z_dim', 'data.workers',
-              'data.prefetch')
+              'keep_checkpoints', 'sample_every', 'num_samples', 'model.z_dim', 'data.prefetch')
+    _check(isinstance(config.data.workers, int) and config.data.workers >= 0,
+           f'config.data.workers={config.data.workers!r} must be a non-negative integer (worker processes; 0: none)')
     _check(isinstance(config.seed, int) and 0 <= config.seed < 2**32,
            f'config.seed={config.seed!r} must be an integer from 0 to 2**32 - 1')
     _check(isinstance(config.n_critic, int) and config.n_critic >= 0,

@@ -41,7 +41,7 @@ def tiny_config(**overrides):
     c.model.z_dim = 8
     c.model.g_width = 8
     c.model.d_width = 8
-    c.data.workers = 2
+    c.data.workers = 0  # folders decoded in the main process: worker processes take seconds to start (test_data.py starts them)
     c.log_every = 2
     c.checkpoint_every = 2
     c.sample_every = 2

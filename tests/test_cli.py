@@ -10,7 +10,7 @@ from tests.conftest import run_cli
 from tests.test_data import write_images
 
 TINY = ['--config.image_size=16', '--config.batch_size=16', '--config.model.z_dim=8',
-        '--config.model.g_width=8', '--config.model.d_width=8', '--config.data.workers=2',
+        '--config.model.g_width=8', '--config.model.d_width=8', '--config.data.workers=1',
         '--config.log_every=2', '--config.checkpoint_every=2', '--config.sample_every=2',
         '--config.num_samples=16', '--config.data.crop=0']
 

@@ -1,4 +1,6 @@
+import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -135,6 +137,52 @@ def test_dispatch_batches_shapes_and_resume():
     assert full[0][1]['y'].shape == (2, 2, 8) and full[0][1]['y'].dtype == np.int32
     resumed = list(data.dispatch_batches(batchers, start_step=2, num_steps=5, n_critic=2, steps_per_dispatch=2))
     assert all(np.array_equal(a['x'], b['x']) for (_, a), (_, b) in zip(full[1:], resumed))
+
+
+def test_worker_processes_give_the_batches_the_threads_gave_from_any_step_in_a_process_slice(tmp_path, caplog):
+    """Grain's 2 worker processes read a folder into the batches that the pipeline before them read for the
+    seed (the dataset's batch with a pool of threads, in the main process): in process 1's slice of a
+    2-process run, from D-update 2 as a resumed run would. An unreadable file a worker meets (on_corrupt
+    skip) is counted and logged once, by the main process."""
+    write_images(tmp_path, [(12, 10)] * 24)
+    dataset = data.load(tiny_config(dataset=f'folder:{tmp_path}', image_size=8, data__channels=3,
+                                    data__on_corrupt='skip'))
+    batcher = data.Batcher(dataset, global_batch=8, seed=5, workers=2, process_index=1, process_count=2,
+                           labels=True)
+    assert batcher.workers == 2
+    bad = int(batcher.indices(3)[1])
+    with open(sources.image_files(str(tmp_path))[bad], 'wb') as f:
+        f.write(b'not an image')
+    with caplog.at_level(logging.WARNING):
+        streamed = list(batcher.stream(2, 8))
+    assert len(streamed) == 6 and dataset.skipped == {bad}
+    assert caplog.text.count('skipped an unreadable image') == 1 and '(1 so far)' in caplog.text
+    with ThreadPoolExecutor(8) as pool:
+        for t, got in zip(range(2, 8), streamed):
+            before = dataset.batch([batcher.indices(t)], batcher.positions(t), 5, pool)
+            np.testing.assert_array_equal(got['x'], before['x'])
+            np.testing.assert_array_equal(got['y'], dataset.labels[batcher.indices(t)])
+
+
+def test_an_unreadable_file_in_a_worker_stops_the_stream_naming_it(tmp_path):
+    paths = write_images(tmp_path, [(12, 10)] * 4)
+    dataset = data.load(tiny_config(dataset=f'folder:{tmp_path}', image_size=8, data__channels=3))
+    with open(paths[2], 'wb') as f:
+        f.write(b'not an image')
+    with pytest.raises(UserError, match=f'cannot decode image {paths[2]}'):
+        list(data.Batcher(dataset, global_batch=4, seed=0, workers=1).stream(0, 2))
+
+
+def test_data_in_memory_and_workers_0_are_read_in_the_main_process(tmp_path):
+    from jaxgan import config as config_lib
+    assert data.Batcher(data.load(tiny_config()), global_batch=8, seed=0, workers=2).workers == 0  # digits
+    write_images(tmp_path, [(12, 10)] * 4)
+    folder = data.load(tiny_config(dataset=f'folder:{tmp_path}', image_size=8))
+    assert data.Batcher(folder, global_batch=4, seed=0, workers=0).workers == 0
+    assert data.Batcher(folder, global_batch=4, seed=0, workers=10**6).workers == os.cpu_count()
+    config_lib.validate(tiny_config(data__workers=0), num_devices=1)
+    with pytest.raises(UserError, match='config.data.workers=-1 must be a non-negative integer'):
+        config_lib.validate(tiny_config(data__workers=-1), num_devices=1)
 
 
 def test_prefetcher_raises_the_producers_error_in_the_consumer():

@@ -33,6 +33,7 @@ class Dataset:
     on_corrupt: str = 'error'
     flip: bool = False
     skipped: set = dataclasses.field(default_factory=set)  # source indices of unreadable examples seen
+    skip_reasons: dict = dataclasses.field(default_factory=dict)  # ... and why each cannot be read
     layout: ClassVar[str] = base.SINGLE
 
     @property
@@ -85,20 +86,33 @@ class Dataset:
             except sources.CorruptImageError as e:
                 if self.on_corrupt != 'skip':
                     raise
-                if i not in self.skipped:
-                    self.skipped.add(i)
-                    logging.warning('skipped an unreadable image (%d so far): %s', len(self.skipped), e)
+                self.note_skipped(i, str(e))
         raise UserError(f'{self.source.description}: no example can be read')
+
+    def note_skipped(self, index: int, reason: str) -> None:
+        """Counts source example `index` as unreadable (on_corrupt='skip'), saying so the first time. The
+        input pipeline's worker processes hand theirs to the main process, which says it (`pipeline`)."""
+        if index in self.skipped:
+            return
+        self.skipped.add(index)
+        self.skip_reasons[index] = reason
+        if LOG_SKIPS:
+            logging.warning('skipped an unreadable image (%d so far): %s', len(self.skipped), reason)
+
+
+LOG_SKIPS = True  # False in the input pipeline's worker processes: the main process counts and logs skips
 
 
 SHARE = 64  # examples per thread task
 
 
 def map_in_order(fn: Callable, items: np.ndarray, pool: ThreadPoolExecutor | None = None) -> list:
-    """[fn(x) for x in items], on the pool's threads in tasks of SHARE consecutive items. A task per item
-    cost more than decoding a small image: on the 2-core CPU (2026-12-04), 1,024 64x64 JPEGs were read at
-    2.8k to 4.9k images/s with a task each on 1 to 8 threads, 4.0k to 4.9k on 8 threads in tasks of 64,
-    and 6.0k to 8.2k with no pool, the threads contending for Python's lock."""
+    """[fn(x) for x in items], on the pool's threads in tasks of SHARE consecutive items (with no pool, in
+    this thread). Training reads no longer pass a pool: they decode in worker processes
+    (`pipeline.Batcher.stream`); the dataset held on the devices is read once through one (`resident`).
+    A task per item cost more than decoding a small image: on the 2-core CPU (2026-12-04), 1,024 64x64
+    JPEGs were read at 2.8k to 4.9k images/s with a task each on 1 to 8 threads, 4.0k to 4.9k on 8 threads
+    in tasks of 64, and 6.0k to 8.2k with no pool, the threads contending for Python's lock."""
     if pool is None or len(items) <= SHARE:
         return [fn(x) for x in items]
     shares = pool.map(lambda share: [fn(x) for x in share], np.array_split(items, -(-len(items) // SHARE)))

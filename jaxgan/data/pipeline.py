@@ -7,6 +7,15 @@ see the same global batches as one process.
 
 Every kind of data meets the Batcher through one interface, `base.DataSource`: images and vectors
 (`images`), translation pairs and domains (`translation`) and tables (`tables`).
+
+Data decoded from files at each read (folders of images, TFDS read by index, translation folders) are
+read by Grain (`grain.MapDataset` over the D-update indices, `mp_prefetch`): config.data.workers worker
+processes each build whole batches `Batcher.batch(t)` of their share of the indices, ahead of use, and
+the main process takes them back in order. A worker runs the very code a read in the main process runs,
+so the batches are the same with any number of workers. The loader keeps no position of its own: a
+stream from step s is a fresh loader over the indices from s, so the checkpoint's step is the position.
+Arrays in memory (npy, digits, decoded caches, tables) are read in the main process, where a batch is a
+gather: shipping them to workers would copy them.
 """
 
 from __future__ import annotations
@@ -15,11 +24,11 @@ import dataclasses
 import os
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
 import ml_collections
 import numpy as np
+from absl import flags
 
 from jaxgan.data import base, fingerprint, images, translation
 # Names callers use from here, where they lived before `images` held them.
@@ -27,6 +36,7 @@ from jaxgan.data.images import (Dataset, balanced_subset, default_cache_dir, lim
                                 map_in_order, open_source)
 from jaxgan.errors import UserError
 
+NO_SHARED_MEMORY = 2**62  # Grain's min_shm_size: arrays smaller than this are sent through its queues
 TABLE_KINDS = ('csv', 'parquet', 'table', 'xlsx')  # tables.KINDS (a test keeps them equal)
 
 
@@ -83,6 +93,7 @@ def table_fingerprint(name: str) -> str:
 class Batcher:
     """This process's share of each global batch, by D-update index; see the module docstring.
 
+    `workers`: processes decoding ahead of use in `stream` (0: in this process; at most the CPU count).
     `subset`: draw from these source indices only (the labelled examples of a semi-supervised run).
     `labels`: batches hold the examples' classes too.
     """
@@ -95,6 +106,8 @@ class Batcher:
                             f'{process_count} processes')
         if labels and dataset.labels is None:
             raise UserError(f'{dataset.spec.source} has no labels, and this config needs them')
+        if workers < 0:
+            raise UserError(f'config.data.workers={workers}: the number of worker processes is 0 or more')
         self.dataset = dataset
         self.global_batch = global_batch
         self.local_batch = global_batch // process_count
@@ -102,13 +115,13 @@ class Batcher:
         self.seed = seed
         self.labels = labels
         self.subset = subset
+        self.workers = min(workers, os.cpu_count() or 1) if decodes_files(dataset) else 0
         if subset is not None and len(dataset.sizes) > 1:
             raise UserError(f'{dataset.spec.source}: a subset of examples needs data of one index stream')
         # An index stream per size: of the examples (or the subset's), pairs or rows; one per unpaired domain.
         self.stream_sizes: tuple[int, ...] = (len(subset),) if subset is not None else tuple(dataset.sizes)
         self.size = self.stream_sizes[0]
         self._perms: list[dict[int, np.ndarray]] = [{} for _ in self.stream_sizes]
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-data')
 
     def _permutation(self, epoch: int, stream: int = 0) -> np.ndarray:
         perms = self._perms[stream]
@@ -131,14 +144,43 @@ class Batcher:
                                for e in np.unique(epochs)])
 
     def batch(self, t: int) -> dict[str, np.ndarray]:
-        """The dataset's batch of D-update t (`base.DataSource.batch`): {'x': examples [b, ...]} and, with
-        labels, {'y': classes [b]}; of translation data, {'a': [b, ...], 'b': [b, ...]} (see
-        `translation`); of tables, {'x': rows, 'c': conditions} (see `tables`)."""
+        """The dataset's batch of D-update t (`base.DataSource.batch`), read in this process: {'x':
+        examples [b, ...]} and, with labels, {'y': classes [b]}; of translation data, {'a': [b, ...],
+        'b': [b, ...]} (see `translation`); of tables, {'x': rows, 'c': conditions} (see `tables`)."""
         indices = [self.indices(t, s) for s in range(len(self.stream_sizes))]
-        out = self.dataset.batch(indices, self.positions(t), self.seed, self._pool)
+        out = self.dataset.batch(indices, self.positions(t), self.seed)
         if self.labels:
             out['y'] = self.dataset.labels[indices[0]].astype(np.int32)
         return out
+
+    def stream(self, start: int, stop: int) -> Iterator[dict[str, np.ndarray]]:
+        """batch(t) for t in [start, stop): from `workers` Grain worker processes, each building whole
+        batches of its share of the t ahead of use, or in this process where `workers` is 0. Closing the
+        generator stops the workers."""
+        if not self.workers:
+            yield from (self.batch(t) for t in range(start, stop))
+            return
+        import grain  # its worker processes are for data decoded from files only
+        if not flags.FLAGS.is_parsed():  # Grain reads absl flags of its own; outside absl.app none are parsed
+            flags.FLAGS.mark_as_parsed()
+        loader = (grain.MapDataset.range(start, stop).map(_WorkerBatch(self))
+                  # Whole batches are the elements: no reading threads inside a worker, a batch or two ahead.
+                  .to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)))
+        # Batches come back through the workers' queues, not shared memory, whose blocks Grain frees on a
+        # thread of its own: the last ones were still held at exit, and Python warned of leaked shared memory.
+        loader = grain.experimental.WithOptionsIterDataset(
+            loader, grain.experimental.DatasetOptions(min_shm_size=NO_SHARED_MEMORY))
+        loader = loader.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.workers, per_worker_buffer_size=2),
+                                    worker_init_fn=_init_worker)
+        batches = iter(loader)
+        try:
+            for out, skips in batches:
+                for part, seen in zip(_readers(self.dataset), skips):
+                    for index, reason in seen.items():
+                        part.note_skipped(index, reason)
+                yield out
+        finally:
+            batches.close()
 
     def index_batch(self, t: int) -> dict[str, np.ndarray]:
         """{'i': [b] int32}: the indices of `batch(t)`'s examples, for a dataset held on the devices."""
@@ -146,8 +188,43 @@ class Batcher:
             raise UserError(f'config.data.on_device: not supported for {self.dataset.layout} data')
         return {'i': self.indices(t).astype(np.int32)}
 
+    def index_stream(self, start: int, stop: int) -> Iterator[dict[str, np.ndarray]]:
+        """index_batch(t) for t in [start, stop)."""
+        return (self.index_batch(t) for t in range(start, stop))
+
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: each `stream` stops its own workers when it is closed."""
+
+
+def _readers(dataset: base.DataSource) -> list[images.Dataset]:
+    """The image datasets a DataSource reads its examples through: itself, a translation dataset's parts."""
+    return [dataset] if isinstance(dataset, images.Dataset) else list(getattr(dataset, 'parts', ()))
+
+
+def decodes_files(dataset: base.DataSource) -> bool:
+    """Whether the dataset decodes its examples from files at each read (`sources.Source.encoded`)."""
+    return any(part.source.encoded for part in _readers(dataset))
+
+
+@dataclasses.dataclass(frozen=True)
+class _WorkerBatch:
+    """In a worker process: D-update t's batch, and the unreadable examples it met ({index: reason} per
+    image dataset, config.data.on_corrupt='skip'), which the main process counts and logs."""
+
+    batcher: Batcher
+
+    def __call__(self, t: int) -> tuple[dict[str, np.ndarray], list[dict[int, str]]]:
+        parts = _readers(self.batcher.dataset)
+        before = [set(part.skipped) for part in parts]
+        out = self.batcher.batch(int(t))
+        return out, [{i: part.skip_reasons.get(i, '') for i in part.skipped - seen}
+                     for part, seen in zip(parts, before)]
+
+
+def _init_worker(index: int, count: int) -> None:
+    """A worker's skips are logged once, by the main process, with the run's count."""
+    del index, count
+    images.LOG_SKIPS = False
 
 
 def dispatch_batches(batchers: dict[str, Batcher], *, start_step: int, num_steps: int, n_critic: int,
@@ -158,18 +235,24 @@ def dispatch_batches(batchers: dict[str, Batcher], *, start_step: int, num_steps
     dispatch may hold fewer steps. Each batcher's keys get its name as a suffix ('' for the main one:
     'x', 'y'; '_labelled' for a semi-supervised run's labelled stream: 'x_labelled', 'y_labelled').
     With `indices_only`, the batch holds the examples' indices instead ('i', 'i_labelled'; see
-    `resident`)."""
-    for step in range(start_step, num_steps, steps_per_dispatch):
-        k = min(steps_per_dispatch, num_steps - step)
-        out = {}
-        for suffix, batcher in batchers.items():
-            read = batcher.index_batch if indices_only else batcher.batch
-            parts = [read(t) for t in range(step * n_critic, (step + k) * n_critic)]
-            for key in parts[0]:
-                stacked = np.stack([p[key] for p in parts])
-                stacked = stacked.reshape(k, n_critic, *stacked.shape[1:])
-                out[key + suffix] = stacked if steps_per_dispatch > 1 else stacked[0]
-        yield step, out
+    `resident`). Each batcher's stream starts at D-update start_step * n_critic: a resumed run reads on
+    from its step (see the module docstring)."""
+    first, stop = start_step * n_critic, num_steps * n_critic
+    streams = {suffix: (b.index_stream if indices_only else b.stream)(first, stop) for suffix, b in batchers.items()}
+    try:
+        for step in range(start_step, num_steps, steps_per_dispatch):
+            k = min(steps_per_dispatch, num_steps - step)
+            out = {}
+            for suffix, stream in streams.items():
+                parts = [next(stream) for _ in range(k * n_critic)]
+                for key in parts[0]:
+                    stacked = np.stack([p[key] for p in parts])
+                    stacked = stacked.reshape(k, n_critic, *stacked.shape[1:])
+                    out[key + suffix] = stacked if steps_per_dispatch > 1 else stacked[0]
+            yield step, out
+    finally:
+        for stream in streams.values():
+            stream.close()
 
 
 class Prefetcher:
@@ -196,6 +279,9 @@ class Prefetcher:
             self._put_until_stopped(StopIteration())
         except BaseException as e:  # handed to the consumer, which raises it
             self._put_until_stopped(e)
+        finally:
+            if hasattr(batches, 'close'):  # a generator: stops the loader's worker processes now, not at exit
+                batches.close()
 
     def _put(self, item) -> bool:
         try:

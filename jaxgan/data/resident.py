@@ -29,7 +29,7 @@ def load_table(dataset: base.DataSource, mesh: Mesh, *, labels: bool, workers: i
     if dataset.layout != base.SINGLE:
         raise UserError(f'config.data.on_device: not supported for {dataset.layout} data ({dataset.spec.source})')
     n = dataset.sizes[0]
-    with ThreadPoolExecutor(workers, thread_name_prefix='jaxgan-decode') as pool:
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix='jaxgan-decode') as pool:  # once, at the start
         host = {'x': dataset.read([np.arange(n)], pool)['x']}
     if labels:
         host['y'] = np.asarray(dataset.labels, np.int32)

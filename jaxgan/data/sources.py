@@ -46,6 +46,9 @@ class Source:
     # What the examples are made of, for a checkpoint to notice changed data (`fingerprint`); None:
     # data that do not change (embedded, TFDS), known by the description.
     fingerprint: Callable[[], str] | None = None
+    # Examples decoded from encoded files at each read (image files, TFDS records): the input pipeline
+    # reads these in worker processes (`pipeline.Batcher.stream`); arrays in memory it reads in place.
+    encoded: bool = False
 
     def __len__(self) -> int:
         return self.size
@@ -108,7 +111,7 @@ def subset(source: Source, indices: np.ndarray, description: str) -> Source:
                       labels, source.class_names, fingerprint=source.content)
     return Source(description, source.kind, len(indices), lambda i: source[int(indices[i])],
                   preprocessed=source.preprocessed, labels=labels, class_names=source.class_names, peek=peek,
-                  fingerprint=source.content)
+                  fingerprint=source.content, encoded=source.encoded)
 
 
 def digits(split: str = '') -> Source:
@@ -209,7 +212,7 @@ def folder(path: str) -> Source:
         labels = np.array([index[p[0]] for p in parts], np.int32)
     return Source(f'folder:{path}', 'image', len(files), lambda i: decode_image(files[i], files[i]),
                   labels=labels, class_names=class_names, peek=lambda i: peek_image(files[i]),
-                  fingerprint=lambda: fingerprints.of_files(files, path))
+                  fingerprint=lambda: fingerprints.of_files(files, path), encoded=True)
 
 
 STACKED_MIN_EXAMPLES = 25_600  # stacked: at least this many examples, 25.6 per mode of 1,000 on average
@@ -238,7 +241,7 @@ def stacked(base: Source, *, seed: int, count: int = 3) -> Source:
         labels = sum(base.labels[d] * 10 ** (count - 1 - k) for k, d in enumerate(draws)).astype(np.int32)
     return Source(f'stacked:{base.description}', 'image', size, read, labels=labels,
                   class_names=tuple(f'{i:0{count}d}' for i in range(10 ** count)) if labels is not None else (),
-                  fingerprint=base.content)
+                  fingerprint=base.content, encoded=base.encoded)
 
 
 def parse_tfds(spec: str) -> tuple[str, str]:
@@ -304,7 +307,7 @@ def tfds_source(spec: str, *, data_dir: str, manual_dir: str, download: bool, im
                               description)
         class_names = class_names or tuple(str(c) for c in range(int(labels.max()) + 1))
     return Source(description, 'image', len(records), read, labels=labels, class_names=class_names,
-                  fingerprint=fixed)
+                  fingerprint=fixed, encoded=True)
 
 
 PREPARE_ELSEWHERE = ('prepare it on a machine that is online (the same command there with '

@@ -226,7 +226,8 @@ def _swapped(pairs: sources.Source) -> sources.Source:
     """Pairs (A, B) as (B, A)."""
     array = pairs.array[:, ::-1] if pairs.array is not None else None
     return sources.Source(f'{pairs.description} (B to A)', pairs.kind, len(pairs), lambda i: pairs[i][::-1], array,
-                          pairs.preprocessed, pairs.labels, pairs.class_names, pairs.peek, pairs.fingerprint)
+                          pairs.preprocessed, pairs.labels, pairs.class_names, pairs.peek, pairs.fingerprint,
+                          pairs.encoded)
 
 
 def _dataset(config: ml_collections.ConfigDict, parts: tuple[sources.Source, ...], name: str,
@@ -298,7 +299,7 @@ def _paired_parts(path: str, split: str) -> tuple[sources.Source]:
 
     return (sources.Source(f'paired:{path}:{split}', 'image', len(files), read,
                            peek=lambda i: sources.peek_image(files[i]),
-                           fingerprint=lambda: fingerprint.of_files(files, folder)),)
+                           fingerprint=lambda: fingerprint.of_files(files, folder), encoded=True),)
 
 
 def _subfolders(path: str) -> list[str]:
@@ -339,7 +340,8 @@ def _matched_pairs(a_dir: str, b_dir: str, description: str) -> sources.Source:
 
     files = [*a.values(), *b.values()]
     return sources.Source(description, 'image', len(stems), read, peek=peek,
-                          fingerprint=lambda: fingerprint.of_files(files, os.path.commonpath([a_dir, b_dir])))
+                          fingerprint=lambda: fingerprint.of_files(files, os.path.commonpath([a_dir, b_dir])),
+                          encoded=True)
 
 
 def _domain_config(config: ml_collections.ConfigDict, dataset: str) -> ml_collections.ConfigDict:
