@@ -201,7 +201,7 @@ def test_report_is_json_with_a_summary():
     kinds = {k: v for k, v in LEARNABLE.items() if k != 'amount'}
     train, holdout = _learnable(200, 18), _learnable(200, 19)
     out = table.report(train, _learnable(200, 20), holdout, kinds, target='label', seed=0)
-    assert set(out) == {'rows', 'fidelity', 'associations', 'efficacy', 'privacy', 'summary'}
+    assert set(out) == {'rows', 'fidelity', 'associations', 'efficacy', 'privacy', 'quality', 'summary'}
     summary = out['summary']
     assert set(summary) == {'fidelity', 'association_difference', 'efficacy_ratio', 'dcr_ratio', 'exact_copies',
                             'near_copies', 'identifier_leaks', 'leaked_rows'}

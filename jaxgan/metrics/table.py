@@ -5,7 +5,7 @@
     association_difference(real, synthetic, kinds)             |real - synthetic| per pair of columns
     ml_efficacy(train_real, synthetic, holdout, kinds, target=..., seed=...)   train on synthetic, test on real
     privacy(train_real, synthetic, holdout, kinds, seed=...)   distance to the closest training record
-    report(train_real, synthetic, holdout, kinds, target=..., seed=...)        all of it, JSON-ready
+    report(train_real, synthetic, holdout, kinds, target=..., seed=...)        all of it (and table_quality's)
     figure(real, synthetic, kinds, path)                       marginals and association matrices, one PNG
 
 Tables are pandas DataFrames in the input's schema; `kinds` maps each column to 'continuous', 'integer'
@@ -497,14 +497,16 @@ def report(train_real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFr
     and associations compare the real training rows with the synthetic ones. 'summary' holds 'fidelity'
     (mean score, 1 - KS or 1 - TVD, over the columns), 'association_difference' (mean absolute),
     'efficacy_ratio' (if a target), 'dcr_ratio', 'exact_copies', 'near_copies', 'identifier_leaks' and
-    'leaked_rows' (`privacy`). JSON-serialisable throughout."""
+    'leaked_rows' (`privacy`), and 'quality' SDMetrics' report (jaxgan.metrics.table_quality). JSON-ready."""
+    from jaxgan.metrics import table_quality  # (it builds on this module)
     fidelity = column_fidelity(train_real, synthetic, kinds)
     association = association_difference(train_real, synthetic, kinds)
     private = privacy(train_real, synthetic, holdout, kinds, seed)
     out = {'rows': {'train': len(train_real), 'synthetic': len(synthetic), 'holdout': len(holdout)},
-           'fidelity': fidelity, 'associations': association, 'privacy': private}
+           'fidelity': fidelity, 'associations': association, 'privacy': private,
+           'quality': table_quality.quality(train_real, synthetic, kinds)}
     summary = {'fidelity': float(np.mean([c['score'] for c in fidelity.values()])),
-               'association_difference': association['mean_abs_difference']}
+               'association_difference': association['mean_abs_difference'], **out['quality']['summary']}
     if target is not None:
         out['efficacy'] = ml_efficacy(train_real, synthetic, holdout, kinds, target, seed)
         summary['efficacy_ratio'] = out['efficacy']['ratio']
