@@ -5,7 +5,10 @@ dependency of jaxgan: its rdt needs pandas below 3). benchmarks/table_correlatio
         --epochs=300 --out=synthetic.csv          # prints {"seconds": fit seconds}
 
 The package's defaults (CTGAN: batch 500, pac 10, widths 256; TVAE: batch 500, widths 128), `epochs`
-epochs; samples as many rows as the training rows.
+epochs; samples as many rows as the training rows. The package refuses missing values in continuous
+columns; as SDV does for it (rdt's missing_value_generation='from_column'), each numerical column with
+gaps is filled with its mean and gets a discrete `<column>.is_null` column, and the sampled rows have
+NaN where theirs is true.
 """
 
 import argparse
@@ -30,13 +33,21 @@ def main() -> None:
     discrete = [c for c in args.discrete.split(',') if c]
     for column in discrete:  # as categories (the package's transformer one-hots them, gaps included)
         train[column] = train[column].astype(object)
+    gaps = [c for c in train.columns if c not in discrete and train[c].isna().any()]
+    for column in gaps:
+        train[f'{column}.is_null'] = train[column].isna().astype(str)
+        train[column] = train[column].fillna(train[column].mean())
+    discrete += [f'{c}.is_null' for c in gaps]
     torch.manual_seed(args.seed)
     model = CTGAN(epochs=args.epochs, batch_size=500, pac=10) if args.system == 'ctgan' else TVAE(epochs=args.epochs)
     model.set_random_state(args.seed)
     start = time.perf_counter()
     model.fit(train, discrete_columns=discrete)
     seconds = time.perf_counter() - start
-    model.sample(len(train)).to_csv(args.out, index=False)
+    rows = model.sample(len(train))
+    for column in gaps:
+        rows.loc[rows.pop(f'{column}.is_null') == 'True', column] = float('nan')
+    rows.to_csv(args.out, index=False)
     print(json.dumps({'seconds': seconds}))
 
 
