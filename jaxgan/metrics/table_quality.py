@@ -39,7 +39,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from jaxgan.metrics import table as table_metrics
+from jaxgan.metrics import table_values as table_metrics
 
 Kinds = Mapping[str, str]
 MAX_DECIMALS = 14  # KSComplement rounds values to sys.float_info.dig - 1 decimals
