@@ -25,7 +25,8 @@ Two departures from the package keep the columns' dependences (docs/tables.md, '
 correlations'): five critic updates per G update (config.n_critic = 5, WGAN-GP's; the package's
 discriminator_steps is 1) and mixtures fitted to convergence (config.table.mixture_iterations = 1000;
 rdt's 100 leave a unimodal column as several overlapping modes). With the package's settings the rows
-of a 2,000-row table whose two columns correlate at 0.80 came out at 0.44; with these, at 0.62 (seed 0).
+of a 2,000-row table whose two columns correlate at 0.80 came out at 0.44 (seed 0); with these, at
+0.54 to 0.62 (seeds 0-2): better, and still short of the real 0.80.
 --config.n_critic=1 --config.table.mixture_iterations=100 --config.ema.decay=0 is the package's recipe.
 
 One addition to the package's recipe: rows are sampled from an exponential moving average of G's
