@@ -25,7 +25,7 @@ from jaxgan.errors import UserError
 STRUCTURAL_FIELDS = ('dataset', 'image_size', 'data.channels', 'data.crop', 'data.limit', 'data.flip', 'data.jitter',
                      'data.direction',
                      'table.holdout', 'table.categorical', 'table.integer', 'table.continuous', 'table.boolean',
-                     'table.max_modes', 'table.identifier', 'table.on_identifier')
+                     'table.max_modes', 'table.mixture_iterations', 'table.identifier', 'table.on_identifier')
 
 
 def base_config() -> ml_collections.ConfigDict:

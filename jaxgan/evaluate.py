@@ -15,7 +15,9 @@ unless --num_samples says otherwise, against the run's training rows and its hol
 (config.table.holdout): per-column fidelity (Kolmogorov-Smirnov statistic, total-variation distance),
 the difference of the pairwise associations (Pearson, Cramer's V, correlation ratio), machine-learning
 efficacy for --target (train on synthetic rows, test on the holdout, against train on real rows), and
-privacy (distance to the closest training row, against the holdout's; the share of exact copies).
+privacy (distance to the closest training row, against the holdout's; the share of exact copies), and
+SDMetrics' quality report (jaxgan.metrics.table_quality: column shapes, column pair trends) with the
+largest Pearson and Spearman gaps over the numeric pairs.
 Writes eval/step_<step>.json and eval/step_<step>_table.png (marginals and association matrices).
 
 A translation run (pix2pix, CycleGAN, U-GAT-IT; `evaluation.TranslationEvaluator`) is scored on a test

@@ -201,10 +201,11 @@ def test_report_is_json_with_a_summary():
     kinds = {k: v for k, v in LEARNABLE.items() if k != 'amount'}
     train, holdout = _learnable(200, 18), _learnable(200, 19)
     out = table.report(train, _learnable(200, 20), holdout, kinds, target='label', seed=0)
-    assert set(out) == {'rows', 'fidelity', 'associations', 'efficacy', 'privacy', 'summary'}
+    assert set(out) == {'rows', 'fidelity', 'associations', 'efficacy', 'privacy', 'quality', 'summary'}
     summary = out['summary']
     assert set(summary) == {'fidelity', 'association_difference', 'efficacy_ratio', 'dcr_ratio', 'exact_copies',
-                            'near_copies', 'identifier_leaks', 'leaked_rows'}
+                            'near_copies', 'identifier_leaks', 'leaked_rows', 'column_shapes',
+                            'column_pair_trends', 'column_pair_trends_all', 'max_pearson_gap', 'max_spearman_gap'}
     assert summary['fidelity'] > 0.85 and summary['association_difference'] < 0.15 and summary['efficacy_ratio'] > 0.9
     assert json.loads(json.dumps(out, allow_nan=False)) == out
     assert 'efficacy_ratio' not in table.report(train, train, holdout, kinds, target=None, seed=0)['summary']

@@ -601,7 +601,10 @@ def test_each_continuous_column_keeps_its_decimals():
     for line in out.to_csv(index=False).splitlines()[1:]:
         weight, dose, _, count = line.split(',')
         assert len(weight.partition('.')[2]) <= 1 and len(dose.partition('.')[2]) <= 3 and '.' not in count
-    assert out['raw'].round(6).nunique() > 200  # no decimals imposed where the input has a float's all
+    # no decimals imposed where the input has a float's all: every value inside the range (not clipped to
+    # its ends, which random activations reach often once a unimodal column's mixture has one mode) distinct
+    inside = out['raw'][(out['raw'] > df['raw'].min()) & (out['raw'] < df['raw'].max())]
+    assert len(inside) > 100 and inside.round(6).nunique() == len(inside)
 
 
 def test_transforms_of_older_checkpoints_read_as_before(mixed):

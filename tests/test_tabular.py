@@ -196,12 +196,14 @@ def test_ctgan_sample_and_evaluate_from_the_command_line(tmp_path, python_env):
     report = json.load(open(workdir / 'eval' / 'step_00000002.json'))
     assert report['protocol']['training_rows'] == report['protocol']['synthetic_rows'] == 354
     assert 0 <= report['metrics']['fidelity'] <= 1 and 'efficacy_ratio' in report['metrics']
+    assert 0 <= report['metrics']['column_shapes'] <= 1 and 'max_pearson_gap' in report['metrics']  # the quality report
     assert (workdir / 'eval' / 'step_00000002_table.png').exists()
 
 
 @pytest.mark.parametrize('overrides, message', [
     ({'dataset': 'digits'}, 'config.model.name=ctgan learns tables'),
     ({'holdout': 1.5}, 'config.table.holdout=1.5 must be in [0, 1)'),
+    ({'mixture_iterations': 0}, 'config.table.mixture_iterations=0 must be a positive integer'),
 ])
 def test_ctgan_refuses_what_it_cannot_train(tmp_path, overrides, message):
     from jaxgan.errors import UserError

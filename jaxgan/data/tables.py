@@ -20,7 +20,8 @@ The transform is the `ctgan` package's DataTransformer (`data_transformer.py`) w
 ClusterBasedNormalizer for numbers:
   - a continuous or integer column is fitted with sklearn's BayesianGaussianMixture of min(max_modes,
     rows) components (ctgan's max_clusters=min(len(data), 10)), a Dirichlet-process prior of weight
-    concentration 0.001, n_init 1 (rdt's) and random_state the seed; the modes of weight above 0.005
+    concentration 0.001, n_init 1 (rdt's), at most config.table.mixture_iterations iterations (rdt's 100)
+    and random_state the seed; the modes of weight above 0.005
     are kept (rdt's weight_threshold). A value x becomes [alpha, one-hot mode k]: k is drawn from the mixture's
     posterior over the kept modes, each probability raised by 1e-6 and renormalised (rdt), and
     alpha = (x - mean_k) / (4 std_k) (rdt's STD_MULTIPLIER) clipped to [-0.99, 0.99] (rdt). The
@@ -240,7 +241,8 @@ def load(config: ml_collections.ConfigDict) -> TableDataset:
     if len(train) < MIN_ROWS:
         raise UserError(f'{name}: {counted(len(train), "training row")} after holding out {len(holdout)} '
                         f'(config.table.holdout={t.holdout}); a GAN needs at least {MIN_ROWS}')
-    transform = TableTransform.fit(train, kinds, seed=config.seed, max_modes=t.max_modes, keys=df)
+    transform = TableTransform.fit(train, kinds, seed=config.seed, max_modes=t.max_modes, keys=df,
+                                   iterations=t.get('mixture_iterations', 100))
     rows = transform.transform(train, seed=config.seed)
     spec = DataSpec('table', (transform.dim,), len(train), name, table=transform.to_json())
     return TableDataset(spec, transform, train, holdout, rows)

@@ -299,6 +299,7 @@ def config_section() -> ml_collections.ConfigDict:
     c.identifier = ''  # comma-separated columns read as identifiers (keys; a distinct value per row is found alone)
     c.on_identifier = 'generate'  # identifier columns: generate (fresh values in their format, never a real one) | drop | refuse
     c.max_modes = 10  # most Gaussian-mixture modes per continuous column (CTGAN's 10)
+    c.mixture_iterations = 1000  # the mixtures' most iterations (rdt's 100 leaves them unconverged: docs/tables.md)
     c.tau = 0.2  # the Gumbel-softmax temperature of G's one-hot outputs (CTGAN's 0.2)
     c.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
     c.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
@@ -309,6 +310,7 @@ def validate(config: Config) -> None:
     t = config.table
     check(0.0 <= t.holdout < 1.0, f'config.table.holdout={t.holdout} must be in [0, 1)')
     positive(config, 'table.max_modes')
+    positive(config, 'table.mixture_iterations')
     check(t.tau > 0, f'config.table.tau={t.tau} must be positive')
     check(t.on_identifier in ('generate', 'drop', 'refuse'),
           f'config.table.on_identifier={t.on_identifier!r} must be generate, drop or refuse')

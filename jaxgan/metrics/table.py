@@ -5,7 +5,7 @@
     association_difference(real, synthetic, kinds)             |real - synthetic| per pair of columns
     ml_efficacy(train_real, synthetic, holdout, kinds, target=..., seed=...)   train on synthetic, test on real
     privacy(train_real, synthetic, holdout, kinds, seed=...)   distance to the closest training record
-    report(train_real, synthetic, holdout, kinds, target=..., seed=...)        all of it, JSON-ready
+    report(train_real, synthetic, holdout, kinds, target=..., seed=...)        all of it (and table_quality's)
     figure(real, synthetic, kinds, path)                       marginals and association matrices, one PNG
 
 Tables are pandas DataFrames in the input's schema; `kinds` maps each column to 'continuous', 'integer'
@@ -23,70 +23,26 @@ from __future__ import annotations
 import difflib
 import math
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from jaxgan import files
 from jaxgan.errors import UserError
+from jaxgan.metrics import table_quality
+from jaxgan.metrics.table_values import (DISCRETE, KINDS, NUMERICAL, Kinds, _columns, _label, _labels,  # noqa: F401
+                                         _numbers, _plain, ks_statistic)
 
-NUMERICAL = ('continuous', 'integer', 'datetime')
-DISCRETE = ('categorical', 'boolean', 'constant')
-KINDS = NUMERICAL + DISCRETE + ('identifier',)
 NEAR_COPY = 1e-3  # a synthetic row this close to a training row (0.1% of one column's range) is a near copy
 MISSING = '<missing>'  # the category of a missing discrete value, where a string is needed (one-hot)
 HOLDOUT_PERCENTILE = 5.0  # of holdout DCRs: the threshold a synthetic row closer than is suspect
 MAX_BARS = 20  # categories drawn per discrete marginal in the figure (the most frequent)
 MAX_ANNOTATED = 12  # association matrices up to this many columns carry their values as text
 
-Kinds = Mapping[str, str]
 
 
 # --- columns -----------------------------------------------------------------------------------------
-
-
-def _columns(kinds: Kinds, *tables: pd.DataFrame) -> list[str]:
-    """The columns of `kinds` but identifiers, in its order, after checking every kind and that each
-    table has them."""
-    for column, kind in kinds.items():
-        if kind not in KINDS:
-            raise UserError(f'column {column!r} has kind {kind!r}; expected one of {", ".join(KINDS)}')
-    for table in tables:
-        missing = [c for c in kinds if c not in table.columns]
-        if missing:
-            raise UserError(f'table lacks column(s) {", ".join(map(repr, missing))} of its kinds '
-                            f'(it has {", ".join(map(str, list(table.columns)[:20]))})')
-    columns = [c for c, kind in kinds.items() if kind != 'identifier']
-    if not columns:
-        raise UserError('no columns to evaluate: ' + ('kinds is empty' if not kinds else 'only identifiers'))
-    return columns
-
-
-def _numbers(series: pd.Series) -> np.ndarray:
-    """A numerical column as float64, missing (or unparseable) values as NaN; dates (datetimes, or
-    text in one of jaxgan.data.table_columns.DATE_FORMATS) as days since 1970-01-01."""
-    from jaxgan.data.table_columns import date_format, date_numbers
-    fmt = date_format(series)  # the format a table's transform reads the column in
-    if fmt is not None:
-        return date_numbers(series, fmt, 'D', str(series.name))
-    return pd.to_numeric(series, errors='coerce').to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _label(value: Any) -> str | None:
-    """A discrete value as a canonical string (None if missing): True and 'True' alike, 3.0 as '3', so a
-    column read with NaN (floats) and one without (ints) share their categories."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _labels(series: pd.Series) -> list[str | None]:
-    return [_label(v) for v in series.tolist()]
 
 
 def _frequencies(series: pd.Series) -> dict[str | None, float]:
@@ -100,19 +56,6 @@ def _missing_rate(series: pd.Series) -> float:
 
 
 # --- fidelity ----------------------------------------------------------------------------------------
-
-
-def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
-    """The two-sample Kolmogorov-Smirnov statistic sup |F_a - F_b| of two samples (NaNs dropped), as
-    scipy.stats.ks_2samp's: 0 for samples of one distribution, 1 for disjoint supports. 0 if both are
-    empty, 1 if one is."""
-    a, b = np.sort(a[~np.isnan(a)]), np.sort(b[~np.isnan(b)])
-    if not len(a) or not len(b):
-        return 0.0 if len(a) == len(b) else 1.0
-    grid = np.concatenate([a, b])
-    fa = np.searchsorted(a, grid, side='right') / len(a)
-    fb = np.searchsorted(b, grid, side='right') / len(b)
-    return float(np.max(np.abs(fa - fb)))
 
 
 def tv_distance(a: pd.Series, b: pd.Series) -> float:
@@ -476,35 +419,21 @@ def privacy(train_real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataF
 # --- all of it ---------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """Numpy scalars to Python numbers and NaN to None, through dicts and lists: json.dumps-ready."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    return value
-
-
 def report(train_real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, kinds: Kinds, *,
            target: str | None, seed: int) -> dict:
     """{'rows', 'fidelity', 'associations', 'efficacy' (if a target), 'privacy', 'summary'}: fidelity
     and associations compare the real training rows with the synthetic ones. 'summary' holds 'fidelity'
     (mean score, 1 - KS or 1 - TVD, over the columns), 'association_difference' (mean absolute),
     'efficacy_ratio' (if a target), 'dcr_ratio', 'exact_copies', 'near_copies', 'identifier_leaks' and
-    'leaked_rows' (`privacy`). JSON-serialisable throughout."""
+    'leaked_rows' (`privacy`), and 'quality' SDMetrics' report (jaxgan.metrics.table_quality). JSON-ready."""
     fidelity = column_fidelity(train_real, synthetic, kinds)
     association = association_difference(train_real, synthetic, kinds)
     private = privacy(train_real, synthetic, holdout, kinds, seed)
     out = {'rows': {'train': len(train_real), 'synthetic': len(synthetic), 'holdout': len(holdout)},
-           'fidelity': fidelity, 'associations': association, 'privacy': private}
+           'fidelity': fidelity, 'associations': association, 'privacy': private,
+           'quality': table_quality.quality(train_real, synthetic, kinds)}
     summary = {'fidelity': float(np.mean([c['score'] for c in fidelity.values()])),
-               'association_difference': association['mean_abs_difference']}
+               'association_difference': association['mean_abs_difference'], **out['quality']['summary']}
     if target is not None:
         out['efficacy'] = ml_efficacy(train_real, synthetic, holdout, kinds, target, seed)
         summary['efficacy_ratio'] = out['efficacy']['ratio']
