@@ -97,7 +97,7 @@ def mode_labels(source, description: str) -> np.ndarray:
     if labels is None:
         raise UserError(f'{description} has no labels to count modes by: stacked_mnist needs folder:DIR with one '
                         'sub-folder per 3-digit label (000 to 999) or npy:PATH with PATH.labels.npy (0 to 999)')
-    if source.class_names:  # a folder: labels index the sorted sub-folder names
+    if source.description.startswith('folder:'):  # labels index the sorted sub-folder names
         bad = [name for name in source.class_names if not (len(name) == DIGITS and name.isdigit())]
         if bad:
             raise UserError(f'{description}: sub-folder {bad[0]!r} is not a 3-digit label (000 to 999, digit k the '
