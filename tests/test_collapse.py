@@ -39,3 +39,12 @@ def test_freeze_keeps_a_collapsed_member_and_trains_the_other(tmp_path, monkeypa
     assert same(seen[('member_0_', 2)], seen[('member_0_', 6)])
     assert not same(seen[('member_1_', 2)], seen[('member_1_', 6)])
     assert int(trained.state.step[0]) == 6
+
+
+def test_collapse_fields_are_checked():
+    from jaxgan import config as config_lib
+    from jaxgan.errors import UserError
+    with pytest.raises(UserError, match=r"config.on_collapse='halt' is not one of"):
+        config_lib.validate(tiny_config(on_collapse="halt"), num_devices=1)
+    with pytest.raises(UserError, match=r'config.collapse_window=0 must be an integer >= 1'):
+        config_lib.validate(tiny_config(collapse_window=0), num_devices=1)
