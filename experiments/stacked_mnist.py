@@ -3,6 +3,8 @@
     python -m experiments.stacked_mnist --workdir=runs/stacked                       # stacked:digits, offline
     python -m experiments.stacked_mnist --workdir=runs/stacked --config.dataset=stacked:tfds:mnist
     python -m experiments.stacked_mnist --workdir=runs/stacked --config.model.pack=2  # PacGAN2 (this D, packed)
+    python -m experiments.stacked_mnist --workdir=runs/mine --config.dataset=folder:DIR      # DIR/000/ .. DIR/999/
+    python -m experiments.stacked_mnist --workdir=runs/mine --config.dataset=npy:X.npy       # with X.labels.npy
 
 Three grey digits stacked as the channels of one image make 10^3 = 1,000 modes (VEEGAN, Srivastava et
 al. 2017; PacGAN, Lin et al. 2018). `stacked:digits`, 25,600 triples drawn with the seed from
@@ -19,7 +21,11 @@ table 2) are read channel by channel by a digits classifier trained by jaxgan on
 (of 1,000), the KL divergence of the mode histogram to uniform and each channel's KL of its digit
 histogram to uniform (`jaxgan.evaluation`'s stacked metric), the same for the training data, and the
 classifier's held-out accuracy, in
-<workdir>/stacked_modes.json and the log. Data that are not stacked images are refused before training.
+<workdir>/stacked_modes.json and the log. Stacked images of your own are counted the same way: `folder:DIR`
+with one sub-folder per 3-digit label (000 to 999, digit k the digit of channel k) or `npy:PATH` with
+PATH.labels.npy (0 to 999); their classifier is trained on their own channels, each labelled by its
+digit (<workdir>/classifier_data), so that it reads their rendering. Data that are not stacked images
+with such labels are refused before training, in one line.
 
 Fields beyond the base config: eval_samples, mode_classifier (a classifier directory; '' trains one),
 mode_classifier_steps (its training steps). The defaults are the configuration of

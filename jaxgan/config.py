@@ -157,7 +157,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.nonfinite = 'stop'  # a non-finite loss or gradient: stop (naming step and quantity) | skip the update
     c.max_nonfinite_skips = 10  # with nonfinite='skip': stop after this many skipped updates
-    c.on_collapse = 'warn'  # fake_diversity low for collapse_window steps: warn | stop (saved, exit 2) | freeze (an ensemble's member)
+    c.on_collapse = 'warn'  # a collapse (low fake_diversity, collapse_window steps): warn | stop | freeze (a member)
     c.collapse_diversity = 0.1  # fake_diversity under this is low (G's batch spread over the real batch's)
     c.collapse_window = 500  # consecutive steps of low fake_diversity that make a collapse (one noisy batch does not)
 
