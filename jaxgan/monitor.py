@@ -43,10 +43,11 @@ class CollapseError(UserError):
 
 
 def diversities(metrics: dict, size: int) -> np.ndarray | None:
-    """[size] fake_diversity of each member over a dispatch (None where the family reports none)."""
+    """[size] fake_diversity of each member over a dispatch, from host metrics (None where the family reports
+    none)."""
     if 'fake_diversity' not in metrics:
         return None
-    return np.asarray(parallel.to_host(metrics['fake_diversity']), np.float64).reshape(size)
+    return np.asarray(metrics['fake_diversity'], np.float64).reshape(size)
 
 
 def crossed(before: int, after: int, every: int) -> bool:
@@ -119,10 +120,12 @@ class Trainer:
         if done.checked:
             return
         done.checked = True
-        flags = parallel.to_host({k: done.metrics[k] for k in step_lib.PER_STEP_METRICS})
+        # One transfer: the health flags, and the diversity for the collapse watch
+        read = step_lib.PER_STEP_METRICS + tuple(k for k in ('fake_diversity',) if k in done.metrics)
+        flags = parallel.to_host({k: done.metrics[k] for k in read})
         if self.bar:
             self.bar.update(done.after)
-        self._watch_collapse(done)
+        self._watch_collapse(done, flags)
         masks = np.asarray(flags['nonfinite']).reshape(-1, self.size)  # [steps, members]
         skips = np.asarray(flags['nonfinite_skips']).reshape(-1, self.size)
         if self.size > 1:
@@ -142,10 +145,10 @@ class Trainer:
                                      f'step {step} ({what})')
         self._report_if_due(done)
 
-    def _watch_collapse(self, done: Dispatched) -> None:
+    def _watch_collapse(self, done: Dispatched, flags: dict) -> None:
         """Each member's diversity over the dispatch into its watch: the onset of a collapse logged once
         (and acted on as config.on_collapse asks), a recovery logged once."""
-        values = diversities(done.metrics, self.size)
+        values = diversities(flags, self.size)
         if values is None:
             return
         c = self.config
