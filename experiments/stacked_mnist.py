@@ -3,6 +3,8 @@
     python -m experiments.stacked_mnist --workdir=runs/stacked                       # stacked:digits, offline
     python -m experiments.stacked_mnist --workdir=runs/stacked --config.dataset=stacked:tfds:mnist
     python -m experiments.stacked_mnist --workdir=runs/stacked --config.model.pack=2  # PacGAN2 (this D, packed)
+    python -m experiments.stacked_mnist --workdir=runs/mine --config.dataset=folder:DIR      # DIR/000/ .. DIR/999/
+    python -m experiments.stacked_mnist --workdir=runs/mine --config.dataset=npy:X.npy       # with X.labels.npy
 
 Three grey digits stacked as the channels of one image make 10^3 = 1,000 modes (VEEGAN, Srivastava et
 al. 2017; PacGAN, Lin et al. 2018). `stacked:digits`, 25,600 triples drawn with the seed from
@@ -19,7 +21,11 @@ table 2) are read channel by channel by a digits classifier trained by jaxgan on
 (of 1,000), the KL divergence of the mode histogram to uniform and each channel's KL of its digit
 histogram to uniform (`jaxgan.evaluation`'s stacked metric), the same for the training data, and the
 classifier's held-out accuracy, in
-<workdir>/stacked_modes.json and the log. Data that are not stacked images are refused before training.
+<workdir>/stacked_modes.json and the log. Stacked images of your own are counted the same way: `folder:DIR`
+with one sub-folder per 3-digit label (000 to 999, digit k the digit of channel k) or `npy:PATH` with
+PATH.labels.npy (0 to 999); their classifier is trained on their own channels, each labelled by its
+digit (<workdir>/classifier_data), so that it reads their rendering. Data that are not stacked images
+with such labels are refused before training, in one line.
 
 Fields beyond the base config: eval_samples, mode_classifier (a classifier directory; '' trains one),
 mode_classifier_steps (its training steps). The defaults are the configuration of
@@ -74,21 +80,85 @@ def get_config():
     return c
 
 
+OWN_PREFIXES = ('folder:', 'npy:')  # stacked images brought as files, with their 3-digit labels
+DIGITS = 3  # channels, each one digit: 10^3 modes
+
+
 def base_dataset(dataset: str) -> str:
-    """'stacked:digits' -> 'digits': the grey digits whose classifier reads each channel."""
+    """'stacked:digits' -> 'digits': the grey digits whose classifier reads each channel; '' for stacked
+    images brought as files (folder:, npy:), whose classifier learns from their own channels."""
+    if dataset.startswith(OWN_PREFIXES):
+        return ''
     if not dataset.startswith('stacked:'):
         raise UserError(f'stacked_mnist counts the 1,000 modes of stacked digits; config.dataset={dataset} is not '
-                        'stacked:DATASET (stacked:digits, stacked:tfds:mnist)')
+                        'stacked:DATASET (stacked:digits, stacked:tfds:mnist), folder:DIR (sub-folders 000 to 999) '
+                        'or npy:PATH (with PATH.labels.npy, 0 to 999)')
     return dataset.removeprefix('stacked:')
 
 
+def mode_labels(source, description: str) -> np.ndarray:
+    """Each example's mode, 0..999 (digit k of it the digit of channel k), from the labels of stacked images
+    brought as files: a folder's sub-folder names (000 to 999), an npy's PATH.labels.npy (0 to 999)."""
+    labels = source.labels
+    if labels is None:
+        raise UserError(f'{description} has no labels to count modes by: stacked_mnist needs folder:DIR with one '
+                        'sub-folder per 3-digit label (000 to 999) or npy:PATH with PATH.labels.npy (0 to 999)')
+    if source.description.startswith('folder:'):  # labels index the sorted sub-folder names
+        bad = [name for name in source.class_names if not (len(name) == DIGITS and name.isdigit())]
+        if bad:
+            raise UserError(f'{description}: sub-folder {bad[0]!r} is not a 3-digit label (000 to 999, digit k the '
+                            'digit of channel k): stacked_mnist cannot count its modes')
+        return np.array([int(name) for name in source.class_names])[labels]
+    if labels.max() >= 10 ** DIGITS:
+        raise UserError(f'{description}: label {int(labels.max())} is not a 3-digit label (0 to 999, digit k the '
+                        'digit of channel k): stacked_mnist cannot count its modes')
+    return np.asarray(labels)
+
+
+def channel_digits(images: np.ndarray, modes_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked images [N, H, W, 3] and their modes -> single grey images [3N, H, W, 1] and their digits."""
+    n, h, w, c = images.shape
+    planes = np.moveaxis(images, -1, 1).reshape(n * c, h, w, 1)
+    digits = np.stack([(modes_of // 10 ** (c - 1 - k)) % 10 for k in range(c)], axis=1).reshape(-1)
+    return planes, digits.astype(np.int64)
+
+
+def check_own_data(config) -> data.Dataset:
+    """Stacked images brought as files: refused in one line unless 3 channels with 3-digit labels."""
+    dataset = data.load(config)
+    shape = dataset.spec.shape
+    if len(shape) != 3 or shape[-1] != DIGITS:
+        raise UserError(f'config.dataset={config.dataset} gives {"x".join(map(str, shape))} examples; stacked_mnist '
+                        'counts 3-channel images, one digit per channel')
+    mode_labels(dataset.source, f'config.dataset={config.dataset}')
+    return dataset
+
+
 def classifier_dir(config, workdir: str) -> str:
-    """The digits classifier's directory: config.mode_classifier, or one trained into <workdir>/classifier."""
+    """The digits classifier's directory: config.mode_classifier, or one trained into <workdir>/classifier:
+    on the un-stacked base (stacked:DATASET), or on the channels of the stacked files themselves (folder:,
+    npy:), each channel labelled by its digit of the 3-digit label, so it reads their own rendering."""
     if config.mode_classifier:
         return config.mode_classifier
-    return classifier_lib.trained_in(workdir, base_dataset(config.dataset), config.image_size,
+    base = base_dataset(config.dataset)
+    if not base:
+        base = own_channels(config, workdir)
+    return classifier_lib.trained_in(workdir, base, config.image_size,
                                      steps=config.mode_classifier_steps, seed=config.seed, channels=1,
                                      what='the mode count')
+
+
+def own_channels(config, workdir: str) -> str:
+    """npy:<workdir>/classifier_data/channels.npy: the channels of stacked files as grey digits (written once)."""
+    path = os.path.join(workdir, 'classifier_data', 'channels.npy')
+    if not os.path.exists(os.path.join(workdir, 'classifier', 'classifier.json')) and jax.process_index() == 0:
+        dataset = check_own_data(config)
+        labels = mode_labels(dataset.source, f'config.dataset={config.dataset}')
+        planes, digits = channel_digits(dataset.examples(np.arange(len(labels))), labels)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        np.save(os.path.join(os.path.dirname(path), 'channels.labels.npy'), digits)
+        np.save(path, planes)
+    return f'npy:{path}'
 
 
 def data_mode_labels(net: evaluation.FeatureNet, config, batch: int = 500) -> np.ndarray:
@@ -102,8 +172,10 @@ def data_mode_labels(net: evaluation.FeatureNet, config, batch: int = 500) -> np
 
 
 def run(config, workdir: str) -> dict:
-    base_dataset(config.dataset)
+    own = not base_dataset(config.dataset)
     config_lib.validate(config, num_devices=jax.device_count(), num_processes=jax.process_count())
+    if own:
+        check_own_data(config)
     for field in ('eval_samples', 'mode_classifier_steps'):
         if not (isinstance(config[field], int) and config[field] > 0):
             raise UserError(f'config.{field}={config[field]!r} must be a positive integer')

@@ -157,6 +157,9 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.nonfinite = 'stop'  # a non-finite loss or gradient: stop (naming step and quantity) | skip the update
     c.max_nonfinite_skips = 10  # with nonfinite='skip': stop after this many skipped updates
+    c.on_collapse = 'warn'  # a collapse (low fake_diversity, collapse_window steps): warn | stop | freeze (a member)
+    c.collapse_diversity = 0.1  # fake_diversity under this is low (G's batch spread over the real batch's)
+    c.collapse_window = 500  # consecutive steps of low fake_diversity that make a collapse (one noisy batch does not)
 
     # Many GANs in one program (jaxgan.ensemble): N members trained by one jitted step, member i with
     # seed config.seed + i (initialisation, latents, data order), each with its own values of the swept
@@ -343,6 +346,10 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
     _one_of(config, 'compute_dtype', ('float32', 'bfloat16'))
     _one_of(config, 'sample_bn', ('batch', 'running'))
     _one_of(config, 'nonfinite', ('stop', 'skip'))
+    _one_of(config, 'on_collapse', ('warn', 'stop', 'freeze'))
+    _check(isinstance(config.collapse_window, int) and config.collapse_window >= 1 and config.collapse_diversity >= 0,
+           f'config.collapse_window={config.collapse_window!r} must be an integer >= 1 and '
+           f'config.collapse_diversity={config.collapse_diversity!r} >= 0')
     _check(isinstance(config.ensemble.size, int) and config.ensemble.size >= 1,
            f'config.ensemble.size={config.ensemble.size!r} must be an integer >= 1')
     _one_of(config, 'ensemble.sweep_kind', ('grid', 'list'))

@@ -24,7 +24,9 @@ batch on one device.
 
 A member whose loss or gradient goes non-finite is frozen (config.nonfinite='stop': at once; 'skip':
 after config.max_nonfinite_skips skipped updates): its state stays that of its last finite update,
-while the others train on. The run stops when every member is frozen.
+while the others train on. The run stops when every member is frozen. With config.on_collapse='freeze' a
+member whose generator collapses (jaxgan.monitor) is frozen the same way: its skip count is set to
+FROZEN_COLLAPSED, past any limit, so the step keeps its state from then on, and a resumed run keeps it.
 """
 
 from __future__ import annotations
@@ -355,8 +357,23 @@ def halt_after(config: Config) -> int:
 
 
 def halted(state: RunState, config: Config) -> np.ndarray:
-    """[N] bool: the members frozen for non-finite values (see the module docstring)."""
+    """[N] bool: the members frozen, for non-finite values or a collapse (see the module docstring)."""
     return np.asarray(jax.device_get(state.nonfinite_skips)) > halt_after(config)
+
+
+FROZEN_COLLAPSED = 2 ** 30  # a collapsed member's skip count: past any limit, far from int32's end
+
+
+def collapsed(state: RunState) -> np.ndarray:
+    """[N] bool: the members frozen for a collapse."""
+    return np.asarray(jax.device_get(state.nonfinite_skips)) >= FROZEN_COLLAPSED
+
+
+def freeze(state: RunState, members: list[int]) -> RunState:
+    """The ensemble's state with `members` frozen for a collapse (see the module docstring)."""
+    skips = state.nonfinite_skips
+    frozen = skips.at[np.asarray(members, np.int32)].set(FROZEN_COLLAPSED)
+    return state.replace(nonfinite_skips=jax.device_put(frozen, skips.sharding))  # the step's sharding
 
 
 HIGHER_IS_BETTER = ('is', 'precision', 'recall', 'density', 'coverage', 'classes_covered', 'stacked_modes')

@@ -1,9 +1,18 @@
 """The loop's watch over each dispatch: its health flags read one dispatch late (a non-finite update stops
 the run, or is skipped a bounded number of times; an ensemble's member is frozen), progress on the
-console, TensorBoard and metrics.jsonl, the collapse warning, and the saves of finite states.
+console, TensorBoard and metrics.jsonl, the collapse watch, and the saves of finite states.
 
     trainer = Trainer(config, model, checkpoints, writer, start)
-    trainer.check(Dispatched(before, after, metrics))    then trainer.save(state, done)
+    trainer.check(Dispatched(before, after, metrics)); state = trainer.act(state, current)
+    trainer.save(state, done)
+
+A collapse is `fake_diversity` under config.collapse_diversity for config.collapse_window steps in a row
+(`health.CollapseWatch`, each dispatch's mean read): one warning at its onset, naming the step, the
+measure against the threshold and what to try, and one line when it recovers; `collapsed` (0 or 1) goes
+to TensorBoard and metrics.jsonl with every report. config.on_collapse='stop' then saves the state and
+stops the run (`CollapseError`: one line, exit status 2, as a non-finite stop); 'freeze' freezes a
+collapsed ensemble member as a non-finite one is (`ensemble.freeze`) while the others train on, and
+stops a single GAN, or an ensemble whose members are all frozen, as 'stop' does.
 """
 
 from __future__ import annotations
@@ -27,6 +36,18 @@ from jaxgan.family import Model
 
 class NonFiniteError(UserError):
     """A loss or gradient became NaN or infinite."""
+
+
+class CollapseError(UserError):
+    """The generator collapsed, with config.on_collapse='stop' (or 'freeze' and nothing left to train)."""
+
+
+def diversities(metrics: dict, size: int) -> np.ndarray | None:
+    """[size] fake_diversity of each member over a dispatch, from host metrics (None where the family reports
+    none)."""
+    if 'fake_diversity' not in metrics:
+        return None
+    return np.asarray(metrics['fake_diversity'], np.float64).reshape(size)
 
 
 def crossed(before: int, after: int, every: int) -> bool:
@@ -55,6 +76,10 @@ class Trainer:
         self.last_saved = start  # the step of the state restored (or initialised), which needs no saving
         self.size = ensemble.size(config)
         self.halted: set[int] = set()  # an ensemble's frozen members (see jaxgan.ensemble)
+        self.watches = [health.CollapseWatch(config.collapse_diversity, config.collapse_window)
+                        for _ in range(self.size)]
+        self.to_freeze: list[int] = []  # members collapsed with on_collapse='freeze', frozen by `act`
+        self.stop_reason: str | None = None  # a collapse that stops the run, by `act`
         self._finite = jax.jit(health.all_finite)
         # Progress: a live bar on a terminal, plain lines every log_every steps elsewhere (logs, CI).
         self.live = writers.live_progress(sys.stderr.isatty(), jax.process_index() == 0)
@@ -95,9 +120,12 @@ class Trainer:
         if done.checked:
             return
         done.checked = True
-        flags = parallel.to_host({k: done.metrics[k] for k in step_lib.PER_STEP_METRICS})
+        # One transfer: the health flags, and the diversity for the collapse watch
+        read = step_lib.PER_STEP_METRICS + tuple(k for k in ('fake_diversity',) if k in done.metrics)
+        flags = parallel.to_host({k: done.metrics[k] for k in read})
         if self.bar:
             self.bar.update(done.after)
+        self._watch_collapse(done, flags)
         masks = np.asarray(flags['nonfinite']).reshape(-1, self.size)  # [steps, members]
         skips = np.asarray(flags['nonfinite_skips']).reshape(-1, self.size)
         if self.size > 1:
@@ -116,6 +144,52 @@ class Trainer:
                                      f'config.max_nonfinite_skips={self.config.max_nonfinite_skips}; last at '
                                      f'step {step} ({what})')
         self._report_if_due(done)
+
+    def _watch_collapse(self, done: Dispatched, flags: dict) -> None:
+        """Each member's diversity over the dispatch into its watch: the onset of a collapse logged once
+        (and acted on as config.on_collapse asks), a recovery logged once."""
+        values = diversities(flags, self.size)
+        if values is None:
+            return
+        c = self.config
+        for member, (watch, value) in enumerate(zip(self.watches, values)):
+            if member in self.halted:
+                continue
+            who = '' if self.size == 1 else f' member {member}:'
+            event = watch.update(done.before, done.after, float(value))
+            if event == 'recovered':
+                logging.info('step %d:%s fake_diversity %.3g is back at or over %g: the collapse is over', done.after,
+                             who, value, c.collapse_diversity)
+            if event != 'onset':
+                continue
+            logging.warning('step %d:%s the generator collapsed: fake_diversity %.3g under %g '
+                            '(config.collapse_diversity) since step %d (config.collapse_window=%d): its samples are '
+                            'much closer to each other than real examples are; %s', done.after, who, value,
+                            c.collapse_diversity, watch.low_since, c.collapse_window, health.COLLAPSE_ADVICE)
+            if c.on_collapse == 'freeze' and self.size > 1:
+                self.to_freeze.append(member)
+                self.halted.add(member)
+                logging.warning('step %d: member %d frozen for its collapse (config.on_collapse=freeze; %d of %d '
+                                'members train on)', done.after, member, self.size - len(self.halted), self.size)
+            elif c.on_collapse != 'warn' and self.stop_reason is None:
+                self.stop_reason = (f'the generator{who.rstrip(":")} collapsed by step {done.after} (fake_diversity '
+                                    f'{value:.3g} under {c.collapse_diversity:g} for {c.collapse_window} steps; '
+                                    f'config.on_collapse={c.on_collapse})')
+        if self.size > 1 and self.halted and len(self.halted) == self.size and self.stop_reason is None:
+            self.stop_reason = f'every member of the ensemble is frozen by step {done.after}'
+
+    def act(self, state: RunState, current: Dispatched) -> RunState:
+        """What the collapse watch asked for: members frozen (from the state after `current`, the dispatch in
+        flight), or the run stopped after saving that state (CollapseError)."""
+        if self.to_freeze:
+            state = ensemble.freeze(state, self.to_freeze)
+            self.to_freeze = []
+        if self.stop_reason:
+            self.save(state, current)
+            self.checkpoints.wait()
+            raise CollapseError(f'{self.stop_reason}: stopped; {self.last_good()} (config.on_collapse=warn '
+                                'trains on)')
+        return state
 
     def _describe(self, mask: int) -> str:
         return health.describe_nonfinite(mask, health.nonfinite_names(tuple(p.name for p in self.gan.game.players)))
@@ -167,9 +241,6 @@ class Trainer:
         if self.size > 1:
             logging.info(writers.members_lines([row for _, row in per_member], sorted(self.halted)))
         for member, scalars in per_member:
-            finite = np.isfinite(scalars.get('d_loss', 0.0)) and np.isfinite(scalars.get('g_loss', 0.0))
-            if finite and member not in self.halted and scalars.get('fake_diversity', 1.0) < health.COLLAPSE_DIVERSITY:
-                logging.warning('step %d%s: fake_diversity %.3g: the generator may have collapsed to a few '
-                                'outputs (generated examples are much closer to each other than real ones)',
-                                done.after, '' if member is None else f', member {member}', scalars['fake_diversity'])
+            if 'fake_diversity' in scalars:
+                scalars['collapsed'] = float(self.watches[member or 0].collapsed)
             self.writer.scalars(done.after, {**scalars, **rates}, member)

@@ -110,7 +110,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
     if ensemble.size(config) > 1:  # members frozen before the run stopped stay frozen
         trainer.halted = {int(i) for i in np.flatnonzero(ensemble.halted(state, config))}
         if trainer.halted:
-            logging.warning('members %s are frozen (non-finite values before step %d)', sorted(trainer.halted), start)
+            logging.warning('members %s are frozen (non-finite values or, %s, a collapse, before step %d)',
+                            sorted(trainer.halted), sorted(np.flatnonzero(ensemble.collapsed(state)).tolist()), start)
     preview = gan.preview(config, workdir, writer, dataset)
     if evaluation:
         evaluation.writer = writer
@@ -140,6 +141,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
                 trainer.started(current.after)
             else:
                 trainer.check(previous)  # one dispatch late: the device is busy with `current` meanwhile
+                state = trainer.act(state, current)  # a collapse: members frozen, or the run saved and stopped
             previous, step = current, current.after
             if crossed(current.before, step, config.sample_every):
                 periodic(state, step)
@@ -152,6 +154,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
                 checkpoints.wait()
                 raise preemption.stop(step)
         trainer.check(previous)
+        state = trainer.act(state, previous)
         trainer.save(state, previous)
         if not crossed(step - 1, step, config.sample_every):
             periodic(state, step)

@@ -27,14 +27,32 @@ def test_nonfinite_mask_names_the_quantities():
 
 
 def test_collapse_warning_in_the_log(caplog):
-    trainer = monitor.Trainer(tiny_config(), None, None, writer=_NullWriter(), start=0)
-    metrics = {'d_loss': 0.5, 'g_loss': 2.0, 'fake_diversity': 0.02, 'nonfinite': 0, 'nonfinite_skips': 0}
+    trainer = monitor.Trainer(tiny_config(collapse_window=2), None, None, writer=_NullWriter(), start=0)
+    metrics = {'d_loss': 0.5, 'g_loss': 2.0, 'fake_diversity': 0.02, 'nonfinite': np.zeros(1, np.int32),
+               'nonfinite_skips': np.zeros(1, np.int32)}
     with caplog.at_level(logging.WARNING):
-        trainer.report(monitor.Dispatched(9, 10, metrics))
-    assert 'fake_diversity 0.02: the generator may have collapsed' in caplog.text
+        trainer.check(monitor.Dispatched(8, 9, metrics))
+        assert 'collapsed' not in caplog.text  # one low reading is no collapse
+        trainer.check(monitor.Dispatched(9, 10, metrics))
+    assert 'step 10: the generator collapsed: fake_diversity 0.02 under 0.1' in caplog.text
+    assert 'since step 8 (config.collapse_window=2)' in caplog.text and 'spectral normalisation' in caplog.text
     caplog.clear()
-    trainer.report(monitor.Dispatched(10, 11, {**metrics, 'fake_diversity': 0.8}))
+    with caplog.at_level(logging.WARNING):
+        trainer.check(monitor.Dispatched(10, 11, metrics))  # the same collapse: said once
     assert 'collapsed' not in caplog.text
+    with caplog.at_level(logging.INFO):
+        trainer.check(monitor.Dispatched(11, 12, {**metrics, 'fake_diversity': 0.8}))
+    assert 'the collapse is over' in caplog.text
+
+
+def test_collapse_watch_needs_a_window_of_low_readings():
+    watch = health.CollapseWatch(threshold=0.1, window=100)
+    assert watch.update(0, 50, 0.05) is None and watch.update(50, 75, 0.5) is None  # a noisy batch, then fine
+    assert [watch.update(a, a + 25, 0.05) for a in (75, 100, 125)] == [None, None, None]  # 75 steps low
+    assert watch.update(150, 175, 0.05) == 'onset' and watch.collapsed
+    assert watch.update(175, 200, 0.05) is None  # one onset
+    assert watch.update(200, 225, float('nan')) is None and watch.collapsed  # a non-finite step says nothing
+    assert watch.update(225, 250, 0.2) == 'recovered' and not watch.collapsed
 
 
 class _NullWriter:

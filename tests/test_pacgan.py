@@ -119,9 +119,65 @@ def test_stacked_mnist_refuses_data_that_are_not_stacked(tmp_path):
     config = stacked_mnist.get_config()
     config.dataset = 'digits'
     with pytest.raises(UserError, match=r'^stacked_mnist counts the 1,000 modes of stacked digits; config.dataset='
-                                        r'digits is not stacked:DATASET \(stacked:digits, stacked:tfds:mnist\)$'):
+                                        r'digits is not stacked:DATASET \(stacked:digits, stacked:tfds:mnist\), '
+                                        r'folder:DIR \(sub-folders 000 to 999\) or npy:PATH'):
         stacked_mnist.run(config, str(tmp_path / 'run'))
     assert not (tmp_path / 'run').exists()
+
+
+def _stacked_folder(root, names):
+    from PIL import Image
+    for i, name in enumerate(names):
+        os.makedirs(root / name, exist_ok=True)
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(root / name / f'{i}.png')
+
+
+def test_stacked_mnist_reads_a_folder_of_stacked_images_by_their_3_digit_labels(tmp_path):
+    from experiments import stacked_mnist
+    _stacked_folder(tmp_path / 'd', ['012', '907', '907'])
+    config = stacked_mnist.get_config()
+    config.dataset, config.image_size = f'folder:{tmp_path}/d', 8
+    dataset = stacked_mnist.check_own_data(config)
+    modes_of = stacked_mnist.mode_labels(dataset.source, 'd')
+    assert modes_of.tolist() == [12, 907, 907]  # the sub-folders' names, not their indices
+    planes, digits = stacked_mnist.channel_digits(dataset.examples(np.arange(3)), modes_of)
+    assert planes.shape == (9, 8, 8, 1) and digits.tolist() == [0, 1, 2, 9, 0, 7, 9, 0, 7]
+    np.save(tmp_path / 'x.npy', np.zeros((2, 8, 8, 3), np.uint8))
+    np.save(tmp_path / 'x.labels.npy', np.array([5, 999]))
+    config.dataset = f'npy:{tmp_path}/x.npy'
+    assert stacked_mnist.mode_labels(stacked_mnist.check_own_data(config).source, 'x').tolist() == [5, 999]
+
+
+@pytest.mark.parametrize('names, labels, match', [
+    (['1', '22'], None, r"sub-folder '1' is not a 3-digit label"),
+    (None, [3, 1000], r'label 1000 is not a 3-digit label'),
+    (None, None, r'has no labels to count modes by'),
+])
+def test_stacked_mnist_refuses_files_it_cannot_count(tmp_path, names, labels, match):
+    from experiments import stacked_mnist
+    config = stacked_mnist.get_config()
+    config.image_size = 8
+    if names:
+        _stacked_folder(tmp_path / 'd', names)
+        config.dataset = f'folder:{tmp_path}/d'
+    else:
+        np.save(tmp_path / 'x.npy', np.zeros((2, 8, 8, 3), np.uint8))
+        if labels:
+            np.save(tmp_path / 'x.labels.npy', np.array(labels))
+        config.dataset = f'npy:{tmp_path}/x.npy'
+    with pytest.raises(UserError, match=match):
+        stacked_mnist.run(config, str(tmp_path / 'run'))
+    assert not (tmp_path / 'run').exists()
+
+
+def test_stacked_mnist_refuses_grey_files(tmp_path):
+    from experiments import stacked_mnist
+    np.save(tmp_path / 'x.npy', np.zeros((2, 8, 8), np.uint8))
+    np.save(tmp_path / 'x.labels.npy', np.array([1, 2]))
+    config = stacked_mnist.get_config()
+    config.dataset, config.image_size = f'npy:{tmp_path}/x.npy', 8
+    with pytest.raises(UserError, match=r'gives 8x8x1 examples; stacked_mnist counts 3-channel images'):
+        stacked_mnist.run(config, str(tmp_path / 'run'))
 
 
 def test_toy_1d_refuses_packs_it_cannot_plot(tmp_path):
