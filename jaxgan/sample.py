@@ -77,7 +77,7 @@ def _main(argv) -> None:
 def _source(f) -> str:
     """--workdir or --from, exactly one."""
     from jaxgan.errors import UserError
-    workdir, pickle = f.workdir, f['from'].value
+    workdir, pickle = f.workdir, getattr(f, 'from', None)  # 'from' is a keyword: no f.from
     if bool(workdir) == bool(pickle):
         raise UserError('give --workdir=DIR (a run) or --from=PATH.pkl (an official network pickle), one of them')
     if pickle and not pickle.endswith('.pkl'):
