@@ -222,6 +222,15 @@ def _materialise(tensor: _Tensor, elements: np.ndarray, name: str, path: str, bu
     return np.array(view)
 
 
+def _made(tensor: _Tensor, elements: np.ndarray, name: str, path: str, budget: Budget,
+          made: dict[int, np.ndarray]) -> np.ndarray:
+    """`_materialise` once per tensor of the pickle: names of one tensor (tied weights, which the pickle's
+    memo shares) get one array, as torch.load gives them one tensor."""
+    if id(tensor) not in made:
+        made[id(tensor)] = _materialise(tensor, elements, name, path, budget)
+    return made[id(tensor)]
+
+
 def _state_dict(obj: Any, path: str) -> dict[str, _Tensor]:
     if isinstance(obj, _Tensor) or not isinstance(obj, dict):
         raise UserError(f'{path} holds a {"tensor" if isinstance(obj, _Tensor) else type(obj).__name__}, not a '
@@ -260,7 +269,7 @@ def _read_zip(path: str, archive: zipfile.ZipFile, size: int) -> dict[str, np.nd
     obj = _unpickle(io.BytesIO(archive.read(pickles[0])), persistent, path)
     state = _state_dict(obj, path)
     elements: dict[str, np.ndarray] = {}
-    out = {}
+    out, made = {}, {}
     for name, tensor in state.items():
         key = tensor.storage.key
         if key not in elements:
@@ -269,7 +278,7 @@ def _read_zip(path: str, archive: zipfile.ZipFile, size: int) -> dict[str, np.nd
                 raise UserError(f'{path} is truncated or damaged: tensor {name!r} needs {member}, which it lacks')
             storages.spend(archive.getinfo(member).file_size, member)
             elements[key] = _element_array(archive.read(member), tensor.storage, byteorder, member, path)
-        out[name] = _materialise(tensor, elements[key], name, path, tensors)
+        out[name] = _made(tensor, elements[key], name, path, tensors, made)
     return out
 
 
@@ -333,11 +342,11 @@ def _read_legacy(path: str, f, size: int) -> dict[str, np.ndarray]:
     obj, elements = _read_legacy_object(path, f)  # each storage's bytes read from the file once
     state = _state_dict(obj, path)
     budget = Budget(size, path)
-    out = {}
+    out, made = {}, {}
     for name, tensor in state.items():
         if tensor.storage.key not in elements:
             raise UserError(f'{path} is truncated or damaged: no data for tensor {name!r}')
-        out[name] = _materialise(tensor, elements[tensor.storage.key], name, path, budget)
+        out[name] = _made(tensor, elements[tensor.storage.key], name, path, budget, made)
     return out
 
 
