@@ -363,10 +363,10 @@ def test_shared_and_self_holding_values_are_walked_once_or_refused(tmp_path):
         assert '\n' not in str(e.value)
 
 
-def _persistent(state_ops, build=b''):
+def _persistent(state_ops, build=b'', source=''):
     """A persistent Generator (torch_utils.persistence) of the state the ops push, then BUILD of `build`."""
     return (_g('torch_utils.persistence', '_reconstruct_persistent_obj') + b'(}(' + _s('type') + _s('class')
-            + _s('module_src') + _s('') + _s('class_name') + _s('Generator') + _s('state') + state_ops
+            + _s('module_src') + _s(source) + _s('class_name') + _s('Generator') + _s('state') + state_ops
             + b'utR' + b'r\xe8\x03\0\0' + build)
 
 
@@ -379,11 +379,14 @@ def test_records_refuse_a_pickle_that_sets_their_state_or_gives_them_other_types
     Generator whose _parameters is a list (a traceback before), and submodules reached twice in one network
     are refused in one line, by read and by pretrained.read."""
     empty = b'}(' + _s('_parameters') + b'}' + _s('_modules') + b'}u'
-    self_holding = _persistent(empty, b'}(' + _s('modules') + b'}(' + _s('self') + b'j\xe8\x03\0\0' + b'uub')
-    listed = _persistent(b'}(' + _s('_parameters') + b'](J\x01\0\0\0eu')
+    self_holding = _persistent(empty, b'}(' + _s('modules') + b'}(' + _s('self') + b'j\xe8\x03\0\0' + b'uub',
+                               source='def modulated_conv2d(\nclass SynthesisBlock(\n')  # a module with a port
+    listed = (_g('training.networks', 'Generator') + b')\x81' + b'r\xe8\x03\0\0'  # R3GAN's wrapper, NEWOBJ
+              + b'}(' + _s('_parameters') + b'](J\x01\0\0\0eu' + b'b')
     twice = _persistent(b'}(' + _s('_modules') + b'}(' + _s('a') + _persistent(empty) + _s('b')
                         + b'j\xe8\x03\0\0' + b'uu')
-    cases = ((self_holding, 'sets the state of unknown module.Generator'), (listed, 'its _parameters is a list'),
+    cases = ((self_holding, 'sets the state of training.networks.Generator'),
+             (listed, 'training.networks.Generator: its _parameters is a list'),
              (twice, 'its G holds the submodule unknown module.Generator twice'))
     for i, (record, message) in enumerate(cases):
         bad = tmp_path / f'{i}.pkl'
