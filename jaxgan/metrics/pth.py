@@ -203,22 +203,23 @@ def _materialise(tensor: _Tensor, elements: np.ndarray, name: str, path: str, bu
     """The tensor's strided window onto its storage's elements, copied into a native array (its bytes
     charged to `budget`)."""
     size, stride = tensor.size, tensor.stride
+    what = f'tensor {name!r}' if name else 'a tensor'  # a network pickle's tensors have no names
     offset = tensor.offset + tensor.storage.offset
     if len(size) != len(stride) or min(size, default=0) < 0 or min(stride, default=0) < 0 or offset < 0:
-        raise UserError(f'{path} is damaged: tensor {name!r} has size {size}, stride {stride}, offset {offset}')
+        raise UserError(f'{path} is damaged: {what} has size {size}, stride {stride}, offset {offset}')
     if 0 in size:
         return np.zeros(size, elements.dtype)
     count = math.prod(size)
     if count > len(elements):  # zero strides repeating a storage's elements: no official file has them
-        raise UserError(f'{path} is damaged or crafted: tensor {name!r} of size {size}, stride {stride} has '
+        raise UserError(f'{path} is damaged or crafted: {what} of size {size}, stride {stride} has '
                         f'{count} elements, more than its storage\'s {len(elements)}')
     end = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
     if end > len(elements):
-        raise UserError(f'{path} is damaged: tensor {name!r} of size {size}, stride {stride}, offset {offset} '
+        raise UserError(f'{path} is damaged: {what} of size {size}, stride {stride}, offset {offset} '
                         f'reaches element {end} of a storage of {len(elements)}')
     view = np.lib.stride_tricks.as_strided(elements[offset:], size, [s * elements.itemsize for s in stride],
                                            writeable=False)
-    budget.spend(count * elements.itemsize, f'tensor {name!r} of size {size}')
+    budget.spend(count * elements.itemsize, f'{what} of size {size}')
     return np.array(view)
 
 
@@ -368,7 +369,7 @@ def tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple, path: s
     bytes charged to `budget`, the read's)."""
     record = _Tensor(_Storage('', storage.dtype, len(storage)), int(offset), tuple(int(n) for n in size),
                      tuple(int(s) for s in stride))
-    return _materialise(record, storage, 'a tensor', path, budget)
+    return _materialise(record, storage, '', path, budget)
 
 
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
