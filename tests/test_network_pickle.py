@@ -315,7 +315,8 @@ def test_a_zero_stride_tensor_over_more_than_its_storage_is_refused(tmp_path):
     choice). Network pickles and .pth files alike."""
     bad = tmp_path / 'zero.pkl'
     bad.write_bytes(b'\x80\x03' + _tensor(_load_from_bytes([1.0]), (4000, 4000), (0, 0)) + b'.')
-    with pytest.raises(UserError, match=r'damaged or crafted: a tensor of size \(4000, 4000\), stride \(0, 0\) has 16000000 elements, more than its storage.s 1') as e:
+    with pytest.raises(UserError, match=r'damaged or crafted: a tensor of size \(4000, 4000\), stride \(0, 0\) has '
+                                        r'16000000 elements, more than its storage.s 1') as e:
         network_pickle.read(str(bad))
     assert '\n' not in str(e.value) and os.path.getsize(bad) < 400
     pth_file = tmp_path / 'zero.pth'

@@ -100,8 +100,9 @@ class Budget:
 
     def spend(self, nbytes: int, what: str) -> None:
         if nbytes > self.left:
-            raise UserError(f'{self.path} is damaged or crafted: {what} would make the arrays read from it exceed '
-                            f'{self.limit} bytes (its size plus {MARGIN}), and each tensor\'s bytes are in the file once')
+            raise UserError(f'{self.path} is damaged or crafted: {what} would make the arrays read from it '
+                            f'exceed {self.limit} bytes (its size plus {MARGIN}), and each tensor\'s bytes are in '
+                            'the file once')
         self.left -= nbytes
 
 
