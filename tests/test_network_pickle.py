@@ -343,6 +343,15 @@ def test_one_storage_rebuilt_many_times_is_refused_past_the_file_size(tmp_path):
         with pytest.raises(UserError, match=r'would make the arrays read from it exceed \d+ bytes') as e:
             network_pickle.read(str(bad))
         assert '\n' not in str(e.value) and os.path.getsize(bad) < 200_000, name
+    pid = b'(' + _s('storage') + _g('torch', 'FloatStorage') + _s('0') + _s('cpu') + b'J\0\4\0\0Nt' + b'Q'
+    items = b''.join(_s(f'w{i}') + _tensor(pid if i == 0 else b'h\x00', (1024,), (1,)) for i in range(3000))
+    pth_file = tmp_path / 'many.pth'  # 3000 tensors (not one tensor under many names) over one storage
+    pth_file.write_bytes(pickle.dumps(0x1950a86a20f9469cfc6c, 2) + pickle.dumps(1001, 2)
+                         + pickle.dumps({'little_endian': True}, 2) + b'\x80\x02' + _g('collections', 'OrderedDict')
+                         + b')R(' + items.replace(b'Q', b'Qq\x00', 1) + b'u.' + pickle.dumps(['0'], 2)
+                         + struct.pack('<q', 1024) + np.zeros(1024, '<f4').tobytes())
+    with pytest.raises(UserError, match=r"tensor 'w\d+' of size \(1024,\) would make the arrays read from it exceed"):
+        pth.read_state_dict(str(pth_file))
 
 
 def test_shared_and_self_holding_values_are_walked_once_or_refused(tmp_path):
