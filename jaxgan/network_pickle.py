@@ -25,11 +25,11 @@ only the globals a network pickle holds, each to a function of this module that 
 
 Any other global (os.system, builtins.eval, a class of the file's choosing...) is refused in one line that
 names it, before anything of the file is used; so is a truncated or damaged file, and TensorFlow's pickles
-of the original StyleGAN2 (convert them with the official legacy.py first). What a crafted file can make is bounded by
-its size: the arrays made (tensors' data decoded, tensors copied) are charged to budgets of the file's size
-plus pth.MARGIN; the records are walked once, each object once, and an object that holds itself, nesting past
-MAX_DEPTH, a network's submodule reached twice or a BUILD of a record are refused as damaged. Mapping the records onto jaxgan's
-networks is jaxgan.models.official's registry (`port`).
+of the original StyleGAN2 (convert them with the official legacy.py first). What a crafted file can make is
+bounded by its size: the arrays made (tensors' data decoded, tensors copied) are charged to budgets of the
+file's size plus pth.MARGIN; the records are walked once, each object once, and an object that holds itself,
+nesting past MAX_DEPTH, a network's submodule reached twice or a BUILD of a record are refused as damaged.
+Mapping the records onto jaxgan's networks is jaxgan.models.official's registry (`port`).
 """
 
 from __future__ import annotations
