@@ -25,18 +25,19 @@ only the globals a network pickle holds, each to a function of this module that 
 
 Any other global (os.system, builtins.eval, a class of the file's choosing...) is refused in one line that
 names it, before anything of the file is used; so is a truncated or damaged file, and TensorFlow's pickles
-of the original StyleGAN2 (convert them with the official legacy.py first). Mapping the records onto jaxgan's
-networks is jaxgan.models.official's registry (`port`).
+of the original StyleGAN2 (convert them with the official legacy.py first). What a crafted file can make is
+bounded by its size: the arrays made (tensors' data decoded, tensors copied) are charged to budgets of the
+file's size plus pth.MARGIN; the records are walked once, each object once, and an object that holds itself,
+nesting past MAX_DEPTH, a network's submodule reached twice or a BUILD of a record are refused as damaged.
+Mapping the records onto jaxgan's networks is jaxgan.models.official's registry (`port`).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import io
 import os
 import pickle
-import struct
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,8 @@ SOURCES = (
 )
 NETWORKS = ('G', 'D', 'G_ema')
 SCALAR_DTYPES = frozenset('?bBhHiIlLqQefdgFD')  # numpy scalars of these kinds only (no objects)
+DAMAGED = pth.DAMAGED  # what reading, porting or mapping a damaged file's records may raise
+MAX_DEPTH = 64  # nesting of records and values; official networks nest a few levels (module, block, layer)
 
 
 @dataclasses.dataclass
@@ -79,6 +82,10 @@ class Module:
     @property
     def key(self) -> tuple[str, str]:
         return self.module, self.name
+
+    def __setstate__(self, state: Any) -> None:
+        # A record is built from a module's state by the reader alone: a pickle's BUILD of one is refused.
+        raise pickle.UnpicklingError(f'the pickle sets the state of {self.module}.{self.name} a second time')
 
     def __repr__(self) -> str:
         return f'<{self.module}.{self.name}: {len(self.state_dict())} arrays>'
@@ -148,13 +155,17 @@ class _DType:
         return kind.newbyteorder(self.order) if self.order in '<>' else kind
 
 
-class _Unpickler(pickle.Unpickler):
-    """Resolves only what a network pickle holds (the module docstring's list), each to data."""
+class _Unpickler(pth.BaseUnpickler):
+    """Resolves only what a network pickle holds (the module docstring's list), each to data. The arrays it
+    makes are charged to budgets of the file's size (pth.Budget): tensors' data decoded, tensors copied."""
 
-    def __init__(self, file, path: str):
+    tensor_type = np.ndarray
+
+    def __init__(self, file, path: str, size: int):
         super().__init__(file)
         self._path = path
         self._plain: dict[tuple[str, str], type] = {}
+        self._storages, self._tensors = pth.Budget(size, path), pth.Budget(size, path)
 
     def find_class(self, module: str, name: str) -> Any:
         found = {
@@ -203,20 +214,12 @@ class _Unpickler(pickle.Unpickler):
     def _storage(self, data: Any) -> np.ndarray:
         if not isinstance(data, (bytes, bytearray)):
             raise pickle.UnpicklingError(f'tensor data of type {type(data).__name__}')
-        return pth.read_storage(bytes(data), f'{self._path} (a tensor\'s data)')
+        return pth.read_storage(data, f'{self._path} (a tensor\'s data)', self._storages)
 
     def _tensor(self, storage: Any, offset: Any, size: Any, stride: Any, *rest: Any) -> np.ndarray:
         if not isinstance(storage, np.ndarray):
             raise pickle.UnpicklingError(f'a tensor whose storage is a {type(storage).__name__}')
-        return pth.tensor(storage, offset, tuple(size), tuple(stride), self._path)
-
-    def _parameter(self, data: Any, *rest: Any) -> np.ndarray:
-        if not isinstance(data, np.ndarray):
-            raise pickle.UnpicklingError(f'a parameter whose data is a {type(data).__name__}')
-        return data
-
-    def _ordered_dict(self, *args: Any) -> collections.OrderedDict:
-        return collections.OrderedDict(*args)
+        return pth.tensor(storage, offset, tuple(size), tuple(stride), self._path, self._tensors)
 
     def _set(self, items: Any = ()) -> set:
         return set(items)
@@ -255,7 +258,7 @@ def _record(module: str, name: str, state: dict) -> Module:
 
     for key in ('_parameters', '_buffers'):
         for k, v in mapping(key).items():
-            if not (v is None or isinstance(v, np.ndarray)):
+            if not (v is None or isinstance(v, np.ndarray) and not v.dtype.hasobject):  # BUILD can make objects
                 raise pickle.UnpicklingError(f'{module}.{name}: {key[1:-1]} {k!r} is a {type(v).__name__}')
     attributes = {k: v for k, v in state.items() if k not in _MODULE_INTERNALS and not k.endswith('_hooks')
                   and not k.startswith('_')}
@@ -264,27 +267,67 @@ def _record(module: str, name: str, state: dict) -> Module:
                   frozenset(state.get('_non_persistent_buffers_set') or ()), attributes)
 
 
-def _plain_records(obj: Any, seen: dict[int, Any] | None = None) -> Any:
-    """`obj` with every _Plain instance turned into a Module record (R3GAN's modules), _EasyDicts into dicts."""
-    seen = {} if seen is None else seen
-    if id(obj) in seen:
-        return seen[id(obj)]
-    if isinstance(obj, _Plain):
-        state = obj.__dict__.get('state', {})
-        record = _record(obj.pickled_module, obj.pickled_name, state)
-        seen[id(obj)] = record
-        record.modules = {k: _plain_records(v, seen) for k, v in record.modules.items()}
-        return record
-    if isinstance(obj, Module):
-        seen[id(obj)] = obj
-        obj.modules = {k: _plain_records(v, seen) for k, v in obj.modules.items()}
-        obj.init_kwargs = _plain_records(obj.init_kwargs, seen)
-        return obj
-    if isinstance(obj, dict):
-        return {k: _plain_records(v, seen) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain_records(v, seen) for v in obj)
-    return obj
+class _Records:
+    """Turns what the unpickler made into records: every _Plain instance into a Module record (R3GAN's
+    modules), each object once. Values reached twice (a DAG) are memoised, so the walk is linear; an
+    object that holds itself, or nesting past MAX_DEPTH, is refused (pickle.UnpicklingError)."""
+
+    def __init__(self):
+        self.done: dict[int, Any] = {}
+        self.active: set[int] = set()
+
+    def __call__(self, obj: Any, depth: int = 0) -> Any:
+        if not isinstance(obj, (_Plain, Module, dict, list, tuple)):
+            return obj
+        if id(obj) in self.done:
+            return self.done[id(obj)]
+        if id(obj) in self.active:
+            raise pickle.UnpicklingError(f'a {type(obj).__name__} that holds itself')
+        if depth > MAX_DEPTH:
+            raise pickle.UnpicklingError(f'values nested deeper than {MAX_DEPTH} levels')
+        self.active.add(id(obj))
+        self.done[id(obj)] = out = self._convert(obj, depth + 1)
+        self.active.discard(id(obj))
+        return out
+
+    def _convert(self, obj: Any, depth: int) -> Any:
+        if isinstance(obj, (_Plain, Module)):
+            record = obj if isinstance(obj, Module) else _record(obj.pickled_module, obj.pickled_name,
+                                                                  obj.__dict__.get('state', {}))
+            record.modules = {k: self(v, depth) for k, v in record.modules.items()}
+            record.init_kwargs = self(record.init_kwargs, depth)
+            record.attributes = self(record.attributes, depth)
+            return record
+        if isinstance(obj, dict):
+            return {k: self(v, depth) for k, v in obj.items()}
+        return type(obj)(self(v, depth) for v in obj)
+
+
+def _check_tree(network: Module, role: str) -> None:
+    """Refuses a network whose submodules are no tree (one reached twice): state_dict() would walk it twice,
+    and a chain of them doubling is exponential."""
+    seen, stack = set(), [network]
+    while stack:
+        module = stack.pop()
+        if id(module) in seen:
+            raise pickle.UnpicklingError(f'its {role} holds the submodule {module.module}.{module.name} twice')
+        seen.add(id(module))
+        stack.extend(v for v in module.modules.values() if isinstance(v, Module))
+
+
+def _networks(obj: Any, path: str) -> NetworkPickle:
+    """The NetworkPickle of what the unpickler made."""
+    obj = _Records()(obj)
+    if not isinstance(obj, dict) or not all(isinstance(obj.get(k), Module) for k in NETWORKS):
+        what = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
+        raise UserError(f'{path} is not a network pickle: it holds {what}, not a dict with the networks '
+                        f'{", ".join(NETWORKS)}')
+    for role in NETWORKS:
+        _check_tree(obj[role], role)
+    augment = obj.get('augment_pipe')
+    kwargs = obj.get('training_set_kwargs')
+    return NetworkPickle(path, obj['G'], obj['D'], obj['G_ema'], augment if isinstance(augment, Module) else None,
+                         dict(kwargs) if isinstance(kwargs, dict) else None)
 
 
 def read(path: str) -> NetworkPickle:
@@ -303,21 +346,11 @@ def read(path: str) -> NetworkPickle:
         raise UserError(f'{path} is a torch.save archive, not a network pickle (pickle.dump of the official '
                         'training loop\'s snapshot)')
     try:
-        obj = _Unpickler(io.BytesIO(data), path).load()
+        return _networks(_Unpickler(io.BytesIO(data), path, len(data)).load(), path)
     except _Refused as e:
         raise UserError(f'{path}: refused to load {e}: a network pickle holds networks, tensors and plain values, '
                         'and this name could run code (nothing of the file was run)') from None
     except UserError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-            struct.error, UnicodeDecodeError, MemoryError, RecursionError) as e:
+    except pth.DAMAGED as e:
         raise UserError(f'{path} is truncated or damaged, or not a network pickle ({type(e).__name__}: {e})') from None
-    obj = _plain_records(obj)
-    if not isinstance(obj, dict) or not all(isinstance(obj.get(k), Module) for k in NETWORKS):
-        what = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
-        raise UserError(f'{path} is not a network pickle: it holds {what}, not a dict with the networks '
-                        f'{", ".join(NETWORKS)}')
-    augment = obj.get('augment_pipe')
-    kwargs = obj.get('training_set_kwargs')
-    return NetworkPickle(path, obj['G'], obj['D'], obj['G_ema'], augment if isinstance(augment, Module) else None,
-                         dict(kwargs) if isinstance(kwargs, dict) else None)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan import config as config_lib
+from jaxgan.checks import lookup
 from jaxgan import network_pickle
 from jaxgan.checkpoint import layout_of
 from jaxgan.core.state import RunState, init_state
@@ -87,7 +88,7 @@ class Official:
                     continue  # unconditional networks: labels, if any, unused
                 have = spec.num_classes
             else:
-                have = _get(config, field)
+                have = lookup(config, field)
             if have != want:
                 out.append((field, have, want))
         return out
@@ -123,13 +124,8 @@ class Official:
             return self.ports[role].variables(record.state_dict(), role)
         except UserError as e:
             raise UserError(f'{self.path}: {e}') from None
-
-
-def _get(config: ml_collections.ConfigDict, field: str) -> Any:
-    node = config
-    for key in field.split('.'):
-        node = node[key]
-    return node
+        except network_pickle.DAMAGED as e:  # arrays of a damaged file that the port cannot map
+            raise UserError(f'{self.path}: its {role} is damaged ({type(e).__name__}: {e})') from None
 
 
 def _set(config: ml_collections.ConfigDict, field: str, value: Any) -> None:
@@ -163,8 +159,10 @@ def ported(pkl: network_pickle.NetworkPickle) -> Official:
         port = ports[role] = official.find(*network_class(record), role, path)
         try:
             got = port.config(_kwargs(record), record.state_dict())
-        except (UserError, KeyError, TypeError, ValueError) as e:
+        except UserError as e:
             raise UserError(f'{path}: its {role}: {e}') from None
+        except network_pickle.DAMAGED as e:  # sizes read off a damaged state dict (IndexError, ZeroDivisionError...)
+            raise UserError(f'{path}: its {role} is damaged ({type(e).__name__}: {e})') from None
         for field, value in got.items():
             if field in fields and fields[field] != value:
                 raise UserError(f'{path}: its G and D differ in {field} ({fields[field]!r} and {value!r}), which '

@@ -33,7 +33,9 @@ the structural comparison of configs on resume.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -125,20 +127,48 @@ def check(config: Config, workdir: str, gan: GAN) -> None:
         return
     if not has_checkpoints(workdir):
         if pretrained.is_pickle(config.init_from):
-            _checked_pickle(config, gan)
+            official, arrays = _checked_pickle(config, gan)
+            path = config.init_from[len(pretrained.PREFIX):]
+            _READ[:] = [_Ported(_file_key(path), gan, official, arrays)]
         else:
             _checked(config, gan)
 
 
-def _checked_pickle(config: Config, gan: GAN) -> pretrained.Official:
-    """The pickle of config.init_from=pkl:PATH, its fields matching the config's and its arrays gan's."""
+@dataclasses.dataclass(frozen=True)
+class _Ported:
+    """A pickle read, ported and mapped by `check`, kept for `initial_state` of the same run."""
+
+    key: tuple  # the path and its stat: a file changed between the two is read again
+    gan: GAN
+    official: pretrained.Official
+    arrays: dict
+
+
+_READ: list[_Ported] = []  # at most one: check()'s, taken by initial_state() (a pickle is read once per run)
+
+
+def _file_key(path: str) -> tuple:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (path,)
+    return path, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _checked_pickle(config: Config, gan: GAN) -> tuple[pretrained.Official, dict[str, Any]]:
+    """The pickle of config.init_from=pkl:PATH, its fields matching the config's, and its arrays mapped onto
+    gan's (pretrained.Official.arrays); `check`'s read of the same unchanged file where it made one."""
     if config.init_member:
         raise UserError(f'config.init_member={config.init_member}: config.init_from={config.init_from} is a '
                         'network pickle, not an ensemble (leave init_member empty)')
-    official = pretrained.read(config.init_from[len(pretrained.PREFIX):])
+    path = config.init_from[len(pretrained.PREFIX):]
+    key = _file_key(path)
+    kept = _READ.pop() if _READ else None
+    if kept is not None and kept.key == key and kept.gan is gan:
+        return kept.official, kept.arrays
+    official = pretrained.read(path)
     pretrained.check(config, gan.spec, official, f'config.init_from={config.init_from}')
-    official.networks(gan)  # every array placed, of jaxgan's shape
-    return official
+    return official, official.arrays(gan)  # every array placed, of jaxgan's shape
 
 
 def _checked(config: Config, gan: GAN) -> tuple[str, int, str | None]:
@@ -167,8 +197,8 @@ def initial_state(gan: GAN, config: Config, sharding: jax.sharding.NamedSharding
     if not config.init_from:
         return fresh
     if pretrained.is_pickle(config.init_from):
-        official = _checked_pickle(config, gan)
-        networks = official.networks(gan)
+        official, arrays = _checked_pickle(config, gan)
+        networks = jax.tree.map(jnp.asarray, arrays)
         state = jax.jit(lambda fresh, nets: transplant(gan, fresh, fresh.replace(**nets), ensemble.size(config)),
                         out_shardings=sharding)(fresh, networks)
         logging.info('started from the networks of the pickle %s (config.init_from): fresh optimizer and term '

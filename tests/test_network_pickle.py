@@ -8,6 +8,7 @@ two snapshots as the official training loop pickles them and the official output
 import json
 import os
 import pickle
+import struct
 import sys
 import types
 
@@ -23,6 +24,7 @@ from jaxgan.family import make_train_step
 from jaxgan.core.state import init_state
 from jaxgan.checkpoint import layout_of
 from jaxgan.errors import UserError
+from jaxgan.metrics import pth
 from jaxgan.families.gan import build_gan
 from jaxgan.models import official, stylegan2_official
 from jaxgan.models.stylegan2 import STATS
@@ -200,10 +202,14 @@ def start(tmp_path):
     return config, mesh, gan, dataset, transfer.initial_state(gan, config, parallel.replicated(mesh))
 
 
-def test_init_from_a_pickle_starts_from_its_networks(tmp_path):
+def test_init_from_a_pickle_starts_from_its_networks(tmp_path, monkeypatch):
     """The run's first state (transfer.initial_state, as resume calls it) holds the pickle's G, D and
-    G_ema, with G_ema's buffers as G's model state."""
+    G_ema, with G_ema's buffers as G's model state; the pickle is read once (check and initial_state)."""
+    reads, real = [], network_pickle.read
+    monkeypatch.setattr(network_pickle, 'read', lambda path: reads.append(path) or real(path))
     _, _, _, _, state = start(tmp_path)
+    assert reads == [UNCOND]
+    monkeypatch.undo()
     pkl = network_pickle.read(UNCOND)
     g, d, g_ema = pkl.G.state_dict(), pkl.D.state_dict(), pkl.G_ema.state_dict()
     np.testing.assert_array_equal(state.ema['G']['mapping']['fc1']['kernel'], g_ema['mapping.fc1.weight'].T)
@@ -265,3 +271,172 @@ def test_an_r3gan_pickle_and_a_config_of_other_sizes_are_refused_naming_the_fiel
     with pytest.raises(UserError, match=r'r3gan\.widths \(\(32, 16\) here, \(16, 16\) in the pickle\).*'
                                         r'r3gan\.blocks .*--config\.r3gan\.widths=\(16, 16\)'):
         pretrained.check(config, spec, official_, 'init_from')
+
+
+# ---------------------------------------------------------------- crafted files: memory, time, recursion
+
+def _s(text):  # BINUNICODE
+    raw = text.encode()
+    return b'X' + struct.pack('<I', len(raw)) + raw
+
+
+def _g(module, name):  # GLOBAL
+    return f'c{module}\n{name}\n'.encode()
+
+
+def _storage_bytes(values):
+    """A legacy torch.save archive of one float32 storage: what torch.storage._load_from_bytes reads."""
+    pid = b'(' + _s('storage') + _g('torch', 'FloatStorage') + _s('0') + _s('cpu') + b'J' + \
+        struct.pack('<i', len(values)) + b'Nt' + b'Q'
+    return (pickle.dumps(0x1950a86a20f9469cfc6c, 2) + pickle.dumps(1001, 2) + pickle.dumps({'little_endian': True}, 2)
+            + b'\x80\x02' + pid + b'.' + pickle.dumps(['0'], 2) + struct.pack('<q', len(values))
+            + np.asarray(values, '<f4').tobytes())
+
+
+def _tensor(storage_ops, size, stride):
+    """_rebuild_tensor_v2(storage, 0, size, stride) of the ops that push the storage."""
+    ints = lambda xs: b'(' + b''.join(b'J' + struct.pack('<i', x) for x in xs) + b't'  # noqa: E731
+    return _g('torch._utils', '_rebuild_tensor_v2') + b'(' + storage_ops + b'J\0\0\0\0' + ints(size) + \
+        ints(stride) + b'tR'
+
+
+def _load_from_bytes(values, memo=None):
+    put = b'r' + struct.pack('<I', memo) if memo is not None else b''
+    data = _storage_bytes(values)
+    return _g('torch.storage', '_load_from_bytes') + b'(B' + struct.pack('<I', len(data)) + data + put + b'tR'
+
+
+def _list(items):
+    return b'](' + b''.join(items) + b'e'
+
+
+def test_a_zero_stride_tensor_over_more_than_its_storage_is_refused(tmp_path):
+    """Before: 4000x4000 copies of one element (64 MiB from a file of 300 bytes; the size is the file's
+    choice). Network pickles and .pth files alike."""
+    bad = tmp_path / 'zero.pkl'
+    bad.write_bytes(b'\x80\x03' + _tensor(_load_from_bytes([1.0]), (4000, 4000), (0, 0)) + b'.')
+    with pytest.raises(UserError, match=r'damaged or crafted: a tensor of size \(4000, 4000\), stride \(0, 0\) has '
+                                        r'16000000 elements, more than its storage.s 1') as e:
+        network_pickle.read(str(bad))
+    assert '\n' not in str(e.value) and os.path.getsize(bad) < 400
+    pth_file = tmp_path / 'zero.pth'
+    state = _g('collections', 'OrderedDict') + b')R' + _s('w') + \
+        _tensor(b'(' + _s('storage') + _g('torch', 'FloatStorage') + _s('0') + _s('cpu') + b'J\1\0\0\0Nt' + b'Q',
+                (4000, 4000), (0, 0)) + b's'
+    pth_file.write_bytes(pickle.dumps(0x1950a86a20f9469cfc6c, 2) + pickle.dumps(1001, 2)
+                         + pickle.dumps({'little_endian': True}, 2) + b'\x80\x02' + state + b'.'
+                         + pickle.dumps(['0'], 2) + struct.pack('<q', 1) + struct.pack('<f', 1.0))
+    with pytest.raises(UserError, match=r'tensor .w. of size \(4000, 4000\), stride \(0, 0\) has 16000000 elements'):
+        pth.read_state_dict(str(pth_file))
+
+
+def test_one_storage_rebuilt_many_times_is_refused_past_the_file_size(tmp_path):
+    """A storage (4 KiB) the memo hands to 3000 tensors, and one tensor's data decoded 3000 times: each
+    copy is within its storage, their sum (12 MiB) past the file's size plus the margin."""
+    storage = _load_from_bytes([0.5] * 1024) + b'r\x84\x03\0\0'  # the storage's array, memoised as 900
+    tensors = _list([_tensor(storage, (1024,), (1,))] + [_tensor(b'j\x84\x03\0\0', (1024,), (1,))] * 2999)
+    decoded = _list([_load_from_bytes([0.5] * 1024, memo=0)]  # its bytes, memoised as 0
+                    + [_g('torch.storage', '_load_from_bytes') + b'(h\x00tR'] * 2999)
+    for name, ops in (('tensors', tensors), ('decoded', decoded)):
+        bad = tmp_path / f'{name}.pkl'
+        bad.write_bytes(b'\x80\x03' + ops + b'.')
+        with pytest.raises(UserError, match=r'would make the arrays read from it exceed \d+ bytes') as e:
+            network_pickle.read(str(bad))
+        assert '\n' not in str(e.value) and os.path.getsize(bad) < 200_000, name
+    pid = b'(' + _s('storage') + _g('torch', 'FloatStorage') + _s('0') + _s('cpu') + b'J\0\4\0\0Nt' + b'Q'
+    items = b''.join(_s(f'w{i}') + _tensor(pid if i == 0 else b'h\x00', (1024,), (1,)) for i in range(3000))
+    pth_file = tmp_path / 'many.pth'  # 3000 tensors (not one tensor under many names) over one storage
+    pth_file.write_bytes(pickle.dumps(0x1950a86a20f9469cfc6c, 2) + pickle.dumps(1001, 2)
+                         + pickle.dumps({'little_endian': True}, 2) + b'\x80\x02' + _g('collections', 'OrderedDict')
+                         + b')R(' + items.replace(b'Q', b'Qq\x00', 1) + b'u.' + pickle.dumps(['0'], 2)
+                         + struct.pack('<q', 1024) + np.zeros(1024, '<f4').tobytes())
+    with pytest.raises(UserError, match=r"tensor 'w\d+' of size \(1024,\) would make the arrays read from it exceed"):
+        pth.read_state_dict(str(pth_file))
+
+
+def test_shared_and_self_holding_values_are_walked_once_or_refused(tmp_path):
+    """40 tuples each holding the previous twice (2^40 paths: hung before) are walked once; a list that
+    holds itself, and nesting deeper than MAX_DEPTH, are refused in one line (RecursionError before)."""
+    dag = ()
+    for _ in range(40):
+        dag = (dag, dag)
+    loop = []
+    loop.append(loop)
+    deep = b'\x80\x02' + b']' * 3000 + b'a' * 2999 + b'.'  # lists 3000 deep (too deep for pickle.dumps)
+    cases = ((dag, 'not a network pickle: it holds tuple'), (loop, 'damaged.*a list that holds itself'),
+             (deep, 'damaged.*nested deeper than 64'))
+    for i, (value, message) in enumerate(cases):
+        bad = tmp_path / f'{i}.pkl'
+        bad.write_bytes(value if isinstance(value, bytes) else pickle.dumps(value))
+        with pytest.raises(UserError, match=message) as e:
+            network_pickle.read(str(bad))
+        assert '\n' not in str(e.value)
+
+
+def _persistent(state_ops, build=b'', source=''):
+    """A persistent Generator (torch_utils.persistence) of the state the ops push, then BUILD of `build`."""
+    return (_g('torch_utils.persistence', '_reconstruct_persistent_obj') + b'(}(' + _s('type') + _s('class')
+            + _s('module_src') + _s(source) + _s('class_name') + _s('Generator') + _s('state') + state_ops
+            + b'utR' + b'r\xe8\x03\0\0' + build)
+
+
+def _networks(record):
+    return b'}(' + _s('G') + record + _s('D') + b'j\xe8\x03\0\0' + _s('G_ema') + b'j\xe8\x03\0\0' + b'u.'
+
+
+def test_records_refuse_a_pickle_that_sets_their_state_or_gives_them_other_types(tmp_path):
+    """BUILD of a Module record (modules={'self': itself}: RecursionError in state_dict() before), a
+    Generator whose _parameters is a list (a traceback before), and submodules reached twice in one network
+    are refused in one line, by read and by pretrained.read."""
+    empty = b'}(' + _s('_parameters') + b'}' + _s('_modules') + b'}u'
+    self_holding = _persistent(empty, b'}(' + _s('modules') + b'}(' + _s('self') + b'j\xe8\x03\0\0' + b'uub',
+                               source='def modulated_conv2d(\nclass SynthesisBlock(\n')  # a module with a port
+    listed = (_g('training.networks', 'Generator') + b')\x81' + b'r\xe8\x03\0\0'  # R3GAN's wrapper, NEWOBJ
+              + b'}(' + _s('_parameters') + b'](J\x01\0\0\0eu' + b'b')
+    twice = _persistent(b'}(' + _s('_modules') + b'}(' + _s('a') + _persistent(empty) + _s('b')
+                        + b'j\xe8\x03\0\0' + b'uu')
+    cases = ((self_holding, 'sets the state of training.networks.Generator'),
+             (listed, 'training.networks.Generator: its _parameters is a list'),
+             (twice, 'its G holds the submodule unknown module.Generator twice'))
+    for i, (record, message) in enumerate(cases):
+        bad = tmp_path / f'{i}.pkl'
+        bad.write_bytes(b'\x80\x03' + _networks(record))
+        for read in (network_pickle.read, pretrained.read):
+            with pytest.raises(UserError, match=rf'damaged.*{message}') as e:
+                read(str(bad))
+            assert '\n' not in str(e.value)
+
+
+def test_a_damaged_r3gan_state_dict_is_one_line_not_a_traceback():
+    """Shapes r3gan_official reads the sizes off (an IndexError and a ZeroDivisionError before)."""
+    for shape in ((), (16, 0, 1, 1)):
+        pkl = network_pickle.read(R3GAN_PKL)
+        name = 'LinearLayer1.Layer.weight' if shape == () else 'LinearLayer2.Layer.weight'
+        pkl.D.modules['Model'].modules['MainLayers'].modules['0'].modules['Layers'].modules['0'] \
+            .modules[name.split('.')[0]].modules['Layer'].parameters['weight'] = np.zeros(shape, np.float32)
+        with pytest.raises(UserError, match=r'r3gan_cond8.pkl: its D is damaged \((IndexError|ZeroDivisionError)'):
+            pretrained.ported(pkl)
+
+
+def test_fixtures_hold_no_official_source():
+    """The StyleGAN2 pickles carry stubs for module_src (the markers of network_pickle.SOURCES only)."""
+    for name in os.listdir(FIXTURES):
+        if name.endswith('.py'):
+            continue  # the scripts that write them import torch
+        with open(os.path.join(FIXTURES, name), 'rb') as f:
+            data = f.read()
+        assert b'NVIDIA CORPORATION' not in data and b'import torch' not in data, name
+    sources = [s for s in pickle_strings(COND) if 'class SynthesisBlock(' in s]
+    assert sources and all(len(s) < 500 for s in sources)
+
+
+def pickle_strings(path):
+    import pickletools
+    with open(path, 'rb') as f:
+        return [arg for op, arg, _ in pickletools.genops(f.read()) if isinstance(arg, str)]
+
+
+def test_the_r3gan_snapshot_holds_the_optimizer_states_as_official_ones_do():
+    strings = pickle_strings(R3GAN_PKL)
+    assert {'G_opt_state', 'D_opt_state', 'exp_avg_sq', 'param_groups'} <= set(strings)
+    assert network_pickle.read(R3GAN_PKL).G_ema.key == ('training.networks', 'Generator')

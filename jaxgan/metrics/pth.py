@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import io
+import math
 import os
 import pickle
 import struct
@@ -51,6 +52,15 @@ STORAGE_DTYPES = {
     'ByteStorage': 'u1', 'BoolStorage': '?', 'ComplexFloatStorage': '<c8', 'ComplexDoubleStorage': '<c16',
     'UntypedStorage': 'u1',
 }
+
+
+# What reading a damaged pickle raises (besides UserError and a refused name): each becomes one line.
+DAMAGED = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+           ArithmeticError, struct.error, UnicodeDecodeError, MemoryError, RecursionError)
+# Bytes of arrays a read may make beyond its file's size: PyTorch's files and the official network pickles
+# hold each tensor's bytes once, so a read that makes more is of a file that repeats a storage (a stride 0
+# view over a huge size, one storage rebuilt many times): refused before the copy.
+MARGIN = 1 << 20
 
 
 def _dtype(name: str) -> np.dtype:
@@ -81,11 +91,41 @@ class _Tensor:
     stride: tuple[int, ...]
 
 
+class Budget:
+    """The bytes of arrays one read may still make: its file's size plus MARGIN. Each copy is charged
+    before it is made; past the budget, a one-line UserError."""
+
+    def __init__(self, file_size: int, path: str):
+        self.left, self.limit, self.path = file_size + MARGIN, file_size + MARGIN, path
+
+    def spend(self, nbytes: int, what: str) -> None:
+        if nbytes > self.left:
+            raise UserError(f'{self.path} is damaged or crafted: {what} would make the arrays read from it '
+                            f'exceed {self.limit} bytes (its size plus {MARGIN}), and each tensor\'s bytes are in '
+                            'the file once')
+        self.left -= nbytes
+
+
 class _Refused(Exception):
     pass
 
 
-class _Unpickler(pickle.Unpickler):
+class BaseUnpickler(pickle.Unpickler):
+    """What the unpicklers of `.pth` files and network pickles share: OrderedDicts and parameters of the
+    tensors of `tensor_type`."""
+
+    tensor_type: type = object
+
+    def _ordered_dict(self, *args: Any) -> collections.OrderedDict:
+        return collections.OrderedDict(*args)
+
+    def _parameter(self, data: Any, *rest: Any) -> Any:
+        if not isinstance(data, self.tensor_type):
+            raise pickle.UnpicklingError(f'a parameter whose data is a {type(data).__name__}')
+        return data
+
+
+class _Unpickler(BaseUnpickler):
     """Resolves only the globals of a PyTorch state dict, to functions that build `_Tensor` records."""
 
     def __init__(self, file, persistent: Callable[[tuple], Any]):
@@ -100,7 +140,7 @@ class _Unpickler(pickle.Unpickler):
         if module == 'torch._utils' and name in ('_rebuild_tensor', '_rebuild_tensor_v2'):
             return self._rebuild_tensor
         if module == 'torch._utils' and name == '_rebuild_parameter':
-            return self._rebuild_parameter
+            return self._parameter
         if module in ('torch', 'torch.storage') and name in STORAGE_DTYPES:
             return ('storage type', name)
         raise _Refused(f'{module}.{name}')
@@ -108,18 +148,13 @@ class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:
         return self._persistent(pid)
 
-    def _ordered_dict(self, *args) -> collections.OrderedDict:
-        return collections.OrderedDict(*args)
-
     def _rebuild_tensor(self, storage, offset, size, stride, *rest) -> _Tensor:
         if not isinstance(storage, _Storage):
             raise pickle.UnpicklingError(f'a tensor whose storage is a {type(storage).__name__}')
         return _Tensor(storage, int(offset), tuple(int(n) for n in size), tuple(int(s) for s in stride))
 
-    def _rebuild_parameter(self, data, *rest) -> _Tensor:
-        if not isinstance(data, _Tensor):
-            raise pickle.UnpicklingError(f'a parameter whose data is a {type(data).__name__}')
-        return data
+
+_Unpickler.tensor_type = _Tensor
 
 
 def _ascii(value: Any) -> Any:
@@ -165,21 +200,37 @@ def _element_array(data: bytes, storage: _Storage, byteorder: str, where: str, p
     return np.frombuffer(data, dtype, count=storage.numel).astype(storage.dtype.newbyteorder('='))
 
 
-def _materialise(tensor: _Tensor, elements: np.ndarray, name: str, path: str) -> np.ndarray:
-    """The tensor's strided window onto its storage's elements, copied into a native array."""
+def _materialise(tensor: _Tensor, elements: np.ndarray, name: str, path: str, budget: Budget) -> np.ndarray:
+    """The tensor's strided window onto its storage's elements, copied into a native array (its bytes
+    charged to `budget`)."""
     size, stride = tensor.size, tensor.stride
+    what = f'tensor {name!r}' if name else 'a tensor'  # a network pickle's tensors have no names
     offset = tensor.offset + tensor.storage.offset
     if len(size) != len(stride) or min(size, default=0) < 0 or min(stride, default=0) < 0 or offset < 0:
-        raise UserError(f'{path} is damaged: tensor {name!r} has size {size}, stride {stride}, offset {offset}')
+        raise UserError(f'{path} is damaged: {what} has size {size}, stride {stride}, offset {offset}')
     if 0 in size:
         return np.zeros(size, elements.dtype)
+    count = math.prod(size)
+    if count > len(elements):  # zero strides repeating a storage's elements: no official file has them
+        raise UserError(f'{path} is damaged or crafted: {what} of size {size}, stride {stride} has '
+                        f'{count} elements, more than its storage\'s {len(elements)}')
     end = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
     if end > len(elements):
-        raise UserError(f'{path} is damaged: tensor {name!r} of size {size}, stride {stride}, offset {offset} '
+        raise UserError(f'{path} is damaged: {what} of size {size}, stride {stride}, offset {offset} '
                         f'reaches element {end} of a storage of {len(elements)}')
     view = np.lib.stride_tricks.as_strided(elements[offset:], size, [s * elements.itemsize for s in stride],
                                            writeable=False)
+    budget.spend(count * elements.itemsize, f'{what} of size {size}')
     return np.array(view)
+
+
+def _made(tensor: _Tensor, elements: np.ndarray, name: str, path: str, budget: Budget,
+          made: dict[int, np.ndarray]) -> np.ndarray:
+    """`_materialise` once per tensor of the pickle: names of one tensor (tied weights, which the pickle's
+    memo shares) get one array, as torch.load gives them one tensor."""
+    if id(tensor) not in made:
+        made[id(tensor)] = _materialise(tensor, elements, name, path, budget)
+    return made[id(tensor)]
 
 
 def _state_dict(obj: Any, path: str) -> dict[str, _Tensor]:
@@ -193,7 +244,7 @@ def _state_dict(obj: Any, path: str) -> dict[str, _Tensor]:
     return obj
 
 
-def _read_zip(path: str, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
+def _read_zip(path: str, archive: zipfile.ZipFile, size: int) -> dict[str, np.ndarray]:
     names = archive.namelist()
     pickles = [n for n in names if n.count('/') == 1 and n.endswith('/data.pkl')]
     if len(pickles) != 1:
@@ -215,18 +266,21 @@ def _read_zip(path: str, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
             raise pickle.UnpicklingError(f'persistent id {pid!r}')
         return _Storage(str(_ascii(pid[2])), _storage_type(pid[1]), int(pid[4]))
 
+    storages, tensors = Budget(size, path), Budget(size, path)  # a compressed member could unpack to any size
+    storages.spend(archive.getinfo(pickles[0]).file_size, pickles[0])
     obj = _unpickle(io.BytesIO(archive.read(pickles[0])), persistent, path)
     state = _state_dict(obj, path)
     elements: dict[str, np.ndarray] = {}
-    out = {}
+    out, made = {}, {}
     for name, tensor in state.items():
         key = tensor.storage.key
         if key not in elements:
             member = f'{prefix}data/{key}'
             if member not in names:
                 raise UserError(f'{path} is truncated or damaged: tensor {name!r} needs {member}, which it lacks')
+            storages.spend(archive.getinfo(member).file_size, member)
             elements[key] = _element_array(archive.read(member), tensor.storage, byteorder, member, path)
-        out[name] = _materialise(tensor, elements[key], name, path)
+        out[name] = _made(tensor, elements[key], name, path, tensors, made)
     return out
 
 
@@ -286,33 +340,37 @@ def _read_legacy_object(path: str, f) -> tuple[Any, dict[str, np.ndarray]]:
     return obj, elements
 
 
-def _read_legacy(path: str, f) -> dict[str, np.ndarray]:
-    obj, elements = _read_legacy_object(path, f)
+def _read_legacy(path: str, f, size: int) -> dict[str, np.ndarray]:
+    obj, elements = _read_legacy_object(path, f)  # each storage's bytes read from the file once
     state = _state_dict(obj, path)
-    out = {}
+    budget = Budget(size, path)
+    out, made = {}, {}
     for name, tensor in state.items():
         if tensor.storage.key not in elements:
             raise UserError(f'{path} is truncated or damaged: no data for tensor {name!r}')
-        out[name] = _materialise(tensor, elements[tensor.storage.key], name, path)
+        out[name] = _made(tensor, elements[tensor.storage.key], name, path, budget, made)
     return out
 
 
-def read_storage(data: bytes, path: str) -> np.ndarray:
+def read_storage(data: bytes, path: str, budget: Budget) -> np.ndarray:
     """The elements (1-D, native byte order) of the one storage that `data`, a legacy torch.save archive,
     holds: how a tensor inside a plain pickle keeps its data (torch/storage.py, TypedStorage.__reduce__:
     `_load_from_bytes` of `torch.save(storage, _use_new_zipfile_serialization=False)`). `path` names
-    where it came from in messages."""
+    where it came from in messages; the bytes decoded are charged to `budget` (one `data` object that a
+    pickle's memo hands to many calls is decoded, and charged, each time)."""
+    budget.spend(len(data), 'a tensor\'s data')
     obj, elements = _read_legacy_object(path, io.BytesIO(data))
     if not isinstance(obj, _Storage) or obj.key not in elements:
         raise UserError(f'{path} is damaged: a tensor\'s data hold a {type(obj).__name__}, not a storage')
     return elements[obj.key][obj.offset:obj.offset + obj.numel]
 
 
-def tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple, path: str) -> np.ndarray:
-    """The tensor torch._utils._rebuild_tensor_v2 makes of a storage's elements, as a native array."""
+def tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple, path: str, budget: Budget) -> np.ndarray:
+    """The tensor torch._utils._rebuild_tensor_v2 makes of a storage's elements, as a native array (its
+    bytes charged to `budget`, the read's)."""
     record = _Tensor(_Storage('', storage.dtype, len(storage)), int(offset), tuple(int(n) for n in size),
                      tuple(int(s) for s in stride))
-    return _materialise(record, storage, 'a tensor', path)
+    return _materialise(record, storage, '', path, budget)
 
 
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
@@ -324,17 +382,18 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     try:
         with open(path, 'rb') as f:
             start = f.read(512)
+            size = f.seek(0, io.SEEK_END)
             f.seek(0)
             if start[:4] == b'PK\x03\x04':  # a zip's first local header, as torch.serialization._is_zipfile
                 try:
                     with zipfile.ZipFile(f) as archive:
-                        return _read_zip(path, archive)
+                        return _read_zip(path, archive, size)
                 except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as e:
                     raise UserError(f'{path} is a truncated or damaged zip archive ({e})') from None
             if len(start) >= 262 and start[257:262] == b'ustar':
                 raise UserError(f'{path} is in the tar format of PyTorch before 0.4, which is not read here: '
                                 'load it with torch.load and torch.save it again')
-            return _read_legacy(path, f)
+            return _read_legacy(path, f, size)
     except FileNotFoundError:
         raise UserError(f'{path} does not exist') from None
     except IsADirectoryError:
