@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 from typing import Any
 
 import jax
@@ -186,4 +187,7 @@ def check(config: ml_collections.ConfigDict, spec: DataSpec, official_: Official
 
 
 def _flag(value: Any) -> str:
+    """A value as a shell word that --config.FIELD= parses back: tuples without spaces, quoted."""
+    if isinstance(value, (tuple, list)):
+        return shlex.quote('(' + ','.join(map(_flag, value)) + (',)' if len(value) == 1 else ')'))
     return str(value) if not isinstance(value, float) or value != int(value) else str(int(value))
