@@ -261,3 +261,47 @@ def test_the_extractor_compiles_once_for_any_batch_sizes_and_keeps_every_example
     assert given.chunk == 24 and len(traced) == 2 and traced[-1][0] == 24
     np.testing.assert_array_equal(out['features'], flat[:5, :3] * 2)  # the first `keep`
     np.testing.assert_array_equal(out['logits'], flat[:, 3:5])
+
+
+def test_the_device_path_scores_as_the_host_path_compiles_once_and_on_any_number_of_devices(tmp_path):
+    """FID and KID of a tiny generator through on_device.SampleProgram (one program: generate, round to
+    uint8, embed, accumulate on the devices) against the host path's, on 8 simulated devices and on 1.
+    Batch 12 on 8 devices (split unevenly), 100 samples (a short last batch), keep 50 (within a batch)."""
+    import jax
+    from jaxgan import ensemble
+    w = np.random.default_rng(0).normal(size=(16 * 16, 12)).astype(np.float32) / 16
+
+    def apply(x):  # a tiny feature net whose features sit away from 0, as the Inception's
+        f = jnp.tanh(x.reshape(x.shape[0], -1).astype(jnp.float32) / 255 @ w) + 2.0
+        return f, f[:, :4]
+
+    net = evaluation.FeatureNet('tiny', 'tiny v1', apply, 4)
+    config = tiny_config(batch_size=12, data__cache_dir=str(tmp_path))
+    assert config.sample_bn == 'batch'  # the samples' batches must be the host path's
+    dataset = data.load(config)
+    gan = ensemble.member_gan(config, dataset.spec)
+
+    def evaluator(mesh):
+        extractor = evaluation.Extractor(net, mesh, keep=50, chunk=12)
+        reference = evaluation.reference_statistics(dataset, extractor, num=300, seed=0, cache_dir=str(tmp_path))
+        return evaluation.Evaluator(config, ('fid', 'kid'), net, extractor, reference, {}, num_samples=100, keep=50)
+
+    mesh = parallel.make_mesh()
+    state = ensemble.fresh_state(gan, config, parallel.replicated(mesh))
+    on_device = evaluator(mesh)
+    first = on_device(gan, state)
+    assert first['protocol']['path'] == 'device'
+    on_host = dataclasses.replace(on_device, on_device=False)
+    host = on_host(gan, state)
+    assert host['protocol']['path'] == 'host' and host['metrics']['fid'] > 0.1
+    np.testing.assert_allclose(first['metrics']['fid'], host['metrics']['fid'], rtol=1e-6)
+    np.testing.assert_allclose(first['metrics']['kid'], host['metrics']['kid'], rtol=1e-6)
+    other = on_device(gan, state, seed=1)  # other samples, the same program
+    assert other['metrics']['fid'] != first['metrics']['fid']
+    assert on_device.program(gan, 100, 12).compilations() == 1
+    one = parallel.make_mesh(jax.devices()[:1])
+    alone = evaluator(one)(gan, ensemble.fresh_state(gan, config, parallel.replicated(one)))
+    np.testing.assert_allclose(alone['metrics']['fid'], first['metrics']['fid'], rtol=1e-6)
+    np.testing.assert_allclose(alone['metrics']['kid'], first['metrics']['kid'], rtol=1e-6)
+    # is needs every sample's logits: the host path
+    assert not dataclasses.replace(on_device, metrics=('fid', 'is')).uses_device_path(gan)
