@@ -140,6 +140,49 @@ def test_reference_statistics_are_keyed_by_content_not_path(tmp_path):
     assert evaluation.weights_sha256({'w': np.zeros(3)}) != evaluation.weights_sha256({'w': np.ones(3)})
 
 
+def test_reference_statistics_of_a_config_are_keyed_by_its_fingerprint_reading_one_batch(tmp_path):
+    """With the config's preparation, a cached reference is found by the source's fingerprint and one batch's
+    sha256: the rest of the examples are not read (50,000 decoded images on every evaluator made)."""
+    rng = np.random.default_rng(1)
+    first, second = (rng.integers(0, 256, (40, 8, 8, 1), np.uint8) for _ in range(2))
+    net = evaluation.FeatureNet('row means', 'row means v1', lambda x: (x.astype(jnp.float32).mean(axis=(2, 3)),
+                                                                      x.astype(jnp.float32).mean(axis=(1, 2))), 1)
+    extractor = evaluation.Extractor(net, parallel.make_mesh(), keep=40)
+    cache = str(tmp_path / 'cache')
+    read = []
+
+    class Counted:  # the dataset, counting the examples read
+        def __init__(self, dataset):
+            self.spec, self._dataset = dataset.spec, dataset
+
+        def examples(self, indices):
+            read.extend(indices)
+            return self._dataset.examples(indices)
+
+    def statistics(path, **overrides):
+        config = tiny_config(dataset=f'npy:{path}', image_size=8, data__cache_dir=cache, **overrides)
+        return evaluation.reference_statistics(Counted(data.load(config)), extractor, num=40, seed=0, cache_dir=cache, batch=10,
+                                               prepared=evaluation.preparation(config))
+
+    for name, images in (('a', first), ('b', first), ('c', second)):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / 'imgs.npy', images)
+    before = statistics(tmp_path / 'a' / 'imgs.npy')
+    assert len(read) == 10 + 40  # the key's first batch, then every example once
+    whole = data.load(tiny_config(dataset=f'npy:{tmp_path}/a/imgs.npy', image_size=8))
+    assert before['examples_sha256'] == evaluation.examples_sha256(evaluation.reference_batches(whole, 40, 10, 0))
+    read.clear()
+    moved = statistics(tmp_path / 'b' / 'imgs.npy')  # the same file elsewhere: the cache, one batch read
+    assert len(read) == 10 and np.array_equal(moved['mu'], before['mu'])
+    assert moved['examples_sha256'] == before['examples_sha256']
+    changed = statistics(tmp_path / 'c' / 'imgs.npy')
+    np.testing.assert_allclose(changed['mu'], second.astype(np.float64).mean(axis=(0, 2, 3)), rtol=1e-6)
+    statistics(tmp_path / 'a' / 'imgs.npy', data__on_corrupt='skip')  # another preparation: computed anew
+    assert len(os.listdir(tmp_path / 'cache' / 'reference_stats')) == 3
+    assert evaluation.preparation(tiny_config(dataset='stacked:digits'))['kind'] == 'stacked:digits'
+    assert evaluation.preparation(tiny_config(dataset=f'npy:{tmp_path}/a.npy'))['kind'] == 'npy'
+
+
 def test_stacked_metric_on_a_stacked_run(tmp_path, digits_classifier):
     """VEEGAN's protocol: a classifier of single digits reads each channel of stacked digits."""
     directory, _ = digits_classifier

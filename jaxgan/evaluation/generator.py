@@ -18,7 +18,7 @@ from jaxgan.errors import UserError
 from jaxgan.evaluation.features import Extractor, FeatureNet, feature_net, shape_text, stacked_net
 from jaxgan.evaluation.on_device import DEVICE_METRICS, SampleProgram, batch_latents, sample_key
 from jaxgan.evaluation.memorisation import NearestReference, holdout_dataset, nearest_reference
-from jaxgan.evaluation.reference import reference_statistics
+from jaxgan.evaluation.reference import preparation, reference_statistics
 from jaxgan.evaluation.scores import METRICS, check_sizes, compute_metrics
 
 
@@ -142,10 +142,11 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
     if dataset.spec.kind != 'image':
         return _vector_evaluator(config, metrics, dataset, num_samples=num_samples, reference_size=reference_size,
                                  keep=keep, holdout=holdout)
-    reference_data, reference_name = dataset, f'config.dataset={config.dataset}'
+    reference_data, reference_name, reference_config = dataset, f'config.dataset={config.dataset}', config
     if reference:
         try:
-            reference_data = data.load(data.dataset_config(config, reference))
+            reference_config = data.dataset_config(config, reference)
+            reference_data = data.load(reference_config)
             reference_name = f'--reference={reference}'
         except UserError as e:
             raise UserError(f'--reference={reference}: {e}') from None
@@ -172,7 +173,7 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
     statistics: dict = {}
     if set(metrics) - {'nearest'}:
         statistics = reference_statistics(reference_data, extractor, num=reference_size, seed=config.seed,
-                                          cache_dir=cache_dir)
+                                          cache_dir=cache_dir, prepared=preparation(reference_config))
         protocol.update({
             'reference': f'{reference or config.dataset} at {config.image_size}px, crop {config.data.crop}',
             'reference_size': int(statistics['count']), 'reference_sha256': statistics['examples_sha256'],
