@@ -72,7 +72,8 @@ class SampleProgram:
         features, _ = self.net.apply(self._split(device_data_units(x)))
         return features.astype(jnp.float32)
 
-    def _program(self, params, model_state, key: jax.Array) -> tuple[stats.DeviceMoments, jax.Array]:
+    def _program(self, params, model_state, seed: jax.Array) -> tuple[stats.DeviceMoments, jax.Array]:
+        key = sample_key(seed)  # made here, not passed in: an int is the same input on every process
         images = jax.ShapeDtypeStruct((self.batch, *self.gan.spec.shape), jnp.uint8)
         dim = jax.eval_shape(self.net.apply, images)[0].shape[-1]
 
@@ -92,7 +93,7 @@ class SampleProgram:
     def __call__(self, params, model_state, seed: int) -> dict:
         """The Extractor's output for these samples: {'moments': a float64 MomentAccumulator, 'features':
         the first `keep` [keep, F] as NumPy, 'logits': None}."""
-        moments, kept = self._run(params, model_state, sample_key(seed))
+        moments, kept = self._run(params, model_state, np.int32(seed))
         return {'moments': moments.to_host(parallel.to_host), 'features': np.asarray(parallel.to_host(kept)),
                 'logits': None}
 
