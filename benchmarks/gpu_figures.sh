@@ -7,14 +7,16 @@
 #      float32, 1 and 8 steps per dispatch;
 #   2. the PyTorch peer in the same run (benchmarks/torch_dcgan.py): eager fp32, eager channels-last bf16,
 #      torch.compile bf16, batch 128 and 1024;
-#   3. FID of 50,000 samples along jaxgan.evaluate's path (benchmarks/fid_speed.py);
+#   3. FID of 50,000 samples along jaxgan.evaluate's path (benchmarks/fid_speed.py): the device path (one
+#      program generates, embeds and accumulates; the target, under 60 s warm), then the host path it
+#      replaced (each batch through the host), in the same run;
 #   4. the input pipeline on a folder of 64x64 JPEGs made here: the step alone, the host pipeline, and
 #      data.on_device, batch 1024, bfloat16, 8 steps per dispatch;
 #   5. StyleGAN2 at 256x256 (paper256, batch 64): seconds per thousand images;
 #   6. ensembles: toy_2d and DCGAN-32, N = 1, 4, 16 GANs in one step.
 #
 # PARTs (default all): dcgan64_jax dcgan64_torch fid50k pipeline_synthetic pipeline_host pipeline_on_device
-# stylegan2_256 ensemble_toy2d ensemble_dcgan32. Their limits add up to 18 minutes, and on one H200 much of
+# stylegan2_256 ensemble_toy2d ensemble_dcgan32. Their limits add up to 19.5 minutes, and on one H200 much of
 # the time is compilation (StyleGAN2's alone took 147 s), so where one command may run for at most 10 minutes, run the
 # parts in two halves. Each part has its own time limit, so that one that hangs leaves the rest; each
 # writes NAME.json and NAME.log under OUTDIR/parts, and ARCHIVE (default OUTDIR/figures.tgz) holds them
@@ -63,7 +65,7 @@ part dcgan64_jax 200 $bench --experiment=dcgan_celeba --batch_sizes=128,1024 --d
     --steps_per_dispatch=1,8 --steps=160 --warmup=3 --out="$out/parts/dcgan64_jax.json"
 part dcgan64_torch 110 "$py" benchmarks/torch_dcgan.py --batch_sizes=128,1024 --steps=100 \
     --variants=eager_fp32,eager_cl_bf16,compile_bf16 --out="$out/parts/dcgan64_torch.json"
-part fid50k 150 "$py" benchmarks/fid_speed.py --num_samples=50000 --out="$out/parts/fid50k.json"
+part fid50k 240 "$py" benchmarks/fid_speed.py --num_samples=50000 --paths=device,host --out="$out/parts/fid50k.json"
 
 chosen pipeline_synthetic || chosen pipeline_host || chosen pipeline_on_device &&
 { "$py" - "$work/jpegs" <<'EOF' >"$out/parts/jpegs.log" 2>&1 || echo "error: making the JPEGs failed; see parts/jpegs.log" | tee -a "$out/parts/summary.log"; }

@@ -140,6 +140,49 @@ def test_reference_statistics_are_keyed_by_content_not_path(tmp_path):
     assert evaluation.weights_sha256({'w': np.zeros(3)}) != evaluation.weights_sha256({'w': np.ones(3)})
 
 
+def test_reference_statistics_of_a_config_are_keyed_by_its_fingerprint_reading_one_batch(tmp_path):
+    """With the config's preparation, a cached reference is found by the source's fingerprint and one batch's
+    sha256: the rest of the examples are not read (50,000 decoded images on every evaluator made)."""
+    rng = np.random.default_rng(1)
+    first, second = (rng.integers(0, 256, (40, 8, 8, 1), np.uint8) for _ in range(2))
+    net = evaluation.FeatureNet('row means', 'row means v1', lambda x: (x.astype(jnp.float32).mean(axis=(2, 3)),
+                                                                      x.astype(jnp.float32).mean(axis=(1, 2))), 1)
+    extractor = evaluation.Extractor(net, parallel.make_mesh(), keep=40)
+    cache = str(tmp_path / 'cache')
+    read = []
+
+    class Counted:  # the dataset, counting the examples read
+        def __init__(self, dataset):
+            self.spec, self._dataset = dataset.spec, dataset
+
+        def examples(self, indices):
+            read.extend(indices)
+            return self._dataset.examples(indices)
+
+    def statistics(path, **overrides):
+        config = tiny_config(dataset=f'npy:{path}', image_size=8, data__cache_dir=cache, **overrides)
+        return evaluation.reference_statistics(Counted(data.load(config)), extractor, num=40, seed=0, cache_dir=cache, batch=10,
+                                               prepared=evaluation.preparation(config))
+
+    for name, images in (('a', first), ('b', first), ('c', second)):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / 'imgs.npy', images)
+    before = statistics(tmp_path / 'a' / 'imgs.npy')
+    assert len(read) == 10 + 40  # the key's first batch, then every example once
+    whole = data.load(tiny_config(dataset=f'npy:{tmp_path}/a/imgs.npy', image_size=8))
+    assert before['examples_sha256'] == evaluation.examples_sha256(evaluation.reference_batches(whole, 40, 10, 0))
+    read.clear()
+    moved = statistics(tmp_path / 'b' / 'imgs.npy')  # the same file elsewhere: the cache, one batch read
+    assert len(read) == 10 and np.array_equal(moved['mu'], before['mu'])
+    assert moved['examples_sha256'] == before['examples_sha256']
+    changed = statistics(tmp_path / 'c' / 'imgs.npy')
+    np.testing.assert_allclose(changed['mu'], second.astype(np.float64).mean(axis=(0, 2, 3)), rtol=1e-6)
+    statistics(tmp_path / 'a' / 'imgs.npy', data__on_corrupt='skip')  # another preparation: computed anew
+    assert len(os.listdir(tmp_path / 'cache' / 'reference_stats')) == 3
+    assert evaluation.preparation(tiny_config(dataset='stacked:digits'))['kind'] == 'stacked:digits'
+    assert evaluation.preparation(tiny_config(dataset=f'npy:{tmp_path}/a.npy'))['kind'] == 'npy'
+
+
 def test_stacked_metric_on_a_stacked_run(tmp_path, digits_classifier):
     """VEEGAN's protocol: a classifier of single digits reads each channel of stacked digits."""
     directory, _ = digits_classifier
@@ -261,3 +304,47 @@ def test_the_extractor_compiles_once_for_any_batch_sizes_and_keeps_every_example
     assert given.chunk == 24 and len(traced) == 2 and traced[-1][0] == 24
     np.testing.assert_array_equal(out['features'], flat[:5, :3] * 2)  # the first `keep`
     np.testing.assert_array_equal(out['logits'], flat[:, 3:5])
+
+
+def test_the_device_path_scores_as_the_host_path_compiles_once_and_on_any_number_of_devices(tmp_path):
+    """FID and KID of a tiny generator through on_device.SampleProgram (one program: generate, round to
+    uint8, embed, accumulate on the devices) against the host path's, on 8 simulated devices and on 1.
+    Batch 12 on 8 devices (split unevenly), 100 samples (a short last batch), keep 50 (within a batch)."""
+    import jax
+    from jaxgan import ensemble
+    w = np.random.default_rng(0).normal(size=(16 * 16, 12)).astype(np.float32) / 16
+
+    def apply(x):  # a tiny feature net whose features sit away from 0, as the Inception's
+        f = jnp.tanh(x.reshape(x.shape[0], -1).astype(jnp.float32) / 255 @ w) + 2.0
+        return f, f[:, :4]
+
+    net = evaluation.FeatureNet('tiny', 'tiny v1', apply, 4)
+    config = tiny_config(batch_size=12, data__cache_dir=str(tmp_path))
+    assert config.sample_bn == 'batch'  # the samples' batches must be the host path's
+    dataset = data.load(config)
+    gan = ensemble.member_gan(config, dataset.spec)
+
+    def evaluator(mesh):
+        extractor = evaluation.Extractor(net, mesh, keep=50, chunk=12)
+        reference = evaluation.reference_statistics(dataset, extractor, num=300, seed=0, cache_dir=str(tmp_path))
+        return evaluation.Evaluator(config, ('fid', 'kid'), net, extractor, reference, {}, num_samples=100, keep=50)
+
+    mesh = parallel.make_mesh()
+    state = ensemble.fresh_state(gan, config, parallel.replicated(mesh))
+    on_device = evaluator(mesh)
+    first = on_device(gan, state)
+    assert first['protocol']['path'] == 'device'
+    on_host = dataclasses.replace(on_device, on_device=False)
+    host = on_host(gan, state)
+    assert host['protocol']['path'] == 'host' and host['metrics']['fid'] > 0.1
+    np.testing.assert_allclose(first['metrics']['fid'], host['metrics']['fid'], rtol=1e-6)
+    np.testing.assert_allclose(first['metrics']['kid'], host['metrics']['kid'], rtol=1e-6)
+    other = on_device(gan, state, seed=1)  # other samples, the same program
+    assert other['metrics']['fid'] != first['metrics']['fid']
+    assert on_device.program(gan, 100, 12).compilations() == 1
+    one = parallel.make_mesh(jax.devices()[:1])
+    alone = evaluator(one)(gan, ensemble.fresh_state(gan, config, parallel.replicated(one)))
+    np.testing.assert_allclose(alone['metrics']['fid'], first['metrics']['fid'], rtol=1e-6)
+    np.testing.assert_allclose(alone['metrics']['kid'], first['metrics']['kid'], rtol=1e-6)
+    # is needs every sample's logits: the host path
+    assert not dataclasses.replace(on_device, metrics=('fid', 'is')).uses_device_path(gan)

@@ -8,9 +8,10 @@ Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (feature ne
 reference data, split and size, sample count, generator). Features are extracted batch by batch on all
 devices; FID's means and covariances are accumulated as they come, so 50,000 samples never sit in memory
 at once. KID, precision/recall and density/coverage use the first `keep` features of each side (10,000
-by default). Reference statistics are cached as .npz under a key of the reference examples' content
-(sha256 of the arrays the network sees, whatever path they came from), their number and the network
-with its weights.
+by default). Reference statistics are cached as .npz under a key of what the reference examples are made
+of (the source's fingerprint, the config's preparation and the first batch's sha256, whatever path they
+came from), their number and the network with its weights. FID, KID, PR and DC alone generate, embed
+and accumulate the samples on the devices in one program (`on_device`).
 
 Metrics:
     fid       Frechet distance of the feature statistics (float64)
@@ -28,7 +29,8 @@ Metrics:
 
 Modules (everything here is importable from `jaxgan.evaluation`):
     features      the feature networks and the Extractor that runs one on every device
-    reference     reference statistics, cached by content
+    reference     reference statistics, cached by what the examples are made of
+    on_device     the generator's side of fid, kid, pr, dc in one program on the devices
     scores        the metrics of features against the reference statistics; the sizes each needs
     memorisation  --metrics=nearest: nearest training examples against held-out examples' distances
     generator     make_evaluator and Evaluator (a generator against its data); d_head_predictions
@@ -39,15 +41,17 @@ from jaxgan.evaluation.features import Extractor, FeatureNet, feature_net, stack
 from jaxgan.evaluation.generator import Evaluator, d_head_predictions, make_evaluator
 from jaxgan.evaluation.memorisation import (NEAREST_K, NEAREST_SHOWN, NearestReference, holdout_dataset,
                                             nearest_reference)
-from jaxgan.evaluation.reference import examples_sha256, reference_batches, reference_statistics
+from jaxgan.evaluation.on_device import DEVICE_METRICS, SampleProgram
+from jaxgan.evaluation.reference import (cache_key, examples_sha256, preparation, reference_batches,
+                                        reference_statistics)
 from jaxgan.evaluation.scores import METRICS, NEEDS, check_sizes, compute_metrics
 from jaxgan.evaluation.translation import (LUMA, TRANSLATION_METRICS, TranslationEvaluator, grey_input,
                                            make_translation_evaluator, translations)
 
 __all__ = [
-    'Evaluator', 'Extractor', 'FeatureNet', 'LUMA', 'METRICS', 'NEAREST_K', 'NEAREST_SHOWN', 'NEEDS',
-    'NearestReference', 'TRANSLATION_METRICS', 'TranslationEvaluator', 'check_sizes', 'compute_metrics',
-    'd_head_predictions', 'examples_sha256', 'feature_net', 'grey_input', 'holdout_dataset', 'make_evaluator',
-    'make_translation_evaluator', 'nearest_reference', 'reference_batches', 'reference_statistics', 'stacked_net',
-    'translations', 'weights_sha256',
+    'DEVICE_METRICS', 'Evaluator', 'Extractor', 'FeatureNet', 'LUMA', 'METRICS', 'NEAREST_K', 'NEAREST_SHOWN',
+    'NEEDS', 'NearestReference', 'SampleProgram', 'TRANSLATION_METRICS', 'TranslationEvaluator', 'cache_key',
+    'check_sizes', 'compute_metrics', 'd_head_predictions', 'examples_sha256', 'feature_net', 'grey_input',
+    'holdout_dataset', 'make_evaluator', 'make_translation_evaluator', 'nearest_reference', 'preparation',
+    'reference_batches', 'reference_statistics', 'stacked_net', 'translations', 'weights_sha256',
 ]

@@ -16,8 +16,9 @@ from jaxgan import data, sampling
 from jaxgan.core import parallel
 from jaxgan.errors import UserError
 from jaxgan.evaluation.features import Extractor, FeatureNet, feature_net, shape_text, stacked_net
+from jaxgan.evaluation.on_device import DEVICE_METRICS, SampleProgram, batch_latents, sample_key
 from jaxgan.evaluation.memorisation import NearestReference, holdout_dataset, nearest_reference
-from jaxgan.evaluation.reference import reference_statistics
+from jaxgan.evaluation.reference import preparation, reference_statistics
 from jaxgan.evaluation.scores import METRICS, check_sizes, compute_metrics
 
 
@@ -25,7 +26,14 @@ from jaxgan.evaluation.scores import METRICS, check_sizes, compute_metrics
 class Evaluator:
     """Evaluates generators of one config, with the reference statistics computed once. `net` and
     `extractor` are None for vectors (only --metrics=nearest, in the data's units); after each call,
-    `figures` holds the images a metric draws ('nearest': samples beside their nearest training examples)."""
+    `figures` holds the images a metric draws ('nearest': samples beside their nearest training examples).
+
+    Metrics within on_device.DEVICE_METRICS (fid, kid, pr, dc) take the device path where `on_device`
+    is true (the default): one program per generator (`on_device.SampleProgram`, compiled on the first
+    call and reused) generates, embeds and accumulates every batch without returning to the host. A set
+    with is, nearest, classes or stacked, or on_device=False, takes the host path: each batch of samples
+    to the host as uint8, through the `extractor`, the sums in float64 on the host. Both give the same
+    samples (the same latents and batches), so the same scores up to float32 rounding."""
 
     config: ml_collections.ConfigDict
     metrics: tuple[str, ...]
@@ -37,6 +45,8 @@ class Evaluator:
     keep: int = 10_000
     nearest: NearestReference | None = None
     figures: dict = dataclasses.field(default_factory=dict)
+    on_device: bool = True
+    programs: dict = dataclasses.field(default_factory=dict)  # id(gan) -> (gan, its SampleProgram)
 
     def __call__(self, gan, state, *, seed: int = 0, ema: bool = True) -> dict:
         start = time.perf_counter()
@@ -45,7 +55,22 @@ class Evaluator:
         batch = max(self.config.batch_size, mesh_size)
         # nearest uses the first `keep` samples: alone, it needs no more
         num = self.num_samples if set(self.metrics) - {'nearest'} else min(self.num_samples, self.keep)
-        batches = _sample_batches(gan, params, state.model_state['G'], self.config, num, batch, seed)
+        self.figures = {}
+        model_state = state.model_state['G']
+        if self.uses_device_path(gan):
+            path, extra = 'device', {}
+            results = compute_metrics(self.metrics, self.reference,
+                                      self.program(gan, num, batch)(params, model_state, seed), self.net)
+        else:
+            path = 'host'
+            results, extra = self._host_path(_sample_batches(gan, params, model_state, self.config, num, batch, seed))
+        protocol = dict(self.protocol, samples=num, generator='EMA' if ema else 'trained params',
+                        step=int(parallel.to_host(state.step)), path=path,
+                        seconds=round(time.perf_counter() - start, 2))
+        return {'metrics': results, 'protocol': protocol, **extra}
+
+    def _host_path(self, batches: Iterator[np.ndarray]) -> tuple[dict, dict]:
+        """(the metrics, the extra sections of the result) of samples brought to the host batch by batch."""
         kept: list[np.ndarray] = []
         if self.nearest is not None:
             batches = _keeping(batches, kept, self.keep)
@@ -58,7 +83,6 @@ class Evaluator:
             for _ in batches:
                 pass
         extra = {}
-        self.figures = {}
         if self.nearest is not None:
             samples = np.concatenate(kept)
             features = fake['features'][:len(samples)] if fake['features'] is not None else None
@@ -66,9 +90,21 @@ class Evaluator:
             results.update(metrics)
             if samples.ndim == 4:
                 self.figures['nearest'] = self.nearest.grid(samples, shown)
-        protocol = dict(self.protocol, samples=num, generator='EMA' if ema else 'trained params',
-                        step=int(parallel.to_host(state.step)), seconds=round(time.perf_counter() - start, 2))
-        return {'metrics': results, 'protocol': protocol, **extra}
+        return results, extra
+
+    def uses_device_path(self, gan) -> bool:
+        """Whether a call takes the device path (see the class docstring)."""
+        return (self.on_device and self.extractor is not None and gan.spec.kind == 'image'
+                and set(self.metrics) <= DEVICE_METRICS)
+
+    def program(self, gan, num: int, batch: int) -> SampleProgram:
+        """This generator's device program, built on first use and kept (its compilation with it)."""
+        held = self.programs.get(id(gan))
+        if held is None or held[0] is not gan:
+            held = self.programs[id(gan)] = (gan, SampleProgram(
+                gan, self.net, self.extractor.mesh, num=num, batch=batch, keep=self.extractor.keep,
+                bn=self.config.sample_bn))
+        return held[1]
 
 
 def _keeping(batches: Iterator[np.ndarray], kept: list, keep: int) -> Iterator[np.ndarray]:
@@ -106,10 +142,11 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
     if dataset.spec.kind != 'image':
         return _vector_evaluator(config, metrics, dataset, num_samples=num_samples, reference_size=reference_size,
                                  keep=keep, holdout=holdout)
-    reference_data, reference_name = dataset, f'config.dataset={config.dataset}'
+    reference_data, reference_name, reference_config = dataset, f'config.dataset={config.dataset}', config
     if reference:
         try:
-            reference_data = data.load(data.dataset_config(config, reference))
+            reference_config = data.dataset_config(config, reference)
+            reference_data = data.load(reference_config)
             reference_name = f'--reference={reference}'
         except UserError as e:
             raise UserError(f'--reference={reference}: {e}') from None
@@ -136,7 +173,7 @@ def make_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...], 
     statistics: dict = {}
     if set(metrics) - {'nearest'}:
         statistics = reference_statistics(reference_data, extractor, num=reference_size, seed=config.seed,
-                                          cache_dir=cache_dir)
+                                          cache_dir=cache_dir, prepared=preparation(reference_config))
         protocol.update({
             'reference': f'{reference or config.dataset} at {config.image_size}px, crop {config.data.crop}',
             'reference_size': int(statistics['count']), 'reference_sha256': statistics['examples_sha256'],
@@ -170,10 +207,9 @@ def _vector_evaluator(config: ml_collections.ConfigDict, metrics: tuple[str, ...
 def _sample_batches(gan, params, model_state, config, num: int, batch: int, seed: int) -> Iterator[np.ndarray]:
     """Generated examples in the data's units; a conditional G draws its classes uniformly."""
     fn = sampling.jitted_generate(gan, config.sample_bn)
-    key = jax.random.fold_in(jax.random.key(seed), 0xe7a1)
+    key = sample_key(seed)
     for start in range(0, num, batch):
-        z_key, y_key = jax.random.split(jax.random.fold_in(key, start))
-        z, y = gan.latents(z_key, batch), gan.labels(y_key, batch)
+        z, y = batch_latents(gan, key, start, batch)
         yield gan.spec.to_data_units(parallel.to_host(fn(params, model_state, z, y)))[:num - start]
 
 

@@ -2,12 +2,14 @@
 (IS), precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020).
 
 Means and covariances are accumulated batch by batch (`MomentAccumulator`), so 50,000 samples never sit
-in memory at once for FID; KID, precision/recall and density/coverage need the features themselves.
+in memory at once for FID (`DeviceMoments`: the same sums held on a device, for a loop that never
+returns to the host); KID, precision/recall and density/coverage need the features themselves.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,10 +46,62 @@ class MomentAccumulator:
         return self.shift + m, cov
 
 
+class DeviceMoments(NamedTuple):
+    """The running sums of `MomentAccumulator` held on a device in float32, which TPUs have (float64 they
+    have not): each batch's sums of (x - shift) and (x - shift)(x - shift)^T are taken in float32, and
+    added across batches with Neumaier's compensated summation, so the error does not grow with the
+    number of batches (about one float32 rounding of each entry, where a plain float32 running sum loses
+    log2(batches) bits). The shift is the first batch's mean, as in `MomentAccumulator`."""
+
+    count: jax.Array  # int32 []
+    shift: jax.Array  # [F]
+    total: jax.Array  # sum of (x - shift), [F]
+    total_error: jax.Array  # Neumaier's running compensation of `total`
+    outer: jax.Array  # sum of (x - shift)(x - shift)^T, [F, F]
+    outer_error: jax.Array
+
+    @classmethod
+    def zeros(cls, dim: int) -> 'DeviceMoments':
+        vector, matrix = jnp.zeros((dim,), jnp.float32), jnp.zeros((dim, dim), jnp.float32)
+        return cls(jnp.zeros((), jnp.int32), vector, vector, vector, matrix, matrix)
+
+    def add(self, features: jax.Array, valid: jax.Array) -> 'DeviceMoments':
+        """These moments with the rows of `features` [B, F] where `valid` [B] is true; traceable (a loop
+        body). The first batch that holds a valid row sets the shift to its valid rows' mean."""
+        x = features.astype(jnp.float32)
+        mask = valid[:, None]
+        n = jnp.sum(valid.astype(jnp.int32))
+        mean = jnp.sum(jnp.where(mask, x, 0.0), axis=0) / jnp.maximum(n, 1).astype(jnp.float32)
+        shift = jnp.where(self.count == 0, mean, self.shift)
+        c = jnp.where(mask, x - shift, 0.0)
+        # HIGHEST: a GPU's default float32 matmul rounds its inputs to TF32 (10 bits)
+        outer = jnp.matmul(c.T, c, precision=jax.lax.Precision.HIGHEST)
+        total, total_error = _neumaier(self.total, self.total_error, jnp.sum(c, axis=0))
+        outer, outer_error = _neumaier(self.outer, self.outer_error, outer)
+        return DeviceMoments(self.count + n, shift, total, total_error, outer, outer_error)
+
+    def to_host(self, host) -> MomentAccumulator:
+        """A `MomentAccumulator` in float64 holding these sums; `host` turns arrays into NumPy
+        (parallel.to_host, for arrays of every process)."""
+        m = host(self)
+        return MomentAccumulator(int(m.count), np.asarray(m.shift, np.float64),
+                                 np.asarray(m.total, np.float64) + np.asarray(m.total_error, np.float64),
+                                 np.asarray(m.outer, np.float64) + np.asarray(m.outer_error, np.float64))
+
+
+def _neumaier(total: jax.Array, error: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """total + x, and the rounding error of that sum added to `error` (Neumaier 1974: Kahan's
+    compensated summation, exact also where |x| > |total|)."""
+    t = total + x
+    lost = jnp.where(jnp.abs(total) >= jnp.abs(x), (total - t) + x, (x - t) + total)
+    return t, error + lost
+
+
 @jax.jit
 def _centred_sums(x: jax.Array, shift: jax.Array) -> tuple[jax.Array, jax.Array]:
     c = x - shift
-    return jnp.sum(c, axis=0), c.T @ c
+    # HIGHEST: a GPU's default float32 matmul rounds its inputs to TF32 (10 bits): a covariance off by 1e-3
+    return jnp.sum(c, axis=0), jnp.matmul(c.T, c, precision=jax.lax.Precision.HIGHEST)
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
