@@ -1,5 +1,5 @@
-"""Train-step speed of two checkouts, interleaved on one machine: `python -m jaxgan.bench` for DCGAN-32 and
-toy_2d, run from a checkout of a base commit and from this tree by turns, so that both sides see the same
+"""Train-step speed of two checkouts, interleaved on one machine: `python -m jaxgan.bench` for DCGAN-32,
+toy_2d, stylegan2_digits and r3gan_digits (`--configs` picks), run from a checkout of a base commit and from this tree by turns, so that both sides see the same
 machine load; a change that should not move speed is within noise when the medians' ratio is.
 
     git worktree add /tmp/base <commit>      # a checkout of the base, anywhere outside this tree
@@ -27,6 +27,12 @@ CONFIGS = (
                  '--warmup=1']),
     ('toy_2d', ['--experiment=toy_2d', '--batch_sizes=256', '--steps_per_dispatch=50', '--steps=1500',
                 '--warmup=2']),
+    # StyleGAN2's and R3GAN's resampling (zero insertion, FIR filters), which the ONNX-convertible form of the
+    # zero insertion changed
+    ('stylegan2_digits', ['--experiment=stylegan2_digits', '--batch_sizes=32', '--steps_per_dispatch=5',
+                          '--steps=40', '--warmup=1']),
+    ('r3gan_digits', ['--experiment=r3gan_digits', '--batch_sizes=32', '--steps_per_dispatch=5', '--steps=40',
+                      '--warmup=1']),
 )
 
 
@@ -47,13 +53,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--base', required=True, help='a checkout of the base commit')
     parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--configs', default=','.join(name for name, _ in CONFIGS), help='which of CONFIGS')
     parser.add_argument('--out', default='')
     a = parser.parse_args()
+    chosen = tuple((name, args) for name, args in CONFIGS if name in a.configs.split(','))
     if not os.path.isdir(os.path.join(a.base, 'jaxgan')):
         raise SystemExit(f'error: --base={a.base} is not a checkout of jaxgan')
-    rates = {name: {'base': [], 'this': []} for name, _ in CONFIGS}
+    rates = {name: {'base': [], 'this': []} for name, _ in chosen}
     for r in range(a.rounds):
-        for name, args in CONFIGS:
+        for name, args in chosen:
             for side, tree in (('base', a.base), ('this', HERE)) if r % 2 == 0 else (('this', HERE), ('base', a.base)):
                 rates[name][side].append(run(tree, args))
                 print(f'round {r}: {name} {side}: {rates[name][side][-1]:.2f} steps/s', flush=True)
@@ -65,7 +73,7 @@ def main() -> None:
               f'ratio {s["ratio"]:.3f}')
     if a.out:
         with open(a.out, 'w', encoding='utf-8') as f:
-            json.dump({'configs': dict(CONFIGS), 'rounds': a.rounds, 'cpus': os.cpu_count(), 'results': summary},
+            json.dump({'configs': dict(chosen), 'rounds': a.rounds, 'cpus': os.cpu_count(), 'results': summary},
                       f, indent=2)
 
 

@@ -171,3 +171,26 @@ def test_bad_input_is_refused_in_one_line_before_anything_is_written(dcgan_run, 
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == (
         f'error: --out={out} exists; pass --overwrite to replace it')
     assert (tmp_path / 'g.onnx').read_text() == 'mine' and sorted(os.listdir(tmp_path)) == ['g.onnx']
+
+
+@pytest.mark.skipif(bool(_missing('onnx')), reason=_missing('onnx'))
+def test_stylegan2_exports_to_onnx_with_its_zero_inserting_up_sampling(tmp_path):
+    """StyleGAN2's up-sampling inserts zeros before its FIR filter (conv2d_resample's transposed convolution
+    and upfirdn2d, as R3GAN's resamplers): written as a reshape and edge slices, which ONNX converts with a
+    symbolic batch (lax.pad's interior padding it cannot). A fresh 16-pixel G, truncated, through
+    onnxruntime, at two batch sizes."""
+    import onnxruntime
+    config = tiny_config(model__name='stylegan2', image_size=16, model__z_dim=8)
+    config.stylegan2.w_dim, config.stylegan2.mapping_layers = 8, 1
+    config.stylegan2.channel_base, config.stylegan2.channel_max = 64, 8
+    model = build(config, DataSpec('image', (16, 16, 3), 10, 'test'))
+    trained = jaxgan.Trained(workdir='(fresh)', config=config, model=model, step=0,
+                             state=state_lib.create_state(model.game, 0, None))
+    path = str(tmp_path / 'g.onnx')
+    export.export_trained(trained, 'onnx', path, truncation=0.7)
+    g = export.generator(trained, truncation=0.7)
+    session = onnxruntime.InferenceSession(path)
+    for n in (1, 3):
+        xs = _inputs(g, n)
+        want = np.asarray(jax.jit(g)(*xs.values()))
+        np.testing.assert_allclose(session.run(['images'], xs)[0], want, atol=1e-4)

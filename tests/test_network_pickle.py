@@ -420,12 +420,13 @@ def test_a_damaged_r3gan_state_dict_is_one_line_not_a_traceback():
 
 def test_fixtures_hold_no_official_source():
     """The StyleGAN2 pickles carry stubs for module_src (the markers of network_pickle.SOURCES only)."""
-    for name in os.listdir(FIXTURES):
-        if name.endswith('.py'):
+    files = [os.path.join(folder, name) for folder, _, names in os.walk(FIXTURES) for name in names]
+    for path in files:
+        if path.endswith('.py'):
             continue  # the scripts that write them import torch
-        with open(os.path.join(FIXTURES, name), 'rb') as f:
+        with open(path, 'rb') as f:
             data = f.read()
-        assert b'NVIDIA CORPORATION' not in data and b'import torch' not in data, name
+        assert b'NVIDIA CORPORATION' not in data and b'import torch' not in data, path
     sources = [s for s in pickle_strings(COND) if 'class SynthesisBlock(' in s]
     assert sources and all(len(s) < 500 for s in sources)
 

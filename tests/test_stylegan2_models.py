@@ -452,3 +452,17 @@ def test_outputs_match_the_official_networks_given_the_same_weights():
     o_params = frozen_normal(variables_of(d_orig, x)['params'], 3)
     np.testing.assert_allclose(jax.jit(d_orig.apply)({'params': o_params}, x)['logits'], OFFICIAL_LOGITS_ORIG,
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize('up, pads', [(2, ((2, 1), (2, 1))), (2, ((1, -1), (0, 2))), (1, ((-1, 2), (1, 1))),
+                                      (3, ((0, -2), (-1, 0)))])
+def test_zero_insertion_is_lax_pads_interior_padding(up, pads):
+    """zero_insert (stack, reshape, edge slices: what ONNX converts) gives lax.pad's numbers exactly: up - 1
+    zeros between pixels and after the last, then the edges, negative ones cropping."""
+    from jaxgan.models.stylegan2_layers import zero_insert
+    x = jax.random.normal(jax.random.key(0), (2, 3, 4, 5))
+    (top, bottom), (left, right) = pads
+    want = jax.lax.pad(x, 0.0, ((0, 0, 0), (top, bottom + up - 1, up - 1), (left, right + up - 1, up - 1), (0, 0, 0)))
+    got = zero_insert(x, up, pads)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)

@@ -80,12 +80,10 @@ def upfirdn2d(x_BxHxWxC: jax.Array, f: np.ndarray, *, up: int = 1, down: int = 1
     padding (x0, x1, y0, y1; negative crops), convolve each channel with f * gain, keep every down-th
     pixel. One depthwise `conv_general_dilated`; the zeros and padding by `lax.pad`."""
     px0, px1, py0, py1 = padding
-    x = x_BxHxWxC
-    c = x.shape[-1]
-    # lax.pad: interior zeros first, then the edges (negative edges crop); up - 1 more zeros at the end
-    # make the upsampled size H * up, as upfirdn2d's reshape-and-pad does.
-    x = jax.lax.pad(x, jnp.zeros((), x.dtype),
-                    ((0, 0, 0), (py0, py1 + up - 1, up - 1), (px0, px1 + up - 1, up - 1), (0, 0, 0)))
+    c = x_BxHxWxC.shape[-1]
+    # up - 1 zeros after each pixel, the last pixel's included, make the size H * up, as upfirdn2d's
+    # reshape-and-pad does; then the edges (negative edges crop).
+    x = zero_insert(x_BxHxWxC, up, ((py0, py1), (px0, px1)))
     f = np.flip(np.asarray(f, np.float64), (0, 1)) * gain  # convolution: correlate with the flipped filter
     fy, fx = f.sum(1), f.sum(0) / f.sum()
     if np.allclose(np.outer(fy, fx), f, rtol=1e-6, atol=1e-9):
@@ -95,6 +93,35 @@ def upfirdn2d(x_BxHxWxC: jax.Array, f: np.ndarray, *, up: int = 1, down: int = 1
     kernel = jnp.asarray(np.broadcast_to(f[:, :, None, None], (*f.shape, 1, c)), x.dtype)
     return jax.lax.conv_general_dilated(x, kernel, (down, down), 'VALID', feature_group_count=c,
                                         dimension_numbers=DIMENSIONS)
+
+
+def zero_insert(x_BxHxWxC: jax.Array, up: int, pads: tuple[tuple[int, int], tuple[int, int]]) -> jax.Array:
+    """x with up - 1 zeros after each pixel along H and W ([B, H * up, W * up, C]), then padded by pads
+    ((top, bottom), (left, right); negative crops). The zeros are stacked and reshaped in, not lax.pad's
+    interior padding: the same numbers, and an op every exporter converts (ONNX's Pad has no interior)."""
+    x = x_BxHxWxC
+    if up > 1:
+        b, h, w, c = x.shape
+        zeros = [jnp.zeros_like(x)] * (up - 1)
+        x = jnp.stack([x, *zeros], axis=2).reshape(b, h * up, w, c)
+        x = jnp.stack([x, *[jnp.zeros_like(x)] * (up - 1)], axis=3).reshape(b, h * up, w * up, c)
+    (top, bottom), (left, right) = pads
+    return _pad_edges(_pad_edges(x, top, bottom, axis=1), left, right, axis=2)
+
+
+def _pad_edges(x: jax.Array, before: int, after: int, axis: int) -> jax.Array:
+    """x with zeros added (or, negative, rows cropped) at both ends of `axis`: slices and a concatenation,
+    which ONNX converters take with a symbolic batch size (lax.pad they do not)."""
+    x = jax.lax.slice_in_dim(x, max(-before, 0), x.shape[axis] - max(-after, 0), axis=axis)
+    shape = list(x.shape)
+    parts = []
+    for n in (max(before, 0), None, max(after, 0)):
+        if n is None:
+            parts.append(x)
+        elif n:
+            shape[axis] = n
+            parts.append(jnp.zeros(shape, x.dtype))
+    return jnp.concatenate(parts, axis=axis) if len(parts) > 1 else x
 
 
 def _fir_1d(x: jax.Array, taps: np.ndarray, down: int, axis: int) -> jax.Array:
@@ -162,7 +189,7 @@ def conv2d_resample(x_BxHxWxC: jax.Array, w_HWIO: jax.Array, f: np.ndarray = FIR
         # The zeros inserted by lax.pad and a plain convolution: the same as lhs_dilation, whose gradient
         # XLA computes ten times slower on CPUs.
         q = k - 1 - pt
-        x = _conv(jax.lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (q, q, up - 1), (q, q, up - 1), (0, 0, 0))), w)
+        x = _conv(zero_insert(x, up, ((q, q - up + 1), (q, q - up + 1))), w)
         return upfirdn2d(x, f, padding=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
     if p0 != p1:
         raise ValueError(f'conv2d_resample: asymmetric padding {p0}, {p1}')
