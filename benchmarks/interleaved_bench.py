@@ -1,6 +1,7 @@
 """Train-step speed of two checkouts, interleaved on one machine: `python -m jaxgan.bench` for DCGAN-32,
 toy_2d, stylegan2_digits and r3gan_digits (`--configs` picks), run from a checkout of a base commit and
-from this tree by turns, so that both sides see the same machine load; a change that should not move speed is within noise when the medians' ratio is.
+from this tree by turns, so that both sides see the same machine load; a change that should not move
+speed is within noise when the medians' ratio is.
 
     git worktree add /tmp/base <commit>      # a checkout of the base, anywhere outside this tree
     python benchmarks/interleaved_bench.py --base=/tmp/base --rounds=3 --out=benchmarks/results/x.json
