@@ -45,6 +45,7 @@ from typing import Any, Callable
 import numpy as np
 
 from jaxgan.errors import UserError
+from jaxgan.models import layers as models_layers
 
 FORMATS = ('stablehlo', 'savedmodel', 'onnx')
 PLATFORMS = ('cpu', 'cuda', 'rocm', 'tpu')
@@ -185,7 +186,8 @@ def to_onnx(g: Generator) -> bytes:
     specs = _arg_specs(g)
     # Traced here, before the converter patches Flax's modules: its BatchNorm plugin would turn a batch-
     # statistics BatchNorm (config.sample_bn='batch') into the running averages' form, other numbers.
-    closed = jax.make_jaxpr(functools.partial(g.apply, g.weights))(*specs)
+    with models_layers.portable():  # the operations ONNX has (StyleGAN2's and R3GAN's zero insertion)
+        closed = jax.make_jaxpr(functools.partial(g.apply, g.weights))(*specs)
     primitives = lambda *inputs: jax.core.eval_jaxpr(closed.jaxpr, closed.consts, *inputs)[0]  # noqa: E731
     try:
         model = convert(primitives, specs, model_name='generator', opset=ONNX_OPSET,

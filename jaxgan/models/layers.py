@@ -4,11 +4,31 @@ normalisation."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+_PORTABLE = contextvars.ContextVar('portable', default=False)
+
+
+@contextlib.contextmanager
+def portable() -> Iterator[None]:
+    """Within it, networks traced use only operations that exporters convert (jaxgan.export's ONNX), where
+    the form they train with has none (StyleGAN2's and R3GAN's zero insertion: lax.pad's interior
+    padding): the same numbers, and for training the faster form."""
+    token = _PORTABLE.set(True)
+    try:
+        yield
+    finally:
+        _PORTABLE.reset(token)
+
+
+def is_portable() -> bool:
+    return _PORTABLE.get()
 
 NORMS = ('batch', 'layer', 'virtual_batch', 'instance', 'none')
 # The module `norm_layer` makes for each kind, as Flax names it in the params ('BatchNorm_0', ...).
