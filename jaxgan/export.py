@@ -163,7 +163,14 @@ def write_savedmodel(g: Generator, path: str, platforms: tuple[str, ...]) -> Non
 
     module.serve = serve
     _quiet(('tensorflow',), logging.WARNING)  # an INFO line for each file the saver writes
-    tf.saved_model.save(module, path, signatures={'serving_default': serve})
+    absl_level = logging.getLogger('absl').level
+    try:
+        tf.saved_model.save(module, path, signatures={'serving_default': serve})
+    finally:
+        # TensorFlow's saver (trackable/autotrackable.py) sets absl's verbosity to FATAL and back to what it
+        # reads, which sets the absl logger's level to WARNING where it had none: the process's INFO lines
+        # (a notebook's, a test's) would be lost after an export.
+        logging.getLogger('absl').setLevel(absl_level)
 
 
 def _quiet(loggers: tuple[str, ...], level: int) -> None:

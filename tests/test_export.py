@@ -3,6 +3,7 @@ outputs to 1e-4 at two batch sizes, for a class-conditional DCGAN (trained 2 ste
 generator; the exported function is what `Trained.images` computes; bad input is refused in one line."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -96,10 +97,12 @@ def test_each_format_serves_the_generators_outputs_without_jaxgan(fmt, dcgan_run
         pytest.skip(_missing(fmt))
     suffix = {'stablehlo': '.jax', 'savedmodel': '', 'onnx': '.onnx'}[fmt]
     cases, expected = {}, {}
+    absl_level = logging.getLogger('absl').level
     for name, trained in (('dcgan', jaxgan.load(dcgan_run)), ('pix2pix', pix2pix)):
         path = str(tmp_path / f'{name}{suffix}')
         done = export.export_trained(trained, fmt, path, platforms=('cpu',))
         assert done['bytes'] > 0 and os.path.exists(path)
+        assert logging.getLogger('absl').level == absl_level  # TensorFlow's saver would leave it at WARNING
         g = export.generator(trained)
         xs = _inputs(g, max(BATCHES))
         np.savez(tmp_path / f'in_{name}.npz', **xs)

@@ -207,7 +207,7 @@ def test_a_new_architecture_is_one_file_found_by_its_name(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize('overrides, message', [
-    (dict(model__name='stylegan2', freeze_d=1), 'model stylegan2 has no FreezeD (config.freeze_d): turn it off'),
+    (dict(model__name='r3gan', freeze_d=1), 'model r3gan has no FreezeD (config.freeze_d): turn it off'),
     (dict(model__name='progan', model__spectral_norm=True, compute_dtype='bfloat16'),
      'model progan has no config.model.spectral_norm and no config.compute_dtype=bfloat16: turn them off'),
     (dict(model__name='resnet', model__minibatch_discrimination=4),
@@ -234,7 +234,7 @@ def test_the_declarations_say_what_the_game_does_for_them():
     options = style.mapping(tiny_config(model__name='stylegan2'))
     assert (options.style_mixing, options.pl_weight, options.pl_every) == (0.9, 2.0, 4)
     assert growing.growing is not None and growing.mapping is None and growing.dtypes == ('float32',)
-    assert [a.name for a in models.architectures() if a.discriminator_blocks] == ['dcgan', 'mlp', 'resnet']
+    assert [a.name for a in models.architectures() if a.discriminator_blocks] == ['dcgan', 'mlp', 'resnet', 'stylegan2']
     assert models.d_norm(tiny_config(model__name='resnet')) == 'none'
     assert models.d_norm(tiny_config()) == 'batch'
     with pytest.raises(UserError, match=r"^config.model.name='nope' is not one of dcgan, mlp, resnet, stylegan2, "
