@@ -12,11 +12,14 @@
 #      replaced (each batch through the host), in the same run;
 #   4. the input pipeline on a folder of 64x64 JPEGs made here: the step alone, the host pipeline, and
 #      data.on_device, batch 1024, bfloat16, 8 steps per dispatch;
-#   5. StyleGAN2 at 256x256 (paper256, batch 64): seconds per thousand images;
-#   6. ensembles: toy_2d and DCGAN-32, N = 1, 4, 16 GANs in one step.
+#   5. StyleGAN2 at 256x256 (paper256, batch 64): seconds per thousand images, and its compile time in a
+#      second process (the compilation cache, filled by the first);
+#   6. ensembles: toy_2d and DCGAN-32, N = 1, 4, 16 GANs in one step;
+#   7. R3GAN: r3gan_cifar10 (batch 64, the official 512 over 8 GPUs) and r3gan_ffhq256 (batch 32), bfloat16.
 #
 # PARTs (default all): dcgan64_jax dcgan64_torch fid50k pipeline_synthetic pipeline_host pipeline_on_device
-# stylegan2_256 ensemble_toy2d ensemble_dcgan32. Their limits add up to 19.5 minutes, and on one H200 much of
+# stylegan2_256 stylegan2_256_second ensemble_toy2d ensemble_dcgan32 r3gan_cifar10 r3gan_ffhq256. Their limits
+# add up to 32 minutes, and on one H200 much of
 # the time is compilation (StyleGAN2's alone took 147 s), so where one command may run for at most 10 minutes, run the
 # parts in two halves. Each part has its own time limit, so that one that hangs leaves the rest; each
 # writes NAME.json and NAME.log under OUTDIR/parts, and ARCHIVE (default OUTDIR/figures.tgz) holds them
@@ -25,7 +28,7 @@
 set -u
 out=${1:?usage: bash benchmarks/gpu_figures.sh OUTDIR [PART ...]}
 shift
-parts=" dcgan64_jax dcgan64_torch fid50k pipeline_synthetic pipeline_host pipeline_on_device stylegan2_256 ensemble_toy2d ensemble_dcgan32 "
+parts=" dcgan64_jax dcgan64_torch fid50k pipeline_synthetic pipeline_host pipeline_on_device stylegan2_256 stylegan2_256_second ensemble_toy2d ensemble_dcgan32 r3gan_cifar10 r3gan_ffhq256 "
 for name in "$@"; do
     [[ "$parts" == *" $name "* ]] || { echo "error: unknown part $name; the parts are:$parts" >&2; exit 2; }
 done
@@ -91,9 +94,16 @@ part pipeline_on_device 50 $pipe --mode=pipeline --config.data.on_device=true \
 
 part stylegan2_256 240 $bench --experiment=stylegan2_celebahq --config.model.resolution=256 --batch_sizes=64 \
     --dtypes=bfloat16 --steps=32 --warmup=2 --out="$out/parts/stylegan2_256.json"
+part stylegan2_256_second 200 $bench --experiment=stylegan2_celebahq --config.model.resolution=256 --batch_sizes=64 \
+    --dtypes=bfloat16 --steps=32 --warmup=2 --out="$out/parts/stylegan2_256_second.json"
 
 part ensemble_toy2d 90 $bench --experiment=toy_2d --batch_sizes=256 --steps_per_dispatch=50 \
     --ensemble_sizes=1,4,16 --steps=1000 --warmup=2 --out="$out/parts/ensemble_toy2d.json"
 part ensemble_dcgan32 90 $bench --experiment=dcgan_celeba --config.image_size=32 --config.model.g_width=16 \
     --config.model.d_width=16 --batch_sizes=32 --steps_per_dispatch=10 --ensemble_sizes=1,4,16 --steps=200 \
     --warmup=2 --out="$out/parts/ensemble_dcgan32.json"
+
+part r3gan_cifar10 240 $bench --experiment=r3gan_cifar10 --batch_sizes=64 --dtypes=bfloat16 --steps=64 --warmup=2 \
+    --out="$out/parts/r3gan_cifar10.json"
+part r3gan_ffhq256 300 $bench --experiment=r3gan_ffhq256 --batch_sizes=32 --dtypes=bfloat16 --steps=32 --warmup=2 \
+    --out="$out/parts/r3gan_ffhq256.json"
