@@ -57,6 +57,16 @@ def tiny_config(**overrides):
     return c
 
 
+@pytest.fixture(scope='session')
+def dcgan_run(tmp_path_factory):
+    """A class-conditional DCGAN (conditional BatchNorm, projection D) trained 2 steps: a workdir that the
+    tools' and the API's tests read (trained once per test process)."""
+    from jaxgan import train
+    workdir = str(tmp_path_factory.mktemp('dcgan'))
+    train.train(tiny_config(num_steps=2, conditioning__g='cbn', conditioning__d='projection'), workdir)
+    return workdir
+
+
 @pytest.fixture
 def python_env():
     """Environment for CLI subprocesses: the repo importable, the test XLA settings inherited."""

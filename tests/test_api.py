@@ -24,14 +24,6 @@ from tests.test_translation import CYCLEGAN
 
 
 @pytest.fixture(scope='module')
-def dcgan_run(tmp_path_factory):
-    """A class-conditional DCGAN (conditional BatchNorm, projection D) trained 2 steps."""
-    workdir = str(tmp_path_factory.mktemp('dcgan'))
-    train.train(tiny_config(num_steps=2, conditioning__g='cbn', conditioning__d='projection'), workdir)
-    return workdir
-
-
-@pytest.fixture(scope='module')
 def cyclegan_run(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp('cyclegan'))
     train.train(tiny_config(num_steps=2, **CYCLEGAN), workdir)

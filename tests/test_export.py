@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import jaxgan
-from jaxgan import export, train
+from jaxgan import export
 from jaxgan.core import state as state_lib
 from jaxgan.data.spec import DataSpec
 from jaxgan.errors import UserError
@@ -55,14 +55,6 @@ for name, case in cases.items():
     np.savez(f'out_{name}.npz', **out)
 print('jaxgan' in sys.modules)
 '''
-
-
-@pytest.fixture(scope='module')
-def dcgan_run(tmp_path_factory):
-    """A class-conditional DCGAN (conditional BatchNorm) trained 2 steps."""
-    workdir = str(tmp_path_factory.mktemp('dcgan'))
-    train.train(tiny_config(num_steps=2, conditioning__g='cbn', conditioning__d='projection'), workdir)
-    return workdir
 
 
 @pytest.fixture(scope='module')
