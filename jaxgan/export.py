@@ -28,7 +28,8 @@ Formats: `stablehlo`, jax.export's serialized module (jax.export.deserialize(byt
 (z, labels; inputs) and returns {'images': ...}, the weights as variables (jax2tf with native
 serialization: an XlaCallModule op, which TensorFlow 2.15 or newer runs); `onnx`, an ONNX model (the
 jax2onnx converter; inputs and output named as the signature's) for onnxruntime; what the converter
-cannot convert is refused in one line naming the operation. stablehlo and savedmodel are lowered for --platforms (cpu and cuda by default).
+cannot convert is refused in one line naming the operation. stablehlo and savedmodel are lowered for
+--platforms (cpu and cuda by default).
 """
 
 from __future__ import annotations
