@@ -13,8 +13,9 @@ differs is the size, for two CPU cores: z and w of 64, 2 mapping layers (the off
 channel_base 1024 capped at 64 (64 feature maps at 4, 8 and 16 pixels), batch 32, R1 gamma 1, an EMA
 half-life of 10 thousand images capped by the ramp-up at 5% of the images seen so far (train.py's 'auto'
 config at batch 32; the full half-life is reached only after 200 thousand images, so the 96 thousand of
-this run are ramped throughout), float32, 3,000 steps. The digits (8x8, scikit-learn's) are upscaled to
-16x16, the smallest size with three resolutions; the README ("StyleGAN2") gives its speed on a 2-core CPU.
+this run are ramped throughout), float32, 3,000 steps, no mirrored copies (a mirrored digit is not a
+digit; the paper mirrors faces). The digits (8x8, scikit-learn's) are upscaled to 16x16, the smallest
+size with three resolutions; the README ("StyleGAN2") gives its speed on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def get_config():
     s.channel_base, s.channel_max = 1024, 64
     s.mbstd_group = 4
     c.data.upsample = True  # the 8x8 digits, resized up to 16x16 (the docstring says why)
+    c.data.flip = False  # a mirrored digit is not a digit
     c.compute_dtype = 'float32'
     c.batch_size = 32
     c.penalties.r1 = 1.0
