@@ -16,14 +16,19 @@ of the README's command for the preset:
                  to its final value by cosine_decay_with_warmup (training_loop.py): lr 2e-4 -> 5e-5,
                  beta2 0.9 -> 0.99, gamma (r1 and r2) by preset, augmentation p 0 -> the preset's, the
                  EMA's half-life 0 -> ema_nimg (beta = 0.5 ** (batch / ema_nimg), training_loop.py)
-    data         --mirror=1 (config.data.flip), --aug=1, --cond=1 for CIFAR10 and ImageNet
+    augmentation train.py's augment_kwargs for --aug=1: AugmentPipe's blit and geometric transforms at
+                 p, its colour ones (brightness, contrast, lumaflip, hue, saturation) at 0.5 p, then
+                 cutout at p with cutout_size 0.5 (training/augment.py, stylegan2-ada's but for a
+                 broadcast in cutout): config.augment.kind='fixed', pipeline 'bgc', multipliers 'c=0.5',
+                 cutout 1, cutout_size 0.5, p scheduled
+    data         --mirror=1 (config.data.flip), --cond=1 for CIFAR10 and ImageNet
 
 What differs from the official run, and why:
-    - augmentation: jaxgan's ADA pipeline 'bgc' at the scheduled p (config.augment.kind='fixed'); the
-      official AugmentPipe (training/augment.py) runs the same blit, geometric and colour transforms but
-      its colour ones (brightness, contrast, lumaflip, hue, saturation) at 0.5 p and adds cutout at p
-      (cutout_size 0.5); jaxgan.augment has neither the per-transform strengths nor cutout in this
-      pipeline, so colour is applied at p and no cutout. Its resampling also differs (see jaxgan.augment).
+    - augmentation's resampling: the transforms, their probabilities, order and constants are the
+      official's, but jaxgan.augment samples the geometric ones bilinearly with reflection, where
+      AugmentPipe upsamples 2x with a 'sym6' wavelet filter, samples and downsamples again (less
+      aliasing); and each image's random draws are jaxgan's (the same distributions, not the same
+      numbers).
     - length: the official command runs until stopped (train.py --kimg defaults to 10,000,000); these
       configs stop at decay_nimg, where every schedule has reached its final value.
     - G's update draws neither fresh latents nor a fresh real batch: the engine's last D update and G's
@@ -81,6 +86,8 @@ def r3gan_config(preset: str, dataset: str, *, conditional: bool, batch_size: in
     for opt in (c.g_optimizer, c.d_optimizer):
         opt.name, opt.learning_rate, opt.b1, opt.b2, opt.eps = 'adam', LR[0], 0.0, BETA2[0], 1e-8
     c.augment.kind, c.augment.pipeline, c.augment.p = 'fixed', 'bgc', 0.0  # --aug=1, p scheduled from 0
+    # train.py's augment_kwargs: brightness=contrast=lumaflip=hue=saturation=0.5, cutout=1 (size 0.5)
+    c.augment.multipliers, c.augment.cutout, c.augment.cutout_size = 'c=0.5', 1.0, 0.5
     c.ema.half_life_kimg, c.ema.rampup = 0.0, 0.0  # from 0: the EMA ramp is the schedule's
     c.anneal.kimg = s['decay_kimg']
     c.anneal.to = ';'.join(f'{field}={value!r}' for field, value in (

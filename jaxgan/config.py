@@ -66,6 +66,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.augment.policy = 'color,translation,cutout'  # diffaugment: comma-separated, any of color, translation, cutout
     c.augment.pipeline = 'bgc'  # ada, fixed: b (pixel blitting), g (geometric), c (colour), or a part of them
     c.augment.p = 0.0  # fixed: each transform's probability; ada: p at the start (0 in the paper)
+    c.augment.multipliers = ''  # ada, fixed: 'name=m,...': transform (xflip, hue, ...) or group (b, g, c) at m * p; '': all 1
+    c.augment.cutout = 0.0  # ada, fixed: cutout after the pipeline with probability cutout * p (AugmentPipe's); 0: off
+    c.augment.cutout_size = 0.5  # ada, fixed: the side of cutout's rectangle, relative to the image's
     c.augment.target = 0.6  # ada: the r_t = E[sign(D(real))] that p is adjusted towards
     c.augment.interval = 4  # ada: D updates between adjustments of p
     c.augment.kimg = 500.0  # ada: thousands of real images in which p can move by 1
@@ -393,6 +396,11 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
         except UserError as e:
             raise UserError(f'config.augment.{field}={a[field]!r}: {e}') from None
     augment.check_probability(a.p, 'config.augment.p')
+    try:
+        augment.parse_multipliers(a.multipliers)
+        augment.check_cutout(a.cutout, a.cutout_size)
+    except UserError as e:
+        raise UserError(f'config.augment: {e}') from None
     augment.check_probability(a.target, 'config.augment.target')
     _check(a.kind != 'diffaugment' or bool(augment.parse_policy(a.policy)),
            'config.augment.policy is empty: DiffAugment needs any of color, translation, cutout')

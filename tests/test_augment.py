@@ -322,3 +322,75 @@ def test_get_refuses_unknown_names_and_probabilities_outside_0_1():
         augment.get('diffaugment', policy='color,zoom')
     with pytest.raises(UserError, match='needs a policy'):
         augment.get('diffaugment', policy='')
+
+
+# ADA's probability multipliers and cutout (AugmentPipe's keyword arguments) -----------------------------
+
+def test_ada_defaults_draw_as_before_multipliers_and_cutout():
+    """Frozen from the pipeline before multipliers and cutout existed: the defaults change no bit."""
+    x = jax.random.uniform(jax.random.key(0), (4, 8, 8, 3), minval=-1, maxval=1)
+    frozen = {'bgc': ([19.671785, 6.4207344, 0.31606895, 7.248295], [0.19314781, -0.1531327, -0.0523946, -0.12489636]),
+              'c': ([24.230839, 6.2966175, 1.0350584, 3.1057525], [-0.23820323, 0.35809648, 0.15418711, -0.30184466])}
+    for pipeline, (sums, pixels) in frozen.items():
+        out = np.asarray(jitted_ada(pipeline)(KEY, x, jnp.float32(0.6)))
+        np.testing.assert_allclose(out.sum(axis=(1, 2, 3)), sums, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(out[:, 3, 4, 0], pixels, rtol=1e-5, atol=1e-6)
+    explicit = jax.jit(lambda key, x, p: augment.ada(key, x, p, multipliers='b=1,g=1,c=1', cutout=0.0))
+    np.testing.assert_array_equal(explicit(KEY, x, jnp.float32(0.6)), jitted_ada('bgc')(KEY, x, jnp.float32(0.6)))
+
+
+def test_ada_cutout_zeroes_a_rectangle_of_cutout_size_at_p_1_and_nothing_at_p_0():
+    x = images(batch=128, low=0.1)  # no zero in the input
+    only_cutout = augment.get('fixed', pipeline='c', multipliers='c=0', cutout=1.0, cutout_size=0.25)
+    run = jax.jit(only_cutout.apply)
+    np.testing.assert_array_equal(run(KEY, x, jnp.float32(0.0)), x)
+    out = np.asarray(run(KEY, x, jnp.float32(1.0)))
+    whole = 0
+    for image, result in zip(np.asarray(x), out):
+        zero = (result == 0).all(-1)
+        assert ((result == 0) | (result == image)).all()  # kept or zeroed, nothing recoloured
+        rows, cols = np.flatnonzero(zero.any(1)), np.flatnonzero(zero.any(0))
+        assert zero.sum() == len(rows) * len(cols) and zero[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all()
+        for first, last, side in ((rows[0], rows[-1], len(rows)), (cols[0], cols[-1], len(cols))):
+            assert 1 <= side <= 8 and (side == 8 or first == 0 or last == 31)  # 0.25 of 32; cut by the border
+        whole += len(rows) == len(cols) == 8
+    assert whole >= 0.4 * len(out)  # (0.75)^2 of the centres keep it whole
+    half = np.asarray(run(jax.random.key(8), x, jnp.float32(0.5)))
+    assert 0.35 < (half == 0).all(-1).any(axis=(1, 2)).mean() < 0.65  # with probability cutout * p
+
+
+def test_a_multiplier_of_one_half_halves_each_colour_transforms_rate():
+    names = _ada.TRANSFORMS['c']
+
+    @jax.jit
+    def rates(key, p):  # each transform alone, at multiplier 1 and 0.5: the fraction of images it changes
+        out = []
+        for name in names:
+            for m in (1, 0.5):
+                c = _ada.color_matrices(key, p, 4000, 3, _ada.parse_multipliers(f'c=0,{name}={m}'))
+                out.append((jnp.abs(c - jnp.eye(4)).max(axis=(1, 2)) > 1e-6).mean())
+        return jnp.stack(out).reshape(len(names), 2)
+
+    measured = np.asarray(rates(KEY, jnp.float32(0.8)))
+    for name, (full, halved) in zip(names, measured):
+        expected = 0.4 if name == 'lumaflip' else 0.8  # the luma flip draws the identity half the time
+        assert abs(full - expected) < 0.03 and abs(halved - expected / 2) < 0.03, (name, full, halved)
+
+
+def test_multipliers_c_half_leave_the_geometric_draws_alone_and_parse():
+    m = _ada.parse_multipliers('c=0.5')
+    assert m['hue'] == m['brightness'] == 0.5 and m['xflip'] == m['xfrac'] == 1.0
+    assert _ada.parse_multipliers({'g': 0.0, 'rotate': 2.0})['rotate'] == 2.0  # later entries win
+    r3gan = jax.jit(lambda key, p: _ada.geometric_matrices(key, p, 64, 8, 8, multipliers=m))
+    np.testing.assert_array_equal(r3gan(KEY, jnp.float32(0.7)), jitted_geometric(KEY, jnp.float32(0.7), 64, 8, 8))
+    for spec, message in (('zoom=1', "unknown ADA transform 'zoom'"), ('hue=-1', 'must be a number >= 0'),
+                          ('hue', 'is not name=value')):
+        with pytest.raises(UserError, match=message):
+            augment.get('fixed', multipliers=spec)
+    with pytest.raises(UserError, match=r'cutout_size=1.5 must be in \(0, 1\]'):
+        augment.get('ada', cutout=1.0, cutout_size=1.5)
+    from jaxgan import config as config_lib
+    c = config_lib.base_config()
+    c.augment.kind, c.augment.cutout = 'fixed', -1.0
+    with pytest.raises(UserError, match=r'config.augment: ADA cutout=-1.0 must be a probability multiplier'):
+        config_lib.validate(c, num_devices=1)

@@ -76,6 +76,9 @@ def test_r3gan_experiments_are_the_official_presets_and_validate():
                           'penalties.r2': (gamma, gamma_end), 'augment.p': (0.0, p),
                           'ema.half_life_kimg': (0.0, ema_kimg)}
         assert c.g_optimizer.b1 == c.d_optimizer.b1 == 0.0 and c.data.flip and c.augment.kind == 'fixed'
+        # train.py's augment_kwargs: colour at 0.5 p, cutout at p of half the side
+        assert (c.augment.pipeline, c.augment.multipliers, c.augment.cutout, c.augment.cutout_size) == (
+            'bgc', 'c=0.5', 1.0, 0.5)
 
 
 def test_every_experiment_module_is_covered():

@@ -1,13 +1,16 @@
 """Augmentations of the images D sees: pure, jittable JAX functions, differentiable in the images.
 
-    get(kind, policy=..., p=..., pipeline=...) -> Augmentation     kind: none | diffaugment | ada | fixed
+    get(kind, policy=..., p=..., pipeline=..., multipliers=..., cutout=..., cutout_size=...) -> Augmentation
+                                                                   kind: none | diffaugment | ada | fixed
     augmentation.apply(key, x_BHWC, p) -> x_BHWC                   images in [-1, 1], shape and dtype kept
     per_example(apply)(keys_B, x_BHWC, p) -> x_BHWC                one key per image (see per_example)
 
     none          the images as they are
     diffaugment   DiffAugment (Zhao et al. 2020): `policy`, any of color, translation, cutout
     ada           ADA (Karras et al. 2020): the 'bgc' pipeline with probability p, which adapts
-                  (`ada_update` towards the target r_t = E[sign(D(real))] = 0.6)
+                  (`ada_update` towards the target r_t = E[sign(D(real))] = 0.6); each transform's
+                  probability multiplier (`multipliers`, 1 by default) and cutout (`cutout`, off by
+                  default) as in the reference's AugmentPipe
     fixed         the same pipeline with a fixed p
 
 The step machinery does not apply them yet: this package is the library the step will call, on every
@@ -21,13 +24,15 @@ from typing import Callable, Sequence
 
 import jax
 
-from jaxgan.augment._ada import (AdaState, ada, ada_adjust, ada_init, ada_update, check_probability,
-                                parse_pipeline, rt_heuristic)
+from jaxgan.augment._ada import (CUTOUT_SIZE, TRANSFORMS, AdaState, ada, ada_adjust, ada_init, ada_update,
+                                apply_cutout, check_cutout, check_probability, parse_multipliers, parse_pipeline,
+                                rt_heuristic)
 from jaxgan.augment._diffaugment import DEFAULT_POLICY, POLICIES, diffaugment, parse_policy, translation
 from jaxgan.errors import UserError
 
-__all__ = ['AdaState', 'Augmentation', 'consistency_transform', 'DEFAULT_POLICY', 'KINDS', 'POLICIES', 'ada', 'ada_adjust', 'ada_init',
-           'ada_update', 'check_probability', 'diffaugment', 'get', 'parse_pipeline', 'parse_policy',
+__all__ = ['AdaState', 'Augmentation', 'consistency_transform', 'CUTOUT_SIZE', 'DEFAULT_POLICY', 'KINDS', 'POLICIES',
+           'TRANSFORMS', 'ada', 'ada_adjust', 'ada_init', 'ada_update', 'apply_cutout', 'check_cutout',
+           'check_probability', 'diffaugment', 'get', 'parse_multipliers', 'parse_pipeline', 'parse_policy',
            'per_example', 'rt_heuristic']
 
 KINDS = ('none', 'diffaugment', 'ada', 'fixed')
@@ -47,9 +52,10 @@ class Augmentation:
 
 
 def get(kind: str, *, policy: str | Sequence[str] = DEFAULT_POLICY, p: float = 0.0,
-        pipeline: str = 'bgc') -> Augmentation:
-    """The augmentation named `kind`; an unknown kind, policy or pipeline, or a p outside [0, 1], is a
-    one-line UserError."""
+        pipeline: str = 'bgc', multipliers: str = '', cutout: float = 0.0,
+        cutout_size: float = CUTOUT_SIZE) -> Augmentation:
+    """The augmentation named `kind`; an unknown kind, policy, pipeline or transform, a p outside [0, 1],
+    or a bad multiplier or cutout, is a one-line UserError."""
     if kind not in KINDS:
         raise UserError(f'unknown augmentation {kind!r}: choose from {", ".join(KINDS)}')
     p = check_probability(p, 'the augmentation probability p')
@@ -60,8 +66,10 @@ def get(kind: str, *, policy: str | Sequence[str] = DEFAULT_POLICY, p: float = 0
         if not names:
             raise UserError(f'DiffAugment needs a policy: any of {", ".join(POLICIES)}, comma-separated')
         return Augmentation(kind, lambda key, x, p: diffaugment(key, x, names))
-    pipeline = parse_pipeline(pipeline)
-    return Augmentation(kind, lambda key, x, p: ada(key, x, p, pipeline), p, adaptive=kind == 'ada')
+    pipeline, m = parse_pipeline(pipeline), parse_multipliers(multipliers)
+    cutout, cutout_size = check_cutout(cutout, cutout_size)
+    return Augmentation(kind, lambda key, x, p: ada(key, x, p, pipeline, multipliers=m, cutout=cutout,
+                                                    cutout_size=cutout_size), p, adaptive=kind == 'ada')
 
 
 def per_example(apply: Apply) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:

@@ -1,7 +1,9 @@
 """ADA: adaptive discriminator augmentation (Karras et al. 2020, "Training Generative Adversarial Networks
 with Limited Data").
 
-    ada(key, x_BHWC, p, pipeline='bgc') -> x_BHWC        every transform applied with probability p
+    ada(key, x_BHWC, p, pipeline='bgc', multipliers='', cutout=0, cutout_size=0.5) -> x_BHWC
+                                                        each transform applied with probability p
+                                                        (times its multiplier), then cutout
     rt_heuristic(real_logits) -> E[sign(D(real))]       the overfitting heuristic r_t
     ada_adjust(p, rt, ...) -> p                         one adjustment of p towards the target
     AdaState, ada_update                                the adjustment every `interval` D updates
@@ -28,6 +30,15 @@ without recompiling. The transforms, their order, distributions and constants fo
                 (saturation_std = 1). Hue and saturation are skipped for one-channel images, whose
                 colour matrix is averaged over the three rows as in the reference.
 
+Each transform's probability is p times its multiplier (AugmentPipe's keyword arguments of the same
+names, 1 by default): `multipliers` is 'name=value,...' of transform names (xflip, rotate90, xint; scale,
+rotate, aniso, xfrac; brightness, contrast, lumaflip, hue, saturation) or group letters (b, g, c: each of
+the group's transforms), later entries overriding earlier ones. R3GAN's train.py, for one, runs the
+colour transforms at 0.5 (multipliers 'c=0.5'). Cutout (AugmentPipe's `cutout` and `cutout_size`, in
+neither 'bgc' nor on by default) comes last, applied with probability cutout * p: it zeroes a rectangle
+of cutout_size of each side (0.5: half), centred at a uniformly drawn point and cut by the image's
+border; 0 is the grey middle of images in [-1, 1], the reference's fill.
+
 Blitting and geometric transforms are composed into one 3x3 matrix per image (output pixel -> input
 pixel, in pixel units about the image centre) and executed with one resampling. Difference from the
 reference, said plainly: the reference pads by reflection, upsamples 2x with a 'sym6' wavelet low-pass
@@ -42,7 +53,7 @@ image, applied after the geometric ones; like the reference, no clipping follows
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -67,6 +78,12 @@ ADA_INTERVAL = 4
 ADA_KIMG = 500
 
 GROUPS = {'b': 'pixel blitting', 'g': 'general geometric', 'c': 'colour'}
+# Each group's transforms, by the names of AugmentPipe's probability multipliers (training/augment.py).
+TRANSFORMS = {'b': ('xflip', 'rotate90', 'xint'), 'g': ('scale', 'rotate', 'aniso', 'xfrac'),
+              'c': ('brightness', 'contrast', 'lumaflip', 'hue', 'saturation')}
+CUTOUT_SIZE = 0.5  # AugmentPipe's cutout_size: the rectangle's side, relative to the image's
+
+Multipliers = Mapping[str, float]
 
 
 def _matmul(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -99,39 +116,47 @@ class _Draws:
         return jnp.stack([jnp.stack([entry(v) for v in row], axis=-1) for row in rows], axis=-2)
 
 
+def _probability(p: jax.Array, multipliers: Multipliers | None, name: str) -> jax.Array:
+    """p times the transform's multiplier (p itself at 1, so that the default draws are the same bits)."""
+    m = 1.0 if multipliers is None else float(multipliers.get(name, 1.0))
+    return p if m == 1.0 else p * m
+
+
 def geometric_matrices(key: jax.Array, p: jax.Array, batch: int, height: int, width: int, *,
-                       blit: bool = True, geometric: bool = True) -> jax.Array:
+                       blit: bool = True, geometric: bool = True,
+                       multipliers: Multipliers | None = None) -> jax.Array:
     """Each image's [3, 3] map from output pixel to input pixel (x right, y down, about the centre),
     [B, 3, 3]: the inverse of the drawn transforms, composed in the reference's order."""
     draw = _Draws(key, batch, uniforms=16, normals=6)
+    pm = lambda name: _probability(p, multipliers, name)
     translate = lambda tx, ty: draw.matrix([1, 0, tx], [0, 1, ty], [0, 0, 1])
     scale = lambda sx, sy: draw.matrix([sx, 0, 0], [0, sy, 0], [0, 0, 1])
     rotate = lambda cos, sin: draw.matrix([cos, -sin, 0], [sin, cos, 0], [0, 0, 1])
     g_inv = jnp.broadcast_to(jnp.eye(3), (batch, 3, 3))
     if blit:
-        flip = jnp.where(draw.chance(p), jnp.floor(draw.uniform(0, 2)), 0)
+        flip = jnp.where(draw.chance(pm('xflip')), jnp.floor(draw.uniform(0, 2)), 0)
         g_inv = _matmul(g_inv, scale(1 - 2 * flip, 1))  # its own inverse
-        quarter = jnp.where(draw.chance(p), jnp.floor(draw.uniform(0, 4)), 0).astype(jnp.int32)
+        quarter = jnp.where(draw.chance(pm('rotate90')), jnp.floor(draw.uniform(0, 4)), 0).astype(jnp.int32)
         # Exact cosines and sines of k * 90 degrees, so that blits copy pixels without rounding.
         cos, sin = jnp.array([1, 0, -1, 0])[quarter], jnp.array([0, 1, 0, -1])[quarter]
         g_inv = _matmul(g_inv, rotate(cos, sin))  # the inverse of a rotation by -k * 90 degrees
-        on = draw.chance(p)
+        on = draw.chance(pm('xint'))
         tx, ty = (jnp.where(on, draw.uniform(-1, 1) * XINT_MAX, 0.0) for _ in range(2))
         g_inv = _matmul(g_inv, translate(-jnp.round(tx * width), -jnp.round(ty * height)))
     if geometric:
-        s = jnp.where(draw.chance(p), jnp.exp2(draw.normal() * SCALE_STD), 1.0)
+        s = jnp.where(draw.chance(pm('scale')), jnp.exp2(draw.normal() * SCALE_STD), 1.0)
         g_inv = _matmul(g_inv, scale(1 / s, 1 / s))
-        p_rot = 1 - jnp.sqrt(jnp.clip(1 - p, 0, 1))  # P(pre- or post-rotation) = p
+        p_rot = 1 - jnp.sqrt(jnp.clip(1 - pm('rotate'), 0, 1))  # P(pre- or post-rotation) = rotate * p
 
         def rotation():  # the inverse of a rotation by -theta, theta ~ U(-pi, pi) with probability p_rot
             theta = jnp.where(draw.chance(p_rot), draw.uniform(-1, 1) * math.pi * ROTATE_MAX, 0.0)
             return rotate(jnp.cos(theta), jnp.sin(theta))
 
         g_inv = _matmul(g_inv, rotation())
-        s = jnp.where(draw.chance(p), jnp.exp2(draw.normal() * ANISO_STD), 1.0)
+        s = jnp.where(draw.chance(pm('aniso')), jnp.exp2(draw.normal() * ANISO_STD), 1.0)
         g_inv = _matmul(g_inv, scale(1 / s, s))
         g_inv = _matmul(g_inv, rotation())
-        on = draw.chance(p)
+        on = draw.chance(pm('xfrac'))
         tx, ty = (jnp.where(on, draw.normal() * XFRAC_STD, 0.0) for _ in range(2))
         g_inv = _matmul(g_inv, translate(-tx * width, -ty * height))
     return g_inv
@@ -169,24 +194,26 @@ def resample(images: jax.Array, g_inv: jax.Array) -> jax.Array:
     return jax.vmap(one)(images, g_inv)
 
 
-def color_matrices(key: jax.Array, p: jax.Array, batch: int, channels: int) -> jax.Array:
+def color_matrices(key: jax.Array, p: jax.Array, batch: int, channels: int,
+                   multipliers: Multipliers | None = None) -> jax.Array:
     """Each image's [4, 4] affine colour map (colour_in -> colour_out in homogeneous RGB), [B, 4, 4],
     composed in the reference's order: brightness, contrast, luma flip, hue, saturation."""
     draw = _Draws(key, batch, uniforms=8, normals=3)
+    pm = lambda name: _probability(p, multipliers, name)
     eye = jnp.eye(4)
     v = jnp.array([1.0, 1.0, 1.0, 0.0]) / math.sqrt(3)  # the luma axis
     vv = jnp.outer(v, v)
     per_image = lambda a: a[:, None, None]
-    b = jnp.where(draw.chance(p), draw.normal() * BRIGHTNESS_STD, 0.0)
+    b = jnp.where(draw.chance(pm('brightness')), draw.normal() * BRIGHTNESS_STD, 0.0)
     c = draw.matrix([1, 0, 0, b], [0, 1, 0, b], [0, 0, 1, b], [0, 0, 0, 1])
-    k = jnp.where(draw.chance(p), jnp.exp2(draw.normal() * CONTRAST_STD), 1.0)
+    k = jnp.where(draw.chance(pm('contrast')), jnp.exp2(draw.normal() * CONTRAST_STD), 1.0)
     c = _matmul(draw.matrix([k, 0, 0, 0], [0, k, 0, 0], [0, 0, k, 0], [0, 0, 0, 1]), c)
-    flip = jnp.where(draw.chance(p), jnp.floor(draw.uniform(0, 2)), 0.0)
+    flip = jnp.where(draw.chance(pm('lumaflip')), jnp.floor(draw.uniform(0, 2)), 0.0)
     c = _matmul(eye - 2 * vv * per_image(flip), c)  # a Householder reflection: the luma axis flipped
     if channels > 1:
-        theta = jnp.where(draw.chance(p), draw.uniform(-1, 1) * math.pi * HUE_MAX, 0.0)
+        theta = jnp.where(draw.chance(pm('hue')), draw.uniform(-1, 1) * math.pi * HUE_MAX, 0.0)
         c = _matmul(_rotate_about(v[:3], theta), c)
-        s = jnp.where(draw.chance(p), jnp.exp2(draw.normal() * SATURATION_STD), 1.0)
+        s = jnp.where(draw.chance(pm('saturation')), jnp.exp2(draw.normal() * SATURATION_STD), 1.0)
         c = _matmul(vv + (eye - vv) * per_image(s), c)
     return c
 
@@ -220,10 +247,73 @@ def parse_pipeline(pipeline: str) -> str:
     return ''.join(g for g in GROUPS if g in pipeline)
 
 
-def ada(key: jax.Array, x: jax.Array, p: jax.Array | float, pipeline: str = 'bgc') -> jax.Array:
+def parse_multipliers(spec: str | Multipliers) -> dict[str, float]:
+    """'c=0.5,hue=1' (or a mapping) -> every transform's probability multiplier: 1 where not named; a
+    group letter sets each of its transforms, later entries override earlier ones. Unknown names and
+    values that are not numbers >= 0 are a UserError."""
+    if isinstance(spec, str):
+        pairs = []
+        for entry in (e.strip() for e in spec.split(',')):
+            if entry:
+                name, eq, value = entry.partition('=')
+                if not eq:
+                    raise UserError(f'ADA multiplier {entry!r} is not name=value')
+                pairs.append((name.strip(), value.strip()))
+    else:
+        pairs = list(spec.items())
+    names = [t for group in TRANSFORMS.values() for t in group]
+    result = dict.fromkeys(names, 1.0)
+    for name, value in pairs:
+        if name not in result and name not in TRANSFORMS:
+            raise UserError(f'unknown ADA transform {name!r}: choose from the groups {", ".join(TRANSFORMS)} '
+                            f'or {", ".join(names)}')
+        try:
+            m = float(value)
+        except (TypeError, ValueError):
+            m = -1.0
+        if not m >= 0:  # also NaN
+            raise UserError(f'ADA multiplier {name}={value!r} must be a number >= 0')
+        for t in TRANSFORMS.get(name, (name,)):
+            result[t] = m
+    return result
+
+
+def check_cutout(cutout: float, size: float) -> tuple[float, float]:
+    """(cutout, cutout_size) as floats, or a UserError: cutout is a multiplier >= 0, size in (0, 1]."""
+    try:
+        cutout, size = float(cutout), float(size)
+    except (TypeError, ValueError):
+        raise UserError(f'ADA cutout={cutout!r} and cutout_size={size!r} must be numbers') from None
+    if not cutout >= 0:
+        raise UserError(f'ADA cutout={cutout!r} must be a probability multiplier >= 0 (0: off)')
+    if not 0 < size <= 1:
+        raise UserError(f'ADA cutout_size={size!r} must be in (0, 1]: the side, relative to the image\'s')
+    return cutout, size
+
+
+def apply_cutout(key: jax.Array, x: jax.Array, probability: jax.Array | float,
+                 size: float = CUTOUT_SIZE) -> jax.Array:
+    """Zeroes, in each image with the given probability, the pixels whose centres lie within size / 2 (of
+    the side) of a uniform point in both directions: a rectangle of `size` of each side, cut by the
+    border (the reference's AugmentPipe.forward, 'Apply cutout', which multiplies by the mask)."""
+    batch, height, width, _ = x.shape
+    on_key, centre_key = jax.random.split(key)
+    half = jnp.where(jax.random.uniform(on_key, (batch,)) < probability, size / 2, 0.0)[:, None]
+    cx, cy = jax.random.uniform(centre_key, (2, batch, 1))
+    inside_x = jnp.abs((jnp.arange(width) + 0.5) / width - cx) < half  # [B, W]
+    inside_y = jnp.abs((jnp.arange(height) + 0.5) / height - cy) < half  # [B, H]
+    keep = ~(inside_y[:, :, None] & inside_x[:, None, :])
+    return x * keep[..., None].astype(x.dtype)
+
+
+def ada(key: jax.Array, x: jax.Array, p: jax.Array | float, pipeline: str = 'bgc', *,
+        multipliers: str | Multipliers = '', cutout: float = 0.0, cutout_size: float = CUTOUT_SIZE) -> jax.Array:
     """ADA's augmentation of images [B, H, W, C] in [-1, 1], each transform applied with probability p
-    (clipped to [0, 1]); p = 0 returns the images unchanged."""
+    (clipped to [0, 1]) times its multiplier, then cutout with probability cutout * p; p = 0 returns
+    the images unchanged."""
     pipeline = parse_pipeline(pipeline)
+    m = parse_multipliers(multipliers)
+    cutout_multiplier, cutout_size = check_cutout(cutout, cutout_size)
     batch, height, width, channels = x.shape
     if 'c' in pipeline and channels not in (1, 3):
         raise UserError(f"ADA's colour transforms need images of 1 or 3 channels, got {channels}")
@@ -231,9 +321,11 @@ def ada(key: jax.Array, x: jax.Array, p: jax.Array | float, pipeline: str = 'bgc
     geometric_key, color_key = jax.random.split(key)
     if 'b' in pipeline or 'g' in pipeline:
         x = resample(x, geometric_matrices(geometric_key, p, batch, height, width, blit='b' in pipeline,
-                                           geometric='g' in pipeline))
+                                           geometric='g' in pipeline, multipliers=m))
     if 'c' in pipeline:
-        x = recolor(x, color_matrices(color_key, p, batch, channels))
+        x = recolor(x, color_matrices(color_key, p, batch, channels, m))
+    if cutout_multiplier > 0:  # its own key, folded in, so that the other transforms draw as without it
+        x = apply_cutout(jax.random.fold_in(key, 2), x, cutout_multiplier * p, cutout_size)
     return x
 
 

@@ -300,7 +300,8 @@ def augmentation(config: Config, spec: DataSpec) -> augment.Augmentation:
                         f'config.augment.kind=fixed')
     # Only ADA starts from p; 'fixed' reads config.augment.p in the step itself (where config.anneal may
     # make it a value of the step, which augment.get's check could not take as a number).
-    return augment.get(a.kind, policy=a.policy, p=a.p if a.kind == 'ada' else 0.0, pipeline=a.pipeline)
+    return augment.get(a.kind, policy=a.policy, p=a.p if a.kind == 'ada' else 0.0, pipeline=a.pipeline,
+                       multipliers=a.multipliers, cutout=a.cutout, cutout_size=a.cutout_size)
 
 
 def check_pack(config: Config) -> None:
