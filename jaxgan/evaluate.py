@@ -106,6 +106,7 @@ def _table(f, metrics: tuple[str, ...]) -> None:
     train_rows, holdout = tables.split(tables.read_table(config.dataset), config.table.holdout, config.seed)
     if 'privacy' in metrics:
         _same_split(config.dataset, gan.spec, len(train_rows))
+        privacy_attacks.check_rows(len(train_rows), len(holdout))
     kinds = {column.name: column.kind for column in gan.transform.columns}
     if f.target and f.target not in kinds:
         close = difflib.get_close_matches(f.target, list(kinds), n=3)

@@ -111,6 +111,13 @@ def _encoded(train: pd.DataFrame, tables: Sequence[pd.DataFrame], kinds: Kinds) 
     return table._dcr_encoding(train, tables, _columns(content, train, *tables), content)
 
 
+def check_rows(train: int, holdout: int) -> None:
+    """A UserError unless there are MIN_CANDIDATES training and holdout rows at least."""
+    if holdout < MIN_CANDIDATES or train < MIN_CANDIDATES:
+        raise UserError(f'{holdout} holdout and {train} training rows: a membership attack needs at least '
+                        f'{MIN_CANDIDATES} of each (raise config.table.holdout)')
+
+
 def membership_attack(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, kinds: Kinds, *,
                       seed: int) -> dict:
     """Both GAN-Leaks attacks on members (training rows) against as many non-members (holdout rows):
@@ -121,9 +128,7 @@ def membership_attack(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.
     MIN_CANDIDATES a side. Each: {'members', 'non_members', 'advantage', 'auc', their bootstrap std and
     95% intervals, 'chance_advantage_95', 'p_value'} (`_spread`). UserError for fewer than MIN_CANDIDATES
     holdout rows or no synthetic rows."""
-    if len(holdout) < MIN_CANDIDATES or len(train) < MIN_CANDIDATES:
-        raise UserError(f'{len(holdout)} holdout and {len(train)} training rows: a membership attack needs at least '
-                        f'{MIN_CANDIDATES} of each (raise config.table.holdout)')
+    check_rows(len(train), len(holdout))
     if not len(synthetic):
         raise UserError('no synthetic rows to attack with')
     rng = np.random.default_rng([seed, 0x3e3])
