@@ -117,7 +117,8 @@ def _table(f, metrics: tuple[str, ...]) -> None:
     synthetic = gan.sample(params, state.model_state['G'], num, seed=f.seed, batch_size=config.batch_size,
                            bn=config.sample_bn)
     step = int(state.step)
-    name = f'step_{step:08d}' + (f'_member_{config.ensemble.member}' if config.ensemble.get('member') is not None else '')
+    member = config.ensemble.get('member')
+    name = f'step_{step:08d}' + (f'_member_{member}' if member is not None else '')
     result: dict = {'metrics': {}}
     written = []
     if 'table' in metrics:
@@ -145,10 +146,13 @@ def _same_split(dataset: str, spec, training_rows: int) -> None:
     the seed, and only the same rows make its non-members rows the model never saw."""
     from jaxgan.data.pipeline import table_fingerprint
     from jaxgan.data.spec import changed_source
-    changed = changed_source({'fingerprint': spec.fingerprint}, dataclasses.replace(spec, fingerprint=table_fingerprint(dataset)))
-    if changed or training_rows != spec.num_examples:
-        raise UserError(f'--metrics=privacy: {changed or f"{dataset} gives {training_rows} training rows where the run had {spec.num_examples}"}: '
-                        'its holdout rows may have been trained on, so no membership can be measured')
+    now = dataclasses.replace(spec, fingerprint=table_fingerprint(dataset))
+    changed = changed_source({'fingerprint': spec.fingerprint}, now)
+    if changed is None and training_rows != spec.num_examples:
+        changed = f'{dataset} gives {training_rows} training rows where the run had {spec.num_examples}'
+    if changed:
+        raise UserError(f'--metrics=privacy: {changed}: its holdout rows may have been trained on, so no '
+                        'membership can be measured')
 
 
 def flags_present(name: str) -> bool:

@@ -110,8 +110,8 @@ def test_evaluate_privacy_refuses_a_run_without_holdout_and_mixed_metrics(ctgan_
     before = sorted(p.name for p in ctgan_run.rglob('*'))
     with monkeypatch.context() as patched:
         patched.setattr(checkpoint, 'load_run', without_holdout)
-        with pytest.raises(UserError, match=r'^--metrics=privacy: the run kept no holdout rows \(config.table.holdout=0\), '
-                           r'.* train again with --config.table.holdout=0.2$'):
+        with pytest.raises(UserError, match=r'^--metrics=privacy: the run kept no holdout rows '
+                           r'\(config.table.holdout=0\), .* train again with --config.table.holdout=0.2$'):
             evaluate._table(_flags(ctgan_run, 'privacy'), ('privacy',))
     # A table that is not the one trained on: its holdout, drawn again by the seed, may hold training rows.
     from jaxgan.data import fingerprint, pipeline

@@ -2,11 +2,11 @@
 the rows the generator was trained on (members) from rows of the same population it never saw
 (non-members).
 
-    advantage(scores, is_member)                          max over thresholds of TPR - FPR, and the AUC
-    distance_scores(candidates, synthetic)                 GAN-Leaks' full black-box score
-    calibrated_scores(candidates, synthetic, reference)    GAN-Leaks' calibrated score, a reference set for the reference model
-    membership_attack(train, synthetic, holdout, kinds, seed=...)   both attacks on equal numbers of members and non-members
-    report(train, synthetic, holdout, kinds, seed=...)     the attacks and the distances to closest record (table.privacy)
+    advantage(scores, is_member)                  max over thresholds of TPR - FPR, and the AUC
+    distance_scores(candidates, synthetic)         GAN-Leaks' full black-box score
+    calibrated_scores(candidates, synthetic, reference)   GAN-Leaks' calibrated score
+    membership_attack(train, synthetic, holdout, kinds, seed=...)   both, members against non-members
+    report(train, synthetic, holdout, kinds, seed=...)   the attacks and table.privacy's distances
 
 The attacks are those of Chen et al. 2020, "GAN-Leaks: A Taxonomy of Membership Inference Attacks
 against Generative Models" (CCS), section 5.3 (full black-box: a candidate is scored by its distance to
