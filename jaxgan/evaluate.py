@@ -4,6 +4,7 @@
     python -m jaxgan.evaluate --workdir=DIR --metrics=fid,classes --features=classifier:classifiers/mnist
     python -m jaxgan.evaluate --workdir=DIR --metrics=nearest --holdout=digits:test --features=classifier:DIR
     python -m jaxgan.evaluate --workdir=DIR --metrics=table --target=progression     # a table (CTGAN) run
+    python -m jaxgan.evaluate --workdir=DIR --metrics=privacy                         # its membership attacks
 
 Writes <workdir>/eval/step_<step>.json: the numbers and the protocol (see jaxgan/evaluation/); for
 an ensemble's member (--member=I), eval/step_<step>_member_<I>.json, which --member=best then reads.
@@ -20,6 +21,12 @@ SDMetrics' quality report (jaxgan.metrics.table_quality: column shapes, column p
 largest Pearson and Spearman gaps over the numeric pairs.
 Writes eval/step_<step>.json and eval/step_<step>_table.png (marginals and association matrices).
 
+--metrics=privacy (a table run with a holdout; jaxgan.metrics.privacy_attacks, docs/privacy_report.md):
+membership-inference attacks (GAN-Leaks' full black-box and calibrated distance attacks) on training rows
+against as many holdout rows, their advantage and AUC with bootstrap spreads and the advantage chance
+reaches, and the distances to closest record. Alone it writes eval/step_<step>_privacy.json;
+--metrics=table,privacy puts both reports in eval/step_<step>.json.
+
 A translation run (pix2pix, CycleGAN, U-GAT-IT; `evaluation.TranslationEvaluator`) is scored on a test
 split, --dataset or its config.eval_dataset, translating with --direction's generator, with --metrics of
 aligned (L1, PSNR, SSIM, sharpness against true translations: pairs, a demo's test split), accuracy (a
@@ -32,6 +39,7 @@ config.eval.features where --features is not given:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -48,7 +56,7 @@ def _main(argv) -> None:
     del argv
     f = flags.FLAGS
     metrics = tuple(m.strip() for m in f.metrics.split(',') if m.strip())
-    if 'table' in metrics:
+    if 'table' in metrics or 'privacy' in metrics:
         return _table(f, metrics)
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if gan.output == 'translations':
@@ -79,19 +87,26 @@ def _main(argv) -> None:
 
 
 def _table(f, metrics: tuple[str, ...]) -> None:
-    """--metrics=table: the report of jaxgan.metrics.table on the run's synthetic, training and holdout rows."""
+    """--metrics=table and/or privacy: the report of jaxgan.metrics.table, and the membership attacks of
+    jaxgan.metrics.privacy_attacks, on the run's synthetic, training and holdout rows."""
     from jaxgan.checkpoint import load_run
     from jaxgan.data import tables
-    from jaxgan.metrics import table
-    if metrics != ('table',):
-        raise UserError(f'--metrics={f.metrics}: table is measured on its own (the others are for images and vectors)')
+    from jaxgan.metrics import privacy_attacks, table
+    if not set(metrics) <= {'table', 'privacy'} or len(set(metrics)) != len(metrics):
+        raise UserError(f'--metrics={f.metrics}: table and privacy are measured on their own (the others are for '
+                        'images and vectors)')
+    name_ = ','.join(metrics)
     config, gan, state = load_run(f.workdir, f.step, member=f.member)
     if gan.spec.kind != 'table':
-        raise UserError(f'--metrics=table: {f.workdir} holds a model of {gan.spec.kind}s, not a table')
+        raise UserError(f'--metrics={name_}: {f.workdir} holds a model of {gan.spec.kind}s, not a table')
     if not config.table.holdout:
-        raise UserError(f'--metrics=table: the run kept no holdout rows (config.table.holdout=0); efficacy and '
-                        'privacy compare against them')
+        raise UserError(f'--metrics={name_}: the run kept no holdout rows (config.table.holdout=0), the rows it never '
+                        'trained on that efficacy, privacy and the membership attack compare against: train again '
+                        'with --config.table.holdout=0.2')
     train_rows, holdout = tables.split(tables.read_table(config.dataset), config.table.holdout, config.seed)
+    if 'privacy' in metrics:
+        _same_split(config.dataset, gan.spec, len(train_rows))
+        privacy_attacks.check_rows(len(train_rows), len(holdout))
     kinds = {column.name: column.kind for column in gan.transform.columns}
     if f.target and f.target not in kinds:
         close = difflib.get_close_matches(f.target, list(kinds), n=3)
@@ -101,18 +116,43 @@ def _table(f, metrics: tuple[str, ...]) -> None:
     params = state.ema['G'] if f.ema else state.params['G']
     synthetic = gan.sample(params, state.model_state['G'], num, seed=f.seed, batch_size=config.batch_size,
                            bn=config.sample_bn)
-    report = table.report(train_rows, synthetic, holdout, kinds, target=f.target or None, seed=f.seed)
     step = int(state.step)
-    name = f'step_{step:08d}' + (f'_member_{config.ensemble.member}' if config.ensemble.get('member') is not None else '')
-    figure = os.path.join(f.workdir, 'eval', f'{name}_table.png')
-    table.figure(train_rows, synthetic, kinds, figure)
-    result = {'metrics': report['summary'], 'table': report,
-              'protocol': {'step': step, 'synthetic_rows': num, 'training_rows': len(train_rows),
-                           'holdout_rows': len(holdout), 'seed': f.seed, 'ema': f.ema, 'dataset': config.dataset}}
-    out = os.path.join(f.workdir, 'eval', f'{name}.json')
+    member = config.ensemble.get('member')
+    name = f'step_{step:08d}' + (f'_member_{member}' if member is not None else '')
+    result: dict = {'metrics': {}}
+    written = []
+    if 'table' in metrics:
+        report = table.report(train_rows, synthetic, holdout, kinds, target=f.target or None, seed=f.seed)
+        figure = os.path.join(f.workdir, 'eval', f'{name}_table.png')
+        table.figure(train_rows, synthetic, kinds, figure)
+        result['metrics'].update(report['summary'])
+        result['table'] = report
+        written.append(figure)
+    if 'privacy' in metrics:
+        private = privacy_attacks.report(train_rows, synthetic, holdout, kinds, seed=f.seed)
+        result['metrics'].update(private['summary'])
+        result['privacy'] = private
+    result['protocol'] = {'step': step, 'synthetic_rows': num, 'training_rows': len(train_rows),
+                          'holdout_rows': len(holdout), 'seed': f.seed, 'ema': f.ema, 'dataset': config.dataset}
+    # --metrics=privacy alone has a file of its own, so that it leaves the quality report in place.
+    out = os.path.join(f.workdir, 'eval', f'{name}.json' if 'table' in metrics else f'{name}_privacy.json')
     files.atomic_write(out, json.dumps(result, indent=2))
     print(json.dumps(result['metrics']))
-    print(f'wrote {out} and {figure}', file=sys.stderr)
+    print(f'wrote {" and ".join([out, *written])}', file=sys.stderr)
+
+
+def _same_split(dataset: str, spec, training_rows: int) -> None:
+    """A UserError unless the table is the one the run trained on: the holdout is drawn again from it by
+    the seed, and only the same rows make its non-members rows the model never saw."""
+    from jaxgan.data.pipeline import table_fingerprint
+    from jaxgan.data.spec import changed_source
+    now = dataclasses.replace(spec, fingerprint=table_fingerprint(dataset))
+    changed = changed_source({'fingerprint': spec.fingerprint}, now)
+    if changed is None and training_rows != spec.num_examples:
+        changed = f'{dataset} gives {training_rows} training rows where the run had {spec.num_examples}'
+    if changed:
+        raise UserError(f'--metrics=privacy: {changed}: its holdout rows may have been trained on, so no '
+                        'membership can be measured')
 
 
 def flags_present(name: str) -> bool:
@@ -124,7 +164,7 @@ def main() -> None:
     from absl import flags
     from jaxgan import cli
     flags.DEFINE_string('workdir', None, 'The training run\'s workdir.', required=True)
-    flags.DEFINE_string('metrics', 'fid', f'Comma-separated: {", ".join(METRICS)}; or table, alone, for a table run. nearest: memorisation, each '
+    flags.DEFINE_string('metrics', 'fid', f'Comma-separated: {", ".join(METRICS)}; or table and/or privacy, alone, for a table run. nearest: memorisation, each '
                         'sample\'s nearest training examples in pixels and features against --holdout\'s, with '
                         'the fraction of samples nearer than 5% of held-out examples are (about 0.05: no copying; '
                         '1: copies).')

@@ -141,7 +141,8 @@ class TableGAN:
 
     def evaluator(self, config: Config, metrics: tuple[str, ...], **options):
         raise UserError(f'--metrics={",".join(metrics)}: config.dataset={config.dataset} is a table: use '
-                        '--metrics=table (fidelity, associations, efficacy with --target, privacy), on its own')
+                        '--metrics=table (fidelity, associations, efficacy with --target, privacy) and/or --metrics=privacy '
+                        '(membership-inference attacks), on their own')
 
     @property
     def example_shapes(self) -> dict[str, tuple[int, ...]]:
