@@ -101,8 +101,11 @@ def private_gradient(unit_loss: Callable[..., tuple[jax.Array, Any]], mine: Any,
     total = local * lax.psum(1, DATA)
     index = lax.axis_index(DATA) * local + jnp.arange(local)
     unit_keys = jax.vmap(lambda u: jax.random.fold_in(key, u + 1))(index)
+    # The params as varying over the devices: the gradient of a replicated input would come back summed
+    # over them (shard_map's transpose), every device's units mixed before their clipping.
+    varying = jax.tree.map(lambda a: lax.pcast(a, (DATA,), to='varying'), mine)
     (values, aux), grads = jax.vmap(jax.value_and_grad(unit_loss, has_aux=True), in_axes=(None, 0, 0))(
-        mine, units, unit_keys)
+        varying, units, unit_keys)
     clipped, was = jax.vmap(lambda g: clip(g, dp.clip_norm))(grads)
     summed = lax.psum(jax.tree.map(lambda g: jnp.sum(g, axis=0), clipped), DATA)
     leaves, treedef = jax.tree.flatten(summed)

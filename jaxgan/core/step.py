@@ -182,7 +182,7 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay 
         grads, value, (terms, extra), clipped = private.private_gradient(unit_loss, mine, units, key, dp)
         params, opt_state, term_states, metrics, bad = update_player(
             critic, params, opt_state, term_states, grads, value, terms, {**extra, f'{critic.name}_clipped': clipped}, {})
-        return params, model_state, opt_state, term_states, metrics, bad
+        return params, _sync(model_state), opt_state, term_states, metrics, bad
 
     def local_step(state: RunState, batch: Batch, noise: dict, rng: jax.Array | None) -> tuple[RunState, Metrics]:
         real_all = game.prepare(batch)
