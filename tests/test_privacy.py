@@ -17,15 +17,13 @@ from jaxgan.core import losses, parallel, private, terms as T
 from jaxgan.core.game import Game, Network, Player
 from jaxgan.core.state import create_state
 from jaxgan.core.step import make_train_step
+from jaxgan.data import table_privacy
 from jaxgan.errors import UserError
 from tests.test_tabular import tiny_ctgan
 
-BOUNDS = 'age=18:90;bmi=15:50;bp=60:140;s1=90:310;s2=40:250;s3=20:100;s4=2:10;s5=3:7;s6=55:130;progression=20:350'
-
-
 def private_ctgan(**overrides):
     c = tiny_ctgan(None, n_critic=1)
-    c.privacy.epsilon, c.privacy.delta, c.privacy.bounds = 3.0, 1e-5, BOUNDS
+    c.privacy.epsilon, c.privacy.delta = 3.0, 1e-5  # the embedded table's public bounds (table_privacy)
     for dotted, value in overrides.items():
         *path, last = dotted.split('__')
         node = c
@@ -148,7 +146,6 @@ def test_a_budget_too_small_delta_too_large_or_epsilon_not_positive_is_refused(t
             ({'privacy__delta': 0.01}, r'^config.privacy.delta=0.01 must be below 1 / training rows = 1/354'),
             ({'privacy__epsilon': 0.01}, r'^config.privacy.epsilon=0.01: too small for 4 critic updates of 80 of 354 '
                                          r'rows: even at the largest noise multiplier 200'),
-            ({'privacy__bounds': 'age=18:90'}, r"^config.privacy.bounds: no public range for the numerical columns 'bmi'"),
             ({'ensemble__size': 2}, r'^config.privacy: config.ensemble.size=2'),
             ({'data__limit': 100}, r'^config.privacy: config.data.limit=100'),
             ({'loss': 'ra_hinge'}, r"^config.privacy: the discriminator term 'd_adversarial' mixes"),
@@ -157,6 +154,12 @@ def test_a_budget_too_small_delta_too_large_or_epsilon_not_positive_is_refused(t
         with pytest.raises(UserError, match=message):
             train.train(private_ctgan(**overrides), str(workdir))
         assert not (workdir / 'checkpoints').exists() and not (workdir / 'config.json').exists()
+    with pytest.raises(UserError, match=r"^config.privacy.bounds: no public range for the numerical columns 'a', 'c'"):
+        table_privacy.check_columns({'a': 'continuous', 'b': 'categorical', 'c': 'integer'}, {})
+    with pytest.raises(UserError, match=r"^config.privacy.bounds: 'b' is no numerical column"):
+        table_privacy.check_columns({'a': 'continuous', 'b': 'categorical'}, privacy.parse_bounds('a=0:1;b=1:2'))
+    with pytest.raises(UserError, match=r"^config.privacy.bounds: 'a=2:1' must be COLUMN=LOW:HIGH"):
+        privacy.parse_bounds('a=2:1')
     with pytest.raises(UserError, match=r'^config.privacy.epsilon: differential privacy is built for tables'):
         config_lib.validate(_dcgan_private(), num_devices=1)
 

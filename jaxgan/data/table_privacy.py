@@ -26,6 +26,14 @@ from jaxgan.errors import UserError
 ROW_STREAM = 0xD5A  # keeps the seed's uses apart: the rows of each critic update
 COUNT_STREAM = 0xC0C  # the counts' noise
 REFUSED_KINDS = ('datetime', 'identifier')
+# Public ranges of the embedded tables' numerical columns, from what the columns measure (scikit-learn's
+# description of the diabetes study: age in years, BMI, mean blood pressure in mm Hg, total cholesterol,
+# LDL and HDL in mg/dL, their ratio, log triglycerides, glucose in mg/dL, a disease score), wide enough for
+# any patient: not read from the rows. config.privacy.bounds overrides them column by column.
+PUBLIC_BOUNDS = {
+    'table:diabetes': 'age=0:120;bmi=10:70;bp=40:200;s1=50:400;s2=20:300;s3=10:150;s4=1:15;s5=2:8;s6=40:200;'
+                      'progression=0:400',
+}
 
 
 def check_columns(kinds: dict[str, str], bounds: dict[str, tuple[float, float]]) -> None:

@@ -258,7 +258,8 @@ def _load_private(config: ml_collections.ConfigDict, name: str, kinds: dict[str,
                   holdout: pd.DataFrame) -> TableDataset:
     """`load`'s private path (jaxgan.data.table_privacy): user bounds for the numbers, noisy counts for the
     categories (their noise calibrated by jaxgan.privacy), the rows of each critic update sampled uniformly."""
-    bounds = privacy.parse_bounds(config.privacy.bounds)
+    bounds = {**privacy.parse_bounds(table_privacy.PUBLIC_BOUNDS.get(name, '')),
+              **privacy.parse_bounds(config.privacy.bounds)}
     table_privacy.check_columns(kinds, bounds)
     plan = privacy.Plan.of(config, rows=len(train), discrete=sum(kind in DISCRETE for kind in kinds.values()))
     transform = table_privacy.fit(train, kinds, bounds, count_std=plan.count_std, uniform=plan.count_noise is None,
