@@ -29,6 +29,10 @@ of a 2,000-row table whose two columns correlate at 0.80 came out at 0.44 (seed 
 0.54 to 0.62 (seeds 0-2): better, and still short of the real 0.80.
 --config.n_critic=1 --config.table.mixture_iterations=100 --config.ema.decay=0 is the package's recipe.
 
+Differential privacy (docs/privacy.md): --config.privacy.epsilon=3 --config.privacy.delta=1e-5 trains D by
+DP-SGD with noise calibrated to the planned steps (config.privacy.bounds: the numerical columns' public
+ranges); a private run's batch is at most half the training rows (`private_batch`).
+
 One addition to the package's recipe: rows are sampled from an exponential moving average of G's
 weights (jaxgan's default, config.ema.decay = 0.999; the package samples the last G).
 A table of a few hundred rows trains for only 300 steps at batch 500, and the last G of WGAN-GP there

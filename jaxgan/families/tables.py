@@ -20,6 +20,10 @@ The recipe, as the `ctgan` package's `synthesizers/ctgan.py` (CTGAN.fit) has it:
 The package feeds D real rows sampled for a permutation of G's conditions, so that both sides carry the
 same multiset of conditions; here both sides carry the very same conditions, row for row, which is that
 multiset too (packs are groups of independent draws either way).
+
+A private run (config.privacy.epsilon set; jaxgan.privacy, docs/privacy.md) trains D by DP-SGD, a pack
+per privacy unit (jaxgan.core.private); its batches hold the generator's conditions drawn apart from the
+rows, and D sees each real row with its own category of the condition's column (`own_condition`).
 """
 
 from __future__ import annotations
