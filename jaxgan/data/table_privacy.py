@@ -1,9 +1,12 @@
 """A table's encoding and batches under differential privacy (jaxgan.privacy; docs/privacy.md).
 
 What the non-private pipeline fits on the rows is replaced by public knowledge or a DP release:
-  - a numerical column's Bayesian Gaussian mixture (fitted on the rows) by one mode spanning the bounds the
-    user gives (config.privacy.bounds): alpha = (x - mid) / (high - low) * 2, values outside clipped;
-    its decimals are not read from the rows either (the output keeps a float's);
+  - a numerical column's Bayesian Gaussian mixture (fitted on the rows) by `modes` (config.table.max_modes)
+    equal modes tiling the bounds the user gives (config.privacy.bounds): mode k is centred on the k-th
+    of `modes` equal bins, with std a quarter of half a bin (alpha = (x - centre) / half a bin, within
+    the bin); values outside the bounds are clipped. The mode one-hot is then a histogram bin the
+    generator learns as a category, and alpha the place in the bin: the mixture's role, fitted on nothing.
+    Its decimals are not read from the rows either (the output keeps a float's);
   - a discrete column's category counts by the counts plus Gaussian noise (jaxgan.privacy's first
     mechanism), rounded and at least 1: they weigh the generator's conditions in training and sampling;
     its category set, and whether a column has missing values, are schema: public;
@@ -55,7 +58,7 @@ def check_columns(kinds: dict[str, str], bounds: dict[str, tuple[float, float]])
 
 
 def fit(train: pd.DataFrame, kinds: dict[str, str], bounds: dict[str, tuple[float, float]], *, count_std: float,
-        uniform: bool, seed: int) -> TableTransform:
+        uniform: bool, seed: int, modes: int = 10) -> TableTransform:
     """The private transform of the training rows (module docstring); count_std: the noise on each count;
     uniform: every category weighed 1 (no counts released)."""
     rng = np.random.default_rng([seed, COUNT_STREAM])
@@ -67,9 +70,11 @@ def fit(train: pd.DataFrame, kinds: dict[str, str], bounds: dict[str, tuple[floa
         has_missing = float(bool(series.isna().any()))  # schema: whether the column has missing values
         if kind in NUMERICAL:
             low, high = bounds[name]
+            half = (high - low) / (2 * modes)  # half a bin
             columns.append(ColumnInfo(name, kind, str(series.dtype), has_missing, low, high,
-                                      means=((low + high) / 2,), stds=((high - low) / (2 * STD_MULTIPLIER),),
-                                      offsets=(0.0,), modes=(0,), weights=(1.0,)))
+                                      means=tuple(low + (2 * k + 1) * half for k in range(modes)),
+                                      stds=(half / STD_MULTIPLIER,) * modes, offsets=(0.0,) * modes,
+                                      modes=tuple(range(modes)), weights=(1 / modes,) * modes))
             continue
         info = _fit_column(series, name, kind, seed, 1)
         if info.discrete:

@@ -263,7 +263,7 @@ def _load_private(config: ml_collections.ConfigDict, name: str, kinds: dict[str,
     table_privacy.check_columns(kinds, bounds)
     plan = privacy.Plan.of(config, rows=len(train), discrete=sum(kind in DISCRETE for kind in kinds.values()))
     transform = table_privacy.fit(train, kinds, bounds, count_std=plan.count_std, uniform=plan.count_noise is None,
-                                  seed=config.seed)
+                                  seed=config.seed, modes=config.table.max_modes)
     logging.info('privacy: (%g, %g)-DP with respect to replacing one of %d training rows; noise multiplier %.4g '
                  '(clip norm %g, %d of %d rows per critic update); category counts: %s', plan.epsilon, plan.delta,
                  plan.rows, plan.sigma, plan.clip_norm, plan.batch, plan.rows,
