@@ -82,14 +82,6 @@ def split_units(tree: Any, batch: int, unit: int) -> Any:
     return jax.tree.map(split, tree)
 
 
-def clip(grads: Any, clip_norm: float) -> tuple[Any, jax.Array]:
-    """(grads scaled to L2 norm at most clip_norm, whether it was clipped): Abadi et al.'s
-    g / max(1, ||g|| / C)."""
-    norm = optax.tree.norm(grads)
-    scale = jnp.minimum(1.0, clip_norm / jnp.maximum(norm, 1e-12))
-    return jax.tree.map(lambda g: g * scale, grads), norm > clip_norm
-
-
 def private_gradient(unit_loss: Callable[..., tuple[jax.Array, Any]], mine: Any, units: Any, key: jax.Array,
                      dp: DPSGD) -> tuple[Any, jax.Array, Any, jax.Array]:
     """(noised mean gradient, mean loss over the global units, mean aux, fraction of units clipped).
@@ -106,8 +98,12 @@ def private_gradient(unit_loss: Callable[..., tuple[jax.Array, Any]], mine: Any,
     varying = jax.tree.map(lambda a: lax.pcast(a, (DATA,), to='varying'), mine)
     (values, aux), grads = jax.vmap(jax.value_and_grad(unit_loss, has_aux=True), in_axes=(None, 0, 0))(
         varying, units, unit_keys)
-    clipped, was = jax.vmap(lambda g: clip(g, dp.clip_norm))(grads)
-    summed = lax.psum(jax.tree.map(lambda g: jnp.sum(g, axis=0), clipped), DATA)
+    norms = jax.vmap(optax.tree.norm)(grads)
+    scale = jnp.minimum(1.0, dp.clip_norm / jnp.maximum(norms, 1e-12))  # Abadi et al.'s g / max(1, |g| / C)
+    was = norms > dp.clip_norm
+    # The clipped sum as one contraction over the units: a sum over the leading axis of the per-unit
+    # gradients is a slow strided reduction on XLA:CPU (0.1 s for a CTGAN critic), a dot a fast one.
+    summed = lax.psum(jax.tree.map(lambda g: jnp.tensordot(scale.astype(g.dtype), g, axes=1), grads), DATA)
     leaves, treedef = jax.tree.flatten(summed)
     keys = jax.random.split(jax.random.fold_in(key, 0), len(leaves))
     std = dp.noise_multiplier * dp.clip_norm
