@@ -156,6 +156,8 @@ def test_a_budget_too_small_delta_too_large_or_epsilon_not_positive_is_refused(t
         assert not (workdir / 'checkpoints').exists() and not (workdir / 'config.json').exists()
     with pytest.raises(UserError, match=r"^config.privacy.bounds: no public range for the numerical columns 'a', 'c'"):
         table_privacy.check_columns({'a': 'continuous', 'b': 'categorical', 'c': 'integer'}, {})
+    with pytest.raises(UserError, match=r"^config.privacy: column 'visit' is datetime, whose format is read"):
+        table_privacy.check_columns({'visit': 'datetime'}, {})
     with pytest.raises(UserError, match=r"^config.privacy.bounds: 'b' is no numerical column"):
         table_privacy.check_columns({'a': 'continuous', 'b': 'categorical'}, privacy.parse_bounds('a=0:1;b=1:2'))
     with pytest.raises(UserError, match=r"^config.privacy.bounds: 'a=2:1' must be COLUMN=LOW:HIGH"):
