@@ -15,7 +15,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,export]'
+	$(PY) -m pip install --quiet -e '.[test,export,privacy]'
 	$(PY) -m pip install --quiet --no-deps 'jax2onnx>=0.17.1,<0.18'  # pyproject.toml, the export extra
 	touch $@
 

@@ -29,6 +29,10 @@ of a 2,000-row table whose two columns correlate at 0.80 came out at 0.44 (seed 
 0.54 to 0.62 (seeds 0-2): better, and still short of the real 0.80.
 --config.n_critic=1 --config.table.mixture_iterations=100 --config.ema.decay=0 is the package's recipe.
 
+Differential privacy (docs/privacy.md): --config.privacy.epsilon=3 --config.privacy.delta=1e-5 trains D by
+DP-SGD with noise calibrated to the planned steps (config.privacy.bounds: the numerical columns' public
+ranges); a private run's batch is at most half the training rows (`private_batch`).
+
 One addition to the package's recipe: rows are sampled from an exponential moving average of G's
 weights (jaxgan's default, config.ema.decay = 0.999; the package samples the last G).
 A table of a few hundred rows trains for only 300 steps at batch 500, and the last G of WGAN-GP there
@@ -40,9 +44,10 @@ step 8,990. --config.ema.decay=0 trains with the package's defaults alone.
 
 from __future__ import annotations
 
+import jax
 from absl import logging
 
-from jaxgan import cli, config as config_lib, train
+from jaxgan import cli, config as config_lib, privacy, train
 from jaxgan.data import tables
 
 
@@ -72,15 +77,34 @@ def get_config():
     return c
 
 
+def private_batch(config, rows: int):
+    """A private run's batch: config.batch_size, or where that is over half the training rows (CTGAN's 500
+    is more than a small table holds), the largest multiple of pack * devices up to half of them: a batch
+    sampled from the rows, whose rate q = batch / rows the accountant amplifies by (docs/privacy.md)."""
+    unit = config.model.pack * jax.device_count()
+    if 2 * config.batch_size <= rows or rows // 2 < unit:
+        return config.batch_size
+    batch = rows // 2 // unit * unit
+    logging.warning('privacy: config.batch_size=%d is over half the %d training rows: batches of %d rows (q = %.2f)',
+                    config.batch_size, rows, batch, batch / rows)
+    return batch
+
+
 def with_epochs(config):
-    """config with num_steps = table.epochs * max(training rows // batch_size, 1), where epochs > 0."""
-    if not config.table.epochs:
+    """config with num_steps = table.epochs * max(training rows // batch_size, 1), where epochs > 0; a
+    private run's batch at most half the training rows (`private_batch`)."""
+    private = privacy.enabled(config)
+    if not config.table.epochs and not private:
         return config
     rows = len(tables.split(tables.read_table(config.dataset), config.table.holdout, config.seed)[0])
+    config = config.copy_and_resolve_references()
+    if private:
+        config.batch_size = private_batch(config, rows)
+    if not config.table.epochs:
+        return config
     steps = config.table.epochs * max(rows // config.batch_size, 1)
     logging.info('%d epochs of %d training rows at batch %d: %d steps', config.table.epochs, rows,
                  config.batch_size, steps)
-    config = config.copy_and_resolve_references()
     config.num_steps = steps
     return config
 

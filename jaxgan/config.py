@@ -375,6 +375,9 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int, num_process
         if architecture.validate is not None:
             architecture.validate(config, num_devices)
     trained_by = family.of_config(config)  # a family's own section's checks (config.table's, ...)
+    _check(config.get('privacy') is None or config.privacy.get('epsilon') is None or trained_by.name == 'tables',
+           f'config.privacy.epsilon: differential privacy is built for tables (config.model.name=ctgan), not for '
+           f'config.model.name={config.model.name}')
     if trained_by.validate is not None:
         trained_by.validate(config)
     for opt in ('g_optimizer', 'd_optimizer'):

@@ -112,7 +112,7 @@ class Trainer:
         if not bool(parallel.to_host(self._finite(state))):
             logging.error('step %d: the state is not finite; not saved (%s)', step, self.last_good())
             return
-        self.checkpoints.save(step, state, resume.meta(self.config, self.gan))
+        self.checkpoints.save(step, state, resume.meta(self.config, self.gan, step))
         self.last_saved = step
 
     def check(self, done: Dispatched) -> None:
@@ -231,6 +231,9 @@ class Trainer:
             per_member = [(None, {k: float(v) for k, v in metrics.items()})]
         else:  # the console shows the mean of the members that train on, then each member's values
             per_member = [(i, {k: float(v[i]) for k, v in metrics.items()}) for i in range(self.size)]
+        host = getattr(self.gan, 'host_metrics', None)  # computed on the host: a private run's spent epsilon
+        for _, row in per_member:
+            row.update(host(done.after) if host else {})
         live = [row for i, row in per_member if i not in self.halted] or [row for _, row in per_member]
         shown = {k: float(np.mean([row[k] for row in live])) for k in live[0]}
         shown.update(rates)

@@ -35,10 +35,15 @@ def canonical(config: ml_collections.ConfigDict) -> dict:
     return saved
 
 
-def meta(config: ml_collections.ConfigDict, model: Model) -> dict:
+def meta(config: ml_collections.ConfigDict, model: Model, step: int | None = None) -> dict:
     """What a checkpoint of `model` carries besides the state: the config, the data's spec and the
-    plugin modules its family and architecture come from (jaxgan.plugins), which the tools import."""
-    return {'config': canonical(config), 'data': model.spec.to_json(), 'modules': family.modules_of(config)}
+    plugin modules its family and architecture come from (jaxgan.plugins), which the tools import; and,
+    at `step` of a private run, the privacy accountant's record (jaxgan.privacy)."""
+    out = {'config': canonical(config), 'data': model.spec.to_json(), 'modules': family.modules_of(config)}
+    record = getattr(model, 'privacy_record', None)
+    if step is not None and record is not None and record(step) is not None:
+        out['privacy'] = record(step)
+    return out
 
 
 def _first_line(e: Exception) -> str:
@@ -73,6 +78,7 @@ def restore_or_init(checkpoints: Checkpoints, gan: Model, config: ml_collections
             error = e
         else:
             check_data_unchanged(saved_meta, gan, config, checkpoints.directory)
+            check_privacy(saved_meta, gan, step)
             diffs = (config_lib.structural_diff(saved, ml_collections.ConfigDict(canonical(config)))
                      or layout_diff(layout, layout_of(abstract)))
             if diffs:
@@ -93,6 +99,17 @@ def restore_or_init(checkpoints: Checkpoints, gan: Model, config: ml_collections
         logging.warning('%s; moved it to %s and trying the one before', problem, moved)
     logging.warning('no readable checkpoint left in %s: starting from scratch', checkpoints.directory)
     return transfer.initial_state(gan, config, rep)
+
+
+def check_privacy(saved_meta: dict, model: Model, step: int) -> None:
+    """A private run resumes only within its budget (jaxgan.privacy.Plan.check_resume), and a run without
+    privacy never from a private checkpoint's networks' record lost: refused in one line."""
+    plan = getattr(model, 'privacy', None)
+    if plan is not None:
+        plan.check_resume(saved_meta.get('privacy'), step)
+    elif 'privacy' in saved_meta:
+        raise UserError(f'the checkpoint at step {step} is of a private run (config.privacy.epsilon='
+                        f'{saved_meta["privacy"]["epsilon_budget"]:g}): resume it with its privacy config')
 
 
 def check_data_unchanged(saved_meta: dict, model: Model, config: ml_collections.ConfigDict, directory: str) -> None:

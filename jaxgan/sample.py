@@ -117,6 +117,26 @@ def _table(f) -> None:
     rows = trained.rows(f.num, seed=f.seed, where=where, ema=f.ema)  # where's value parsed as in the input
     tables.write_rows(rows, out)  # atomically, by the suffix
     print(f'wrote {counted(len(rows), "row")} of step {trained.step} to {out}', file=sys.stderr)
+    write_privacy(gan, trained.step, out)
+
+
+def write_privacy(gan, step: int, out: str) -> str | None:
+    """A private run's (epsilon, delta) beside the rows, in OUT.privacy.json (jaxgan.privacy.metadata); for
+    a run without privacy, a sidecar left there by an earlier private output is removed, lest it speak for
+    these rows. Returns the sidecar's path, or None."""
+    import json
+    import os
+    from jaxgan import files, privacy
+    sidecar = out + '.privacy.json'
+    record = getattr(gan, 'privacy_record', lambda step: None)(step)
+    if record is None:
+        if os.path.exists(sidecar):
+            os.remove(sidecar)
+        return None
+    files.atomic_write(sidecar, json.dumps(privacy.metadata(record, step), indent=2))
+    print(f'(epsilon {record["epsilon_spent"]:.3g}, delta {record["delta"]:g})-differentially private: see {sidecar}',
+          file=sys.stderr)
+    return sidecar
 
 
 def main() -> None:

@@ -104,7 +104,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
 
     is_chief = jax.process_index() == 0
     if is_chief:
-        files.atomic_write(os.path.join(workdir, 'config.json'), json.dumps(resume.meta(config, gan), indent=2))
+        files.atomic_write(os.path.join(workdir, 'config.json'), json.dumps(resume.meta(config, gan, start), indent=2))
     writer = writers.Writer(workdir, enabled=is_chief, start=start)
     trainer = Trainer(config, gan, checkpoints, writer, start)
     if ensemble.size(config) > 1:  # members frozen before the run stopped stay frozen

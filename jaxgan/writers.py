@@ -105,7 +105,7 @@ class Writer:
 
 # On the console (where the run has them; metrics.jsonl has them all): the losses, D's outputs, and ADA's
 # augmentation probability, which moves with D's overfitting (Karras et al. 2020).
-SHOWN = ('d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob', 'augment_p')
+SHOWN = ('d_loss', 'g_loss', 'd_real_prob', 'd_fake_prob', 'augment_p', 'privacy_epsilon')
 
 
 def counted(n: int, noun: str, plural: str = '') -> str:

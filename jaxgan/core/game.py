@@ -62,6 +62,7 @@ class Player:
     terms: tuple[Any, ...]  # core.terms.Term
     repeats: int = 1
     metrics: Callable[['View'], dict[str, jax.Array]] | None = None
+    private: Any = None  # core.private.DPSGD: the critic's gradient is clipped per unit and noised (DP-SGD)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: a static argument of jit

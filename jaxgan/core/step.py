@@ -16,6 +16,9 @@ host units; `game.prepare` takes them to model units on the device. A step:
      further updates (`repeats` > 1), each from a fresh forward pass on the same batch and noise;
   3. after each update, updates the player's stateful terms, and after the step the EMA of game.ema.
 
+A critic with `private` set (DP-SGD, `core.private`) takes its gradient per privacy unit, clipped, summed
+over devices and noised once, instead of the gradient of its loss on the batch.
+
 Each term is averaged over devices (`lax.pmean`) inside the loss, so the gradients of the replicated
 params are those of the global batch. Model state (BatchNorm running statistics, spectral-norm iterates)
 is averaged over devices. A non-finite loss or gradient sets a bit of the `nonfinite` metric; with
@@ -37,7 +40,7 @@ import optax
 from jax import lax
 from jax.sharding import Mesh, PartitionSpec as P
 
-from jaxgan.core import health
+from jaxgan.core import health, private
 from jaxgan.core.game import Game, Nets, Player, View
 from jaxgan.core.parallel import DATA, batch_spec, replicated
 from jaxgan.core.state import RunState, player_params
@@ -142,7 +145,11 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay 
         nets = Nets(game, params, model_state, rng)
         return game.generate(nets, real, noise), nets.model_state
 
-    def critic_update(params, model_state, opt_state, term_states, real, generated, noise, step, rng):
+    def critic_update(params, model_state, opt_state, term_states, real, generated, noise, step, rng, dp_key=None):
+        if critic.private is not None:
+            return private_critic_update(params, model_state, opt_state, term_states, real, generated, noise, step,
+                                         dp_key)
+
         def loss_fn(mine):
             nets = Nets(game, {**params, **mine}, model_state, rng)
             view = View(game, nets, real, lax.stop_gradient(generated), noise, step, mine, term_states)
@@ -157,6 +164,26 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay 
             critic, params, opt_state, term_states, grads, value, terms, extra, observed)
         return params, _sync(model_state), opt_state, term_states, metrics, bad
 
+    def private_critic_update(params, model_state, opt_state, term_states, real, generated, noise, step, key):
+        # DP-SGD (core.private): the critic's objective per unit, without the device mean, each unit's
+        # gradient clipped, their sum noised once; the critic keeps no model state or term state here.
+        dp = critic.private
+        batch = jax.tree.leaves(real)[0].shape[0]
+        units = private.split_units((real, lax.stop_gradient(generated), noise), batch, dp.unit)
+
+        def unit_loss(mine, unit, unit_key):
+            real_u, generated_u, noise_u = unit
+            nets = Nets(game, {**params, **mine}, model_state, unit_key)
+            view = View(game, nets, real_u, generated_u, noise_u, step, mine, term_states)
+            terms = {term.name: term(view) for term in critic.terms}
+            return sum(terms.values()), (terms, diagnostics(critic, view))
+
+        mine = player_params(params, critic.networks)
+        grads, value, (terms, extra), clipped = private.private_gradient(unit_loss, mine, units, key, dp)
+        params, opt_state, term_states, metrics, bad = update_player(
+            critic, params, opt_state, term_states, grads, value, terms, {**extra, f'{critic.name}_clipped': clipped}, {})
+        return params, _sync(model_state), opt_state, term_states, metrics, bad
+
     def local_step(state: RunState, batch: Batch, noise: dict, rng: jax.Array | None) -> tuple[RunState, Metrics]:
         real_all = game.prepare(batch)
         if rng is not None:  # dropout differs per device
@@ -167,6 +194,10 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay 
         metrics: Metrics = {}
         at = lambda tree, i: jax.tree.map(lambda a: a[i], tree)
         n = game.critic_updates
+        # DP-SGD's key: the same on every device, a function of the run's key and the step (core.private)
+        dp_key = (None if critic is None or critic.private is None else
+                  jax.random.fold_in(jax.random.fold_in(state.key(), state.step), private.NOISE_STREAM))
+        dp_at = lambda i: None if dp_key is None else jax.random.fold_in(dp_key, i)
 
         if n > 1:
             def critic_iteration(carry, xs):
@@ -175,7 +206,7 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay 
                 generated, model_state = generate(params, model_state, real_i, noise_i, rng_at(2 * i))
                 params, model_state, d_opt, term_states, _, b = critic_update(
                     params, model_state, d_opt, term_states, real_i, generated, noise_i, state.step,
-                    rng_at(2 * i + 1))
+                    rng_at(2 * i + 1), dp_at(i))
                 return (params, model_state, d_opt, term_states, bad | b), None
 
             first = lambda tree: jax.tree.map(lambda a: a[:-1], tree)
@@ -213,7 +244,7 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay 
         if n > 0:
             params, model_state, opt_state[critic.name], term_states, metrics, b = critic_update(
                 params, model_state, opt_state[critic.name], term_states, real, generated, last_noise,
-                state.step, rng_at(2 * n - 1))
+                state.step, rng_at(2 * n - 1), dp_at(n - 1))
             bad = bad | b
         # generator.repeats updates on the same real batch and noise, each from a fresh forward pass
         # (carpedm20's DCGAN-tensorflow, which PacGAN's stacked-MNIST code runs, updates G twice).

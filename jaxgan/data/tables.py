@@ -70,7 +70,8 @@ import numpy as np
 from absl import logging
 import pandas as pd
 
-from jaxgan.data import base
+from jaxgan import privacy
+from jaxgan.data import base, table_privacy
 from jaxgan.data.spec import DataSpec
 from jaxgan.data.table_columns import COLUMN_KINDS, DISCRETE, MADE, NUMERICAL, OVERRIDES, infer_kinds, is_identifier
 from jaxgan.data.table_sources import (KINDS, MIN_ROWS, ROW_SUFFIXES, TABLES, canonical, counted, is_table, read_table,
@@ -154,6 +155,7 @@ class TableDataset:
     train: pd.DataFrame
     holdout: pd.DataFrame
     rows: np.ndarray  # float32 [n_train, dim]
+    private_batch: int = 0  # > 0: a private run's global batch, drawn as jaxgan.data.table_privacy says
     labels: ClassVar[None] = None  # batches hold conditions, not classes
     layout: ClassVar[str] = base.TABLE
 
@@ -182,6 +184,8 @@ class TableDataset:
         training-by-sampling from (seed, each position); without discrete columns, the rows
         `indices[0]` of the ordinary seeded stream and conditions of size 0."""
         del pool  # the rows are in memory
+        if self.private_batch:
+            return table_privacy.batch(self.transform, self.rows, self.private_batch, positions, seed)
         b = len(positions)
         c = np.zeros((b, self.transform.cond_dim), np.float32)
         if self._sampler is None:
@@ -241,8 +245,29 @@ def load(config: ml_collections.ConfigDict) -> TableDataset:
     if len(train) < MIN_ROWS:
         raise UserError(f'{name}: {counted(len(train), "training row")} after holding out {len(holdout)} '
                         f'(config.table.holdout={t.holdout}); a GAN needs at least {MIN_ROWS}')
+    if privacy.enabled(config):
+        return _load_private(config, name, kinds, train, holdout)
     transform = TableTransform.fit(train, kinds, seed=config.seed, max_modes=t.max_modes, keys=df,
                                    iterations=t.get('mixture_iterations', 100))
     rows = transform.transform(train, seed=config.seed)
     spec = DataSpec('table', (transform.dim,), len(train), name, table=transform.to_json())
     return TableDataset(spec, transform, train, holdout, rows)
+
+
+def _load_private(config: ml_collections.ConfigDict, name: str, kinds: dict[str, str], train: pd.DataFrame,
+                  holdout: pd.DataFrame) -> TableDataset:
+    """`load`'s private path (jaxgan.data.table_privacy): user bounds for the numbers, noisy counts for the
+    categories (their noise calibrated by jaxgan.privacy), the rows of each critic update sampled uniformly."""
+    bounds = {**privacy.parse_bounds(table_privacy.PUBLIC_BOUNDS.get(name, '')),
+              **privacy.parse_bounds(config.privacy.bounds)}
+    table_privacy.check_columns(kinds, bounds)
+    plan = privacy.Plan.of(config, rows=len(train), discrete=sum(kind in DISCRETE for kind in kinds.values()))
+    transform = table_privacy.fit(train, kinds, bounds, count_std=plan.count_std, uniform=plan.count_noise is None,
+                                  seed=config.seed, modes=config.table.max_modes)
+    logging.info('privacy: (%g, %g)-DP with respect to replacing one of %d training rows; noise multiplier %.4g '
+                 '(clip norm %g, %d of %d rows per critic update); category counts: %s', plan.epsilon, plan.delta,
+                 plan.rows, plan.sigma, plan.clip_norm, plan.batch, plan.rows,
+                 f'noise std {plan.count_std:.3g}' if plan.count_noise else 'not released (uniform conditions)')
+    rows = transform.transform(train, seed=config.seed)
+    spec = DataSpec('table', (transform.dim,), len(train), name, table=transform.to_json())
+    return TableDataset(spec, transform, train, holdout, rows, private_batch=config.batch_size)

@@ -20,6 +20,10 @@ The recipe, as the `ctgan` package's `synthesizers/ctgan.py` (CTGAN.fit) has it:
 The package feeds D real rows sampled for a permutation of G's conditions, so that both sides carry the
 same multiset of conditions; here both sides carry the very same conditions, row for row, which is that
 multiset too (packs are groups of independent draws either way).
+
+A private run (config.privacy.epsilon set; jaxgan.privacy, docs/privacy.md) trains D by DP-SGD, a pack
+per privacy unit (jaxgan.core.private); its batches hold the generator's conditions drawn apart from the
+rows, and D sees each real row with its own category of the condition's column (`own_condition`).
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from jaxgan import family, files, optim
+from jaxgan import family, files, optim, privacy
 from jaxgan.checks import check, positive
-from jaxgan.core import losses, packing, terms as T
+from jaxgan.core import losses, packing, private, terms as T
 from jaxgan.core.game import Game, Network, Player, View
 from jaxgan.core.state import RunState
 from jaxgan.data import base as data_base
@@ -130,6 +134,7 @@ class TableGAN:
     transform: TableTransform
     z_dim: int
     tau: float
+    privacy: privacy.Plan | None = None  # a private run's calibrated noise and budget (jaxgan.privacy)
     real_labels = False  # batches carry conditions, not class labels
     batch_keys = ('x', 'c')
     output = 'rows'  # (jaxgan.family)
@@ -147,6 +152,14 @@ class TableGAN:
     @property
     def example_shapes(self) -> dict[str, tuple[int, ...]]:
         return {'x': (self.transform.dim,), 'c': (self.transform.cond_dim,)}
+
+    def host_metrics(self, step: int) -> dict[str, float]:
+        """Metrics of the loop's reports computed on the host: a private run's spent epsilon."""
+        return {} if self.privacy is None else {'privacy_epsilon': self.privacy.spent(step)}
+
+    def privacy_record(self, step: int) -> dict | None:
+        """What a checkpoint at `step` keeps of the accountant (None: a run without privacy)."""
+        return None if self.privacy is None else self.privacy.record(step)
 
     def rows(self, params: Any, model_state: Any, key: jax.Array, conditions: jax.Array, *,
              bn: str = 'batch') -> jax.Array:
@@ -200,6 +213,19 @@ class TableGAN:
 def _jitted_rows(gan: TableGAN, bn: str):
     """TableGAN.rows of one game compiled once: (params, model_state, key, conditions) -> rows."""
     return jax.jit(functools.partial(gan.rows, bn=bn))
+
+
+def own_condition(x: jax.Array, c: jax.Array, spans: tuple[tuple[int, int, int], ...]) -> jax.Array:
+    """Each row's own category in the column its condition c names (c's one-hot block moved to that
+    column's category in x): a private run's real conditions, a function of the row alone, where the
+    generator's c are drawn apart from the rows (jaxgan.data.table_privacy)."""
+    positions = np.zeros(c.shape[-1], np.int32)
+    blocks = np.zeros(c.shape[-1], np.int32)
+    for i, (start, size, cond_start) in enumerate(sorted(spans, key=lambda s: s[2])):
+        positions[cond_start:cond_start + size] = np.arange(start, start + size)
+        blocks[cond_start:cond_start + size] = i
+    chosen = jax.ops.segment_sum(jnp.moveaxis(c, -1, 0), blocks, len(spans))  # [columns, ...]: 1 at c's column
+    return x[..., positions] * jnp.moveaxis(chosen[blocks], 0, -1)
 
 
 def check_config(config: Config) -> None:
@@ -257,18 +283,24 @@ def build_table(config: Config, spec: DataSpec) -> TableGAN:
         real, fake = view['d_real']['logits'], view['d_fake']['logits']
         return {'d_real_logit': jnp.mean(real), 'd_fake_logit': jnp.mean(fake)}
 
+    plan = (privacy.Plan.of(config, rows=spec.num_examples, discrete=len(transform.cond_spans))
+            if privacy.enabled(config) else None)
+    dp = None if plan is None else private.DPSGD(plan.clip_norm, plan.sigma, unit=pack)
     critic = Player('d', ('D',), optim.make(config.d_optimizer, config.num_steps * config.n_critic), d_terms,
-                    repeats=config.n_critic, metrics=d_metrics)
+                    repeats=config.n_critic, metrics=d_metrics, private=dp)
     player = Player('g', ('G',), optim.make(config.g_optimizer, config.num_steps * config.n_gen), g_terms,
                     repeats=config.n_gen)
 
     def prepare(batch: dict) -> dict:
         x, c = batch['x'].astype(jnp.float32), batch['c'].astype(jnp.float32)
-        return {'x': x, 'c': c, 'xc': jnp.concatenate([x, c], axis=-1)}
+        real_c = own_condition(x, c, spans) if plan is not None and spans else c
+        return {'x': x, 'c': c, 'xc': jnp.concatenate([x, real_c], axis=-1)}
 
     game = Game(networks=networks, generator=player, critic=critic, noise=noise, generate=generate,
                 quantities=quantities, prepare=prepare, ema=('G',))
-    return TableGAN(game=game, spec=spec, transform=transform, z_dim=m.z_dim, tau=t.tau)
+    if plan is not None:
+        private.check_game(game)
+    return TableGAN(game=game, spec=spec, transform=transform, z_dim=m.z_dim, tau=t.tau, privacy=plan)
 
 
 class TableSamples:
@@ -316,6 +348,7 @@ def validate(config: Config) -> None:
     check(t.on_identifier in ('generate', 'drop', 'refuse'),
           f'config.table.on_identifier={t.on_identifier!r} must be generate, drop or refuse')
     check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
+    privacy.validate(config)
     check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
 
 
@@ -327,7 +360,7 @@ def check_data(config: Config, dataset) -> None:
 
 family.register(family.Family(
     name='tables', trains=lambda name: name in KINDS, names=lambda: KINDS,
-    sections=(('table', config_section),), validate=validate,
+    sections=(('table', config_section), ('privacy', privacy.config_section)), validate=validate,
     takes=lambda dataset: dataset.layout == data_base.TABLE,
     learns='learns tables (use csv:PATH, parquet:PATH, xlsx:PATH[:SHEET] or table:NAME)', holds='a table', build=build_table,
     check_data=check_data))
