@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import config as config_lib
+from jaxgan import config as config_lib, privacy
 from jaxgan.checks import assign
 from jaxgan.core import step as step_lib
 from jaxgan.core.state import RunState, create_ensemble, create_state, init_ensemble, init_state
@@ -318,10 +318,17 @@ def make_train_step(gan: Model, config: Config, mesh: jax.sharding.Mesh, *,
 
 
 def fresh_state(gan: Model, config: Config, sharding: jax.sharding.Sharding) -> RunState:
-    """A new run's state: one GAN's, or every member's stacked."""
+    """A new run's state: one GAN's, or every member's stacked. A private run's random numbers (DP-SGD's
+    noise among them) come from its key with the run's secret folded in (jaxgan.privacy.new_secret)."""
     if size(config) > 1:
         return create_ensemble(gan.game, seeds(config), sharding)
-    return create_state(gan.game, config.seed, sharding)
+    state = create_state(gan.game, config.seed, sharding)
+    if privacy.enabled(config):
+        key = state.key()
+        for word in privacy.secret_words(config.privacy.secret):
+            key = jax.random.fold_in(key, word)
+        state = state.replace(rng=jax.device_put(jax.random.key_data(key), state.rng.sharding))
+    return state
 
 
 def abstract_state(gan: Model, config: Config) -> RunState:

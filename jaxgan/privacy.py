@@ -29,6 +29,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
+import secrets
 from typing import Any
 
 import ml_collections
@@ -52,7 +54,44 @@ def config_section() -> ml_collections.ConfigDict:
     c.clip_norm = 1.0  # C: each unit's discriminator gradient is clipped to this L2 norm (smartnoise-synth's DPCTGAN max_per_sample_grad_norm 1.0)
     c.frequency_share = 0.1  # the part of epsilon spent alone on the noisy category counts (the generator's conditions); 0: uniform conditions
     c.bounds = ''  # 'COLUMN=LOW:HIGH;...': the public range of every numerical column (values outside are clipped)
+    c.secret = 0  # set by the run, never by hand: the mechanisms' secret randomness (SECRET_FILE in the workdir)
     return c
+
+
+SECRET_FILE = 'privacy_secret'  # in the workdir: the 64 random bits the run's noise is drawn with
+
+
+def read_secret(workdir: str) -> int | None:
+    """The secret a private run in `workdir` drew when it started (SECRET_FILE), or None if it has none."""
+    path = os.path.join(workdir, SECRET_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        text = f.read().strip()
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise UserError(f'{path}: not a private run\'s secret (16 hex digits): {text[:40]!r}') from None
+
+
+def new_secret() -> int:
+    """64 bits from the operating system's cryptographic source (never 0, which means none). DP's
+    noise must be unknown to whoever holds the released rows: a noise drawn from a known seed (0 by
+    default) could be replayed and subtracted."""
+    return secrets.randbits(64) or 1
+
+
+def write_secret(workdir: str, secret: int) -> None:
+    """SECRET_FILE with the run's secret, readable by its owner alone; a resume reads it back."""
+    path = os.path.join(workdir, SECRET_FILE)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, 'w') as f:
+        f.write(f'{secret:016x}\n')
+
+
+def secret_words(secret: int) -> tuple[int, int]:
+    """The secret as two 32-bit words, for jax.random.fold_in."""
+    return secret >> 32, secret & 0xFFFFFFFF
 
 
 def enabled(config: Any) -> bool:

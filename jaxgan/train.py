@@ -27,8 +27,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from jaxgan import (anneal, config as config_lib, data, ensemble, family, files, preflight, resume, transfer, workdir_lock,
-                    writers)
+from jaxgan import (anneal, config as config_lib, data, ensemble, family, files, preflight, privacy, resume, transfer,
+                    workdir_lock, writers)
 from jaxgan.batches import batch_stream, member_batchers
 from jaxgan.checkpoint import Checkpoints
 from jaxgan.core import parallel
@@ -67,10 +67,25 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
         preemption.close()
 
 
+def _with_secret(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
+    """A copy of a private run's config with its secret (jaxgan.privacy): the one the workdir's run drew, or
+    a new one (process 0's, on every process); written to the workdir with the first config.json."""
+    secret = privacy.read_secret(workdir) or privacy.new_secret()
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        words = multihost_utils.broadcast_one_to_all(np.array(privacy.secret_words(secret), np.uint32))
+        secret = (int(words[0]) << 32) | int(words[1])
+    config = config.copy_and_resolve_references()
+    config.privacy.secret = secret
+    return config
+
+
 def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[Callback],
            preemption: Preemption) -> 'Trained':
     mesh = parallel.make_mesh()
     config_lib.validate(config, num_devices=mesh.size, num_processes=jax.process_count())
+    if privacy.enabled(config):
+        config = _with_secret(config, workdir)
     dataset = data.load(config)
     family.check_data(config, dataset)
     ensemble.check(config, dataset.spec, mesh)
@@ -104,6 +119,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
 
     is_chief = jax.process_index() == 0
     if is_chief:
+        if privacy.enabled(config) and privacy.read_secret(workdir) is None:  # after every check: nothing written before
+            privacy.write_secret(workdir, config.privacy.secret)
         files.atomic_write(os.path.join(workdir, 'config.json'), json.dumps(resume.meta(config, gan, start), indent=2))
     writer = writers.Writer(workdir, enabled=is_chief, start=start)
     trainer = Trainer(config, gan, checkpoints, writer, start)

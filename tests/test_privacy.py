@@ -205,3 +205,23 @@ def test_a_private_run_logs_saves_and_publishes_its_epsilon_and_stops_at_its_bud
         train.train(longer, str(workdir))
     with pytest.raises(UserError, match=r'^config.privacy: the checkpoint at step 4 was trained without privacy'):
         plan.check_resume(None, 4)
+
+
+def test_a_private_runs_noise_is_drawn_with_its_secret_and_a_resume_reads_it_back(tmp_path):
+    params = lambda trained: np.concatenate([np.ravel(a) for a in jax.tree.leaves(trained.state.params)])
+    first = train.train(private_ctgan(), str(tmp_path / 'a'))
+    secret = privacy.read_secret(str(tmp_path / 'a'))
+    assert secret and os.stat(tmp_path / 'a' / privacy.SECRET_FILE).st_mode & 0o777 == 0o600
+    assert json.load(open(tmp_path / 'a' / 'config.json'))['config']['privacy']['secret'] == secret
+    # The same seed with another secret: other noise, other rows, other params (a known seed replays nothing).
+    other = train.train(private_ctgan(), str(tmp_path / 'b'))
+    assert privacy.read_secret(str(tmp_path / 'b')) != secret
+    assert not np.allclose(params(first), params(other))
+    # The last checkpoint set aside, the run resumes at step 2 with the secret it drew: its params, bit for bit.
+    from jaxgan.checkpoint import Checkpoints
+    checkpoints = Checkpoints(str(tmp_path / 'a'))
+    checkpoints.set_aside(4)
+    checkpoints.close()
+    resumed = train.train(private_ctgan(), str(tmp_path / 'a'))
+    assert int(resumed.state.step) == 4 and privacy.read_secret(str(tmp_path / 'a')) == secret
+    np.testing.assert_array_equal(params(resumed), params(first))

@@ -58,10 +58,11 @@ def check_columns(kinds: dict[str, str], bounds: dict[str, tuple[float, float]])
 
 
 def fit(train: pd.DataFrame, kinds: dict[str, str], bounds: dict[str, tuple[float, float]], *, count_std: float,
-        uniform: bool, seed: int, modes: int = 10) -> TableTransform:
-    """The private transform of the training rows (module docstring); count_std: the noise on each count;
-    uniform: every category weighed 1 (no counts released)."""
-    rng = np.random.default_rng([seed, COUNT_STREAM])
+        uniform: bool, seed: int, secret: int, modes: int = 10) -> TableTransform:
+    """The private transform of the training rows (module docstring); count_std: the noise on each count,
+    drawn with the run's secret (jaxgan.privacy.new_secret) beside the seed; uniform: every category
+    weighed 1 (no counts released)."""
+    rng = np.random.default_rng([seed, COUNT_STREAM, secret])
     columns = []
     for name in train.columns:
         if name not in kinds:
@@ -87,10 +88,11 @@ def fit(train: pd.DataFrame, kinds: dict[str, str], bounds: dict[str, tuple[floa
 
 
 def batch(transform: TableTransform, rows: np.ndarray, global_batch: int, positions: np.ndarray,
-          seed: int) -> dict[str, np.ndarray]:
+          seed: int, secret: int) -> dict[str, np.ndarray]:
     """{'x': the rows of stream positions `positions`, 'c': the generator's conditions}: the rows of
     critic update t (positions t * batch ...) a uniform sample of `global_batch` rows without replacement,
-    drawn with (seed, t) alone; the conditions drawn from (seed, position) and the released counts."""
+    drawn with (seed, secret, t) alone; the conditions drawn with them and the released counts. The secret
+    keeps the sample unknown to whoever holds the released rows, as the accounting's subsampling assumes."""
     positions = np.asarray(positions)
     updates, offsets = np.divmod(positions, global_batch)
     index = np.empty(len(positions), np.int64)
@@ -100,7 +102,7 @@ def batch(transform: TableTransform, rows: np.ndarray, global_batch: int, positi
              if discrete else None)
     for t in np.unique(updates):
         here = updates == t
-        rng = np.random.default_rng([seed, ROW_STREAM, int(t)])
+        rng = np.random.default_rng([seed, ROW_STREAM, int(t), secret])
         index[here] = rng.choice(len(rows), global_batch, replace=False)[offsets[here]]
         if table is not None:
             columns, u = rng.integers(len(discrete), size=global_batch), rng.random(global_batch)

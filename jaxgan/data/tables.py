@@ -156,6 +156,7 @@ class TableDataset:
     holdout: pd.DataFrame
     rows: np.ndarray  # float32 [n_train, dim]
     private_batch: int = 0  # > 0: a private run's global batch, drawn as jaxgan.data.table_privacy says
+    private_secret: int = 0  # a private run's secret randomness (jaxgan.privacy.new_secret)
     labels: ClassVar[None] = None  # batches hold conditions, not classes
     layout: ClassVar[str] = base.TABLE
 
@@ -185,7 +186,8 @@ class TableDataset:
         `indices[0]` of the ordinary seeded stream and conditions of size 0."""
         del pool  # the rows are in memory
         if self.private_batch:
-            return table_privacy.batch(self.transform, self.rows, self.private_batch, positions, seed)
+            return table_privacy.batch(self.transform, self.rows, self.private_batch, positions, seed,
+                                       self.private_secret)
         b = len(positions)
         c = np.zeros((b, self.transform.cond_dim), np.float32)
         if self._sampler is None:
@@ -262,12 +264,15 @@ def _load_private(config: ml_collections.ConfigDict, name: str, kinds: dict[str,
               **privacy.parse_bounds(config.privacy.bounds)}
     table_privacy.check_columns(kinds, bounds)
     plan = privacy.Plan.of(config, rows=len(train), discrete=sum(kind in DISCRETE for kind in kinds.values()))
+    if not config.privacy.secret:  # set by jaxgan.train for each run; drawn here for a run built apart (a test)
+        config.privacy.secret = privacy.new_secret()
     transform = table_privacy.fit(train, kinds, bounds, count_std=plan.count_std, uniform=plan.count_noise is None,
-                                  seed=config.seed, modes=config.table.max_modes)
+                                  seed=config.seed, secret=config.privacy.secret, modes=config.table.max_modes)
     logging.info('privacy: (%g, %g)-DP with respect to replacing one of %d training rows; noise multiplier %.4g '
                  '(clip norm %g, %d of %d rows per critic update); category counts: %s', plan.epsilon, plan.delta,
                  plan.rows, plan.sigma, plan.clip_norm, plan.batch, plan.rows,
                  f'noise std {plan.count_std:.3g}' if plan.count_noise else 'not released (uniform conditions)')
     rows = transform.transform(train, seed=config.seed)
     spec = DataSpec('table', (transform.dim,), len(train), name, table=transform.to_json())
-    return TableDataset(spec, transform, train, holdout, rows, private_batch=config.batch_size)
+    return TableDataset(spec, transform, train, holdout, rows, private_batch=config.batch_size,
+                        private_secret=config.privacy.secret)
