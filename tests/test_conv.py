@@ -139,3 +139,30 @@ def test_the_implementation_is_chosen_in_one_place():
     assert convolution.chosen('cpu') == 'nhwc_gradients'
     with pytest.raises(ValueError, match="convolution 'cudnn' is not one of xla, nhwc_gradients"):
         convolution.using('cudnn').__enter__()
+
+
+@pytest.mark.parametrize('groups', [2, 4])
+def test_a_grouped_convolution_runs_dense_on_a_cpu_with_xlas_values_and_gradients(groups):
+    """models.convolution: under 'nhwc_gradients' a grouped convolution is one dense convolution with a
+    block-diagonal kernel (XLA:CPU's grouped gradients are slow); depthwise ones stay XLA's."""
+    from jaxgan.models import convolution
+    x = jax.random.normal(jax.random.key(0), (2, 7, 7, 8))
+    w = jax.random.normal(jax.random.key(1), (3, 3, 8 // groups, 12))
+    args = ((1, 1), ((1, 1), (1, 1)))
+    results, programs = [], []
+    for implementation in ('nhwc_gradients', 'xla'):
+        with convolution.using(implementation):
+            conv = lambda x, w: convolution.conv_general_dilated(x, w, *args, dimension_numbers=C.NHWC_HWIO,
+                                                                 feature_group_count=groups)
+            loss = lambda x, w: jnp.sum(jnp.sin(conv(x, w)))
+            results.append((conv(x, w), *jax.grad(loss, (0, 1))(x, w)))
+            programs.append(jax.jit(conv).lower(x, w).as_text())
+    for ours, xla in zip(*results):
+        assert ours.shape == xla.shape
+        np.testing.assert_allclose(ours, xla, rtol=1e-4, atol=1e-4)
+    assert f'feature_group_count = {groups}' not in programs[0] and f'feature_group_count = {groups}' in programs[1]
+    depthwise = jax.random.normal(jax.random.key(2), (3, 3, 1, 8))
+    with convolution.using('nhwc_gradients'):
+        text = jax.jit(lambda x: convolution.conv_general_dilated(x, depthwise, *args, dimension_numbers=C.NHWC_HWIO,
+                                                                  feature_group_count=8)).lower(x).as_text()
+    assert 'feature_group_count = 8' in text

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jaxgan.models import conv as nhwc
 
@@ -67,10 +68,28 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides, padding
                          rhs_dilation=None, dimension_numbers: Any = None, feature_group_count: int = 1,
                          batch_group_count: int = 1, precision: Any = None,
                          preferred_element_type: Any = None) -> jax.Array:
-    """`jax.lax.conv_general_dilated`, computed by the chosen implementation."""
+    """`jax.lax.conv_general_dilated`, computed by the chosen implementation. Under 'nhwc_gradients' a
+    grouped convolution (1 < groups < input channels, NHWC/HWIO) runs as one dense convolution with a
+    block-diagonal kernel (`block_diagonal`): XLA:CPU's grouped convolution is slow, its gradients most
+    (R3GAN's 3x3 convolution of 128 maps in 8 groups at 32x32, batch 32, forward and both gradients:
+    16.4 s grouped, 0.63 s dense; 32 groups at 16x16: 8.1 s against 0.19 s), where the dense one does
+    `groups` times the arithmetic in Eigen's fast form. Depthwise convolutions (groups = channels) stay
+    XLA's, which runs them as fast (0.14 s and 0.12 s for 128 maps at 16x16)."""
     implementation = nhwc.conv_general_dilated if chosen() == 'nhwc_gradients' else jax.lax.conv_general_dilated
+    if (implementation is nhwc.conv_general_dilated and 1 < feature_group_count < lhs.shape[-1]
+            and batch_group_count == 1 and tuple(dimension_numbers or ()) == nhwc.NHWC_HWIO):
+        rhs, feature_group_count = block_diagonal(rhs, feature_group_count), 1
     return implementation(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
                           feature_group_count, batch_group_count, precision, preferred_element_type)
+
+
+def block_diagonal(kernel: jax.Array, groups: int) -> jax.Array:
+    """A grouped HWIO kernel [kh, kw, in / groups, out] as the dense kernel [kh, kw, in, out] of the same
+    convolution: zero where an input channel's group is not its output channel's."""
+    per_group_in, out = kernel.shape[2], kernel.shape[3]
+    inputs = per_group_in * groups
+    same_group = (jnp.arange(inputs)[:, None] // per_group_in) == (jnp.arange(out)[None, :] // (out // groups))
+    return jnp.tile(kernel, (1, 1, groups, 1)) * same_group.astype(kernel.dtype)
 
 
 class Conv(nn.Conv):
