@@ -221,6 +221,7 @@ class Plan:
     sigma: float
     count_noise: float | None  # the counts' noise multiplier (of sensitivity sqrt(2 k)); None: uniform conditions
     discrete: int  # k, the discrete columns whose counts are released
+    seed: int = 0  # config.seed, which draws the counts and the samples beside the run's secret
 
     @classmethod
     def of(cls, config: Any, *, rows: int, discrete: int) -> 'Plan':
@@ -237,7 +238,7 @@ class Plan:
         updates = config.num_steps * config.n_critic
         sigma, count_noise = calibrate(float(p.epsilon), float(p.delta), rows, config.batch_size, updates, share)
         return cls(float(p.epsilon), float(p.delta), rows, config.batch_size, config.n_critic, config.num_steps,
-                   float(p.clip_norm), sigma, count_noise, discrete)
+                   float(p.clip_norm), sigma, count_noise, discrete, int(config.seed))
 
     @property
     def count_std(self) -> float:
@@ -258,18 +259,21 @@ class Plan:
                 'sampling': 'fixed-size without replacement', 'rows': self.rows, 'batch': self.batch,
                 'sampling_rate': self.batch / self.rows, 'count_noise_multiplier': self.count_noise,
                 'count_noise_std': self.count_std, 'discrete_columns': self.discrete,
-                'planned_steps': self.num_steps}
+                'planned_steps': self.num_steps, 'updates_per_step': self.updates_per_step, 'seed': self.seed}
 
     def check_resume(self, saved: dict | None, step: int) -> None:
-        """Refuses (one line) a resume at `step` whose past updates (the checkpoint's record) and this plan's
-        remaining ones would spend more than the budget together, or that changes the budget or the counts'
-        release, or that starts a private run from a checkpoint trained without privacy."""
+        """Refuses (one line) a resume at `step` that changes the plan (PLAN_FIELDS: the budget, the noise,
+        the sampling, the counts' release, the steps, the seed), whose past and remaining updates would spend
+        more than the budget together, or that starts a private run from a checkpoint trained without privacy."""
         if saved is None:
             raise UserError(f'config.privacy: the checkpoint at step {step} was trained without privacy; its '
                             'networks are not covered by a budget: use another --workdir')
         total = self._resumed_total(saved, step)
-        same = (saved.get('epsilon_budget') == self.epsilon and saved.get('delta') == self.delta
-                and saved.get('count_noise_multiplier') == self.count_noise and saved.get('rows') == self.rows)
+        # The same plan only: the record composes one plan's updates (step x updates per step), the rows of
+        # critic update t are drawn by t (a changed n_critic would draw earlier samples again), and the counts
+        # are drawn again at each start from the seed (a changed seed would release them a second time).
+        now = self.record(step)
+        same = all(saved.get(k) == now[k] for k in PLAN_FIELDS)
         if not same or total > self.epsilon * (1 + 1e-9):
             raise UserError(f'config.privacy: the checkpoint at step {step} spent epsilon {saved["epsilon_spent"]:.3g} '
                             f'of {saved["epsilon_budget"]:g} with noise {saved["noise_multiplier"]:.4g}; this config '
@@ -287,11 +291,17 @@ class Plan:
         return float(accountant.get_epsilon(self.delta))
 
 
+# What a resumed private run must keep of its plan (Plan.check_resume)
+PLAN_FIELDS = ('epsilon_budget', 'delta', 'rows', 'batch', 'noise_multiplier', 'clip_norm', 'count_noise_multiplier',
+               'planned_steps', 'updates_per_step', 'seed')
+
+
 def metadata(record: dict, step: int) -> dict:
     """What the sample output's sidecar says of its privacy: the guarantee and how it was accounted."""
     return {'differential_privacy': {
         'epsilon': record['epsilon_spent'], 'delta': record['delta'], 'epsilon_budget': record['epsilon_budget'],
         'neighbouring': 'replacing one training row', 'accountant': 'Renyi DP (dp-accounting RdpAccountant)',
         'trained_steps': step, 'mechanisms': record,
-        'not_covered': 'the schema (columns, kinds, category sets, missing-value columns) and the bounds of '
-                       'numerical columns are public; hyperparameters tuned on the real rows are not accounted'}}
+        'not_covered': 'the schema (columns, kinds, category sets, missing-value columns) is read from the '
+                       'training rows and not protected; the bounds of numerical columns are public; '
+                       'hyperparameters tuned on the real rows are not accounted'}}

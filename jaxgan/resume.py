@@ -32,6 +32,8 @@ def canonical(config: ml_collections.ConfigDict) -> dict:
     data named another way (relative, then absolute) resume as the same set-up."""
     saved = config.to_dict()
     saved['dataset'] = data.canonical_dataset(config.dataset)
+    if 'privacy' in saved:  # a private run's secret stays in its own file (jaxgan.privacy.SECRET_FILE)
+        saved['privacy'].pop('secret', None)
     return saved
 
 

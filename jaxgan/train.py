@@ -69,8 +69,12 @@ def train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[C
 
 def _with_secret(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
     """A copy of a private run's config with its secret (jaxgan.privacy): the one the workdir's run drew, or
-    a new one (process 0's, on every process); written to the workdir with the first config.json."""
-    secret = privacy.read_secret(workdir) or privacy.new_secret()
+    a new one (process 0's, on every process) for a run that restores no checkpoint; written to the workdir
+    with config.json, after every check."""
+    checkpoints = os.path.join(workdir, 'checkpoints')
+    resuming = os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))
+    # A fresh run draws its own: two runs with one secret and one seed would draw the same noise.
+    secret = (privacy.read_secret(workdir) if resuming else None) or privacy.new_secret()
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
         words = multihost_utils.broadcast_one_to_all(np.array(privacy.secret_words(secret), np.uint32))
@@ -119,7 +123,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, callbacks: Sequence[
 
     is_chief = jax.process_index() == 0
     if is_chief:
-        if privacy.enabled(config) and privacy.read_secret(workdir) is None:  # after every check: nothing written before
+        if privacy.enabled(config) and privacy.read_secret(workdir) != config.privacy.secret:  # after every check
             privacy.write_secret(workdir, config.privacy.secret)
         files.atomic_write(os.path.join(workdir, 'config.json'), json.dumps(resume.meta(config, gan, start), indent=2))
     writer = writers.Writer(workdir, enabled=is_chief, start=start)

@@ -180,8 +180,11 @@ def make_local_step(game: Game, *, nonfinite: str = 'stop', ema_decay: EmaDecay 
 
         mine = player_params(params, critic.networks)
         grads, value, (terms, extra), clipped = private.private_gradient(unit_loss, mine, units, key, dp)
-        params, opt_state, term_states, metrics, bad = update_player(
+        params, opt_state, term_states, metrics, _ = update_player(
             critic, params, opt_state, term_states, grads, value, terms, {**extra, f'{critic.name}_clipped': clipped}, {})
+        # Skipped or stopped on the noised gradient alone: the loss is a statistic of the real batch that
+        # DP-SGD does not cover, and a branch on it would be a release the accounting does not count.
+        bad = health.nonfinite_mask(names, **{f'{critic.name}_grads': optax.tree.norm(grads)})
         return params, _sync(model_state), opt_state, term_states, metrics, bad
 
     def local_step(state: RunState, batch: Batch, noise: dict, rng: jax.Array | None) -> tuple[RunState, Metrics]:
