@@ -89,9 +89,10 @@ def run(config, workdir: str) -> dict | list | None:
 
     trained = train.train(config, workdir, callbacks=[scatter])
     gan, state = trained.gan, trained.state
-    mixture = toy.MIXTURES.get(config.dataset.removeprefix('toy:'))
-    if mixture is None or not config.dataset.startswith('toy:'):
+    name = config.dataset.removeprefix('toy:')
+    if not config.dataset.startswith('toy:') or not toy.is_mixture(name):
         return None
+    mixture = toy.mixture(name)
     results = []
     for member in range(ensemble.size(config)):
         one = state if ensemble.size(config) == 1 else ensemble.member_state(state, member)
