@@ -5,7 +5,8 @@
     python -m experiments.toy_2d --workdir=runs/mine --config.dataset=npy:points.npy
 
 `toy:ring8` is 8 Gaussians of sigma 0.01 on the unit circle, `toy:grid25` 25 of sigma 0.05 at
-{-4, -2, 0, 2, 4}^2 (VEEGAN's and PacGAN's settings). `npy:PATH` takes any [N, D] float array in its
+{-4, -2, 0, 2, 4}^2 (VEEGAN's and PacGAN's settings); `toy:ringK` and `toy:gridN` are larger rings and
+grids of the same families (`toy:ring32`, `toy:grid100`: see jaxgan.data.toy). `npy:PATH` takes any [N, D] float array in its
 own units: it is standardised for training and samples come back in those units.
 
 The default config gives G a 64-way categorical code beside z and D a Q head that must recover it from
@@ -89,9 +90,10 @@ def run(config, workdir: str) -> dict | list | None:
 
     trained = train.train(config, workdir, callbacks=[scatter])
     gan, state = trained.gan, trained.state
-    mixture = toy.MIXTURES.get(config.dataset.removeprefix('toy:'))
-    if mixture is None or not config.dataset.startswith('toy:'):
+    name = config.dataset.removeprefix('toy:')
+    if not config.dataset.startswith('toy:') or not toy.is_mixture(name):
         return None
+    mixture = toy.mixture(name)
     results = []
     for member in range(ensemble.size(config)):
         one = state if ensemble.size(config) == 1 else ensemble.member_state(state, member)

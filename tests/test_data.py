@@ -373,3 +373,20 @@ def test_the_dataset_held_on_the_devices_has_the_mirrored_copies_and_their_label
     table = resident.load_table(dataset, parallel.make_mesh(), labels=True, workers=1)
     assert np.array_equal(np.asarray(table['x']), dataset.examples(np.arange(20)))
     assert np.array_equal(np.asarray(table['y']), np.tile(dataset.source.labels, 2))
+
+
+def test_toy_mixtures_parsed_from_the_name():
+    from jaxgan.data import toy
+    ring = toy.mixture('ring16')
+    assert ring.centers.shape == (16, 2) and np.allclose(np.linalg.norm(ring.centers, axis=1), 1.0)
+    np.testing.assert_allclose(ring.centers[4], [0.0, 1.0], atol=1e-12)  # evenly spaced from angle 0
+    chord = np.linalg.norm(ring.centers[1] - ring.centers[0])
+    np.testing.assert_allclose(chord / ring.sigma, np.linalg.norm(toy.ring(8).centers[1] - toy.ring(8).centers[0]) / 0.01)
+    grid = toy.mixture('grid49')
+    assert grid.centers.shape == (49, 2) and grid.sigma == 0.05
+    assert set(grid.centers[:, 0]) == {-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0} and np.allclose(grid.centers.mean(0), 0)
+    assert toy.mixture('ring8').sigma == 0.01 and toy.mixture('grid25').centers[1].tolist() == [-4.0, -2.0]
+    assert data.load(tiny_config(dataset='toy:grid100')).spec.shape == (2,)
+    for bad in ('ring0', 'gridx', 'grid50', 'ring'):
+        with pytest.raises(UserError, match=rf'toy:{bad} is not a toy distribution: the forms are .*toy:ringK'):
+            data.load(tiny_config(dataset=f'toy:{bad}'))

@@ -154,3 +154,12 @@ def test_mode_coverage_without_a_good_sample_is_json():
     result = modes.mode_coverage(np.full((5, 2), 50.0), np.array([[0.0, 0.0], [10.0, 0.0]]), sigma=0.01)
     assert result['modes'] == 0 and result['high_quality'] == 0.0 and result['reverse_kl'] is None
     assert json.loads(json.dumps(result, allow_nan=False))['reverse_kl'] is None  # null, not Infinity
+
+
+@pytest.mark.parametrize('name', ['ring32', 'grid100'])
+def test_mode_coverage_of_a_perfect_sample_of_a_large_mixture(name):
+    from jaxgan.data import toy
+    mixture = toy.mixture(name)
+    result = modes.mode_coverage(toy.sample(name, 2500, seed=1), mixture.centers, mixture.sigma)
+    assert result['modes'] == result['num_modes'] == len(mixture.centers)
+    assert result['high_quality'] > 0.98 and result['reverse_kl'] < 0.05  # 3 sigma holds 1 - e^-4.5 = 98.9% in 2-d

@@ -144,7 +144,7 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
         base = config.copy_and_resolve_references()
         base.dataset = arg
         return sources.stacked(open_source(base, preprocess), seed=config.seed)
-    if kind == 'toy' and arg in toy.MIXTURES:
+    if kind == 'toy':  # a malformed toy name: a UserError listing the forms
         return sources.array_source(toy.sample(arg, seed=config.seed), f'toy:{arg}')
     if kind == 'npy' and arg:
         return sources.npy(arg)
@@ -159,7 +159,7 @@ def open_source(config: ml_collections.ConfigDict, preprocess) -> sources.Source
             image_key=d.image_key, label_key=d.label_key, preprocess=preprocess,
             cache_path=lambda fingerprint: os.path.join(cache_dir, f'{fingerprint}-{tag}.npy'))
     raise UserError(f'config.dataset={name!r} is not one of digits[:train|test], npy:PATH, folder:PATH, '
-                    f'tfds:NAME[:SPLIT], stacked:DATASET, {", ".join("toy:" + t for t in toy.MIXTURES)}, '
+                    f'tfds:NAME[:SPLIT], stacked:DATASET, {toy.FORMS}, '
                     'translation data: paired:DIR, unpaired:DIR, demo:NAME, or tables: csv:PATH, parquet:PATH, xlsx:PATH[:SHEET], table:NAME')
 
 
