@@ -69,7 +69,7 @@ def _jaxgan(dataset: str, rows: int, seed: int, epsilon: float | None, delta: fl
     config.update_from_flattened_dict(fields)
     config.log_every = config.checkpoint_every = config.sample_every = 10 ** 6
     start = time.perf_counter()
-    config = ctgan.with_epochs(config)
+    config = ctgan.with_epochs(config, kept=fields)
     trained = train.train(config, workdir)
     seconds = time.perf_counter() - start
     gan = trained.gan
