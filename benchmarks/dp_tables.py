@@ -14,8 +14,10 @@ non-private default: the ceiling), `dpctgan` and `patectgan` (the library's defa
 as many rows as the training rows; each sample is scored by jaxgan.metrics.table.report (column shapes,
 column pair trends, efficacy on the target against the same holdout) and
 jaxgan.metrics.privacy_attacks.report (GAN-Leaks' membership advantage) against the same rows. Seconds per
-epoch: the whole fit (jaxgan: loading, encoding, compilation, training) over its epochs; the peer prints its
-own per-epoch time (the library's epochs, which it may stop early when the budget is spent).
+epoch: jaxgan's steady training rate (the monitor's steps_per_s, compilation apart), and beside it its
+whole fit (loading, encoding, compilation, training) over its epochs; the peer's whole fit over the epochs
+it trained (DPCTGAN stops at the first epoch that finds its budget spent; PATECTGAN trains until its
+accountant reaches epsilon, epochs aside).
 Writes --out (JSON): a row per epsilon, seed and system, and means and standard deviations over seeds.
 """
 
@@ -46,7 +48,7 @@ flags.DEFINE_integer('peer_timeout', 1800, 'Seconds a peer fit may take.')
 flags.DEFINE_string('out', 'benchmarks/results/dp_tables.json', 'The results file (rows already there are kept).')
 
 FIELDS = ('column_shapes', 'column_pair_trends', 'efficacy_ratio', 'mia_advantage', 'mia_calibrated_advantage',
-          'dcr_ratio', 'seconds_per_epoch', 'fit_seconds', 'noise_multiplier')
+          'dcr_ratio', 'seconds_per_epoch', 'fit_seconds_per_epoch', 'fit_seconds', 'noise_multiplier', 'epochs')
 
 
 def _fields(text: str) -> dict:
@@ -70,13 +72,18 @@ def _jaxgan(dataset: str, rows: int, seed: int, epsilon: float | None, delta: fl
     config.log_every = config.checkpoint_every = config.sample_every = 10 ** 6
     start = time.perf_counter()
     config = ctgan.with_epochs(config, kept=fields)
+    config.log_every = max(config.num_steps // 4, 1)  # the monitor's steps_per_s: steady state, compilation apart
     trained = train.train(config, workdir)
     seconds = time.perf_counter() - start
+    with open(os.path.join(workdir, 'metrics.jsonl')) as lines:
+        rates = [r['steps_per_s'] for r in map(json.loads, lines) if r.get('steps_per_s')]
+    steps_per_epoch = config.num_steps / config.table.epochs
     gan = trained.gan
     synthetic = gan.sample(trained.state.ema['G'], trained.state.model_state['G'], rows, seed=seed,
                            batch_size=config.batch_size, bn=config.sample_bn)
     sigma = gan.privacy.sigma if gan.privacy is not None else None
-    return synthetic, seconds, config.table.epochs, sigma
+    steady = steps_per_epoch / statistics.fmean(rates) if rates else None
+    return synthetic, seconds, config.table.epochs, sigma, steady
 
 
 def _schema(dataset: str, train_rows, kinds: dict) -> tuple[list[str], str]:
@@ -123,10 +130,10 @@ def main(argv) -> None:
                 with tempfile.TemporaryDirectory() as workdir:
                     extra = {}
                     if system in ('jaxgan', 'public'):
-                        synthetic, seconds, epochs, sigma = _jaxgan(f.dataset, len(train_rows), seed, epsilon,
+                        synthetic, seconds, epochs, sigma, steady = _jaxgan(f.dataset, len(train_rows), seed, epsilon,
                                                                     f.delta, workdir, fields if system == 'jaxgan' else {})
-                        extra = {'fit_seconds': seconds, 'epochs': epochs, 'seconds_per_epoch': seconds / epochs,
-                                 'noise_multiplier': sigma}
+                        extra = {'fit_seconds': seconds, 'epochs': epochs, 'seconds_per_epoch': steady,
+                                 'fit_seconds_per_epoch': seconds / epochs, 'noise_multiplier': sigma}
                     else:
                         synthetic, extra = _peer(system, train_rows, discrete, bounds, seed, epsilon, f.delta, workdir)
                 quality = table_metrics.report(train_rows, synthetic, holdout, kinds, target=f.target, seed=seed)
