@@ -86,7 +86,7 @@ def _jaxgan(dataset: str, rows: int, seed: int, epsilon: float | None, delta: fl
     return synthetic, seconds, config.table.epochs, sigma, steady
 
 
-def _schema(dataset: str, train_rows, kinds: dict) -> tuple[list[str], str]:
+def _schema(dataset: str, kinds: dict) -> tuple[list[str], str]:
     """(the discrete columns, 'COLUMN=LOW:HIGH;...' of the numerical ones): what jaxgan's private run takes
     as public."""
     from jaxgan.data import table_privacy
@@ -123,15 +123,16 @@ def main(argv) -> None:
     for seed in range(f.first_seed, f.first_seed + f.seeds):
         train_rows, holdout = tables.split(tables.read_table(f.dataset), 0.2, seed)
         kinds = tables.infer_kinds(train_rows, {})
-        discrete, bounds = _schema(f.dataset, train_rows, kinds)
+        discrete, bounds = _schema(f.dataset, kinds)
         for system in f.systems:
             for eps_text in (['none'] if system == 'public' else f.epsilons):
                 epsilon = None if system == 'public' else float(eps_text)
                 with tempfile.TemporaryDirectory() as workdir:
                     extra = {}
                     if system in ('jaxgan', 'public'):
-                        synthetic, seconds, epochs, sigma, steady = _jaxgan(f.dataset, len(train_rows), seed, epsilon,
-                                                                    f.delta, workdir, fields if system == 'jaxgan' else {})
+                        mine = fields if system == 'jaxgan' else {}
+                        synthetic, seconds, epochs, sigma, steady = _jaxgan(f.dataset, len(train_rows), seed,
+                                                                            epsilon, f.delta, workdir, mine)
                         extra = {'fit_seconds': seconds, 'epochs': epochs, 'seconds_per_epoch': steady,
                                  'fit_seconds_per_epoch': seconds / epochs, 'noise_multiplier': sigma}
                     else:

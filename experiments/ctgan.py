@@ -88,7 +88,7 @@ def get_config():
 # DPCTGAN.__init__: discriminator_steps=1, pac=1; it also stops at the first epoch that finds its budget
 # spent), and 20 epochs where CTGAN trains 300: on table:diabetes at epsilon 3 (seed 0) column shapes 0.18 at
 # CTGAN's settings, 0.22 at pack 1 and one critic update, then 0.29, 0.44, 0.53, 0.56, 0.56 at 100, 50, 30, 20
-# and 10 epochs (docs/privacy.md, 'Measured').
+# and 10 epochs; 1 epoch scores as 20: the noisy updates do not yet improve on G's start (docs/privacy.md).
 PRIVATE_DEFAULTS = {'model.pack': 1, 'n_critic': 1, 'table.epochs': 20}
 
 
