@@ -31,7 +31,8 @@ of a 2,000-row table whose two columns correlate at 0.80 came out at 0.44 (seed 
 
 Differential privacy (docs/privacy.md): --config.privacy.epsilon=3 --config.privacy.delta=1e-5 trains D by
 DP-SGD with noise calibrated to the planned steps (config.privacy.bounds: the numerical columns' public
-ranges); a private run's batch is at most half the training rows (`private_batch`).
+ranges); a private run's batch is at most half the training rows (`private_batch`), and it has defaults of
+its own (`PRIVATE_DEFAULTS`: packs of 1, one critic update, 20 epochs), each kept where the command line sets it.
 
 One addition to the package's recipe: rows are sampled from an exponential moving average of G's
 weights (jaxgan's default, config.ema.decay = 0.999; the package samples the last G).
@@ -44,8 +45,11 @@ step 8,990. --config.ema.decay=0 trains with the package's defaults alone.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import jax
-from absl import logging
+from absl import flags, logging
+from ml_collections import config_flags
 
 from jaxgan import cli, config as config_lib, privacy, train
 from jaxgan.data import tables
@@ -77,6 +81,48 @@ def get_config():
     return c
 
 
+# A private run's defaults, where the command line does not set the field (docs/privacy.md, 'Defaults'): DP-SGD's
+# noise multiplier grows with the planned critic updates and its noise per averaged gradient shrinks with the
+# units per batch, so a private run takes few, large updates: smartnoise-synth's DPCTGAN recipe of one
+# discriminator step and no packing (`opendp/smartnoise-sdk`, synth/snsynth/pytorch/nn/dpctgan.py,
+# DPCTGAN.__init__: discriminator_steps=1, pac=1; it also stops at the first epoch that finds its budget
+# spent), and 20 epochs where CTGAN trains 300: on table:diabetes at epsilon 3 (seed 0) column shapes 0.18 at
+# CTGAN's settings, 0.22 at pack 1 and one critic update, then 0.29, 0.44, 0.53, 0.56, 0.56 at 100, 50, 30, 20
+# and 10 epochs; 1 epoch scores as 20: the noisy updates do not yet improve on G's start (docs/privacy.md).
+PRIVATE_DEFAULTS = {'model.pack': 1, 'n_critic': 1, 'table.epochs': 20}
+
+
+def private_defaults(config, kept: Iterable[str] = ()):
+    """config with PRIVATE_DEFAULTS set, each field but those in `kept` (set by the user); config itself where
+    the run is not private."""
+    if not privacy.enabled(config):
+        return config
+    config = config.copy_and_resolve_references()
+    changed = []
+    for field, value in PRIVATE_DEFAULTS.items():
+        if field in kept:
+            continue
+        *path, leaf = field.split('.')
+        section = config
+        for name in path:
+            section = section[name]
+        if section[leaf] != value:
+            changed.append(f'{field}={value}')
+            section[leaf] = value
+    if changed:
+        logging.info('privacy: the private defaults %s (fewer, larger DP-SGD updates; set a field to keep yours)',
+                     ' '.join(changed))
+    return config
+
+
+def _fields_set() -> set[str]:
+    """The config fields the command line sets (--config.FIELD=...); none outside the CLI."""
+    try:
+        return set(config_flags.get_override_values(flags.FLAGS['config']))
+    except (KeyError, TypeError, AttributeError, flags.UnparsedFlagAccessError):
+        return set()
+
+
 def private_batch(config, rows: int):
     """A private run's batch: config.batch_size, or where that is over half the training rows (CTGAN's 500
     is more than a small table holds), the largest multiple of pack * devices up to half of them: a batch
@@ -90,14 +136,17 @@ def private_batch(config, rows: int):
     return batch
 
 
-def with_epochs(config):
+def with_epochs(config, kept: Iterable[str] = ()):
     """config with num_steps = table.epochs * max(training rows // batch_size, 1), where epochs > 0; a
-    private run's batch at most half the training rows (`private_batch`)."""
+    private run's defaults (`private_defaults`, but the fields in `kept`) and batch at most half the
+    training rows (`private_batch`)."""
     private = privacy.enabled(config)
+    config = private_defaults(config, kept)
     if not config.table.epochs and not private:
         return config
     rows = len(tables.split(tables.read_table(config.dataset), config.table.holdout, config.seed)[0])
-    config = config.copy_and_resolve_references()
+    if not private:
+        config = config.copy_and_resolve_references()
     if private:
         config.batch_size = private_batch(config, rows)
     if not config.table.epochs:
@@ -110,7 +159,7 @@ def with_epochs(config):
 
 
 def run(config, workdir: str):
-    return train.train(with_epochs(config), workdir)
+    return train.train(with_epochs(config, _fields_set()), workdir)
 
 
 if __name__ == '__main__':

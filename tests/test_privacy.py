@@ -228,3 +228,14 @@ def test_a_private_runs_noise_is_drawn_with_its_secret_and_a_resume_reads_it_bac
     resumed = train.train(private_ctgan(), str(tmp_path / 'a'))
     assert int(resumed.state.step) == 4 and privacy.read_secret(str(tmp_path / 'a')) == secret
     np.testing.assert_array_equal(params(resumed), params(first))
+
+
+def test_the_private_defaults_apply_under_privacy_alone_and_leave_the_fields_the_user_set():
+    from experiments import ctgan
+    plain = ctgan.get_config()
+    assert ctgan.private_defaults(plain) is plain  # no privacy: CTGAN's packs, critic updates and epochs
+    private = ctgan.get_config()
+    private.privacy.epsilon, private.privacy.delta = 3.0, 1e-5
+    tuned = ctgan.private_defaults(private, kept={'model.pack'})
+    assert (tuned.model.pack, tuned.n_critic, tuned.table.epochs) == (10, 1, ctgan.PRIVATE_DEFAULTS['table.epochs'])
+    assert (private.n_critic, private.table.epochs) == (5, 300)  # a copy: the config given is untouched
