@@ -34,6 +34,9 @@ import time
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import processes  # noqa: E402  (benchmarks/processes.py)
 
 flags.DEFINE_string('dataset', 'table:diabetes', 'An embedded table with public bounds.')
 flags.DEFINE_string('target', 'progression', 'The efficacy target.')
@@ -49,14 +52,6 @@ flags.DEFINE_string('out', 'benchmarks/results/dp_tables.json', 'The results fil
 
 FIELDS = ('column_shapes', 'column_pair_trends', 'efficacy_ratio', 'mia_advantage', 'mia_calibrated_advantage',
           'dcr_ratio', 'seconds_per_epoch', 'fit_seconds_per_epoch', 'fit_seconds', 'noise_multiplier', 'epochs')
-
-
-def _fields(text: str) -> dict:
-    out = {}
-    for item in filter(None, text.split(',')):
-        key, value = item.split('=', 1)
-        out[key] = json.loads(value) if value[:1] in '-0123456789.' or value in ('true', 'false') else value
-    return out
 
 
 def _jaxgan(dataset: str, rows: int, seed: int, epsilon: float | None, delta: float, workdir: str, fields: dict):
@@ -119,7 +114,7 @@ def main(argv) -> None:
     if os.path.exists(f.out):
         with open(f.out) as existing:
             rows = json.load(existing)['runs']
-    fields = _fields(f.jaxgan_fields)
+    fields = processes.config_fields(f.jaxgan_fields)
     for seed in range(f.first_seed, f.first_seed + f.seeds):
         train_rows, holdout = tables.split(tables.read_table(f.dataset), 0.2, seed)
         kinds = tables.infer_kinds(train_rows, {})

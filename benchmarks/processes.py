@@ -1,7 +1,9 @@
 """What the benchmarks that run each configuration and seed as a fresh process share: their command
-line's common flags and the subprocesses' environment (the repository importable)."""
+line's common flags, the subprocesses' environment (the repository importable) and the parsing of
+--jaxgan_fields-style config fields."""
 
 import argparse
+import json
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,3 +33,14 @@ def chosen(p: argparse.ArgumentParser, args: argparse.Namespace, configs: dict) 
 def environment() -> dict:
     """os.environ with the repository first on PYTHONPATH, for `python -m experiments.X` subprocesses."""
     return dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep))
+
+
+def config_fields(text: str) -> dict:
+    """'a.b=1,c=x' -> {'a.b': 1, 'c': 'x'}: a benchmark's comma-separated config fields, numbers and
+    booleans read as JSON, the rest as strings."""
+    out = {}
+    for item in filter(None, text.split(',')):
+        key, value = item.split('=', 1)
+        out[key] = json.loads(value) if value[:1] in '-0123456789.' or value in ('true', 'false') else value
+    return out
+

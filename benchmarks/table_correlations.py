@@ -33,6 +33,8 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import processes  # noqa: E402  (benchmarks/processes.py)
+
 flags.DEFINE_list('tables', ['linear', 'monotone', 'category_shift', 'diabetes', 'breast_cancer'], 'Tables.')
 flags.DEFINE_list('systems', ['jaxgan', 'ctgan', 'tvae'], 'jaxgan (experiments.ctgan), ctgan and tvae (the package).')
 flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds - 1.')
@@ -45,14 +47,6 @@ flags.DEFINE_string('out', 'benchmarks/results/table_correlations.json', 'The re
 EMBEDDED = {'diabetes': 'progression', 'breast_cancer': 'diagnosis'}
 FIELDS = ('max_pearson_gap', 'max_spearman_gap', 'column_pair_trends', 'column_pair_trends_all', 'column_shapes',
           'fidelity', 'exact_copies', 'near_copies', 'dcr_ratio', 'efficacy_ratio', 'seconds_per_epoch')
-
-
-def _fields(text: str) -> dict:
-    out = {}
-    for item in filter(None, text.split(',')):
-        key, value = item.split('=', 1)
-        out[key] = json.loads(value) if value[:1] in '-0123456789.' or value in ('true', 'false') else value
-    return out
 
 
 def _jaxgan(dataset: str, train_rows, seed: int, epochs: int, workdir: str, fields: dict):
@@ -103,7 +97,8 @@ def main(argv) -> None:
             for system in f.systems:
                 with tempfile.TemporaryDirectory() as workdir:
                     if system == 'jaxgan':
-                        synthetic, seconds = _jaxgan(dataset, train_rows, seed, f.epochs, workdir, _fields(f.jaxgan_fields))
+                        synthetic, seconds = _jaxgan(dataset, train_rows, seed, f.epochs, workdir,
+                                                     processes.config_fields(f.jaxgan_fields))
                     else:
                         synthetic, seconds = _peer(system, train_rows, discrete, seed, f.epochs, workdir)
                 report = table_metrics.report(train_rows, synthetic, holdout, kinds, target=EMBEDDED.get(name),

@@ -48,13 +48,18 @@ def tiny_config(**overrides):
     c.num_samples = 16
     c.async_checkpoints = False
     with c.unlocked():
-        for dotted, value in overrides.items():
-            *path, last = dotted.split('__')
-            node = c
-            for part in path:
-                node = node[part]
-            node[last] = value
+        set_fields(c, overrides)
     return c
+
+
+def set_fields(config, overrides: dict) -> None:
+    """config's fields set from keyword names, nested fields joined by '__' (data__limit=10)."""
+    for dotted, value in overrides.items():
+        *path, last = dotted.split('__')
+        node = config
+        for part in path:
+            node = node[part]
+        node[last] = value
 
 
 @pytest.fixture(scope='session')

@@ -19,17 +19,13 @@ from jaxgan.core.state import create_state
 from jaxgan.core.step import make_train_step
 from jaxgan.data import table_privacy
 from jaxgan.errors import UserError
+from tests.conftest import set_fields
 from tests.test_tabular import tiny_ctgan
 
 def private_ctgan(**overrides):
     c = tiny_ctgan(None, n_critic=1)
     c.privacy.epsilon, c.privacy.delta = 3.0, 1e-5  # the embedded table's public bounds (table_privacy)
-    for dotted, value in overrides.items():
-        *path, last = dotted.split('__')
-        node = c
-        for part in path:
-            node = node[part]
-        node[last] = value
+    set_fields(c, overrides)
     return c
 
 
