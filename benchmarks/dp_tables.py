@@ -7,7 +7,7 @@ DPCTGAN and PATECTGAN, on the same training rows, budget and public schema (docs
 
 ENV is an environment of its own with `pip install smartnoise-synth` (PyTorch and Opacus; not a
 dependency of jaxgan): benchmarks/dp_peer.py runs there on jaxgan's training split (holdout 0.2 with the
-seed) written as CSV, given the same public schema jaxgan has (table_privacy.PUBLIC_BOUNDS' ranges of the
+seed) written as CSV, given the same public schema jaxgan has (table_privacy.PUBLIC_SCHEMA's ranges of the
 numerical columns, the categories of the discrete ones), so neither spends budget on bounds. Systems:
 `jaxgan` (experiments.ctgan's config with privacy, --jaxgan_fields on top), `public` (experiments.ctgan's
 non-private default: the ceiling), `dpctgan` and `patectgan` (the library's defaults). Every system samples
@@ -81,12 +81,13 @@ def _jaxgan(dataset: str, rows: int, seed: int, epsilon: float | None, delta: fl
     return synthetic, seconds, config.table.epochs, sigma, steady
 
 
-def _schema(dataset: str, kinds: dict) -> tuple[list[str], str]:
-    """(the discrete columns, 'COLUMN=LOW:HIGH;...' of the numerical ones): what jaxgan's private run takes
-    as public."""
+def _schema(dataset: str) -> tuple[list[str], str]:
+    """(the discrete columns, 'COLUMN=LOW:HIGH;...' of the numerical ones): the public schema jaxgan's private
+    run declares (table_privacy.PUBLIC_SCHEMA), given to the peers too."""
+    from jaxgan import privacy
     from jaxgan.data import table_privacy
-    discrete = [c for c, k in kinds.items() if k in ('categorical', 'boolean')]
-    return discrete, table_privacy.PUBLIC_BOUNDS[dataset]
+    public = table_privacy.PUBLIC_SCHEMA[dataset]
+    return list(privacy.parse_categories(public.get('categories', ''))), public['bounds']
 
 
 def _peer(system: str, train_rows, discrete: list[str], bounds: str, seed: int, epsilon: float, delta: float,
@@ -118,7 +119,7 @@ def main(argv) -> None:
     for seed in range(f.first_seed, f.first_seed + f.seeds):
         train_rows, holdout = tables.split(tables.read_table(f.dataset), 0.2, seed)
         kinds = tables.infer_kinds(train_rows, {})
-        discrete, bounds = _schema(f.dataset, kinds)
+        discrete, bounds = _schema(f.dataset)
         for system in f.systems:
             for eps_text in (['none'] if system == 'public' else f.epsilons):
                 epsilon = None if system == 'public' else float(eps_text)

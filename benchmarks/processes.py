@@ -5,6 +5,7 @@ line's common flags, the subprocesses' environment (the repository importable) a
 import argparse
 import json
 import os
+import re
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,11 +37,11 @@ def environment() -> dict:
 
 
 def config_fields(text: str) -> dict:
-    """'a.b=1,c=x' -> {'a.b': 1, 'c': 'x'}: a benchmark's comma-separated config fields, numbers and
-    booleans read as JSON, the rest as strings."""
+    """'a.b=1,c=x,d=[64,64]' -> {'a.b': 1, 'c': 'x', 'd': [64, 64]}: a benchmark's comma-separated config fields
+    (commas inside brackets belong to a list), numbers, booleans and lists read as JSON, the rest as strings."""
     out = {}
-    for item in filter(None, text.split(',')):
+    for item in filter(None, re.split(r',(?![^\[]*\])', text)):
         key, value = item.split('=', 1)
-        out[key] = json.loads(value) if value[:1] in '-0123456789.' or value in ('true', 'false') else value
+        out[key] = json.loads(value) if value[:1] in '-0123456789.[' or value in ('true', 'false') else value
     return out
 

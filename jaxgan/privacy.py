@@ -1,14 +1,15 @@
 """Differential privacy of a table run: the budget, its accounting, and the config's privacy section.
 
-    plan = Plan.of(config, rows=n, discrete=k)    the noise calibrated to the planned critic updates
+    plan = Plan.of(config, rows=n, histograms=k)  the noise calibrated to the planned critic updates
     plan.spent(step)                               the epsilon spent after `step` training steps
     plan.record(step)                              what a checkpoint keeps of the accountant
 
 What is released is a function of the real rows through two mechanisms only (docs/privacy.md):
-  1. the category counts of the discrete columns, with Gaussian noise (one Gaussian mechanism; replacing a
-     row moves two counts of each of the k discrete columns by 1: L2 sensitivity sqrt(2 k)); they give the
-     generator's conditions in training and in sampling. config.privacy.frequency_share = 0: none, and the
-     conditions are uniform;
+  1. the counts of k columns' values, with Gaussian noise (one Gaussian mechanism; replacing a row moves
+     two counts of each of the k columns by 1: L2 sensitivity sqrt(2 k)): each discrete column's categories,
+     which give the generator's conditions in training and in sampling, and, where the generator matches
+     the marginals (config.table.marginals > 0), each numerical column's bins of its public bounds.
+     config.privacy.frequency_share = 0: none, uniform conditions and no marginals;
   2. each critic update (num_steps * n_critic of them): a uniform sample of `batch` of the n training rows
      without replacement, fresh at each update, and DP-SGD on it (jaxgan.core.private), per-unit gradients
      clipped to C and their sum noised with std sigma C. Replacing one row changes one unit's clipped
@@ -52,8 +53,10 @@ def config_section() -> ml_collections.ConfigDict:
     c.epsilon = ml_collections.config_dict.placeholder(float)  # the run's privacy budget epsilon; unset: no privacy
     c.delta = ml_collections.config_dict.placeholder(float)  # the budget's delta, below 1 / training rows (1e-5 is usual)
     c.clip_norm = 1.0  # C: each unit's discriminator gradient is clipped to this L2 norm (smartnoise-synth's DPCTGAN max_per_sample_grad_norm 1.0)
-    c.frequency_share = 0.1  # the part of epsilon spent alone on the noisy category counts (the generator's conditions); 0: uniform conditions
+    c.frequency_share = 0.3  # the part of epsilon spent alone on the noisy counts (the generator's conditions and marginals: docs/privacy.md); 0: none
     c.bounds = ''  # 'COLUMN=LOW:HIGH;...': the public range of every numerical column (values outside are clipped)
+    c.categories = ''  # 'COLUMN=A|B|...;...': the public category set of every discrete column (true|false: a boolean)
+    c.missing = ''  # comma-separated columns that may have missing cells (public); the others must have none
     c.secret = 0  # set by the run, never by hand: the mechanisms' secret randomness (SECRET_FILE in the workdir)
     return c
 
@@ -115,6 +118,7 @@ def validate(config: Any) -> None:
     if not 0 <= p.frequency_share < 1:
         raise UserError(f'config.privacy.frequency_share={p.frequency_share} must be in [0, 1)')
     parse_bounds(p.bounds)
+    parse_categories(p.categories)
     refused = [
         (config.ensemble.size > 1, f'config.ensemble.size={config.ensemble.size}: each member would spend the budget '
                                    'again; train one private model'),
@@ -150,6 +154,26 @@ def parse_bounds(text: str) -> dict[str, tuple[float, float]]:
         if not name.strip() or not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise UserError(f'config.privacy.bounds: {entry!r} must be COLUMN=LOW:HIGH with LOW < HIGH, numbers')
         out[name.strip()] = (lo, hi)
+    return out
+
+
+def histograms(config: Any, discrete: int, numerical: int) -> int:
+    """How many columns' counts a private run releases with noise: every discrete column's categories, and
+    every numerical column's bins where the generator matches them (config.table.marginals > 0)."""
+    return discrete + (numerical if config.table.get('marginals', 0) > 0 else 0)
+
+
+def parse_categories(text: str) -> dict[str, tuple[str, ...]]:
+    """'sex=1|2;smoker=yes|no' -> {'sex': ('1', '2'), 'smoker': ('yes', 'no')}; a UserError naming a bad entry."""
+    out = {}
+    for entry in (e.strip() for e in (text or '').split(';')):
+        if not entry:
+            continue
+        name, _, listed = entry.partition('=')
+        values = tuple(v.strip() for v in listed.split('|'))
+        if not name.strip() or not all(values) or len(set(values)) < len(values):
+            raise UserError(f'config.privacy.categories: {entry!r} must be COLUMN=A|B|..., distinct non-empty categories')
+        out[name.strip()] = values
     return out
 
 
@@ -219,13 +243,13 @@ class Plan:
     num_steps: int
     clip_norm: float
     sigma: float
-    count_noise: float | None  # the counts' noise multiplier (of sensitivity sqrt(2 k)); None: uniform conditions
-    discrete: int  # k, the discrete columns whose counts are released
+    count_noise: float | None  # the counts' noise multiplier (of sensitivity sqrt(2 k)); None: no counts released
+    histograms: int  # k, the columns whose counts are released (`histograms`)
     seed: int = 0  # config.seed, which draws the counts and the samples beside the run's secret
 
     @classmethod
-    def of(cls, config: Any, *, rows: int, discrete: int) -> 'Plan':
-        """The plan of config's privacy section for `rows` training rows and k discrete columns; a UserError
+    def of(cls, config: Any, *, rows: int, histograms: int) -> 'Plan':
+        """The plan of config's privacy section for `rows` training rows and k released histograms; a UserError
         for delta not below 1 / rows, a batch not below the rows, or a budget too small for the plan."""
         p = config.privacy
         if not p.delta < 1 / rows:
@@ -234,16 +258,16 @@ class Plan:
         if config.batch_size >= rows:
             raise UserError(f'config.batch_size={config.batch_size}: a private run samples its batch from the '
                             f'{rows} training rows; make it smaller than them (a half or less)')
-        share = p.frequency_share if discrete else 0.0
+        share = p.frequency_share if histograms else 0.0
         updates = config.num_steps * config.n_critic
         sigma, count_noise = calibrate(float(p.epsilon), float(p.delta), rows, config.batch_size, updates, share)
         return cls(float(p.epsilon), float(p.delta), rows, config.batch_size, config.n_critic, config.num_steps,
-                   float(p.clip_norm), sigma, count_noise, discrete, int(config.seed))
+                   float(p.clip_norm), sigma, count_noise, histograms, int(config.seed))
 
     @property
     def count_std(self) -> float:
         """The std of the Gaussian noise on each category count."""
-        return 0.0 if self.count_noise is None else self.count_noise * math.sqrt(2 * self.discrete)
+        return 0.0 if self.count_noise is None else self.count_noise * math.sqrt(2 * self.histograms)
 
     def spent(self, step: int) -> float:
         """The epsilon spent after `step` steps (the counts' part from the start)."""
@@ -258,7 +282,7 @@ class Plan:
                 'accountant_noise_multiplier': self.sigma / 2, 'clip_norm': self.clip_norm,
                 'sampling': 'fixed-size without replacement', 'rows': self.rows, 'batch': self.batch,
                 'sampling_rate': self.batch / self.rows, 'count_noise_multiplier': self.count_noise,
-                'count_noise_std': self.count_std, 'discrete_columns': self.discrete,
+                'count_noise_std': self.count_std, 'histograms': self.histograms,
                 'planned_steps': self.num_steps, 'updates_per_step': self.updates_per_step, 'seed': self.seed}
 
     def check_resume(self, saved: dict | None, step: int) -> None:
@@ -302,6 +326,7 @@ def metadata(record: dict, step: int) -> dict:
         'epsilon': record['epsilon_spent'], 'delta': record['delta'], 'epsilon_budget': record['epsilon_budget'],
         'neighbouring': 'replacing one training row', 'accountant': 'Renyi DP (dp-accounting RdpAccountant)',
         'trained_steps': step, 'mechanisms': record,
-        'not_covered': 'the schema (columns, kinds, category sets, missing-value columns) is read from the '
-                       'training rows and not protected; the bounds of numerical columns are public; '
-                       'hyperparameters tuned on the real rows are not accounted'}}
+        'public': 'the schema, declared and not read from the rows: the columns, the bounds of the numerical '
+                  'ones and which are integers, the category sets, the columns that may have missing cells; the '
+                  'number of training rows',
+        'not_covered': 'hyperparameters tuned on the real rows are not accounted'}}

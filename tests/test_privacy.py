@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pandas as pd
 import pytest
 from jax.sharding import PartitionSpec as P
 
@@ -150,16 +151,65 @@ def test_a_budget_too_small_delta_too_large_or_epsilon_not_positive_is_refused(t
         with pytest.raises(UserError, match=message):
             train.train(private_ctgan(**overrides), str(workdir))
         assert not (workdir / 'checkpoints').exists() and not (workdir / 'config.json').exists()
-    with pytest.raises(UserError, match=r"^config.privacy.bounds: no public range for the numerical columns 'a', 'c'"):
-        table_privacy.check_columns({'a': 'continuous', 'b': 'categorical', 'c': 'integer'}, {})
-    with pytest.raises(UserError, match=r"^config.privacy: column 'visit' is datetime, whose format is read"):
-        table_privacy.check_columns({'visit': 'datetime'}, {})
-    with pytest.raises(UserError, match=r"^config.privacy.bounds: 'b' is no numerical column"):
-        table_privacy.check_columns({'a': 'continuous', 'b': 'categorical'}, privacy.parse_bounds('a=0:1;b=1:2'))
     with pytest.raises(UserError, match=r"^config.privacy.bounds: 'a=2:1' must be COLUMN=LOW:HIGH"):
         privacy.parse_bounds('a=2:1')
     with pytest.raises(UserError, match=r'^config.privacy.epsilon: differential privacy is built for tables'):
         config_lib.validate(_dcgan_private(), num_devices=1)
+
+
+def _schema(**fields) -> table_privacy.Schema:
+    c = private_ctgan()
+    set_fields(c, {f'privacy__{k}': v for k, v in fields.items()})
+    return table_privacy.Schema.of(c, 'csv:x')
+
+
+def test_the_schema_is_declared_not_read_from_the_rows():
+    """A private run's columns, kinds, category sets and missing cells come from the declaration: two tables
+    that differ in a category present, a missing cell or an integer column's values give the same transform
+    (counts apart), and rows the declaration does not cover are refused in one line."""
+    schema = _schema(bounds='a=0:10', categories='g=x|y|z;flag=true|false', missing='a,g')
+    kinds = schema.kinds(['a', 'g', 'flag'])
+    assert kinds == {'a': 'continuous', 'g': 'categorical', 'flag': 'boolean'}
+    fit = lambda df: table_privacy.fit(df, schema, kinds, count_std=0.0, uniform=True, seed=0, secret=1, modes=4)
+    one = fit(pd.DataFrame({'a': [1.0, 2.5, None], 'g': ['x', 'x', None], 'flag': [True, False, True]}))
+    two = fit(pd.DataFrame({'a': [9.0, 3.0, 4.0], 'g': ['y', 'z', 'x'], 'flag': [False, False, False]}))
+    assert one.to_json() == two.to_json()
+    by_name = {info.name: info for info in one.columns}
+    assert by_name['g'].categories == ('x', 'y', 'z', None) and by_name['flag'].categories == (True, False)
+    assert by_name['a'].missing and (by_name['a'].minimum, by_name['a'].maximum) == (0.0, 10.0)
+    for rows, message in [({'a': [1.0], 'g': ['w'], 'flag': [True]}, r"^config.privacy.categories: column 'g' holds 'w'"),
+                          ({'a': [1.0], 'g': ['x'], 'flag': [None]}, r"^config.privacy.missing: column 'flag' has missing"),
+                          ({'a': [1.0], 'g': ['x'], 'flag': ['maybe']}, r"^column 'flag' is boolean")]:
+        with pytest.raises(UserError, match=message):
+            fit(pd.DataFrame(rows))
+    for fields, columns, message in [
+            ({'bounds': 'a=0:1'}, ['a', 'b', 'c'], r"^config.privacy: columns 'b', 'c' declared neither numerical"),
+            ({'bounds': 'a=0:1', 'categories': 'a=1|2'}, ['a'], r"^config.privacy: column 'a' is declared both"),
+            ({'bounds': 'a=0:1;q=1:2'}, ['a'], r"^config.privacy.bounds: the table has no column 'q'"),
+            ({'bounds': 'a=0:1', 'missing': 'q'}, ['a'], r"^config.privacy.missing: the table has no column 'q'")]:
+        with pytest.raises(UserError, match=message):
+            _schema(**fields).kinds(columns)
+    with pytest.raises(UserError, match=r"^config.privacy.categories: 'g=x\|x' must be COLUMN=A\|B"):
+        privacy.parse_categories('g=x|x')
+    numbers = _schema(categories='sex=1|2')
+    info = table_privacy.fit(pd.DataFrame({'sex': [2.0, 2.0]}), numbers, {'sex': 'categorical'}, count_std=0.0,
+                             uniform=False, seed=0, secret=1).columns[0]
+    assert info.categories == (1, 2) and info.counts == (1, 2)  # 1 is declared, absent, and kept (count at least 1)
+
+
+def test_the_bins_of_a_numerical_column_are_released_as_its_mode_weights_where_g_matches_them():
+    schema = _schema(bounds='a=0:10')
+    rows = pd.DataFrame({'a': [0.5, 1.5, 1.7, 9.9, 12.0]})  # bins of 2.5: 3 in the first, 2 in the last (12 clipped)
+    fit = lambda **kw: table_privacy.fit(rows, schema, {'a': 'continuous'}, seed=0, secret=1, modes=4, **kw).columns[0]
+    assert fit(count_std=0.0, uniform=False, bins=True).weights == (0.6, 0.0, 0.0, 0.4)
+    assert fit(count_std=0.0, uniform=False).weights == (0.25,) * 4  # no marginals: nothing released
+    assert fit(count_std=0.0, uniform=True, bins=True).weights == (0.25,) * 4  # no counts released at all
+    noisy = fit(count_std=3.0, uniform=False, bins=True).weights
+    assert noisy != (0.6, 0.0, 0.0, 0.4) and min(noisy) >= 0 and abs(sum(noisy) - 1) < 1e-9
+    c = private_ctgan()
+    assert privacy.histograms(c, 1, 10) == 1
+    c.table.marginals = 1.0
+    assert privacy.histograms(c, 1, 10) == 11  # the counts' noise grows with sqrt(2 k)
 
 
 def _dcgan_private():

@@ -472,6 +472,8 @@ def test_a_non_number_in_a_column_declared_numerical_names_its_row(tmp_path):
     ('csv:{tmp}/t.csv', {'holdout': 1.0}, r'config.table.holdout=1.0 must be in \[0, 1\)'),
     ('csv:{tmp}/t.csv', {'holdout': 0.5}, r'5 training rows after holding out 6'),
     ('csv:{tmp}/t.csv', {'integer': 'a,nope'}, "config.table.integer: the table has no column 'nope'"),
+    ('csv:{tmp}/t.csv', {'drop': 'zz'}, "config.table.drop: csv:.* has no column 'zz' \\(its columns: a, b\\)"),
+    ('csv:{tmp}/t.csv', {'drop': 'a, b'}, 'config.table.drop: leaves no column of csv:'),
 ])
 def test_bad_datasets_and_settings_are_named(tmp_path, dataset, table, message):
     write_csv(tmp_path / 't.csv', 'a,b\n' + ''.join(f'{i},{i % 2}\n' for i in range(11)))
@@ -537,6 +539,8 @@ def test_identifiers_can_be_dropped_or_refused(tmp_path):
     dropped = tables.load(table_config(dataset, on_identifier='drop'))
     assert [c.name for c in dropped.transform.columns] == ['weight']
     assert list(dropped.transform.inverse(dropped.rows, seed=0).columns) == ['weight']
+    named = tables.load(table_config(dataset, drop='record,uuid,name'))  # config.table.drop: any column, by name
+    assert [c.name for c in named.transform.columns] == ['patient_id', 'weight']
     with pytest.raises(UserError, match=r"columns 'patient_id', 'record', 'uuid', 'name' look like identifiers .*"
                                         r"on_identifier=generate .* or drop") as error:
         tables.load(table_config(dataset, on_identifier='refuse'))

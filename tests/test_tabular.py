@@ -91,6 +91,19 @@ def test_conditional_loss_is_the_cross_entropy_of_the_conditioned_column_only():
     np.testing.assert_allclose(term(_View({'raw': raw}, {'c': c})), expected, rtol=1e-6)
 
 
+def test_the_marginal_loss_is_the_kl_from_the_targets_to_the_batch_marginal_of_each_mode_block():
+    """Spans: a tanh scalar [0], a mode block [1:4) with targets, a category block [4:6) without."""
+    blocks, targets = (0, 1, 1, 1, 2, 2), (0.0, 0.5, 0.5, 0.0, 0.0, 0.0)
+    term = tabular.MarginalLoss('marginals', 2.0, blocks, targets, matched=1)
+    raw = jax.random.normal(jax.random.key(5), (8, 6))
+    q = jnp.mean(jax.nn.softmax(raw[:, 1:4]), axis=0)
+    expected = 2.0 * (0.5 * np.log(0.5 / q[0]) + 0.5 * np.log(0.5 / q[1]))
+    np.testing.assert_allclose(term(_View({'raw': raw}, {})), expected, rtol=1e-5)
+    matched = jnp.zeros((8, 6)).at[:4, 1].set(30.0).at[4:, 2].set(30.0)  # half the rows in mode 0, half in 1
+    np.testing.assert_allclose(term(_View({'raw': matched}, {})), 0.0, atol=1e-6)
+    assert float(term(_View({'raw': jnp.zeros((8, 6)).at[:, 1].set(30.0)}, {}))) > 1.0  # every row in mode 0
+
+
 def test_the_gradient_penalty_draws_one_interpolation_weight_per_pack():
     term = tabular.PackedGradientPenalty('gradient_penalty', 10.0, pack=5)
     e = np.asarray(term.noise(jax.random.key(4), 2, 20))

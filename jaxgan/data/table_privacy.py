@@ -1,15 +1,20 @@
 """A table's encoding and batches under differential privacy (jaxgan.privacy; docs/privacy.md).
 
-What the non-private pipeline fits on the rows is replaced by public knowledge or a DP release:
+What the non-private pipeline reads from the rows is replaced by a declared public schema or a DP release:
+  - the schema (`Schema`: config.privacy.bounds, .categories, .missing, config.table.integer; an embedded
+    table's in PUBLIC_SCHEMA) by the user's declaration: every column is numerical (with public bounds) or
+    discrete (with a public category set), an integer or not, with missing cells allowed or not; nothing
+    of it is inferred from the rows, which are only checked against it (an error to the data's holder,
+    before anything is trained or written);
   - a numerical column's Bayesian Gaussian mixture (fitted on the rows) by `modes` (config.table.max_modes)
-    equal modes tiling the bounds the user gives (config.privacy.bounds): mode k is centred on the k-th
-    of `modes` equal bins, with std a quarter of half a bin (alpha = (x - centre) / half a bin, within
-    the bin); values outside the bounds are clipped. The mode one-hot is then a histogram bin the
-    generator learns as a category, and alpha the place in the bin: the mixture's role, fitted on nothing.
-    Its decimals are not read from the rows either (the output keeps a float's);
+    equal modes tiling its bounds: mode k is centred on the k-th of `modes` equal bins, with std a quarter
+    of half a bin (alpha = (x - centre) / half a bin, within the bin); values outside the bounds are
+    clipped. The mode one-hot is then a histogram bin the generator learns as a category, and alpha the
+    place in the bin: the mixture's role, fitted on nothing. Its decimals are not read from the rows
+    either (the output keeps a float's). Where the generator matches the marginals (config.table.marginals),
+    the bins' counts plus Gaussian noise (released with the category counts) are the modes' weights;
   - a discrete column's category counts by the counts plus Gaussian noise (jaxgan.privacy's first
     mechanism), rounded and at least 1: they weigh the generator's conditions in training and sampling;
-    its category set, and whether a column has missing values, are schema: public;
   - training-by-sampling (a row picked per condition, by log-frequency) by a uniform sample of `batch`
     rows without replacement at each critic update (the accountant's sampling), the conditions of the
     generator drawn apart from them (a discrete column uniformly, a category by the noisy counts); the
@@ -19,71 +24,158 @@ What the non-private pipeline fits on the rows is replaced by public knowledge o
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
-from jaxgan.data.table_columns import NUMERICAL
-from jaxgan.data.table_transform import STD_MULTIPLIER, ColumnInfo, TableTransform, _CategoryTable, _fit_column
+from jaxgan import privacy
+from jaxgan.data.table_columns import _categories, _numbers
+from jaxgan.data.table_transform import STD_MULTIPLIER, ColumnInfo, TableTransform, _CategoryTable
 from jaxgan.errors import UserError
 
 ROW_STREAM = 0xD5A  # keeps the seed's uses apart: the rows of each critic update
 COUNT_STREAM = 0xC0C  # the counts' noise
-REFUSED_KINDS = ('datetime', 'identifier')
-# Public ranges of the embedded tables' numerical columns, from what the columns measure (scikit-learn's
-# description of the diabetes study: age in years, BMI, mean blood pressure in mm Hg, total cholesterol,
-# LDL and HDL in mg/dL, their ratio, log triglycerides, glucose in mg/dL, a disease score), wide enough for
-# any patient: not read from the rows. config.privacy.bounds overrides them column by column.
-PUBLIC_BOUNDS = {
-    'table:diabetes': 'age=0:120;bmi=10:70;bp=40:200;s1=50:400;s2=20:300;s3=10:150;s4=1:15;s5=2:8;s6=40:200;'
-                      'progression=0:400',
+TRUTH = ('false', 'true')  # a category set of these two (any case) declares a boolean column
+# The embedded tables' public schemas, from what the columns measure, not from the rows (scikit-learn's
+# description of the diabetes study: age in years, sex coded 1 and 2, BMI, mean blood pressure in mm Hg, total
+# cholesterol, LDL and HDL in mg/dL, their ratio, log triglycerides, glucose in mg/dL, a disease score): ranges
+# wide enough for any patient, the whole numbers of its units as integers. The config's fields override them
+# column by column (config.table.integer adds integers).
+PUBLIC_SCHEMA = {
+    'table:diabetes': {
+        'bounds': 'age=0:120;bmi=10:70;bp=40:200;s1=50:400;s2=20:300;s3=10:150;s4=1:15;s5=2:8;s6=40:200;'
+                  'progression=0:400',
+        'categories': 'sex=1|2',
+        'integer': 'age,s1,s6,progression',
+    },
 }
 
 
-def check_columns(kinds: dict[str, str], bounds: dict[str, tuple[float, float]]) -> None:
-    """One line where a column cannot be encoded privately: a date or an identifier (their formats are read
-    from the rows), a numerical column without bounds, bounds of no numerical column."""
-    for name, kind in kinds.items():
-        if kind in REFUSED_KINDS:
-            raise UserError(f'config.privacy: column {name!r} is {kind}, whose format is read from the rows: declare it '
-                            'config.table.continuous or .categorical, or drop it from the table '
-                            '(config.table.on_identifier=drop for identifiers)')
-    missing = [name for name, kind in kinds.items() if kind in NUMERICAL and name not in bounds]
-    if missing:
-        raise UserError(f'config.privacy.bounds: no public range for the numerical column{"s" if len(missing) > 1 else ""} '
-                        f'{", ".join(map(repr, missing))}: give COLUMN=LOW:HIGH for each (e.g. '
-                        f'{missing[0]}=0:100), from knowledge of the domain, not from the rows')
-    extra = [name for name in bounds if kinds.get(name) not in NUMERICAL]
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (text or '').split(',') if n.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class Schema:
+    """A private run's public schema: numerical columns' bounds, discrete columns' category sets (as
+    declared, text), the integer columns and the columns that may have missing cells."""
+
+    bounds: dict[str, tuple[float, float]]
+    categories: dict[str, tuple[str, ...]]
+    integer: frozenset[str]
+    missing: frozenset[str]
+
+    @classmethod
+    def of(cls, config, name: str) -> 'Schema':
+        """The declared schema of table `name`: PUBLIC_SCHEMA's, then config.privacy's and config.table.integer
+        on top, column by column."""
+        public = PUBLIC_SCHEMA.get(name, {})
+        p = config.privacy
+        return cls(bounds={**privacy.parse_bounds(public.get('bounds', '')), **privacy.parse_bounds(p.bounds)},
+                   categories={**privacy.parse_categories(public.get('categories', '')),
+                               **privacy.parse_categories(p.categories)},
+                   integer=frozenset(_names(public.get('integer', '')) + _names(config.table.integer)),
+                   missing=frozenset(_names(public.get('missing', '')) + _names(p.missing)))
+
+    def kinds(self, columns: list[str]) -> dict[str, str]:
+        """Each column's kind, from the declaration alone; one line where a column is declared twice, not
+        at all, or is no column of the table."""
+        both = [c for c in self.bounds if c in self.categories]
+        if both:
+            raise UserError(f'config.privacy: column {both[0]!r} is declared both numerical (.bounds) and discrete '
+                            '(.categories): keep one')
+        for field, names in (('bounds', self.bounds), ('categories', self.categories), ('missing', self.missing),
+                             ('integer', self.integer)):
+            unknown = [c for c in names if c not in columns]
+            if unknown:
+                owner = 'table' if field == 'integer' else 'privacy'
+                raise UserError(f'config.{owner}.{field}: the table has no column {unknown[0]!r} '
+                                f'(its columns: {", ".join(columns)})')
+        plain = [c for c in self.integer if c in self.categories]
+        if plain:
+            raise UserError(f'config.table.integer: {plain[0]!r} is declared discrete (config.privacy.categories); '
+                            'an integer column is numerical, with bounds')
+        undeclared = [c for c in columns if c not in self.bounds and c not in self.categories]
+        if undeclared:
+            s = 's' if len(undeclared) > 1 else ''
+            raise UserError(f'config.privacy: column{s} {", ".join(map(repr, undeclared))} declared neither numerical '
+                            f'(config.privacy.bounds, e.g. {undeclared[0]}=0:100) nor discrete '
+                            f'(config.privacy.categories, e.g. {undeclared[0]}=a|b): a private run reads no schema '
+                            'from the rows; declare each from knowledge of the domain, or leave it out '
+                            '(config.table.drop)')
+        return {c: (('integer' if c in self.integer else 'continuous') if c in self.bounds
+                    else 'boolean' if sorted(v.lower() for v in self.categories[c]) == list(TRUTH) else 'categorical')
+                for c in columns}
+
+
+def _declared(series: pd.Series, kind: str, texts: tuple[str, ...], name: str) -> tuple:
+    """The declared categories as the rows' values are read (table_columns._category): truth values for a
+    boolean, numbers for a numeric column, text otherwise."""
+    if kind == 'boolean':
+        return tuple(t.lower() == 'true' for t in texts)
+    if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
+        return texts
+    try:
+        numbers = [float(t) for t in texts]
+    except ValueError:
+        raise UserError(f'config.privacy.categories: column {name!r} holds numbers; its categories '
+                        f'{"|".join(texts)} must be numbers too') from None
+    return tuple(int(x) if x == round(x) else x for x in numbers)
+
+
+def _check_rows(name: str, values: list, declared: tuple, missing: bool) -> None:
+    """One line where the rows hold a value the schema does not declare (shown to the data's holder only)."""
+    if not missing and any(v is None for v in values):
+        raise UserError(f'config.privacy.missing: column {name!r} has missing cells; declare it (config.privacy.missing) '
+                        'if the public schema allows them, or fill them')
+    extra = sorted({v for v in values if v is not None and v not in declared}, key=str)
     if extra:
-        raise UserError(f'config.privacy.bounds: {extra[0]!r} is no numerical column of the table')
+        raise UserError(f'config.privacy.categories: column {name!r} holds {extra[0]!r}, not among its declared '
+                        f'categories ({"|".join(map(str, declared))}): declare every value the column may take')
 
 
-def fit(train: pd.DataFrame, kinds: dict[str, str], bounds: dict[str, tuple[float, float]], *, count_std: float,
-        uniform: bool, seed: int, secret: int, modes: int = 10) -> TableTransform:
+def bin_counts(x: np.ndarray, low: float, high: float, modes: int) -> np.ndarray:
+    """The counts of x's present values in `modes` equal bins of [low, high] (values outside in the end bins)."""
+    x = x[~np.isnan(x)]
+    index = np.clip(np.floor((x - low) / (high - low) * modes), 0, modes - 1).astype(np.int64)
+    return np.bincount(index, minlength=modes).astype(np.float64)
+
+
+def fit(train: pd.DataFrame, schema: Schema, kinds: dict[str, str], *, count_std: float, uniform: bool, seed: int,
+        secret: int, modes: int = 10, bins: bool = False) -> TableTransform:
     """The private transform of the training rows (module docstring); count_std: the noise on each count,
     drawn with the run's secret (jaxgan.privacy.new_secret) beside the seed; uniform: every category
-    weighed 1 (no counts released)."""
+    weighed 1 (no counts released); bins: the numerical columns' bin counts released too, with the same
+    noise, as their modes' weights (the generator's marginal targets: families.tables.MarginalLoss), else
+    equal weights."""
     rng = np.random.default_rng([seed, COUNT_STREAM, secret])
     columns = []
-    for name in train.columns:
-        if name not in kinds:
-            continue
-        kind, series = kinds[name], train[name]
-        has_missing = float(bool(series.isna().any()))  # schema: whether the column has missing values
-        if kind in NUMERICAL:
-            low, high = bounds[name]
+    for name, kind in kinds.items():
+        series, missing = train[name], name in schema.missing
+        dtype = ('Int64' if missing else 'int64') if kind == 'integer' else 'float64'
+        if name in schema.bounds:
+            if not missing and series.isna().any():
+                _check_rows(name, [None], (), False)
+            low, high = schema.bounds[name]
             half = (high - low) / (2 * modes)  # half a bin
-            columns.append(ColumnInfo(name, kind, str(series.dtype), has_missing, low, high,
+            weights = np.ones(modes)
+            if bins and not uniform:  # rounded, negatives to 0 (post-processing); all 0: equal weights
+                noisy = bin_counts(_numbers(series, name, kind), low, high, modes) + rng.normal(0.0, count_std, modes)
+                weights = np.maximum(np.round(noisy), 0) if np.round(noisy).max() > 0 else weights
+            columns.append(ColumnInfo(name, kind, dtype, float(missing), low, high,
                                       means=tuple(low + (2 * k + 1) * half for k in range(modes)),
                                       stds=(half / STD_MULTIPLIER,) * modes, offsets=(0.0,) * modes,
-                                      modes=tuple(range(modes)), weights=(1 / modes,) * modes))
+                                      modes=tuple(range(modes)), weights=tuple(float(w) for w in weights / weights.sum())))
             continue
-        info = _fit_column(series, name, kind, seed, 1)
-        if info.discrete:
-            counts = np.ones(len(info.counts)) if uniform else np.asarray(info.counts) + rng.normal(
-                0.0, count_std, len(info.counts))
-            info = ColumnInfo(**{**info.__dict__, 'missing': has_missing,
-                                 'counts': tuple(int(c) for c in np.maximum(np.round(counts), 1))})
-        columns.append(info)
+        values = _categories(series, name, kind)
+        declared = _declared(series, kind, schema.categories[name], name)
+        _check_rows(name, values, declared, missing)
+        categories = declared + ((None,) if missing else ())
+        counts = np.array([sum(v == c if c is not None else v is None for v in values) for c in categories], float)
+        counts = np.ones(len(categories)) if uniform else counts + rng.normal(0.0, count_std, len(categories))
+        columns.append(ColumnInfo(name, kind, str(series.dtype), float(missing), categories=categories,
+                                  counts=tuple(int(c) for c in np.maximum(np.round(counts), 1))))
     return TableTransform(tuple(columns))
 
 

@@ -227,6 +227,28 @@ def identifier_policy(kinds: dict[str, str], policy: str, name: str) -> dict[str
     return kinds
 
 
+def drop_columns(df: pd.DataFrame, names: str, name: str) -> pd.DataFrame:
+    """df without the columns config.table.drop names (comma-separated); one line for a name it lacks."""
+    dropped = [n.strip() for n in (names or '').split(',') if n.strip()]
+    unknown = [n for n in dropped if n not in df.columns]
+    if unknown:
+        raise UserError(f'config.table.drop: {name} has no column {unknown[0]!r} (its columns: {", ".join(df.columns)})')
+    if len(dropped) == len(df.columns):
+        raise UserError(f'config.table.drop: leaves no column of {name}')
+    if dropped:
+        logging.info('columns %s left out (config.table.drop)', ', '.join(map(repr, dropped)))
+    return df.drop(columns=dropped)
+
+
+def _split(df: pd.DataFrame, holdout: float, seed: int, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`split`, with one line where too few training rows are left."""
+    train, kept = split(df, holdout, seed)
+    if len(train) < MIN_ROWS:
+        raise UserError(f'{name}: {counted(len(train), "training row")} after holding out {len(kept)} '
+                        f'(config.table.holdout={holdout}); a GAN needs at least {MIN_ROWS}')
+    return train, kept
+
+
 def load(config: ml_collections.ConfigDict) -> TableDataset:
     """Reads config.dataset, holds out config.table.holdout of its rows (chosen with config.seed), fits
     the transform on the rest (config.table.max_modes modes at most per number; the identifiers' formats
@@ -234,7 +256,11 @@ def load(config: ml_collections.ConfigDict) -> TableDataset:
     follow config.table.on_identifier (`identifier_policy`); dates and constants are logged."""
     name = canonical(config.dataset)
     t = config.table
-    df = read_table(name)
+    df = drop_columns(read_table(name), t.get('drop', ''), name)
+    if privacy.enabled(config):
+        schema = table_privacy.Schema.of(config, name)
+        return _load_private(config, name, schema, schema.kinds(list(df.columns)),
+                             *_split(df, t.holdout, config.seed, name))
     kinds = identifier_policy(infer_kinds(df, _overrides(t)), t.get('on_identifier', 'generate'), name)
     for kind in ('datetime', 'constant'):
         found = [column for column, k in kinds.items() if k == kind]
@@ -243,12 +269,7 @@ def load(config: ml_collections.ConfigDict) -> TableDataset:
     if all(kind in MADE for kind in kinds.values()):
         raise UserError(f'{name}: every column is constant or an identifier ({", ".join(kinds)}): there is nothing '
                         'for a generator to learn')
-    train, holdout = split(df, t.holdout, config.seed)
-    if len(train) < MIN_ROWS:
-        raise UserError(f'{name}: {counted(len(train), "training row")} after holding out {len(holdout)} '
-                        f'(config.table.holdout={t.holdout}); a GAN needs at least {MIN_ROWS}')
-    if privacy.enabled(config):
-        return _load_private(config, name, kinds, train, holdout)
+    train, holdout = _split(df, t.holdout, config.seed, name)
     transform = TableTransform.fit(train, kinds, seed=config.seed, max_modes=t.max_modes, keys=df,
                                    iterations=t.get('mixture_iterations', 100))
     rows = transform.transform(train, seed=config.seed)
@@ -256,21 +277,21 @@ def load(config: ml_collections.ConfigDict) -> TableDataset:
     return TableDataset(spec, transform, train, holdout, rows)
 
 
-def _load_private(config: ml_collections.ConfigDict, name: str, kinds: dict[str, str], train: pd.DataFrame,
-                  holdout: pd.DataFrame) -> TableDataset:
-    """`load`'s private path (jaxgan.data.table_privacy): user bounds for the numbers, noisy counts for the
+def _load_private(config: ml_collections.ConfigDict, name: str, schema: table_privacy.Schema, kinds: dict[str, str],
+                  train: pd.DataFrame, holdout: pd.DataFrame) -> TableDataset:
+    """`load`'s private path (jaxgan.data.table_privacy): the declared schema, noisy counts for the
     categories (their noise calibrated by jaxgan.privacy), the rows of each critic update sampled uniformly."""
-    bounds = {**privacy.parse_bounds(table_privacy.PUBLIC_BOUNDS.get(name, '')),
-              **privacy.parse_bounds(config.privacy.bounds)}
-    table_privacy.check_columns(kinds, bounds)
-    plan = privacy.Plan.of(config, rows=len(train), discrete=sum(kind in DISCRETE for kind in kinds.values()))
+    discrete = sum(kind in DISCRETE for kind in kinds.values())
+    plan = privacy.Plan.of(config, rows=len(train),
+                           histograms=privacy.histograms(config, discrete, len(kinds) - discrete))
     if not config.privacy.secret:  # set by jaxgan.train for each run; drawn here for a run built apart (a test)
         config.privacy.secret = privacy.new_secret()
-    transform = table_privacy.fit(train, kinds, bounds, count_std=plan.count_std, uniform=plan.count_noise is None,
-                                  seed=config.seed, secret=config.privacy.secret, modes=config.table.max_modes)
+    transform = table_privacy.fit(train, schema, kinds, count_std=plan.count_std, uniform=plan.count_noise is None,
+                                  seed=config.seed, secret=config.privacy.secret, modes=config.table.max_modes,
+                                  bins=plan.histograms > discrete)
     logging.info('privacy: (%g, %g)-DP with respect to replacing one of %d training rows; noise multiplier %.4g '
-                 '(clip norm %g, %d of %d rows per critic update); category counts: %s', plan.epsilon, plan.delta,
-                 plan.rows, plan.sigma, plan.clip_norm, plan.batch, plan.rows,
+                 '(clip norm %g, %d of %d rows per critic update); counts of %d columns: %s', plan.epsilon, plan.delta,
+                 plan.rows, plan.sigma, plan.clip_norm, plan.batch, plan.rows, plan.histograms,
                  f'noise std {plan.count_std:.3g}' if plan.count_noise else 'not released (uniform conditions)')
     rows = transform.transform(train, seed=config.seed)
     spec = DataSpec('table', (transform.dim,), len(train), name, table=transform.to_json())

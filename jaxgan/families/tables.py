@@ -117,6 +117,42 @@ class ConditionalLoss(T.Term):
 
 
 @dataclasses.dataclass(frozen=True)
+class MarginalLoss(T.Term):
+    """G's numerical columns' mode (bin) frequencies matched to the transform's: for each mode block, the
+    KL divergence from its target frequencies to G's batch marginal (the mean over the batch of its
+    softmax, the Gumbel-softmax sample's expected one-hot), averaged over the blocks. A private run's
+    targets are the noisy bin counts it releases (jaxgan.data.table_privacy), which the noisy critic
+    alone learns slowly; matching a released statistic is post-processing, as GEM trains a generator to
+    answer noisy marginal queries (Liu, Vietri and Wu 2021, 'Iterative Methods for Private Synthetic
+    Data'). Discrete columns are left to the conditional sampler, whose training conditions follow
+    log-frequencies, not the counts."""
+
+    blocks: tuple[int, ...] = ()  # each row position's span (as `_blocks`)
+    targets: tuple[float, ...] = ()  # each row position's target frequency; 0 outside the matched blocks
+    matched: int = 1  # the blocks with targets
+
+    def __call__(self, view: View) -> jax.Array:
+        raw = view.generated['raw']
+        log_p = block_log_softmax(raw, np.asarray(self.blocks), max(self.blocks) + 1)
+        q = jnp.mean(jnp.exp(log_p).reshape(-1, raw.shape[-1]), axis=0)
+        t = np.asarray(self.targets, np.float32)
+        entropy = float(np.sum(np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0)), 0.0)))
+        return self.weight * (entropy - jnp.sum(t * jnp.log(jnp.maximum(q, 1e-12)))) / self.matched
+
+
+def marginal_targets(transform: TableTransform) -> tuple[np.ndarray, int]:
+    """(each row position's target frequency, the blocks with one): the numerical columns' mode weights."""
+    targets, start, matched = np.zeros(transform.dim), 0, 0
+    for info in transform.columns:
+        if info.numerical:
+            w = np.asarray(info.weights, np.float64)
+            targets[start + 1:start + 1 + len(w)] = w / w.sum()
+            matched += 1
+        start += info.width
+    return targets, matched
+
+
+@dataclasses.dataclass(frozen=True)
 class PackedGradientPenalty(T.GradientPenalty):
     """WGAN-GP with one interpolation weight per pack, as CTGAN's `calc_gradient_penalty` draws it
     (torch.rand(B // pac, 1, 1) repeated over the pack's rows)."""
@@ -278,13 +314,19 @@ def build_table(config: Config, spec: DataSpec) -> TableGAN:
     spans = tuple((s.start, s.size, s.cond_start) for s in transform.cond_spans)
     if spans and t.conditional > 0:
         g_terms += (ConditionalLoss('conditional', config.table.conditional, spans),)
+    discrete = sum(info.discrete for info in transform.columns)
+    numerical = sum(info.numerical for info in transform.columns)
+    plan = (privacy.Plan.of(config, rows=spec.num_examples, histograms=privacy.histograms(config, discrete, numerical))
+            if privacy.enabled(config) else None)
+    if t.marginals > 0 and numerical and (plan is None or plan.histograms > discrete and plan.count_noise is not None):
+        targets, matched = marginal_targets(transform)
+        g_terms += (MarginalLoss('marginals', t.marginals, tuple(int(b) for b in _blocks(transform.spans)[0]),
+                                 tuple(float(x) for x in targets), matched),)
 
     def d_metrics(view: View) -> dict:
         real, fake = view['d_real']['logits'], view['d_fake']['logits']
         return {'d_real_logit': jnp.mean(real), 'd_fake_logit': jnp.mean(fake)}
 
-    plan = (privacy.Plan.of(config, rows=spec.num_examples, discrete=len(transform.cond_spans))
-            if privacy.enabled(config) else None)
     dp = None if plan is None else private.DPSGD(plan.clip_norm, plan.sigma, unit=pack)
     critic = Player('d', ('D',), optim.make(config.d_optimizer, config.num_steps * config.n_critic), d_terms,
                     repeats=config.n_critic, metrics=d_metrics, private=dp)
@@ -330,11 +372,13 @@ def config_section() -> ml_collections.ConfigDict:
     c.continuous = ''  # comma-separated columns read as continuous
     c.boolean = ''  # comma-separated columns read as booleans
     c.identifier = ''  # comma-separated columns read as identifiers (keys; a distinct value per row is found alone)
+    c.drop = ''  # comma-separated columns left out of the model and its rows
     c.on_identifier = 'generate'  # identifier columns: generate (fresh values in their format, never a real one) | drop | refuse
     c.max_modes = 10  # most Gaussian-mixture modes per continuous column (CTGAN's 10)
     c.mixture_iterations = 1000  # the mixtures' most iterations (rdt's 100 leaves them unconverged: docs/tables.md)
     c.tau = 0.2  # the Gumbel-softmax temperature of G's one-hot outputs (CTGAN's 0.2)
     c.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
+    c.marginals = 0.0  # weight of G's loss matching the numerical columns' mode (bin) frequencies (MarginalLoss); 0: off
     c.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
     return c
 
@@ -350,6 +394,7 @@ def validate(config: Config) -> None:
     check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
     privacy.validate(config)
     check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
+    check(t.get('marginals', 0.0) >= 0, f'config.table.marginals={t.get("marginals")} must be >= 0')
 
 
 def check_data(config: Config, dataset) -> None:
