@@ -297,6 +297,7 @@ class Plan:
         # critic update t are drawn by t (a changed n_critic would draw earlier samples again), and the counts
         # are drawn again at each start from the seed (a changed seed would release them a second time).
         now = self.record(step)
+        saved = {'histograms': saved.get('discrete_columns'), **saved}  # a record written before the marginals
         same = all(saved.get(k) == now[k] for k in PLAN_FIELDS)
         if not same or total > self.epsilon * (1 + 1e-9):
             raise UserError(f'config.privacy: the checkpoint at step {step} spent epsilon {saved["epsilon_spent"]:.3g} '
@@ -317,7 +318,7 @@ class Plan:
 
 # What a resumed private run must keep of its plan (Plan.check_resume)
 PLAN_FIELDS = ('epsilon_budget', 'delta', 'rows', 'batch', 'noise_multiplier', 'clip_norm', 'count_noise_multiplier',
-               'planned_steps', 'updates_per_step', 'seed')
+               'histograms', 'planned_steps', 'updates_per_step', 'seed')
 
 
 def metadata(record: dict, step: int) -> dict:

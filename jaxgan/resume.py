@@ -109,6 +109,14 @@ def check_privacy(saved_meta: dict, model: Model, step: int) -> None:
     plan = getattr(model, 'privacy', None)
     if plan is not None:
         plan.check_resume(saved_meta.get('privacy'), step)
+        # The transform holds the released noisy counts, drawn again at each start from (seed, secret): the
+        # same release only where it is the same transform (another schema, k or order would land the same
+        # noise on other counts, and two releases would be two mechanisms).
+        before = saved_meta.get('data', {}).get('table')
+        if before is not None and before != model.spec.table:
+            raise UserError(f'config.privacy: the checkpoint at step {step} was trained on another release of the '
+                            'counts (a changed schema, config.table.marginals or max_modes): a private run '
+                            'resumes only with the release it accounted; use another --workdir')
     elif 'privacy' in saved_meta:
         raise UserError(f'the checkpoint at step {step} is of a private run (config.privacy.epsilon='
                         f'{saved_meta["privacy"]["epsilon_budget"]:g}): resume it with its privacy config')

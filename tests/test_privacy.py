@@ -160,7 +160,7 @@ def test_a_budget_too_small_delta_too_large_or_epsilon_not_positive_is_refused(t
 def _schema(**fields) -> table_privacy.Schema:
     c = private_ctgan()
     set_fields(c, {f'privacy__{k}': v for k, v in fields.items()})
-    return table_privacy.Schema.of(c, 'csv:x')
+    return table_privacy.Schema.of(c, 'csv:x', ['a', 'b', 'c', 'g', 'flag', 'sex'])
 
 
 def test_the_schema_is_declared_not_read_from_the_rows():
@@ -191,10 +191,17 @@ def test_the_schema_is_declared_not_read_from_the_rows():
             _schema(**fields).kinds(columns)
     with pytest.raises(UserError, match=r"^config.privacy.categories: 'g=x\|x' must be COLUMN=A\|B"):
         privacy.parse_categories('g=x|x')
+    with pytest.raises(UserError, match=r"^config.privacy.categories: column 'sex': 1\|1.0 name the same number twice"):
+        table_privacy.fit(pd.DataFrame({'sex': [1]}), _schema(categories='sex=1|1.0'), {'sex': 'categorical'},
+                          count_std=0.0, uniform=True, seed=0, secret=1)
     numbers = _schema(categories='sex=1|2')
     info = table_privacy.fit(pd.DataFrame({'sex': [2.0, 2.0]}), numbers, {'sex': 'categorical'}, count_std=0.0,
                              uniform=False, seed=0, secret=1).columns[0]
     assert info.categories == (1, 2) and info.counts == (1, 2)  # 1 is declared, absent, and kept (count at least 1)
+    # The output type comes from the declaration, not from the rows (a missing cell would make them floats).
+    assert info.dtype == 'int64' and by_name['g'].dtype == 'object' and by_name['flag'].dtype == 'bool'
+    c = private_ctgan(table__drop='sex')  # a dropped column leaves the embedded table's schema with it
+    assert 'sex' not in table_privacy.Schema.of(c, 'table:diabetes', ['age', 'bmi']).categories
 
 
 def test_the_bins_of_a_numerical_column_are_released_as_its_mode_weights_where_g_matches_them():
@@ -251,6 +258,13 @@ def test_a_private_run_logs_saves_and_publishes_its_epsilon_and_stops_at_its_bud
         train.train(longer, str(workdir))
     with pytest.raises(UserError, match=r'^config.privacy: the checkpoint at step 4 was trained without privacy'):
         plan.check_resume(None, 4)
+    older = {k: v for k, v in record.items() if k != 'histograms'}  # a record written before the marginals
+    plan.check_resume({**older, 'discrete_columns': record['histograms']}, 4)
+    # Another release of the counts (more columns released, or the same noise on another schema): refused.
+    with pytest.raises(UserError, match=r'^config.privacy: the checkpoint at step 4 spent epsilon 3 of 3'):
+        train.train(private_ctgan(table__marginals=1.0), str(workdir))
+    with pytest.raises(UserError, match=r'^config.privacy: the checkpoint at step 4 was trained on another release'):
+        train.train(private_ctgan(privacy__bounds='age=0:150'), str(workdir))
 
 
 def test_a_private_runs_noise_is_drawn_with_its_secret_and_a_resume_reads_it_back(tmp_path):

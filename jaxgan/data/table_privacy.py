@@ -25,6 +25,7 @@ What the non-private pipeline reads from the rows is replaced by a declared publ
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -67,16 +68,19 @@ class Schema:
     missing: frozenset[str]
 
     @classmethod
-    def of(cls, config, name: str) -> 'Schema':
-        """The declared schema of table `name`: PUBLIC_SCHEMA's, then config.privacy's and config.table.integer
-        on top, column by column."""
+    def of(cls, config, name: str, columns: list[str]) -> 'Schema':
+        """The declared schema of table `name` with `columns` (after config.table.drop): PUBLIC_SCHEMA's for
+        those columns, then config.privacy's and config.table.integer on top, column by column."""
         public = PUBLIC_SCHEMA.get(name, {})
         p = config.privacy
-        return cls(bounds={**privacy.parse_bounds(public.get('bounds', '')), **privacy.parse_bounds(p.bounds)},
-                   categories={**privacy.parse_categories(public.get('categories', '')),
+        kept = lambda d: {c: v for c, v in d.items() if c in columns}
+        return cls(bounds={**kept(privacy.parse_bounds(public.get('bounds', ''))), **privacy.parse_bounds(p.bounds)},
+                   categories={**kept(privacy.parse_categories(public.get('categories', ''))),
                                **privacy.parse_categories(p.categories)},
-                   integer=frozenset(_names(public.get('integer', '')) + _names(config.table.integer)),
-                   missing=frozenset(_names(public.get('missing', '')) + _names(p.missing)))
+                   integer=frozenset([c for c in _names(public.get('integer', '')) if c in columns]
+                                     + list(_names(config.table.integer))),
+                   missing=frozenset([c for c in _names(public.get('missing', '')) if c in columns]
+                                     + list(_names(p.missing))))
 
     def kinds(self, columns: list[str]) -> dict[str, str]:
         """Each column's kind, from the declaration alone; one line where a column is declared twice, not
@@ -109,23 +113,46 @@ class Schema:
                 for c in columns}
 
 
-def _declared(series: pd.Series, kind: str, texts: tuple[str, ...], name: str) -> tuple:
-    """The declared categories as the rows' values are read (table_columns._category): truth values for a
-    boolean, numbers for a numeric column, text otherwise."""
+def _declared(kind: str, texts: tuple[str, ...], name: str) -> tuple:
+    """The declared categories as values, from the declaration alone: truth values for a boolean, numbers
+    where every one is a finite number (integers where whole), text otherwise; one line where two name the
+    same value (1|1.0)."""
     if kind == 'boolean':
         return tuple(t.lower() == 'true' for t in texts)
-    if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
-        return texts
     try:
         numbers = [float(t) for t in texts]
     except ValueError:
-        raise UserError(f'config.privacy.categories: column {name!r} holds numbers; its categories '
-                        f'{"|".join(texts)} must be numbers too') from None
-    return tuple(int(x) if x == round(x) else x for x in numbers)
+        return texts
+    if not all(math.isfinite(x) for x in numbers):
+        return texts
+    values = tuple(int(x) if x == round(x) else x for x in numbers)
+    if len(set(values)) < len(values):
+        raise UserError(f'config.privacy.categories: column {name!r}: {"|".join(texts)} name the same number twice')
+    return values
 
 
-def _check_rows(name: str, values: list, declared: tuple, missing: bool) -> None:
-    """One line where the rows hold a value the schema does not declare (shown to the data's holder only)."""
+def _dtype(kind: str, declared: tuple) -> str:
+    """A discrete column's output dtype, from its declared values (not the input's, which the rows decide)."""
+    if kind == 'boolean':
+        return 'bool'
+    if all(isinstance(v, int) for v in declared):
+        return 'int64'
+    return 'float64' if all(isinstance(v, (int, float)) for v in declared) else 'object'
+
+
+def check_rows(df: pd.DataFrame, schema: Schema, kinds: dict[str, str]) -> None:
+    """One line where a row holds what the schema does not declare: a category outside its column's set, a
+    missing cell where none is declared (every row, the holdout's too; shown to the data's holder only)."""
+    for name, kind in kinds.items():
+        missing = name in schema.missing
+        if name in schema.bounds:
+            if not missing and df[name].isna().any():
+                _check_values(name, [None], (), False)
+            continue
+        _check_values(name, _categories(df[name], name, kind), _declared(kind, schema.categories[name], name), missing)
+
+
+def _check_values(name: str, values: list, declared: tuple, missing: bool) -> None:
     if not missing and any(v is None for v in values):
         raise UserError(f'config.privacy.missing: column {name!r} has missing cells; declare it (config.privacy.missing) '
                         'if the public schema allows them, or fill them')
@@ -149,14 +176,13 @@ def fit(train: pd.DataFrame, schema: Schema, kinds: dict[str, str], *, count_std
     weighed 1 (no counts released); bins: the numerical columns' bin counts released too, with the same
     noise, as their modes' weights (the generator's marginal targets: families.tables.MarginalLoss), else
     equal weights."""
+    check_rows(train, schema, kinds)
     rng = np.random.default_rng([seed, COUNT_STREAM, secret])
     columns = []
     for name, kind in kinds.items():
         series, missing = train[name], name in schema.missing
-        dtype = ('Int64' if missing else 'int64') if kind == 'integer' else 'float64'
         if name in schema.bounds:
-            if not missing and series.isna().any():
-                _check_rows(name, [None], (), False)
+            dtype = ('Int64' if missing else 'int64') if kind == 'integer' else 'float64'
             low, high = schema.bounds[name]
             half = (high - low) / (2 * modes)  # half a bin
             weights = np.ones(modes)
@@ -169,12 +195,11 @@ def fit(train: pd.DataFrame, schema: Schema, kinds: dict[str, str], *, count_std
                                       modes=tuple(range(modes)), weights=tuple(float(w) for w in weights / weights.sum())))
             continue
         values = _categories(series, name, kind)
-        declared = _declared(series, kind, schema.categories[name], name)
-        _check_rows(name, values, declared, missing)
+        declared = _declared(kind, schema.categories[name], name)
         categories = declared + ((None,) if missing else ())
         counts = np.array([sum(v == c if c is not None else v is None for v in values) for c in categories], float)
         counts = np.ones(len(categories)) if uniform else counts + rng.normal(0.0, count_std, len(categories))
-        columns.append(ColumnInfo(name, kind, str(series.dtype), float(missing), categories=categories,
+        columns.append(ColumnInfo(name, kind, _dtype(kind, declared), float(missing), categories=categories,
                                   counts=tuple(int(c) for c in np.maximum(np.round(counts), 1))))
     return TableTransform(tuple(columns))
 

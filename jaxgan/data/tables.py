@@ -258,9 +258,10 @@ def load(config: ml_collections.ConfigDict) -> TableDataset:
     t = config.table
     df = drop_columns(read_table(name), t.get('drop', ''), name)
     if privacy.enabled(config):
-        schema = table_privacy.Schema.of(config, name)
-        return _load_private(config, name, schema, schema.kinds(list(df.columns)),
-                             *_split(df, t.holdout, config.seed, name))
+        schema = table_privacy.Schema.of(config, name, list(df.columns))
+        kinds = schema.kinds(list(df.columns))
+        table_privacy.check_rows(df, schema, kinds)  # the holdout's rows too
+        return _load_private(config, name, schema, kinds, *_split(df, t.holdout, config.seed, name))
     kinds = identifier_policy(infer_kinds(df, _overrides(t)), t.get('on_identifier', 'generate'), name)
     for kind in ('datetime', 'constant'):
         found = [column for column, k in kinds.items() if k == kind]

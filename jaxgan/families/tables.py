@@ -133,11 +133,11 @@ class MarginalLoss(T.Term):
 
     def __call__(self, view: View) -> jax.Array:
         raw = view.generated['raw']
-        log_p = block_log_softmax(raw, np.asarray(self.blocks), max(self.blocks) + 1)
-        q = jnp.mean(jnp.exp(log_p).reshape(-1, raw.shape[-1]), axis=0)
+        log_p = block_log_softmax(raw, np.asarray(self.blocks), max(self.blocks) + 1).reshape(-1, raw.shape[-1])
+        log_q = jax.nn.logsumexp(log_p, axis=0) - np.log(log_p.shape[0])  # log of the batch's mean softmax, exact
         t = np.asarray(self.targets, np.float32)
         entropy = float(np.sum(np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0)), 0.0)))
-        return self.weight * (entropy - jnp.sum(t * jnp.log(jnp.maximum(q, 1e-12)))) / self.matched
+        return self.weight * (entropy - jnp.sum(t * log_q)) / self.matched
 
 
 def marginal_targets(transform: TableTransform) -> tuple[np.ndarray, int]:
