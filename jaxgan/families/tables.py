@@ -336,7 +336,19 @@ def config_section() -> ml_collections.ConfigDict:
     c.tau = 0.2  # the Gumbel-softmax temperature of G's one-hot outputs (CTGAN's 0.2)
     c.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
     c.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
+    # > 0: the steps config.table.epochs sets are raised to at least this many (not a private run's, whose noise
+    # is calibrated to its planned steps); 0: off. experiments.ctgan sets MIN_STEPS (docs/tables.md).
+    c.min_steps = 0
     return c
+
+
+def planned_steps(epochs: int, rows: int, batch: int, min_steps: int = 0) -> tuple[int, int]:
+    """(the steps of `epochs` epochs of `rows` rows at `batch`, the steps trained): an epoch is
+    max(rows // batch, 1) steps, as the `ctgan` package counts it (synthesizers/ctgan.py, CTGAN.fit:
+    `steps_per_epoch`), so below 2 * batch rows an epoch is one step; the steps trained are raised to
+    min_steps."""
+    steps = epochs * max(rows // batch, 1)
+    return steps, max(steps, min_steps)
 
 
 def validate(config: Config) -> None:
@@ -350,6 +362,8 @@ def validate(config: Config) -> None:
     check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
     privacy.validate(config)
     check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
+    check(isinstance(t.min_steps, int) and not isinstance(t.min_steps, bool) and t.min_steps >= 0,
+          f'config.table.min_steps={t.min_steps!r} must be an integer >= 0')
 
 
 def check_data(config: Config, dataset) -> None:
