@@ -66,10 +66,11 @@ from jaxgan.families import tables as tables_family
 # The least generator steps a run trains (config.table.min_steps), where CTGAN's count makes fewer. Below 1,000
 # rows an epoch is one step at batch 500 (the package's `steps_per_epoch`, which does nothing else for small tables),
 # so 300 epochs of the embedded tables were 300 steps and their columns came out nearly independent. Seed 0,
-# largest Pearson gap at 300 / 1,000 / 2,000 / 3,000 steps: diabetes 0.83 / 0.44 / 0.34 / 0.22, breast_cancer
-# 1.04 / 0.90 / 0.54 / 0.43, with no copies and DCR ratios still at or above 1 (diabetes 1.70 -> 1.01); batch 100
-# instead (999 steps) was worse than batch 500 for as many steps (0.67). docs/tables.md has the table, 3 seeds.
-# A table of 500 rows or more at 300 epochs trains at least 300 * (rows // 500) steps; 1,600 rows make 900.
+# largest Pearson gap at 300 / 1,000 / 2,000 / 3,000 / 5,000 steps: diabetes 0.83 / 0.44 / 0.34 / 0.22 / 0.21,
+# breast_cancer 1.04 / 0.90 / 0.54 / 0.43; no copies, and diabetes' DCR ratio 1.70 / 1.16 / 1.06 / 1.01 / 0.98
+# (below 1 at 5,000: rows nearer the training rows than unseen ones). Batch 100 for as many steps was no
+# substitute (0.67 at 999). Seeds 0-2 at 3,000: 0.21 and 0.50 where 300 steps gave 0.73 and 1.03 (docs/tables.md).
+# The dependence tables' 1,600 rows (900 steps at 300 epochs) are raised too: linear, seed 0, 0.18 -> 0.07.
 MIN_STEPS = 3000
 
 
