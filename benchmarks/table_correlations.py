@@ -38,7 +38,8 @@ import processes  # noqa: E402  (benchmarks/processes.py)
 
 flags.DEFINE_list('tables', ['linear', 'monotone', 'category_shift', 'diabetes', 'breast_cancer'], 'Tables.')
 flags.DEFINE_list('systems', ['jaxgan', 'ctgan', 'tvae'], 'jaxgan (experiments.ctgan), ctgan and tvae (the package).')
-flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds - 1.')
+flags.DEFINE_integer('seeds', 3, 'Seeds first_seed .. first_seed + seeds - 1.')
+flags.DEFINE_integer('first_seed', 0, 'The first seed (more seeds of a table, run apart and merged).')
 flags.DEFINE_integer('epochs', 300, 'Epochs for every system.')
 flags.DEFINE_integer('rows', 2000, 'Rows of each dependence table.')
 flags.DEFINE_string('peer_python', '', 'The Python of an environment with the ctgan package (for ctgan, tvae).')
@@ -95,7 +96,7 @@ def main(argv) -> None:
         else:
             dataset = f'csv:{os.path.join(data_dir, name + ".csv")}'
             dependence_tables.make(name, f.rows, 0).to_csv(dataset[4:], index=False)
-        for seed in range(f.seeds):
+        for seed in range(f.first_seed, f.first_seed + f.seeds):
             train_rows, holdout = tables.split(tables.read_table(dataset), 0.2, seed)
             kinds = tables.infer_kinds(train_rows, {})
             discrete = [c for c, k in kinds.items() if k in ('categorical', 'boolean')]
