@@ -14,7 +14,8 @@ same discrete columns (those jaxgan's type inference finds), and sample as many 
 rows. Every sample is scored by jaxgan.metrics.table.report against the same training rows (its
 `quality`: SDMetrics' column shapes and column pair trends, the largest Pearson and Spearman gaps over
 numeric pairs; its privacy: exact copies). Seconds per epoch are the whole fit over the epochs (jaxgan:
-loading, transform fitting, compilation, training; the package: the same without compilation).
+loading, transform fitting, compilation, training; the package: the same without compilation); num_steps
+the generator steps trained (jaxgan's config.table.min_steps raises a small table's).
 Writes --out (JSON): a row per table, seed and system, and means and standard deviations over seeds.
 """
 
@@ -37,7 +38,8 @@ import processes  # noqa: E402  (benchmarks/processes.py)
 
 flags.DEFINE_list('tables', ['linear', 'monotone', 'category_shift', 'diabetes', 'breast_cancer'], 'Tables.')
 flags.DEFINE_list('systems', ['jaxgan', 'ctgan', 'tvae'], 'jaxgan (experiments.ctgan), ctgan and tvae (the package).')
-flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds - 1.')
+flags.DEFINE_integer('seeds', 3, 'Seeds first_seed .. first_seed + seeds - 1.')
+flags.DEFINE_integer('first_seed', 0, 'The first seed (more seeds of a table, run apart and merged).')
 flags.DEFINE_integer('epochs', 300, 'Epochs for every system.')
 flags.DEFINE_integer('rows', 2000, 'Rows of each dependence table.')
 flags.DEFINE_string('peer_python', '', 'The Python of an environment with the ctgan package (for ctgan, tvae).')
@@ -46,7 +48,7 @@ flags.DEFINE_string('out', 'benchmarks/results/table_correlations.json', 'The re
 
 EMBEDDED = {'diabetes': 'progression', 'breast_cancer': 'diagnosis'}
 FIELDS = ('max_pearson_gap', 'max_spearman_gap', 'column_pair_trends', 'column_pair_trends_all', 'column_shapes',
-          'fidelity', 'exact_copies', 'near_copies', 'dcr_ratio', 'efficacy_ratio', 'seconds_per_epoch')
+          'fidelity', 'exact_copies', 'near_copies', 'dcr_ratio', 'efficacy_ratio', 'seconds_per_epoch', 'num_steps')
 
 
 def _jaxgan(dataset: str, train_rows, seed: int, epochs: int, workdir: str, fields: dict):
@@ -57,12 +59,13 @@ def _jaxgan(dataset: str, train_rows, seed: int, epochs: int, workdir: str, fiel
     config.dataset, config.seed, config.table.epochs = dataset, seed, epochs
     config.log_every = config.checkpoint_every = config.sample_every = 10 ** 6
     start = time.perf_counter()
-    trained = train.train(ctgan.with_epochs(config), workdir)
+    config = ctgan.with_epochs(config)
+    trained = train.train(config, workdir)
     seconds = time.perf_counter() - start
     state, gan = trained.state, trained.gan
     rows = gan.sample(state.ema['G'], state.model_state['G'], len(train_rows), seed=seed,
                       batch_size=config.batch_size, bn=config.sample_bn)
-    return rows, seconds
+    return rows, seconds, config.num_steps
 
 
 def _peer(system: str, train_rows, discrete: list[str], seed: int, epochs: int, workdir: str):
@@ -74,7 +77,10 @@ def _peer(system: str, train_rows, discrete: list[str], seed: int, epochs: int, 
                            f'--discrete={",".join(discrete)}', f'--seed={seed}', f'--epochs={epochs}', f'--out={out}'],
                           check=True, capture_output=True, text=True)
     seconds = json.loads(done.stdout.strip().splitlines()[-1])['seconds']
-    return pd.read_csv(out), seconds
+    # The package's updates at batch 500: CTGAN's max(n // 500, 1) an epoch, TVAE's DataLoader keeps the last
+    # partial batch (drop_last=False): ceil(n / 500)
+    n = len(train_rows)
+    return pd.read_csv(out), seconds, epochs * (max(n // 500, 1) if system == 'ctgan' else -(-n // 500))
 
 
 def main(argv) -> None:
@@ -90,20 +96,20 @@ def main(argv) -> None:
         else:
             dataset = f'csv:{os.path.join(data_dir, name + ".csv")}'
             dependence_tables.make(name, f.rows, 0).to_csv(dataset[4:], index=False)
-        for seed in range(f.seeds):
+        for seed in range(f.first_seed, f.first_seed + f.seeds):
             train_rows, holdout = tables.split(tables.read_table(dataset), 0.2, seed)
             kinds = tables.infer_kinds(train_rows, {})
             discrete = [c for c, k in kinds.items() if k in ('categorical', 'boolean')]
             for system in f.systems:
                 with tempfile.TemporaryDirectory() as workdir:
                     if system == 'jaxgan':
-                        synthetic, seconds = _jaxgan(dataset, train_rows, seed, f.epochs, workdir,
+                        synthetic, seconds, steps = _jaxgan(dataset, train_rows, seed, f.epochs, workdir,
                                                      processes.config_fields(f.jaxgan_fields))
                     else:
-                        synthetic, seconds = _peer(system, train_rows, discrete, seed, f.epochs, workdir)
+                        synthetic, seconds, steps = _peer(system, train_rows, discrete, seed, f.epochs, workdir)
                 report = table_metrics.report(train_rows, synthetic, holdout, kinds, target=EMBEDDED.get(name),
                                               seed=seed)
-                row = {'table': name, 'seed': seed, 'system': system, 'epochs': f.epochs,
+                row = {'table': name, 'seed': seed, 'system': system, 'epochs': f.epochs, 'num_steps': steps,
                        'jaxgan_fields': f.jaxgan_fields if system == 'jaxgan' else '',
                        'seconds_per_epoch': seconds / f.epochs, **report['summary'],
                        'pearson_pairs': report['quality']['correlation_gaps']['pearson']['pairs']}
@@ -114,18 +120,19 @@ def main(argv) -> None:
 
 def _write(path: str, rows: list[dict], epochs: int, table_rows: int) -> None:
     means = []
-    for name in dict.fromkeys(r['table'] for r in rows):
-        for system in dict.fromkeys(r['system'] for r in rows):
-            mine = [r for r in rows if r['table'] == name and r['system'] == system]
-            if not mine:
-                continue
-            entry = {'table': name, 'system': system, 'seeds': len(mine)}
-            for k in FIELDS:
-                values = [r[k] for r in mine if r.get(k) is not None]
-                if values:
-                    entry[k] = statistics.fmean(values)
-                    entry[f'{k}_std'] = statistics.pstdev(values)
-            means.append(entry)
+    # A mean per table, system, jaxgan fields and epochs (files of several runs merged keep them apart)
+    for name, system, fields, run_epochs in dict.fromkeys(
+            (r['table'], r['system'], r.get('jaxgan_fields', ''), r['epochs']) for r in rows):
+        mine = [r for r in rows if (r['table'], r['system'], r.get('jaxgan_fields', ''), r['epochs'])
+                == (name, system, fields, run_epochs)]
+        entry = {'table': name, 'system': system, 'jaxgan_fields': fields, 'epochs': run_epochs,
+                 'seeds': len(mine), 'seed_list': [r['seed'] for r in mine]}
+        for k in FIELDS:
+            values = [r[k] for r in mine if r.get(k) is not None]
+            if values:
+                entry[k] = statistics.fmean(values)
+                entry[f'{k}_std'] = statistics.pstdev(values)
+        means.append(entry)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path + '.tmp', 'w') as out:
         json.dump({'epochs': epochs, 'dependence_table_rows': table_rows, 'means': means, 'runs': rows}, out, indent=1)

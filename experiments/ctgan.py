@@ -11,7 +11,10 @@ The defaults are the `ctgan` package's CTGAN (synthesizers/ctgan.py): z of 128, 
 D of widths (256, 256), packs of 10, WGAN-GP (lambda 10; 5 critic updates here, see below), Adam 2e-4 with betas (0.5, 0.9) and weight
 decay 1e-6 for both networks, batch 500, 300 epochs, Gumbel-softmax temperature 0.2. An epoch is
 max(training rows // batch, 1) steps, as the package counts it (`steps_per_epoch`); config.table.epochs
-sets config.num_steps from it before training (0: config.num_steps as given). A fifth of the rows
+sets config.num_steps from it before training (0: config.num_steps as given), raised to at least
+config.table.min_steps (MIN_STEPS, 3,000 here; 0: the package's count): below 1,000 rows an epoch is one step,
+and 300 steps left the columns of the embedded tables nearly independent (see MIN_STEPS). A private run is
+never raised, and a resumed run keeps the minimum it started with (`resumed_min_steps`). A fifth of the rows
 (config.table.holdout, chosen with the seed) are kept apart for evaluation.
 
 Columns CTGAN has no kind for are handled so that the synthetic table neither copies nor loses them
@@ -27,7 +30,8 @@ discriminator_steps is 1) and mixtures fitted to convergence (config.table.mixtu
 rdt's 100 leave a unimodal column as several overlapping modes). With the package's settings the rows
 of a 2,000-row table whose two columns correlate at 0.80 came out at 0.44 (seed 0); with these, at
 0.54 to 0.62 (seeds 0-2): better, and still short of the real 0.80.
---config.n_critic=1 --config.table.mixture_iterations=100 --config.ema.decay=0 is the package's recipe.
+--config.n_critic=1 --config.table.mixture_iterations=100 --config.ema.decay=0 --config.table.min_steps=0 is the
+package's recipe.
 
 Differential privacy (docs/privacy.md): --config.privacy.epsilon=3 --config.privacy.delta=1e-5 trains D by
 DP-SGD with noise calibrated to the planned steps (config.privacy.bounds: the numerical columns' public
@@ -36,15 +40,18 @@ its own (`PRIVATE_DEFAULTS`: packs of 1, one critic update, 20 epochs), each kep
 
 One addition to the package's recipe: rows are sampled from an exponential moving average of G's
 weights (jaxgan's default, config.ema.decay = 0.999; the package samples the last G).
-A table of a few hundred rows trains for only 300 steps at batch 500, and the last G of WGAN-GP there
-is a noisy iterate: on both embedded tables the average lifted fidelity from 0.75 to 0.87 and 0.72 to
-0.87 in every one of 10 seeds (benchmarks/tabular_ctgan.py, README). Over 300 steps the decay is the
-EMA's warm-up, (1 + t) / (10 + t) (jaxgan.core.step.ema_update), at most 0.971; 0.999 takes over after
-step 8,990. --config.ema.decay=0 trains with the package's defaults alone.
+At 300 steps (a table of a few hundred rows at batch 500, before config.table.min_steps) the last G of
+WGAN-GP is a noisy iterate: on both embedded tables the average lifted fidelity from 0.75 to 0.87 and 0.72
+to 0.87 in every one of 10 seeds (benchmarks/tabular_ctgan.py, README). The decay is the EMA's warm-up,
+(1 + t) / (10 + t) (jaxgan.core.step.ema_update): at most 0.971 over 300 steps, 0.997 over 3,000; 0.999
+takes over after step 8,990. --config.ema.decay=0 --config.table.min_steps=0 trains with the package's
+defaults alone.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Iterable
 
 import jax
@@ -53,6 +60,19 @@ from ml_collections import config_flags
 
 from jaxgan import cli, config as config_lib, privacy, train
 from jaxgan.data import tables
+from jaxgan.families import tables as tables_family
+
+
+# The least generator steps a run trains (config.table.min_steps), where CTGAN's count makes fewer. Below 1,000
+# rows an epoch is one step at batch 500 (the package's `steps_per_epoch`, which does nothing else for small tables),
+# so 300 epochs of the embedded tables were 300 steps and their columns came out nearly independent. Seed 0,
+# largest Pearson gap at 300 / 1,000 / 2,000 / 3,000 / 5,000 steps: diabetes 0.83 / 0.44 / 0.34 / 0.22 / 0.21,
+# breast_cancer 1.04 / 0.90 / 0.54 / 0.43; no copies, and diabetes' DCR ratio 1.70 / 1.16 / 1.06 / 1.01 / 0.98
+# (below 1 at 5,000: rows nearer the training rows than unseen ones). Batch 100 for as many steps was no
+# substitute (0.67 at 999). Seeds 0-2 at 3,000: 0.21 and 0.50 where 300 steps gave 0.73 and 1.03 (docs/tables.md).
+# The dependence tables' 1,600 rows (900 steps at 300 epochs) are raised too: linear 0.23 -> 0.08 (seeds 0-2),
+# their rows nearer the training rows (docs/tables.md: category_shift: one exact copy in 1,600, 2 of 3 seeds).
+MIN_STEPS = 3000
 
 
 def get_config():
@@ -71,6 +91,7 @@ def get_config():
     c.penalties.gradient_penalty = 10.0
     c.batch_size = 500
     c.table.epochs = 300
+    c.table.min_steps = MIN_STEPS
     for opt in (c.g_optimizer, c.d_optimizer):
         opt.learning_rate, opt.b1, opt.b2, opt.weight_decay = 2e-4, 0.5, 0.9, 1e-6
     # c.ema.decay stays the base's 0.999: G's average, which the package does not keep (see above)
@@ -155,15 +176,40 @@ def with_epochs(config, kept: Iterable[str] = ()):
         config.batch_size = private_batch(config, rows)
     if not config.table.epochs:
         return config
-    steps = config.table.epochs * max(rows // config.batch_size, 1)
-    logging.info('%d epochs of %d training rows at batch %d: %d steps', config.table.epochs, rows,
-                 config.batch_size, steps)
-    config.num_steps = steps
+    # A private run is never raised: its plan (jaxgan.privacy.Plan, made from config.num_steps when the game is
+    # built) calibrates the noise to these steps, and its own defaults chose few of them.
+    minimum = 0 if private else config.table.min_steps
+    steps, trained = tables_family.planned_steps(config.table.epochs, rows, config.batch_size, minimum)
+    if trained > steps:
+        logging.info('table: %d epochs of %d training rows at batch %d are %d steps; raised to '
+                     'config.table.min_steps=%d', config.table.epochs, rows, config.batch_size, steps, trained)
+    else:
+        logging.info('table: %d epochs of %d training rows at batch %d: %d steps', config.table.epochs, rows,
+                     config.batch_size, steps)
+    config.num_steps = trained
+    return config
+
+
+def resumed_min_steps(config, workdir: str, kept: Iterable[str] = ()):
+    """config with the table.min_steps of the run its workdir's checkpoints were trained with (0 for a run
+    saved before the field: none was raised), unless the command line sets it (in `kept`): a resumed run
+    keeps its num_steps when the default changes. config itself for a fresh workdir."""
+    checkpoints, saved = os.path.join(workdir, 'checkpoints'), os.path.join(workdir, 'config.json')
+    resuming = os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))
+    if 'table.min_steps' in kept or not resuming or not os.path.exists(saved):
+        return config
+    with open(saved) as f:
+        before = config_lib.completed(json.load(f)['config']).table.min_steps
+    if before == config.table.min_steps:
+        return config
+    config = config.copy_and_resolve_references()
+    config.table.min_steps = before
     return config
 
 
 def run(config, workdir: str):
-    return train.train(with_epochs(config, _fields_set()), workdir)
+    kept = _fields_set()
+    return train.train(with_epochs(resumed_min_steps(config, workdir, kept), kept), workdir)
 
 
 if __name__ == '__main__':

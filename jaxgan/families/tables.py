@@ -380,7 +380,19 @@ def config_section() -> ml_collections.ConfigDict:
     c.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
     c.marginals = 0.0  # weight of G's loss matching the numerical columns' mode (bin) frequencies (MarginalLoss); 0: off
     c.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
+    # > 0: the steps config.table.epochs sets are raised to at least this many (not a private run's, whose noise
+    # is calibrated to its planned steps); 0: off. experiments.ctgan sets MIN_STEPS (docs/tables.md).
+    c.min_steps = 0
     return c
+
+
+def planned_steps(epochs: int, rows: int, batch: int, min_steps: int = 0) -> tuple[int, int]:
+    """(the steps of `epochs` epochs of `rows` rows at `batch`, the steps trained): an epoch is
+    max(rows // batch, 1) steps, as the `ctgan` package counts it (synthesizers/ctgan.py, CTGAN.fit:
+    `steps_per_epoch`), so below 2 * batch rows an epoch is one step; the steps trained are raised to
+    min_steps."""
+    steps = epochs * max(rows // batch, 1)
+    return steps, max(steps, min_steps)
 
 
 def validate(config: Config) -> None:
@@ -395,6 +407,8 @@ def validate(config: Config) -> None:
     privacy.validate(config)
     check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
     check(t.get('marginals', 0.0) >= 0, f'config.table.marginals={t.get("marginals")} must be >= 0')
+    check(isinstance(t.min_steps, int) and not isinstance(t.min_steps, bool) and t.min_steps >= 0,
+          f'config.table.min_steps={t.min_steps!r} must be an integer >= 0')
 
 
 def check_data(config: Config, dataset) -> None:
