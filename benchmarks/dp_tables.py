@@ -72,7 +72,7 @@ def _jaxgan(dataset: str, rows: int, seed: int, epsilon: float | None, delta: fl
     seconds = time.perf_counter() - start
     with open(os.path.join(workdir, 'metrics.jsonl')) as lines:
         rates = [r['steps_per_s'] for r in map(json.loads, lines) if r.get('steps_per_s')]
-    steps_per_epoch = config.num_steps / config.table.epochs
+    steps_per_epoch = max(rows // config.batch_size, 1)  # CTGAN's epoch, whatever config.table.min_steps adds
     gan = trained.gan
     synthetic = gan.sample(trained.state.ema['G'], trained.state.model_state['G'], rows, seed=seed,
                            batch_size=config.batch_size, bn=config.sample_bn)

@@ -9,8 +9,9 @@ For each table (table:diabetes, target progression; table:breast_cancer, target 
 the systems train on the same training rows (jaxgan's split: config.table.holdout = 0.2 with the
 seed), with the same hyperparameters (the package's defaults, which experiments.ctgan mirrors: batch
 500, 300 epochs, pac 10, widths 256) and the same discrete columns (those jaxgan's type inference finds):
-jaxgan (experiments.ctgan, which samples an EMA of G), jaxgan_no_ema (the same sampling the last G, as
-the package does) and ctgan (the package). Each then samples as many rows as the training rows, and
+jaxgan (experiments.ctgan, which samples an EMA of G, at the package's epochs: no config.table.min_steps),
+jaxgan_no_ema (the package's recipe alone: one critic update, 100 mixture iterations, the last G sampled)
+and ctgan (the package). Each then samples as many rows as the training rows, and
 every sample is scored by jaxgan.metrics.table.report against the same training and holdout rows.
 Seconds per epoch are the whole fit (jaxgan: data loading, transform fitting, compilation and
 training; the package: the same, without compilation) divided by the epochs, on the same machine, one
@@ -40,7 +41,7 @@ flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds - 1.')
 flags.DEFINE_integer('epochs', 300, 'Epochs for every system.')
 flags.DEFINE_string('out', 'benchmarks/results/tabular_ctgan.json', 'The results file.')
 flags.DEFINE_list('systems', ['jaxgan', 'jaxgan_no_ema', 'ctgan'], 'Which systems to run: jaxgan (experiments.ctgan), '
-                  'jaxgan_no_ema (the same with config.ema.decay=0: the package\'s defaults alone), ctgan (the '
+                  'jaxgan_no_ema (the package\'s recipe alone: JAXGAN), ctgan (the '
                   'package).')
 flags.DEFINE_integer('short_epochs', 0, 'Also fit this many epochs to split the time into start-up and '
                      'marginal seconds per epoch; 0: do not.')
@@ -50,8 +51,12 @@ SUMMARY = ('fidelity', 'association_difference', 'efficacy_ratio', 'dcr_ratio', 
 TIMES = ('seconds_per_epoch', 'seconds_per_epoch_marginal', 'start_seconds')
 
 
-# jaxgan's systems: experiments.ctgan's config with these fields changed.
-JAXGAN = {'jaxgan': {}, 'jaxgan_no_ema': {'ema.decay': 0.0}}
+# jaxgan's systems: experiments.ctgan's config with these fields changed. Both train the package's epochs (no
+# minimum of steps: an epoch is the same steps on both sides); jaxgan_no_ema is the package's recipe alone (one
+# critic update, rdt's 100 mixture iterations, no average of G).
+PACKAGE_EPOCHS = {'table.min_steps': 0}
+JAXGAN = {'jaxgan': PACKAGE_EPOCHS, 'jaxgan_no_ema': {**PACKAGE_EPOCHS, 'ema.decay': 0.0, 'n_critic': 1,
+                                                      'table.mixture_iterations': 100}}
 
 
 def _jaxgan(table: str, seed: int, epochs: int, workdir: str, fields: dict):

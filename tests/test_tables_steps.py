@@ -42,7 +42,7 @@ def test_a_private_run_is_not_raised_and_its_plan_has_the_steps_it_trains():
     private = ctgan.with_epochs(config)
     epochs = ctgan.PRIVATE_DEFAULTS['table.epochs']
     assert private.num_steps == epochs * max(DIABETES_ROWS // private.batch_size, 1) < ctgan.MIN_STEPS
-    plan = privacy.Plan.of(private, rows=DIABETES_ROWS, discrete=1)
+    plan = privacy.Plan.of(private, rows=DIABETES_ROWS, histograms=1)
     assert plan.num_steps == private.num_steps
 
 
