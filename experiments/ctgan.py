@@ -34,9 +34,11 @@ of a 2,000-row table whose two columns correlate at 0.80 came out at 0.44 (seed 
 package's recipe.
 
 Differential privacy (docs/privacy.md): --config.privacy.epsilon=3 --config.privacy.delta=1e-5 trains D by
-DP-SGD with noise calibrated to the planned steps (config.privacy.bounds: the numerical columns' public
-ranges); a private run's batch is at most half the training rows (`private_batch`), and it has defaults of
-its own (`PRIVATE_DEFAULTS`: packs of 1, one critic update, 20 epochs), each kept where the command line sets it.
+DP-SGD with noise calibrated to the planned steps, on a schema declared and never read from the rows
+(config.privacy.bounds: the numerical columns' public ranges; .categories: the discrete columns' category
+sets; .missing: the columns that may have missing cells); a private run's batch is at most half the training
+rows (`private_batch`), and it has defaults of its own (`PRIVATE_DEFAULTS`: packs of 1, one critic update, 20
+epochs, the numerical columns' released bin frequencies matched), each kept where the command line sets it.
 
 One addition to the package's recipe: rows are sampled from an exponential moving average of G's
 weights (jaxgan's default, config.ema.decay = 0.999; the package samples the last G).
