@@ -46,7 +46,7 @@ flags.DEFINE_list('systems', ['jaxgan', 'dpctgan', 'patectgan', 'public'], 'Syst
 flags.DEFINE_integer('seeds', 5, 'Seeds 0 .. seeds - 1.')
 flags.DEFINE_integer('first_seed', 0, 'The first seed.')
 flags.DEFINE_string('peer_python', '', 'The Python of an environment with smartnoise-synth.')
-flags.DEFINE_string('jaxgan_fields', '', 'Comma-separated key=value config fields for jaxgan (settings tried).')
+flags.DEFINE_string('jaxgan_fields', '', 'Comma-separated key=value config fields for jaxgan and public (settings tried).')
 flags.DEFINE_integer('peer_timeout', 1800, 'Seconds a peer fit may take.')
 flags.DEFINE_string('out', 'benchmarks/results/dp_tables.json', 'The results file (rows already there are kept).')
 
@@ -126,7 +126,7 @@ def main(argv) -> None:
                 with tempfile.TemporaryDirectory() as workdir:
                     extra = {}
                     if system in ('jaxgan', 'public'):
-                        mine = fields if system == 'jaxgan' else {}
+                        mine = fields  # `public` with the same fields: the setting without privacy
                         synthetic, seconds, epochs, sigma, steady = _jaxgan(f.dataset, len(train_rows), seed,
                                                                             epsilon, f.delta, workdir, mine)
                         extra = {'fit_seconds': seconds, 'epochs': epochs, 'seconds_per_epoch': steady,
@@ -136,7 +136,7 @@ def main(argv) -> None:
                 quality = table_metrics.report(train_rows, synthetic, holdout, kinds, target=f.target, seed=seed)
                 attack = privacy_attacks.report(train_rows, synthetic, holdout, kinds, seed=seed)
                 row = {'dataset': f.dataset, 'epsilon': epsilon, 'delta': f.delta if epsilon else None, 'seed': seed,
-                       'system': system, 'jaxgan_fields': f.jaxgan_fields if system == 'jaxgan' else '', **extra,
+                       'system': system, 'jaxgan_fields': f.jaxgan_fields if system in ('jaxgan', 'public') else '', **extra,
                        **{k: quality['summary'].get(k) for k in ('column_shapes', 'column_pair_trends',
                                                                   'efficacy_ratio', 'fidelity')},
                        **{k: attack['summary'][k] for k in ('mia_advantage', 'mia_auc', 'mia_calibrated_advantage',
