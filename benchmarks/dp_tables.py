@@ -147,21 +147,8 @@ def main(argv) -> None:
 
 
 def _write(path: str, rows: list[dict]) -> None:
-    means = []
-    keys = dict.fromkeys((r['system'], r['jaxgan_fields'], r['epsilon']) for r in rows)
-    for system, fields, epsilon in keys:
-        mine = [r for r in rows if (r['system'], r['jaxgan_fields'], r['epsilon']) == (system, fields, epsilon)]
-        entry = {'system': system, 'jaxgan_fields': fields, 'epsilon': epsilon, 'seeds': len(mine)}
-        for k in FIELDS:
-            values = [r[k] for r in mine if r.get(k) is not None]
-            if values:
-                entry[k] = statistics.fmean(values)
-                entry[f'{k}_std'] = statistics.pstdev(values)
-        means.append(entry)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w') as out:
-        json.dump({'means': means, 'runs': rows}, out, indent=1)
-    os.replace(path + '.tmp', path)
+    processes.write_results(path, {'means': processes.seed_means(rows, ('system', 'jaxgan_fields', 'epsilon'), FIELDS),
+                                   'runs': rows})
 
 
 if __name__ == '__main__':

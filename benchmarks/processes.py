@@ -1,11 +1,12 @@
 """What the benchmarks that run each configuration and seed as a fresh process share: their command
 line's common flags, the subprocesses' environment (the repository importable) and the parsing of
---jaxgan_fields-style config fields."""
+--jaxgan_fields-style config fields, and their results files (means over seeds, written atomically)."""
 
 import argparse
 import json
 import os
 import re
+import statistics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,3 +46,28 @@ def config_fields(text: str) -> dict:
         out[key] = json.loads(value) if value[:1] in '-0123456789.[' or value in ('true', 'false') else value
     return out
 
+
+
+def seed_means(rows: list[dict], keys: tuple[str, ...], fields: tuple[str, ...]) -> list[dict]:
+    """A mean and population standard deviation of each of `fields` over the rows of each distinct value of
+    `keys` (in order of first appearance; a missing key reads ''), the values a row lacks left out, with the
+    seeds it holds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k, '') for k in keys), []).append(r)
+    means = []
+    for key, mine in groups.items():
+        entry = {**dict(zip(keys, key)), 'seeds': len(mine), 'seed_list': [r.get('seed') for r in mine]}
+        for k in fields:
+            values = [r[k] for r in mine if r.get(k) is not None]
+            if values:
+                entry[k] = statistics.fmean(values)
+                entry[f'{k}_std'] = statistics.pstdev(values)
+        means.append(entry)
+    return means
+
+
+def write_results(path: str, results: dict) -> None:
+    """`results` as indented JSON at `path`, atomically (a benchmark stopped midway leaves its last file)."""
+    from jaxgan import files
+    files.atomic_write(path, json.dumps(results, indent=1))

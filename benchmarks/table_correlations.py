@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,24 +118,10 @@ def main(argv) -> None:
 
 
 def _write(path: str, rows: list[dict], epochs: int, table_rows: int) -> None:
-    means = []
     # A mean per table, system, jaxgan fields and epochs (files of several runs merged keep them apart)
-    for name, system, fields, run_epochs in dict.fromkeys(
-            (r['table'], r['system'], r.get('jaxgan_fields', ''), r['epochs']) for r in rows):
-        mine = [r for r in rows if (r['table'], r['system'], r.get('jaxgan_fields', ''), r['epochs'])
-                == (name, system, fields, run_epochs)]
-        entry = {'table': name, 'system': system, 'jaxgan_fields': fields, 'epochs': run_epochs,
-                 'seeds': len(mine), 'seed_list': [r['seed'] for r in mine]}
-        for k in FIELDS:
-            values = [r[k] for r in mine if r.get(k) is not None]
-            if values:
-                entry[k] = statistics.fmean(values)
-                entry[f'{k}_std'] = statistics.pstdev(values)
-        means.append(entry)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w') as out:
-        json.dump({'epochs': epochs, 'dependence_table_rows': table_rows, 'means': means, 'runs': rows}, out, indent=1)
-    os.replace(path + '.tmp', path)
+    means = processes.seed_means(rows, ('table', 'system', 'jaxgan_fields', 'epochs'), FIELDS)
+    processes.write_results(path, {'epochs': epochs, 'dependence_table_rows': table_rows, 'means': means,
+                                   'runs': rows})
 
 
 if __name__ == '__main__':

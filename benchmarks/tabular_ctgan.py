@@ -35,6 +35,9 @@ import time
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import processes  # noqa: E402  (benchmarks/processes.py)
 
 flags.DEFINE_list('tables', ['diabetes', 'breast_cancer'], 'Embedded tables (table:NAME).')
 flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds - 1.')
@@ -135,10 +138,7 @@ def _write(path: str, rows: list[dict], epochs: int) -> None:
                                  if any(r.get(k) is not None for r in mine)},
                               **{f'{k}_std': statistics.pstdev([r[k] for r in mine]) for k in fields
                                  if all(r.get(k) is not None for r in mine)}})
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w') as out:
-        json.dump({'epochs': epochs, 'means': means, 'runs': rows}, out, indent=2)
-    os.replace(path + '.tmp', path)
+    processes.write_results(path, {'epochs': epochs, 'means': means, 'runs': rows})
 
 
 if __name__ == '__main__':

@@ -38,6 +38,11 @@ DATE_FORMATS = ('%Y-%m-%d', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d 
 EPOCH = pd.Timestamp('1970-01-01')
 
 
+def column_names(text: str | None) -> tuple[str, ...]:
+    """A config field's comma-separated column names ('a, b,' -> ('a', 'b'))."""
+    return tuple(n.strip() for n in str(text or '').split(',') if n.strip())
+
+
 def infer_kinds(df: pd.DataFrame, overrides: Mapping[str, Sequence[str]]) -> dict[str, str]:
     """Each column's kind, in the table's order. A column of one value (missing included) is constant,
     whatever the overrides; then overrides (kind -> column names, config.table.<kind>) win; otherwise

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from jaxgan import privacy
-from jaxgan.data.table_columns import _categories, _numbers
+from jaxgan.data.table_columns import _categories, _numbers, column_names
 from jaxgan.data.table_transform import STD_MULTIPLIER, ColumnInfo, TableTransform, _CategoryTable
 from jaxgan.errors import UserError
 
@@ -51,10 +51,6 @@ PUBLIC_SCHEMA = {
         'integer': 'age,s1,s6,progression',
     },
 }
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(n.strip() for n in (text or '').split(',') if n.strip())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +73,10 @@ class Schema:
         return cls(bounds={**kept(privacy.parse_bounds(public.get('bounds', ''))), **privacy.parse_bounds(p.bounds)},
                    categories={**kept(privacy.parse_categories(public.get('categories', ''))),
                                **privacy.parse_categories(p.categories)},
-                   integer=frozenset([c for c in _names(public.get('integer', '')) if c in columns]
-                                     + list(_names(config.table.integer))),
-                   missing=frozenset([c for c in _names(public.get('missing', '')) if c in columns]
-                                     + list(_names(p.missing))))
+                   integer=frozenset([c for c in column_names(public.get('integer', '')) if c in columns]
+                                     + list(column_names(config.table.integer))),
+                   missing=frozenset([c for c in column_names(public.get('missing', '')) if c in columns]
+                                     + list(column_names(p.missing))))
 
     def kinds(self, columns: list[str]) -> dict[str, str]:
         """Each column's kind, from the declaration alone; one line where a column is declared twice, not

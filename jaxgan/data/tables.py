@@ -73,7 +73,8 @@ import pandas as pd
 from jaxgan import privacy
 from jaxgan.data import base, table_privacy
 from jaxgan.data.spec import DataSpec
-from jaxgan.data.table_columns import COLUMN_KINDS, DISCRETE, MADE, NUMERICAL, OVERRIDES, infer_kinds, is_identifier
+from jaxgan.data.table_columns import (COLUMN_KINDS, DISCRETE, MADE, NUMERICAL, OVERRIDES, column_names, infer_kinds,
+                                      is_identifier)
 from jaxgan.data.table_sources import (KINDS, MIN_ROWS, ROW_SUFFIXES, TABLES, canonical, counted, is_table, read_table,
                                        source_file, split, write_rows)
 from jaxgan.data.table_transform import (CondSpan, ColumnInfo, Span, TableTransform, _CategoryTable, _MASK64,
@@ -199,7 +200,7 @@ class TableDataset:
 
 def _overrides(table: ml_collections.ConfigDict) -> dict[str, list[str]]:
     """config.table.<kind> (comma-separated column names) as kind -> names."""
-    return {kind: [n.strip() for n in str(table.get(kind, '') or '').split(',') if n.strip()] for kind in OVERRIDES}
+    return {kind: list(column_names(table.get(kind, ''))) for kind in OVERRIDES}
 
 
 def identifier_policy(kinds: dict[str, str], policy: str, name: str) -> dict[str, str]:
@@ -229,7 +230,7 @@ def identifier_policy(kinds: dict[str, str], policy: str, name: str) -> dict[str
 
 def drop_columns(df: pd.DataFrame, names: str, name: str) -> pd.DataFrame:
     """df without the columns config.table.drop names (comma-separated); one line for a name it lacks."""
-    dropped = [n.strip() for n in (names or '').split(',') if n.strip()]
+    dropped = list(column_names(names))
     unknown = [n for n in dropped if n not in df.columns]
     if unknown:
         raise UserError(f'config.table.drop: {name} has no column {unknown[0]!r} (its columns: {", ".join(df.columns)})')
