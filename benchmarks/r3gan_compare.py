@@ -172,9 +172,7 @@ def main() -> None:
                            'process_seconds': round(seconds, 1), **score(task, workdir, classifier, env)}
                     results['runs'].append(row)
                     print(json.dumps(row), flush=True)
-                    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-                    with open(args.out, 'w') as f:
-                        json.dump(results, f, indent=1)
+                    processes.write_results(args.out, results)  # after every run: a stopped benchmark keeps it
     summary(results)
 
 

@@ -3,7 +3,7 @@ width 32, and SNGAN's D (spectral normalisation, hinge loss) at widths 16 and 32
 
     python benchmarks/stacked_digits.py [--seeds=3] [--first_seed=0] [--steps=400] [--counts_at=3000,6000]
         [--eval_samples=26000] [--configs=dcgan,pacgan2] [--classifier=DIR]
-        [--out=benchmarks/results/stacked_digits.json]
+        [--datasets=stacked:digits,folder:DATA/stacked_nearest32] [--out=benchmarks/results/stacked_digits.json]
 
 Each run is a fresh process, `python -m experiments.stacked_mnist --config.dataset=stacked:digits` at
 32x32 with one config of CONFIGS, a seed and a fixed step budget, timed from start to exit (start-up,
@@ -12,6 +12,10 @@ compilation, training, the mode count). All runs share one digits classifier (tr
 standard deviation over seeds of the modes (of 1,000) and the KL of the mode histogram to uniform,
 beside the published figures on stacked MNIST (PacGAN, Lin et al. 2018, table 3; VEEGAN, Srivastava et
 al. 2017, table 2; 26,000 samples) and the training data's own modes under the same classifier.
+--datasets runs every config on each of several data, for the same digits brought another way (the
+renderings of benchmarks/renderings.py, through `folder:` or `npy:`): stacked images brought as files are
+counted by a classifier trained on their own channels (experiments.stacked_mnist's rule), trained by the
+first run on those data and shared by the rest; `stacked:` data use --classifier's.
 --counts_at also counts each run's modes at those earlier steps, from checkpoints kept for them, with
 the same classifier, sample count and latents (`jaxgan.evaluate --metrics=stacked`; not in the seconds).
 """
@@ -79,11 +83,10 @@ def earlier_counts(workdir: str, steps: list[int], classifier: str, eval_samples
 
 
 def write(args, classifier_seconds: float, runs: list) -> None:
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump({'steps': args.steps, 'common': COMMON,
-                   'seeds': list(range(args.first_seed, args.first_seed + args.seeds)), 'eval_samples': args.eval_samples,
-                   'classifier_seconds': round(classifier_seconds, 1), 'runs': runs}, f, indent=1)
+    processes.write_results(args.out, {
+        'steps': args.steps, 'common': COMMON, 'datasets': args.datasets.split(','),
+        'seeds': list(range(args.first_seed, args.first_seed + args.seeds)), 'eval_samples': args.eval_samples,
+        'classifier_seconds': round(classifier_seconds, 1), 'runs': runs})
 
 
 def main() -> None:
@@ -91,6 +94,8 @@ def main() -> None:
     parser.add_argument('--eval_samples', type=int, default=26_000)
     parser.add_argument('--counts_at', default='', help='earlier steps, comma-separated, at which each run\'s modes '
                         'are counted too, from its checkpoints')
+    parser.add_argument('--datasets', default='stacked:digits', help='comma-separated data every config runs on: '
+                        'stacked:SOURCE, or stacked images as folder:DIR or npy:FILE.npy with their labels')
     args = parser.parse_args()
     names = processes.chosen(parser, args, CONFIGS)
     dispatch = get_config().steps_per_dispatch  # checkpoints are written between dispatches
@@ -113,39 +118,46 @@ def main() -> None:
             subprocess.run([sys.executable, '-m', 'jaxgan.metrics.classifier', '--dataset=digits', '--image_size=32',
                             '--steps=2000', f'--out={classifier}'], check=True, capture_output=True, env=env)
         classifier_seconds = time.perf_counter() - start
-        runs = []
+        runs, classifiers = [], {}  # dataset -> the classifier its first run trained (data brought as files)
         for seed in range(args.first_seed, args.first_seed + args.seeds):  # seed by seed: a stopped run has every config
-            for name in names:
-                workdir = os.path.join(scratch, f'{name}_{seed}')
-                fields = {**COMMON, **saving, **CONFIGS[name], 'seed': seed, 'num_steps': args.steps,
-                          'eval_samples': args.eval_samples, 'mode_classifier': classifier}
-                start = time.perf_counter()
-                done = subprocess.run([sys.executable, '-m', 'experiments.stacked_mnist', f'--workdir={workdir}',
-                                       *(f'--config.{k}={v}' for k, v in fields.items())],
-                                      capture_output=True, text=True, env=env, cwd=REPO)
-                seconds = time.perf_counter() - start
-                if done.returncode:
-                    sys.exit(f'{name} seed {seed} failed:\n{done.stderr[-3000:]}')
-                with open(os.path.join(workdir, 'stacked_modes.json')) as f:
-                    result = json.load(f)
-                result.pop('protocol')
-                result.update(config=name, fields={k: v for k, v in CONFIGS[name].items()}, seed=seed,
-                              seconds=round(seconds, 1))
-                if counts_at:
-                    result['earlier'] = earlier_counts(workdir, counts_at, classifier, args.eval_samples, env)
-                runs.append(result)
-                print(json.dumps(result), flush=True)
-                write(args, classifier_seconds, runs)  # after every run: a stopped benchmark keeps what it ran
-    print(f'\n{"config":12} {"step":>6} {"modes of 1000":>16} {"KL to uniform":>16} {"seconds":>10}')
+            for dataset in args.datasets.split(','):
+                for name in names:
+                    workdir = os.path.join(scratch, f'{name}_{args.datasets.split(",").index(dataset)}_{seed}')
+                    own = not dataset.startswith('stacked:')
+                    fields = {**COMMON, **saving, **CONFIGS[name], 'dataset': dataset, 'seed': seed,
+                              'num_steps': args.steps, 'eval_samples': args.eval_samples,
+                              'mode_classifier': classifiers.get(dataset, '') if own else classifier}
+                    start = time.perf_counter()
+                    done = subprocess.run([sys.executable, '-m', 'experiments.stacked_mnist', f'--workdir={workdir}',
+                                           *(f'--config.{k}={v}' for k, v in fields.items())],
+                                          capture_output=True, text=True, env=env, cwd=REPO)
+                    seconds = time.perf_counter() - start
+                    if done.returncode:
+                        sys.exit(f'{name} on {dataset} seed {seed} failed:\n{done.stderr[-3000:]}')
+                    if own:
+                        classifiers.setdefault(dataset, os.path.join(workdir, 'classifier'))
+                    with open(os.path.join(workdir, 'stacked_modes.json')) as f:
+                        result = json.load(f)
+                    result.pop('protocol')
+                    result.update(config=name, dataset=dataset, fields=dict(CONFIGS[name]), seed=seed,
+                                  seconds=round(seconds, 1))
+                    if counts_at:
+                        counter = fields['mode_classifier'] or os.path.join(workdir, 'classifier')
+                        result['earlier'] = earlier_counts(workdir, counts_at, counter, args.eval_samples, env)
+                    runs.append(result)
+                    print(json.dumps(result), flush=True)
+                    write(args, classifier_seconds, runs)  # after every run: a stopped benchmark keeps what it ran
     fmt = lambda a, p: f'{np.mean(a):.{p}f} +- {np.std(a):.{p}f}'
-    for name in names:
-        r = [x for x in runs if x['config'] == name]
-        for i, step in enumerate(counts_at):
-            at = [x['earlier'][i] for x in r]
-            print(f'{name:12} {step:>6} {fmt([x["modes"] for x in at], 1):>16} '
-                  f'{fmt([x["kl_to_uniform"] for x in at], 3):>16}')
-        print(f'{name:12} {args.steps:>6} {fmt([x["modes"] for x in r], 1):>16} '
-              f'{fmt([x["kl_to_uniform"] for x in r], 3):>16} {fmt([x["seconds"] for x in r], 0):>10}')
+    for dataset in args.datasets.split(','):
+        print(f'\n{dataset}\n{"config":12} {"step":>6} {"modes of 1000":>16} {"KL to uniform":>16} {"seconds":>10}')
+        for name in names:
+            r = [x for x in runs if x['config'] == name and x['dataset'] == dataset]
+            for i, step in enumerate(counts_at):
+                at = [x['earlier'][i] for x in r]
+                print(f'{name:12} {step:>6} {fmt([x["modes"] for x in at], 1):>16} '
+                      f'{fmt([x["kl_to_uniform"] for x in at], 3):>16}')
+            print(f'{name:12} {args.steps:>6} {fmt([x["modes"] for x in r], 1):>16} '
+                  f'{fmt([x["kl_to_uniform"] for x in r], 3):>16} {fmt([x["seconds"] for x in r], 0):>10}')
     print(f'training data under the same classifier: {runs[0]["data_modes"]} modes, KL '
           f'{runs[0]["data_kl_to_uniform"]:.3f} ({runs[0]["data_examples"]} examples)')
     print('published (stacked MNIST, 26,000 samples): ' + ', '.join(f'{k} {m:.0f} modes, KL {kl}'
