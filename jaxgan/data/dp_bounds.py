@@ -23,7 +23,7 @@ Two changes, both for tables of a few hundred rows and tens of columns:
     sqrt(2 k) for all k at once, so the noise grows as sqrt(k), where Laplace's, calibrated to the L1
     sensitivity 2 k, grows as k; and the Gaussian's light tails make the threshold 4.3 standard deviations,
     where Laplace's is 11 scales (k = 10 columns, epsilon 0.3 at delta 1e-5: a threshold of 240 rows in a
-    bin against 750). It is accounted in the same Renyi-DP accountant as the counts (a GaussianDpEvent);
+    bin against 730). It is accounted in the same Renyi-DP accountant as the counts (a GaussianDpEvent);
   - SUCCESS 1 - 1e-3 per column, not ApproxBounds' default 1 - 1e-9, whose threshold (6.3 standard
     deviations) no bin of a small table passes; an empty bin passing costs resolution, not privacy (the
     estimate is wider than the rows).
