@@ -15,8 +15,8 @@ What is released is a function of the real rows through these mechanisms only (d
      clipped to C and their sum noised with std sigma C. Replacing one row changes one unit's clipped
      gradient: L2 sensitivity 2 C, so the accountant's noise multiplier is sigma / 2;
   3. where config.privacy.bounds names numerical columns without a range (config.privacy.bounds_share > 0),
-     their DP bounds estimate (jaxgan.data.dp_bounds: ApproxBounds' logarithmic histograms, one Gaussian
-     mechanism over the k columns, L2 sensitivity sqrt(2 k) as the counts), calibrated to spend
+     their DP bounds estimate (jaxgan.data.dp_bounds: ApproxBounds' logarithmic histograms of those e
+     columns, one Gaussian mechanism, L2 sensitivity sqrt(2 e) as the counts'), calibrated to spend
      bounds_share * epsilon alone.
 All compose in one Renyi-DP accountant (Mironov 2017) of Google's dp-accounting, with REPLACE_ONE
 neighbouring datasets (n is public): the fixed-size sample without replacement is accounted by Wang,
@@ -293,9 +293,10 @@ class Plan:
                             f'{rows} training rows; make it smaller than them (a half or less)')
         share = p.frequency_share if histograms else 0.0
         estimated = tuple(estimated_columns(p.bounds))
+        bounds_share = float(p.get('bounds_share', 0.0)) if estimated else 0.0
         updates = config.num_steps * config.n_critic
         sigma, count_noise, bounds_noise = calibrate(float(p.epsilon), float(p.delta), rows, config.batch_size,
-                                                     updates, share, float(p.get('bounds_share', 0.0)) if estimated else 0.0)
+                                                     updates, share, bounds_share)
         return cls(float(p.epsilon), float(p.delta), rows, config.batch_size, config.n_critic, config.num_steps,
                    float(p.clip_norm), sigma, count_noise, histograms, int(config.seed), bounds_noise, estimated)
 
