@@ -123,7 +123,7 @@ def rdp_epsilon(rows, batch, sigma, updates, count_noise, delta):
 
 
 def test_the_calibrated_noise_spends_the_budget_and_no_less_noise_would_do():
-    sigma, count_noise = privacy.calibrate(3.0, 1e-5, 353, 50, 300, 0.1)
+    sigma, count_noise, _ = privacy.calibrate(3.0, 1e-5, 353, 50, 300, 0.1)  # no bounds estimated
     assert rdp_epsilon(353, 50, sigma, 300, count_noise, 1e-5) <= 3.0 * 1.001  # the default orders: within 0.1 %
     assert privacy.epsilon_of(353, 50, sigma, 300, count_noise, 1e-5) <= 3.0
     assert privacy.epsilon_of(353, 50, sigma * 0.995, 300, count_noise, 1e-5) > 3.0

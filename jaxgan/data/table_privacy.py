@@ -2,7 +2,8 @@
 
 What the non-private pipeline reads from the rows is replaced by a declared public schema or a DP release:
   - the schema (`Schema`: config.privacy.bounds, .categories, .missing, config.table.integer; an embedded
-    table's in PUBLIC_SCHEMA) by the user's declaration: every column is numerical (with public bounds) or
+    table's in PUBLIC_SCHEMA) by the user's declaration: every column is numerical (with public bounds, or
+    bounds estimated under DP where config.privacy.bounds names it without a range: `estimate_bounds`) or
     discrete (with a public category set), an integer or not, with missing cells allowed or not; nothing
     of it is inferred from the rows, which are only checked against it (an error to the data's holder,
     before anything is trained or written);
@@ -31,12 +32,14 @@ import numpy as np
 import pandas as pd
 
 from jaxgan import privacy
+from jaxgan.data import dp_bounds
 from jaxgan.data.table_columns import _categories, _numbers, column_names
 from jaxgan.data.table_transform import STD_MULTIPLIER, ColumnInfo, TableTransform, _CategoryTable
 from jaxgan.errors import UserError
 
 ROW_STREAM = 0xD5A  # keeps the seed's uses apart: the rows of each critic update
 COUNT_STREAM = 0xC0C  # the counts' noise
+BOUNDS_STREAM = 0xB0D  # the bounds estimate's noise
 TRUTH = ('false', 'true')  # a category set of these two (any case) declares a boolean column
 # The embedded tables' public schemas, from what the columns measure, not from the rows (scikit-learn's
 # description of the diabetes study: age in years, sex coded 1 and 2, BMI, mean blood pressure in mm Hg, total
@@ -50,6 +53,22 @@ PUBLIC_SCHEMA = {
         'categories': 'sex=1|2',
         'integer': 'age,s1,s6,progression',
     },
+    # scikit-learn's description of the Wisconsin diagnostic study (load_breast_cancer().DESCR, "Summary
+    # Statistics": a Min and a Max per feature, public documentation, not the rows read at run time), rounded
+    # outward to two significant digits past 1 % beyond them, and the minima it prints to one significant
+    # digit (four standard errors: 0.002, 0.008, 0.001) lowered by 0.001, its printing's unit; the diagnosis' classes.
+    'table:breast_cancer': {
+        'bounds': 'mean radius=6.9:29;mean texture=9.6:40;mean perimeter=43:200;mean area=140:2600;'
+                  'mean smoothness=0.052:0.17;mean compactness=0.018:0.35;mean concavity=0:0.44;'
+                  'mean concave points=0:0.21;mean symmetry=0.1:0.31;mean fractal dimension=0.049:0.098;'
+                  'radius error=0.11:3;texture error=0.35:5;perimeter error=0.74:23;area error=6.7:550;'
+                  'smoothness error=0.001:0.032;compactness error=0.001:0.14;concavity error=0:0.4;'
+                  'concave points error=0:0.054;symmetry error=0.007:0.08;fractal dimension error=0:0.031;'
+                  'worst radius=7.8:37;worst texture=11:51;worst perimeter=49:260;worst area=180:4300;'
+                  'worst smoothness=0.07:0.23;worst compactness=0.026:1.1;worst concavity=0:1.3;'
+                  'worst concave points=0:0.3;worst symmetry=0.15:0.68;worst fractal dimension=0.054:0.22',
+        'categories': 'diagnosis=malignant|benign',
+    },
 }
 
 
@@ -58,7 +77,7 @@ class Schema:
     """A private run's public schema: numerical columns' bounds, discrete columns' category sets (as
     declared, text), the integer columns and the columns that may have missing cells."""
 
-    bounds: dict[str, tuple[float, float]]
+    bounds: dict[str, tuple[float, float] | None]  # None: to be estimated (`estimate_bounds`)
     categories: dict[str, tuple[str, ...]]
     integer: frozenset[str]
     missing: frozenset[str]
@@ -107,6 +126,19 @@ class Schema:
         return {c: (('integer' if c in self.integer else 'continuous') if c in self.bounds
                     else 'boolean' if sorted(v.lower() for v in self.categories[c]) == list(TRUTH) else 'categorical')
                 for c in columns}
+
+
+def estimate_bounds(train: pd.DataFrame, schema: Schema, kinds: dict[str, str], *, noise_std: float, seed: int,
+                    secret: int) -> Schema:
+    """The schema with the bounds of the numerical columns declared without a range estimated from the
+    training rows (jaxgan.data.dp_bounds), the noise of std `noise_std` on each bin count drawn with the
+    run's secret beside the seed, as the counts' (`fit`)."""
+    names = [c for c, span in schema.bounds.items() if span is None]
+    if not names:
+        return schema
+    rng = np.random.default_rng([seed, BOUNDS_STREAM, secret])
+    found = dp_bounds.estimate({c: _numbers(train[c], c, kinds[c]) for c in names}, noise_std, rng)
+    return dataclasses.replace(schema, bounds={**schema.bounds, **found})
 
 
 def _declared(kind: str, texts: tuple[str, ...], name: str) -> tuple:

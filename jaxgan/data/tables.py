@@ -288,6 +288,12 @@ def _load_private(config: ml_collections.ConfigDict, name: str, schema: table_pr
                            histograms=privacy.histograms(config, discrete, len(kinds) - discrete))
     if not config.privacy.secret:  # set by jaxgan.train for each run; drawn here for a run built apart (a test)
         config.privacy.secret = privacy.new_secret()
+    schema = table_privacy.estimate_bounds(train, schema, kinds, noise_std=plan.bounds_std, seed=config.seed,
+                                           secret=config.privacy.secret)
+    if plan.estimated:
+        plan = plan.with_estimate(schema.bounds)
+        logging.info('privacy: bounds estimated under DP (noise std %.3g on each bin count): %s', plan.bounds_std,
+                     privacy.format_bounds(plan.record(0)['estimated_bounds']))
     transform = table_privacy.fit(train, schema, kinds, count_std=plan.count_std, uniform=plan.count_noise is None,
                                   seed=config.seed, secret=config.privacy.secret, modes=config.table.max_modes,
                                   bins=plan.histograms > discrete)

@@ -317,7 +317,8 @@ def build_table(config: Config, spec: DataSpec) -> TableGAN:
     discrete = sum(info.discrete for info in transform.columns)
     numerical = sum(info.numerical for info in transform.columns)
     plan = (privacy.Plan.of(config, rows=spec.num_examples, histograms=privacy.histograms(config, discrete, numerical))
-            if privacy.enabled(config) else None)
+            .with_estimate({info.name: (info.minimum, info.maximum) for info in transform.columns if info.numerical})
+            if privacy.enabled(config) else None)  # the estimated bounds as released, in the transform
     if t.marginals > 0 and numerical and (plan is None or plan.histograms > discrete and plan.count_noise is not None):
         targets, matched = marginal_targets(transform)
         g_terms += (MarginalLoss('marginals', t.marginals, tuple(int(b) for b in _blocks(transform.spans)[0]),
