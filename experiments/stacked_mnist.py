@@ -162,13 +162,15 @@ def own_channels(config, workdir: str) -> str:
 
 
 def data_mode_labels(net: evaluation.FeatureNet, config, batch: int = 500) -> np.ndarray:
-    """The modes the classifier reads in the first min(N, eval_samples) training examples: the data's own
-    figures under the same protocol."""
+    """The modes the classifier reads in min(N, eval_samples) training examples drawn without replacement
+    (with SAMPLE_SEED): the data's own figures under the same protocol. Drawn, not the first ones: a folder
+    lists its examples label by label, so its first examples hold only the first labels."""
     dataset = data.load(config)
-    n = min(dataset.spec.num_examples, config.eval_samples)
+    total = dataset.spec.num_examples
+    chosen = np.sort(np.random.default_rng(SAMPLE_SEED).choice(total, min(total, config.eval_samples), replace=False))
     apply = jax.jit(lambda x: net.apply(x)[1])
-    return np.concatenate([np.argmax(np.asarray(apply(dataset.examples(np.arange(i, min(i + batch, n))))), axis=1)
-                           for i in range(0, n, batch)])
+    return np.concatenate([np.argmax(np.asarray(apply(dataset.examples(chosen[i:i + batch]))), axis=1)
+                           for i in range(0, len(chosen), batch)])
 
 
 def run(config, workdir: str) -> dict:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import types
 
 import jax
 import jax.numpy as jnp
@@ -146,6 +147,21 @@ def test_stacked_mnist_reads_a_folder_of_stacked_images_by_their_3_digit_labels(
     np.save(tmp_path / 'x.labels.npy', np.array([5, 999]))
     config.dataset = f'npy:{tmp_path}/x.npy'
     assert stacked_mnist.mode_labels(stacked_mnist.check_own_data(config).source, 'x').tolist() == [5, 999]
+
+
+def test_stacked_mnist_counts_the_datas_own_modes_over_the_whole_folder_not_its_first_labels(tmp_path):
+    """A folder lists its examples label by label: the data's own figures draw their examples from all of it."""
+    from PIL import Image
+    from experiments import stacked_mnist
+    for label, value in (('000', 0), ('111', 255)):
+        os.makedirs(tmp_path / 'd' / label)
+        for i in range(10):
+            Image.fromarray(np.full((8, 8, 3), value, np.uint8)).save(tmp_path / 'd' / label / f'{i}.png')
+    config = stacked_mnist.get_config()
+    config.dataset, config.image_size, config.eval_samples = f'folder:{tmp_path}/d', 8, 10
+    net = types.SimpleNamespace(apply=lambda x: (None, jnp.stack([-x.mean((1, 2, 3)), x.mean((1, 2, 3))], axis=1)))
+    read = stacked_mnist.data_mode_labels(net, config)
+    assert len(read) == 10 and set(read.tolist()) == {0, 1}  # the first 10 are all '000'
 
 
 @pytest.mark.parametrize('names, labels, match', [
