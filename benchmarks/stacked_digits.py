@@ -1,9 +1,10 @@
 """Mode collapse on stacked digits: DCGAN against minibatch discrimination, PacGAN2 and 4, R1, two G updates,
-width 32, and SNGAN's D (spectral normalisation, hinge loss) at widths 16 and 32.
+width 32, and SNGAN's D (spectral normalisation, hinge loss) at widths 16 and 32, with G at 16 or 32.
 
     python benchmarks/stacked_digits.py [--seeds=3] [--first_seed=0] [--steps=400] [--counts_at=3000,6000]
         [--eval_samples=26000] [--configs=dcgan,pacgan2] [--classifier=DIR]
-        [--datasets=stacked:digits,folder:DATA/stacked_nearest32] [--out=benchmarks/results/stacked_digits.json]
+        [--datasets=stacked:digits,folder:DATA/stacked_nearest32] [--own_classifiers=DIR]
+        [--out=benchmarks/results/stacked_digits.json]
 
 Each run is a fresh process, `python -m experiments.stacked_mnist --config.dataset=stacked:digits` at
 32x32 with one config of CONFIGS, a seed and a fixed step budget, timed from start to exit (start-up,
@@ -15,7 +16,8 @@ al. 2017, table 2; 26,000 samples) and the training data's own modes under the s
 --datasets runs every config on each of several data, for the same digits brought another way (the
 renderings of benchmarks/renderings.py, through `folder:` or `npy:`): stacked images brought as files are
 counted by a classifier trained on their own channels (experiments.stacked_mnist's rule), trained by the
-first run on those data and shared by the rest; `stacked:` data use --classifier's.
+first run on those data and shared by the rest (kept across invocations in --own_classifiers); `stacked:`
+data use --classifier's.
 --counts_at also counts each run's modes at those earlier steps, from checkpoints kept for them, with
 the same classifier, sample count and latents (`jaxgan.evaluate --metrics=stacked`; not in the seconds).
 """
@@ -23,6 +25,7 @@ the same classifier, sample count and latents (`jaxgan.evaluate --metrics=stacke
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,6 +66,8 @@ CONFIGS = {
     'sn_hinge': SN_HINGE,
     # the same with D twice as wide (G's width unchanged): the D that has to see the digits' frequencies
     'sn_hinge_d32': {**SN_HINGE, 'model.d_width': 32},
+    # and G as wide as that D: the generator's capacity against a D that finds a rendering's sharp edges
+    'sn_hinge_w32': {**SN_HINGE, 'model.g_width': 32, 'model.d_width': 32},
 }
 PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL): PacGAN table 3
 
@@ -82,6 +87,18 @@ def earlier_counts(workdir: str, steps: list[int], classifier: str, eval_samples
     return counts
 
 
+def classifier_path(root: str, dataset: str) -> str:
+    """Where the classifier of stacked images brought as files (`dataset`) is kept under `root`."""
+    return os.path.join(root, 'classifiers', dataset.replace(':', '_').replace(os.sep, '_'))
+
+
+def own_classifier(root: str, dataset: str) -> str:
+    """The kept classifier of `dataset` (`classifier_path`), or '' where none is kept yet: the run trains one
+    on the data's own channels (experiments.stacked_mnist)."""
+    path = classifier_path(root, dataset)
+    return path if os.path.exists(os.path.join(path, 'classifier.json')) else ''
+
+
 def write(args, classifier_seconds: float, runs: list) -> None:
     processes.write_results(args.out, {
         'steps': args.steps, 'common': COMMON, 'datasets': args.datasets.split(','),
@@ -94,6 +111,8 @@ def main() -> None:
     parser.add_argument('--eval_samples', type=int, default=26_000)
     parser.add_argument('--counts_at', default='', help='earlier steps, comma-separated, at which each run\'s modes '
                         'are counted too, from its checkpoints')
+    parser.add_argument('--own_classifiers', default='', help='a directory keeping the classifiers of data brought '
+                        'as files across invocations (default: this invocation\'s scratch)')
     parser.add_argument('--datasets', default='stacked:digits', help='comma-separated data every config runs on: '
                         'stacked:SOURCE, or stacked images as folder:DIR or npy:FILE.npy with their labels')
     args = parser.parse_args()
@@ -118,7 +137,7 @@ def main() -> None:
             subprocess.run([sys.executable, '-m', 'jaxgan.metrics.classifier', '--dataset=digits', '--image_size=32',
                             '--steps=2000', f'--out={classifier}'], check=True, capture_output=True, env=env)
         classifier_seconds = time.perf_counter() - start
-        runs, classifiers = [], {}  # dataset -> the classifier its first run trained (data brought as files)
+        runs = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):  # seed by seed: a stopped run has every config
             for dataset in args.datasets.split(','):
                 for name in names:
@@ -126,7 +145,8 @@ def main() -> None:
                     own = not dataset.startswith('stacked:')
                     fields = {**COMMON, **saving, **CONFIGS[name], 'dataset': dataset, 'seed': seed,
                               'num_steps': args.steps, 'eval_samples': args.eval_samples,
-                              'mode_classifier': classifiers.get(dataset, '') if own else classifier}
+                              'mode_classifier': own_classifier(args.own_classifiers or scratch, dataset) if own
+                              else classifier}
                     start = time.perf_counter()
                     done = subprocess.run([sys.executable, '-m', 'experiments.stacked_mnist', f'--workdir={workdir}',
                                            *(f'--config.{k}={v}' for k, v in fields.items())],
@@ -134,8 +154,9 @@ def main() -> None:
                     seconds = time.perf_counter() - start
                     if done.returncode:
                         sys.exit(f'{name} on {dataset} seed {seed} failed:\n{done.stderr[-3000:]}')
-                    if own:
-                        classifiers.setdefault(dataset, os.path.join(workdir, 'classifier'))
+                    if own and not fields['mode_classifier']:  # kept for the data's later runs
+                        shutil.copytree(os.path.join(workdir, 'classifier'), classifier_path(args.own_classifiers
+                                                                                             or scratch, dataset))
                     with open(os.path.join(workdir, 'stacked_modes.json')) as f:
                         result = json.load(f)
                     result.pop('protocol')
