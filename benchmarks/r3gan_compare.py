@@ -17,7 +17,7 @@ Two tasks, both at 32x32 and scored by one digits classifier (`python -m jaxgan.
 Three recipes, each its experiment's config with only the data, the size and the length changed:
 
     r3gan               experiments.r3gan_digits (the RpGAN loss with R1 and R2, the cosine schedules run
-                        to their end over this run's steps, models.r3gan at 64 maps and 8 groups per stage,
+                        to their end over this run's steps (its anneal.kimg of 0), models.r3gan at 64 maps and 8 groups per stage,
                         one stage more for 32x32)
     stylegan2           experiments.stylegan2_digits (lazy R1, path length, style mixing, 64 maps)
     dcgan_diffaugment   experiments.stacked_mnist's recipe (DCGAN's G at width 16, SNGAN's D at width 32,
@@ -98,11 +98,9 @@ def seconds_per_step(recipe: str, task: str, env: dict, scratch: str) -> float:
 
 def run_fields(recipe: str, task: str, steps: int, seed: int) -> dict:
     """The config fields of one run: the task's data, the recipe's changes, the length and the seed."""
-    batch, dispatch = batch_of(recipe)
+    dispatch = batch_of(recipe)[1]
     fields = {**TASKS[task], **RECIPES[recipe][1], 'seed': seed, 'num_steps': steps,
               'log_every': dispatch * max(100 // dispatch, 1), 'sample_every': 10 ** 7, 'checkpoint_every': steps}
-    if recipe == 'r3gan':  # every schedule runs to its end over this run's images, as r3gan_digits' own
-        fields['anneal.kimg'] = steps * batch / 1000
     return fields
 
 

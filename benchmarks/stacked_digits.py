@@ -68,6 +68,9 @@ CONFIGS = {
     'sn_hinge_d32': {**SN_HINGE, 'model.d_width': 32},
     # and G as wide as that D: the generator's capacity against a D that finds a rendering's sharp edges
     'sn_hinge_w32': {**SN_HINGE, 'model.g_width': 32, 'model.d_width': 32},
+    # the default with DiffAugment (color, translation, cutout; Zhao et al. 2020): a D that sees every real
+    # and fake image shifted cannot lean on where a rendering puts its edges
+    'sn_hinge_d32_diffaugment': {**SN_HINGE, 'model.d_width': 32, 'augment.kind': 'diffaugment'},
 }
 PUBLISHED = {'DCGAN': (99.0, 3.40), 'PacDCGAN2': (1000.0, 0.06)}  # (modes, KL): PacGAN table 3
 

@@ -10,9 +10,9 @@ schedules (lr 2e-4 -> 5e-5, beta2 0.9 -> 0.99, gamma 0.05 -> 0.005 as CIFAR10's,
 grouped-convolution blocks, no normalisation, the [1, 2, 1] resampling). What differs, for two CPU
 cores and a few minutes: three stages (4, 8, 16 pixels) of 64 feature maps with 8 groups and one block
 each (the official: 2 blocks, 768 maps, 96 groups), batch 32, 2,000 steps (64 thousand images) over
-which every schedule runs to its end (the official: 20 million), an EMA half-life ending at 10 thousand
-images (stylegan2_digits' scale; CIFAR10's 5 million would average over 80 times this run), no label
-(beside stylegan2_digits, unconditional), no mirrored copies (the official --mirror=1 is for faces and
+which every schedule runs to its end (the official: 20 million; anneal.kimg 0: over the run, whatever its
+length), an EMA half-life ending at 10 thousand images (stylegan2_digits' scale; CIFAR10's 5 million
+would average over 80 times this run), no label (beside stylegan2_digits, unconditional), no mirrored copies (the official --mirror=1 is for faces and
 objects: a mirrored digit is not a digit). The digits (8x8, scikit-learn's) are upscaled to 16x16.
 """
 
@@ -35,6 +35,7 @@ def get_config():
     c.data.flip = False  # a mirrored digit is not a digit
     c.compute_dtype = 'float32'
     c.num_steps = STEPS
+    c.anneal.kimg = 0.0  # every schedule over the whole run, whatever --config.num_steps (jaxgan.anneal)
     c.log_every = 100
     c.sample_every = 500
     c.checkpoint_every = 500

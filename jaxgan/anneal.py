@@ -4,10 +4,10 @@
     --config.anneal.to='g_optimizer.learning_rate=5e-5;penalties.r1=0.005;augment.p=0.55'
 
 Each named field goes from its configured value (at the first step) to the value after '=' (at
-config.anneal.kimg thousand images) by R3GAN's cosine_decay_with_warmup (training/training_loop.py of
-brownvc/R3GAN), evaluated at cur_nimg = step * batch_size, the images seen before the step's update, as
-the official loop evaluates its lr, beta2, gamma, EMA and augmentation schedules; after kimg the value
-stays at the end. Any real-valued field that the train step reads as a number can move: the optimizers'
+config.anneal.kimg thousand images; 0: at the run's end, num_steps * batch_size images) by R3GAN's
+cosine_decay_with_warmup (training/training_loop.py of brownvc/R3GAN), evaluated at cur_nimg = step *
+batch_size, the images seen before the step's update, as the official loop evaluates its lr, beta2,
+gamma, EMA and augmentation schedules; after kimg the value stays at the end. Any real-valued field that the train step reads as a number can move: the optimizers'
 learning_rate and b2 (Adam's beta2, bias correction with the current beta2 as torch's Adam), the
 penalties' weights (R1's and R2's gamma), augment.p (kind fixed), ema.half_life_kimg (the EMA's
 half-life: from 0, R3GAN's EMA ramp), the losses' weights. A field the step does not read (ema.decay
@@ -87,9 +87,6 @@ def schedules(config: Config) -> dict[str, tuple[float, float]]:
     ends = parse(config.anneal.to)
     if not ends:
         return {}
-    if not config.anneal.kimg > 0:
-        raise UserError(f'config.anneal.kimg={config.anneal.kimg!r} must be positive: the thousands of images over '
-                        'which config.anneal.to moves its fields')
     swept = ensemble.parse_sweep(config.ensemble.sweep) if ensemble.size(config) > 1 else {}
     out = {}
     for field, end in ends.items():
@@ -132,7 +129,14 @@ jax.tree_util.register_pytree_node(Annealed, lambda s: ((s.traced,), (s.values, 
 def values_at(config: Config, ranges: dict[str, tuple[float, float]], step: jax.Array) -> dict[str, jax.Array]:
     """{field: its value at `step`} (see the module docstring)."""
     nimg = jnp.asarray(step, jnp.float32) * config.batch_size
-    return {f: cosine_decay_with_warmup(nimg, start, config.anneal.kimg * 1000, end) for f, (start, end) in ranges.items()}
+    return {f: cosine_decay_with_warmup(nimg, start, span_kimg(config) * 1000, end) for f, (start, end) in ranges.items()}
+
+
+def span_kimg(config: Config) -> float:
+    """The thousands of images over which the fields move: config.anneal.kimg, or where it is 0 the run's
+    length, num_steps * batch_size (a recipe that anneals over its whole run keeps doing so when a user
+    changes its length)."""
+    return config.anneal.kimg or config.num_steps * config.batch_size / 1000
 
 
 def annealed_config(config: Config, ranges: dict[str, tuple[float, float]], values: dict[str, jax.Array]) -> Config:

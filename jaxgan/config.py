@@ -177,7 +177,7 @@ def base_config() -> ml_collections.ConfigDict:
     # value to the value given here by R3GAN's cosine schedule (cosine_decay_with_warmup) over
     # config.anneal.kimg thousand images, then held (the lr, beta2, gamma, augmentation p and EMA ramp of R3GAN).
     c.anneal = ml_collections.ConfigDict()
-    c.anneal.kimg = 0.0  # thousands of images over which the fields move (R3GAN's decay_nimg / 1000)
+    c.anneal.kimg = 0.0  # thousands of images over which the fields move (R3GAN's decay_nimg / 1000); 0: the whole run (num_steps * batch_size)
     c.anneal.to = ''  # 'FIELD=VALUE;FIELD=VALUE': each field's value at the end, e.g. 'g_optimizer.learning_rate=5e-5;penalties.r1=0.005'; '': none
 
     c.resume_step = -1  # the checkpoint to resume from; -1: the latest

@@ -56,6 +56,18 @@ def test_a_run_anneals_its_fields_by_the_images_seen_and_logs_them(tmp_path):
             np.testing.assert_allclose(by_step[step][f'anneal/{field}'], official(nimg, start, 64, end), rtol=1e-5)
 
 
+def test_kimg_0_anneals_over_the_whole_run_and_follows_its_length():
+    ranges = {'g_optimizer.learning_rate': (2e-4, 1e-4)}
+    whole = tiny_config(num_steps=4, batch_size=16, anneal__kimg=0.0)
+    for step in range(5):  # the same as 0.064 kimg: 4 steps of 16 images
+        same = anneal.values_at(tiny_config(num_steps=4, batch_size=16, anneal__kimg=0.064), ranges, step)
+        assert float(anneal.values_at(whole, ranges, step)['g_optimizer.learning_rate']) == pytest.approx(
+            float(same['g_optimizer.learning_rate']), rel=1e-6)
+    longer = tiny_config(num_steps=8, batch_size=16, anneal__kimg=0.0)  # twice the run: halfway at step 4
+    assert float(anneal.values_at(longer, ranges, 4)['g_optimizer.learning_rate']) == pytest.approx(
+        official(64, 2e-4, 128, 1e-4), rel=1e-5)
+
+
 @pytest.mark.parametrize('to, message', [
     ('n_critic=2', r'config.n_critic=1 cannot move during training: only real-valued'),
     ('g_optimizer.learnig_rate=1e-4', r'no field config.g_optimizer.learnig_rate'),
