@@ -220,5 +220,6 @@ def check(config: Config, spec: DataSpec, mesh: jax.sharding.Mesh) -> None:
     for field, var in zip(fields, jaxpr.invars[:len(fields)]):
         if not any(var is v for eqn in jaxpr.eqns for v in eqn.invars) and not any(var is v for v in jaxpr.outvars):
             raise UserError(f'config.anneal.to: config.{field} is not a value in the train step (it is read outside '
-                            'it, or not at all): it cannot move during training')
+                            'it, or not at all, as the weight of a term that is off): it cannot move during training; '
+                            f'take it out of config.anneal.to')
 
