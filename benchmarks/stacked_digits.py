@@ -159,7 +159,8 @@ def main() -> None:
                         sys.exit(f'{name} on {dataset} seed {seed} failed:\n{done.stderr[-3000:]}')
                     if own and not fields['mode_classifier']:  # kept for the data's later runs
                         shutil.copytree(os.path.join(workdir, 'classifier'), classifier_path(args.own_classifiers
-                                                                                             or scratch, dataset))
+                                                                                             or scratch, dataset),
+                                        dirs_exist_ok=True)  # over an incomplete copy a stopped run left
                     with open(os.path.join(workdir, 'stacked_modes.json')) as f:
                         result = json.load(f)
                     result.pop('protocol')
@@ -182,8 +183,10 @@ def main() -> None:
                       f'{fmt([x["kl_to_uniform"] for x in at], 3):>16}')
             print(f'{name:12} {args.steps:>6} {fmt([x["modes"] for x in r], 1):>16} '
                   f'{fmt([x["kl_to_uniform"] for x in r], 3):>16} {fmt([x["seconds"] for x in r], 0):>10}')
-    print(f'training data under the same classifier: {runs[0]["data_modes"]} modes, KL '
-          f'{runs[0]["data_kl_to_uniform"]:.3f} ({runs[0]["data_examples"]} examples)')
+    for dataset in args.datasets.split(','):
+        first = next(x for x in runs if x['dataset'] == dataset)
+        print(f'{dataset}: training data under its classifier: {first["data_modes"]} modes, KL '
+              f'{first["data_kl_to_uniform"]:.3f} ({first["data_examples"]} examples)')
     print('published (stacked MNIST, 26,000 samples): ' + ', '.join(f'{k} {m:.0f} modes, KL {kl}'
                                                                   for k, (m, kl) in PUBLISHED.items()))
 

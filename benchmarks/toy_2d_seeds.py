@@ -1,6 +1,6 @@
 """toy_2d on its default config over several seeds: mode coverage and wall time.
 
-    python benchmarks/toy_2d_seeds.py [--seeds=5] [--processes] [--mixtures=ring8,grid25] [--out=benchmarks/results/toy_2d.json] [--config.FIELD=VALUE ...]
+    python benchmarks/toy_2d_seeds.py [--seeds=5] [--processes] [--mixtures=ring8,grid25] [--out=benchmarks/results/toy_2d_seeds.json] [--config.FIELD=VALUE ...]
 
 By default the seeds of a mixture train as one ensemble, in one process:
 `python -m experiments.toy_2d --config.dataset=toy:NAME --config.ensemble.size=SEEDS` (member i has
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument('--seeds', type=int, default=5)
     parser.add_argument('--processes', action='store_true', help='a process per seed, not one ensemble')
     parser.add_argument('--mixtures', default='ring8,grid25', help='comma-separated toy mixtures: ringK, gridN')
-    parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results', 'toy_2d.json'))
+    parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results', 'toy_2d_seeds.json'))
     args, overrides = parser.parse_known_args()
     if any(not a.startswith('--config.') for a in overrides):
         parser.error(f'unknown arguments {overrides}: only --config.FIELD=VALUE passes on to the runs')

@@ -240,15 +240,24 @@ def _bisect(spend, budget: float, low: float, high: float) -> float:
     return high
 
 
+GAUSSIAN_CAP = 1e4  # the largest noise multiplier a count or bounds release is calibrated to
+
+
 @functools.lru_cache(maxsize=32)
 def calibrate(epsilon: float, delta: float, rows: int, batch: int, updates: int, share: float,
               bounds_share: float = 0.0) -> tuple[float, float | None, float | None]:
     """(sigma, count noise multiplier, bounds noise multiplier): the counts' noise spends share * epsilon
     alone, the bounds estimate's bounds_share * epsilon alone; sigma is the smallest in [MIN_NOISE, MAX_NOISE]
     whose `updates` after both spend at most epsilon. A UserError where even MAX_NOISE spends more."""
-    alone = lambda part: _bisect(lambda z: epsilon_of(rows, batch, 1.0, 0, z, delta), part * epsilon, 1e-2, 1e4)
-    count_noise = alone(share) if share > 0 else None
-    bounds_noise = alone(bounds_share) if bounds_share > 0 else None
+    def alone(part: float, field: str) -> float:
+        least = epsilon_of(rows, batch, 1.0, 0, GAUSSIAN_CAP, delta)  # the RDP accountant's floor at this delta
+        if part * epsilon < least:
+            raise UserError(f'config.privacy.{field}={part:g}: {part:g} x epsilon {epsilon:g} is less than the '
+                            f'{least:.3g} any Gaussian release spends at delta {delta:g}; raise it, or set it to 0')
+        return _bisect(lambda z: epsilon_of(rows, batch, 1.0, 0, z, delta), part * epsilon, 1e-2, GAUSSIAN_CAP)
+
+    count_noise = alone(share, 'frequency_share') if share > 0 else None
+    bounds_noise = alone(bounds_share, 'bounds_share') if bounds_share > 0 else None
     spend = lambda s: epsilon_of(rows, batch, s, updates, count_noise, delta, bounds_noise)
     least = spend(MAX_NOISE)
     if least > epsilon:

@@ -93,13 +93,23 @@ def test_a_private_run_estimates_publishes_and_resumes_only_with_the_same_estima
     assert not (tmp_path / 'tiny' / 'checkpoints').exists() and not (tmp_path / 'tiny' / 'config.json').exists()
 
 
-def test_breast_cancer_trains_privately_on_its_public_schema_alone(tmp_path):
-    public = table_privacy.PUBLIC_SCHEMA['table:breast_cancer']
-    columns = list(tables.read_table('table:breast_cancer').columns)
-    schema = table_privacy.Schema.of(private_ctgan(), 'table:breast_cancer', columns)
-    assert len(schema.bounds) == 30 and schema.kinds(columns)['diagnosis'] == 'categorical'  # every column declared
-    trained = train.train(private_ctgan(dataset='table:breast_cancer'), str(tmp_path))
-    declared = privacy.parse_bounds(public['bounds'])
-    fitted = {info.name: (info.minimum, info.maximum) for info in trained.gan.transform.columns if info.numerical}
-    assert fitted == declared
-    assert trained.gan.privacy.spent(4) <= 3.0
+def test_breast_cancer_has_no_public_ranges_so_a_private_run_declares_them(tmp_path):
+    """Its documented Min and Max are its rows' own: not a public schema. The run says so before writing."""
+    assert 'bounds' not in table_privacy.PUBLIC_SCHEMA['table:breast_cancer']
+    with pytest.raises(UserError, match=r"^config.privacy: columns 'mean radius', 'mean texture', .* declared "
+                                        r"neither numerical \(config.privacy.bounds"):
+        train.train(private_ctgan(dataset='table:breast_cancer'), str(tmp_path / 'run'))
+    assert not (tmp_path / 'run' / 'config.json').exists()
+    # and the estimate finds no bin for a feature near 0 spread over many powers of 2 (455 training rows; the
+    # noise of epsilon 3 with a fifth spent on the 30 columns' bounds)
+    concavity = tables.read_table('table:breast_cancer')['mean concavity'].to_numpy()[:455]
+    with pytest.raises(UserError, match=r"column 'mean concavity': no bin of its DP bounds estimate"):
+        dp_bounds.estimate({'mean concavity': concavity}, 50.7, np.random.default_rng(0))
+
+
+def test_a_share_below_what_any_gaussian_release_spends_is_refused_in_one_line():
+    """At delta 1e-5 a Gaussian release spends at least about 0.0195 in the RDP accountant, whatever its noise."""
+    with pytest.raises(UserError, match=r'^config.privacy.bounds_share=0.005: 0.005 x epsilon 3 is less than the '
+                                        r'0.0195 any Gaussian release spends at delta 1e-05'):
+        privacy.calibrate(3.0, 1e-5, 354, 64, 100, 0.3, 0.005)
+    assert privacy.calibrate(3.0, 1e-5, 354, 64, 100, 0.3, 0.01)[2] < privacy.GAUSSIAN_CAP  # 0.03 is above it
