@@ -254,5 +254,6 @@ def test_the_benchmarks_configs_keep_their_widths_whatever_the_experiments_defau
     assert stacked_mnist.get_config().model.d_width == 32 and stacked_mnist.get_config().model.g_width == 16
     runs = {name: {**stacked_digits.COMMON, **fields} for name, fields in stacked_digits.CONFIGS.items()}
     widths = {name: (run['model.g_width'], run['model.d_width']) for name, run in runs.items()}
-    named = {'dcgan_g32': (32, 16), 'dcgan_w32': (32, 32), 'sn_hinge_d32': (16, 32)}
+    named = {'dcgan_g32': (32, 16), 'dcgan_w32': (32, 32), 'sn_hinge_d32': (16, 32), 'sn_hinge_w32': (32, 32),
+             'sn_hinge_d32_diffaugment': (16, 32)}
     assert {n: w for n, w in widths.items() if w != (16, 16)} == named
