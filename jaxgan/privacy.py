@@ -249,21 +249,21 @@ def calibrate(epsilon: float, delta: float, rows: int, batch: int, updates: int,
     """(sigma, count noise multiplier, bounds noise multiplier): the counts' noise spends share * epsilon
     alone, the bounds estimate's bounds_share * epsilon alone; sigma is the smallest in [MIN_NOISE, MAX_NOISE]
     whose `updates` after both spend at most epsilon. A UserError where even MAX_NOISE spends more."""
-    def alone(part: float, field: str) -> float:
-        least = epsilon_of(rows, batch, 1.0, 0, GAUSSIAN_CAP, delta)  # the RDP accountant's floor at this delta
-        if part * epsilon < least:
-            raise UserError(f'config.privacy.{field}={part:g}: {part:g} x epsilon {epsilon:g} is less than the '
-                            f'{least:.3g} any Gaussian release spends at delta {delta:g}; raise it, or set it to 0')
-        return _bisect(lambda z: epsilon_of(rows, batch, 1.0, 0, z, delta), part * epsilon, 1e-2, GAUSSIAN_CAP)
-
-    count_noise = alone(share, 'frequency_share') if share > 0 else None
-    bounds_noise = alone(bounds_share, 'bounds_share') if bounds_share > 0 else None
+    floor = epsilon_of(rows, batch, 1.0, 0, GAUSSIAN_CAP, delta)  # what any Gaussian release spends at delta
+    alone = lambda part: _bisect(lambda z: epsilon_of(rows, batch, 1.0, 0, z, delta), part * epsilon, 1e-2,
+                                 GAUSSIAN_CAP)
+    count_noise = alone(share) if share > 0 else None
+    bounds_noise = alone(bounds_share) if bounds_share > 0 else None
     spend = lambda s: epsilon_of(rows, batch, s, updates, count_noise, delta, bounds_noise)
     least = spend(MAX_NOISE)
     if least > epsilon:
         raise UserError(f'config.privacy.epsilon={epsilon:g}: too small for {updates} critic updates of {batch} of '
                         f'{rows} rows: even at the largest noise multiplier {MAX_NOISE:g} they spend epsilon '
                         f'{least:.3g} at delta {delta:g}; raise epsilon to {least:.3g} or more, or plan fewer steps')
+    for field, part in (('frequency_share', share), ('bounds_share', bounds_share)):
+        if 0 < part * epsilon < floor:  # its release would spend more than its share: said, not hidden
+            raise UserError(f'config.privacy.{field}={part:g}: {part:g} x epsilon {epsilon:g} is less than the '
+                            f'{floor:.3g} any Gaussian release spends at delta {delta:g}; raise it, or set it to 0')
     if spend(MIN_NOISE) <= epsilon:
         return MIN_NOISE, count_noise, bounds_noise
     return _bisect(spend, epsilon, MIN_NOISE, MAX_NOISE), count_noise, bounds_noise
