@@ -50,6 +50,8 @@ flags.DEFINE_integer('seeds', 5, 'Seeds 0 .. seeds - 1.')
 flags.DEFINE_integer('first_seed', 0, 'The first seed.')
 flags.DEFINE_string('peer_python', '', 'The Python of an environment with smartnoise-synth.')
 flags.DEFINE_string('synthcity_python', '', 'The Python of an environment with synthcity (the synthcity_* systems).')
+flags.DEFINE_string('peer_args', '', 'Comma-separated key=value arguments for the synthcity plugins, on top of the '
+                    'library\'s defaults (a departure, recorded in the row: e.g. n_iter=300).')
 flags.DEFINE_string('jaxgan_fields', '', 'Comma-separated key=value config fields for jaxgan and public (settings tried).')
 flags.DEFINE_integer('peer_timeout', 1800, 'Seconds a peer fit may take.')
 flags.DEFINE_string('out', 'benchmarks/results/dp_tables.json', 'The results file (rows already there are kept).')
@@ -108,7 +110,8 @@ def _peer(system: str, train_rows, discrete: list[str], bounds: str, seed: int, 
     budget = [] if epsilon is None else [f'--epsilon={epsilon}', f'--delta={delta}']
     done = subprocess.run([python, script, f'--system={system.removeprefix(SYNTHCITY)}', f'--train={path}',
                            f'--categorical={",".join(discrete)}', f'--bounds={bounds}', f'--seed={seed}',
-                           *budget, f'--out={out}'],
+                           *budget, *([f'--plugin_args={flags.FLAGS.peer_args}'] if synthcity and flags.FLAGS.peer_args else []),
+                           f'--out={out}'],
                           capture_output=True, text=True, timeout=flags.FLAGS.peer_timeout)
     if done.returncode:
         raise RuntimeError(f'{system} failed: {done.stderr[-2000:]}')
@@ -143,10 +146,12 @@ def main(argv) -> None:
                                  'fit_seconds_per_epoch': seconds / epochs, 'noise_multiplier': sigma}
                     else:
                         synthetic, extra = _peer(system, train_rows, discrete, bounds, seed, epsilon, f.delta, workdir)
+                        extra.pop('system', None)  # the peer's own name for it (dpgan): the row keeps this one's
                 quality = table_metrics.report(train_rows, synthetic, holdout, kinds, target=f.target, seed=seed)
                 attack = privacy_attacks.report(train_rows, synthetic, holdout, kinds, seed=seed)
                 row = {'dataset': f.dataset, 'epsilon': epsilon, 'delta': f.delta if epsilon else None, 'seed': seed,
-                       'system': system, 'dp': system not in NOT_PRIVATE, 'jaxgan_fields': f.jaxgan_fields if system in ('jaxgan', 'public') else '', **extra,
+                       'system': system, 'dp': system not in NOT_PRIVATE, 'jaxgan_fields': f.jaxgan_fields if system in ('jaxgan', 'public') else '',
+                       'peer_args': f.peer_args if system.startswith(SYNTHCITY) else '', **extra,
                        **{k: quality['summary'].get(k) for k in ('column_shapes', 'column_pair_trends',
                                                                   'efficacy_ratio', 'fidelity')},
                        **{k: attack['summary'][k] for k in ('mia_advantage', 'mia_auc', 'mia_calibrated_advantage',
@@ -157,7 +162,7 @@ def main(argv) -> None:
 
 
 def _write(path: str, rows: list[dict]) -> None:
-    processes.write_results(path, {'means': processes.seed_means(rows, ('system', 'jaxgan_fields', 'epsilon'), FIELDS),
+    processes.write_results(path, {'means': processes.seed_means(rows, ('system', 'jaxgan_fields', 'peer_args', 'epsilon'), FIELDS),
                                    'runs': rows})
 
 

@@ -48,6 +48,19 @@ def _bounds(text: str) -> dict:
     return out
 
 
+def _plugin_args(text: str) -> dict:
+    out = {}
+    for item in filter(None, text.split(',')):
+        key, value = item.split('=')
+        for kind in (int, float, str):
+            try:
+                out[key] = kind(value)
+                break
+            except ValueError:
+                continue
+    return out
+
+
 def _count(cls, name: str, counter: dict, key: str) -> None:
     """Wrap cls.name so that counter[key] counts its calls and counter[key + '_seconds'] their time."""
     inner = getattr(cls, name)
@@ -72,6 +85,8 @@ def main() -> None:
     parser.add_argument('--epsilon', type=float, default=None, help='ignored by adsgan (not private)')
     parser.add_argument('--delta', type=float, default=1e-5)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--plugin_args', default='', help='KEY=VALUE,... on top of the library\'s defaults '
+                        '(a departure: integers and floats read as numbers)')
     parser.add_argument('--out', required=True)
     args = parser.parse_args()
     if args.system != 'adsgan' and args.epsilon is None:
@@ -95,7 +110,7 @@ def main() -> None:
     for column, (low, high) in _bounds(args.bounds).items():
         train[column] = train[column].clip(low, high)
     workspace = Path(tempfile.mkdtemp())
-    common = {'random_state': args.seed, 'workspace': workspace}
+    common = {'random_state': args.seed, 'workspace': workspace, **_plugin_args(args.plugin_args)}
     if args.system == 'dpgan':
         model = plugin_dpgan.plugin(epsilon=args.epsilon, delta=args.delta, **common)
     elif args.system == 'pategan':
@@ -109,7 +124,7 @@ def main() -> None:
     rows = model.generate(count=len(train)).dataframe()
     rows.to_csv(args.out, index=False)
     epochs = max(counter['epochs'], 1)
-    result = {'fit_seconds': seconds, 'system': args.system, 'epsilon_budget': args.epsilon,
+    result = {'fit_seconds': seconds, 'system': args.system, 'plugin_args': args.plugin_args, 'epsilon_budget': args.epsilon,
               'epochs': counter['epochs'], 'seconds_per_epoch': seconds / epochs,
               'train_seconds_per_epoch': counter['epochs_seconds'] / epochs, 'sampled_rows': len(rows)}
     if args.system == 'dpgan':
