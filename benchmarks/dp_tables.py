@@ -10,7 +10,10 @@ dependency of jaxgan): benchmarks/dp_peer.py runs there on jaxgan's training spl
 seed) written as CSV, given the same public schema jaxgan has (table_privacy.PUBLIC_SCHEMA's ranges of the
 numerical columns, the categories of the discrete ones), so neither spends budget on bounds. Systems:
 `jaxgan` (experiments.ctgan's config with privacy, --jaxgan_fields on top), `public` (experiments.ctgan's
-non-private default: the ceiling), `dpctgan` and `patectgan` (the library's defaults). Every system samples
+non-private default: the ceiling), `dpctgan` and `patectgan` (the library's defaults), and synthcity's
+`synthcity_dpgan`, `synthcity_pategan` and `synthcity_adsgan` (benchmarks/synthcity_peer.py, run by
+--synthcity_python, an environment with `pip install synthcity`; ADS-GAN has no privacy budget: it runs once
+per seed, epsilon none, with `dp` false in its row, as `public`). Every system samples
 as many rows as the training rows; each sample is scored by jaxgan.metrics.table.report (column shapes,
 column pair trends, efficacy on the target against the same holdout) and
 jaxgan.metrics.privacy_attacks.report (GAN-Leaks' membership advantage) against the same rows. Seconds per
@@ -46,12 +49,18 @@ flags.DEFINE_list('systems', ['jaxgan', 'dpctgan', 'patectgan', 'public'], 'Syst
 flags.DEFINE_integer('seeds', 5, 'Seeds 0 .. seeds - 1.')
 flags.DEFINE_integer('first_seed', 0, 'The first seed.')
 flags.DEFINE_string('peer_python', '', 'The Python of an environment with smartnoise-synth.')
+flags.DEFINE_string('synthcity_python', '', 'The Python of an environment with synthcity (the synthcity_* systems).')
+flags.DEFINE_string('peer_args', '', 'Comma-separated key=value arguments for the synthcity plugins, on top of the '
+                    'library\'s defaults (a departure, recorded in the row: e.g. n_iter=300).')
 flags.DEFINE_string('jaxgan_fields', '', 'Comma-separated key=value config fields for jaxgan and public (settings tried).')
 flags.DEFINE_integer('peer_timeout', 1800, 'Seconds a peer fit may take.')
 flags.DEFINE_string('out', 'benchmarks/results/dp_tables.json', 'The results file (rows already there are kept).')
 
+SYNTHCITY = 'synthcity_'  # the prefix of the systems benchmarks/synthcity_peer.py runs
+NOT_PRIVATE = ('public', 'synthcity_adsgan')  # no budget: one run per seed, epsilon none
 FIELDS = ('column_shapes', 'column_pair_trends', 'efficacy_ratio', 'mia_advantage', 'mia_calibrated_advantage',
-          'dcr_ratio', 'seconds_per_epoch', 'fit_seconds_per_epoch', 'fit_seconds', 'noise_multiplier', 'epochs')
+          'dcr_ratio', 'seconds_per_epoch', 'fit_seconds_per_epoch', 'fit_seconds', 'noise_multiplier', 'epochs',
+          'epsilon_spent')
 
 
 def _jaxgan(dataset: str, rows: int, seed: int, epsilon: float | None, delta: float, workdir: str, fields: dict):
@@ -95,10 +104,14 @@ def _peer(system: str, train_rows, discrete: list[str], bounds: str, seed: int, 
     import pandas as pd
     path, out = os.path.join(workdir, 'train.csv'), os.path.join(workdir, 'synthetic.csv')
     train_rows.to_csv(path, index=False)
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dp_peer.py')
-    done = subprocess.run([flags.FLAGS.peer_python, script, f'--system={system}', f'--train={path}',
+    synthcity = system.startswith(SYNTHCITY)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'synthcity_peer.py' if synthcity else 'dp_peer.py')
+    python = flags.FLAGS.synthcity_python if synthcity else flags.FLAGS.peer_python
+    budget = [] if epsilon is None else [f'--epsilon={epsilon}', f'--delta={delta}']
+    done = subprocess.run([python, script, f'--system={system.removeprefix(SYNTHCITY)}', f'--train={path}',
                            f'--categorical={",".join(discrete)}', f'--bounds={bounds}', f'--seed={seed}',
-                           f'--epsilon={epsilon}', f'--delta={delta}', f'--out={out}'],
+                           *budget, *([f'--plugin_args={flags.FLAGS.peer_args}'] if synthcity and flags.FLAGS.peer_args else []),
+                           f'--out={out}'],
                           capture_output=True, text=True, timeout=flags.FLAGS.peer_timeout)
     if done.returncode:
         raise RuntimeError(f'{system} failed: {done.stderr[-2000:]}')
@@ -121,8 +134,8 @@ def main(argv) -> None:
         kinds = tables.infer_kinds(train_rows, {})
         discrete, bounds = _schema(f.dataset)
         for system in f.systems:
-            for eps_text in (['none'] if system == 'public' else f.epsilons):
-                epsilon = None if system == 'public' else float(eps_text)
+            for eps_text in (['none'] if system in NOT_PRIVATE else f.epsilons):
+                epsilon = None if system in NOT_PRIVATE else float(eps_text)
                 with tempfile.TemporaryDirectory() as workdir:
                     extra = {}
                     if system in ('jaxgan', 'public'):
@@ -133,10 +146,12 @@ def main(argv) -> None:
                                  'fit_seconds_per_epoch': seconds / epochs, 'noise_multiplier': sigma}
                     else:
                         synthetic, extra = _peer(system, train_rows, discrete, bounds, seed, epsilon, f.delta, workdir)
+                        extra.pop('system', None)  # the peer's own name for it (dpgan): the row keeps this one's
                 quality = table_metrics.report(train_rows, synthetic, holdout, kinds, target=f.target, seed=seed)
                 attack = privacy_attacks.report(train_rows, synthetic, holdout, kinds, seed=seed)
                 row = {'dataset': f.dataset, 'epsilon': epsilon, 'delta': f.delta if epsilon else None, 'seed': seed,
-                       'system': system, 'jaxgan_fields': f.jaxgan_fields if system in ('jaxgan', 'public') else '', **extra,
+                       'system': system, 'dp': system not in NOT_PRIVATE, 'jaxgan_fields': f.jaxgan_fields if system in ('jaxgan', 'public') else '',
+                       'peer_args': f.peer_args if system.startswith(SYNTHCITY) else '', **extra,
                        **{k: quality['summary'].get(k) for k in ('column_shapes', 'column_pair_trends',
                                                                   'efficacy_ratio', 'fidelity')},
                        **{k: attack['summary'][k] for k in ('mia_advantage', 'mia_auc', 'mia_calibrated_advantage',
@@ -147,7 +162,7 @@ def main(argv) -> None:
 
 
 def _write(path: str, rows: list[dict]) -> None:
-    processes.write_results(path, {'means': processes.seed_means(rows, ('system', 'jaxgan_fields', 'epsilon'), FIELDS),
+    processes.write_results(path, {'means': processes.seed_means(rows, ('system', 'jaxgan_fields', 'peer_args', 'epsilon'), FIELDS),
                                    'runs': rows})
 
 
