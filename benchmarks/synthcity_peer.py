@@ -38,14 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
-def _bounds(text: str) -> dict:
-    out = {}
-    for item in filter(None, text.split(';')):
-        name, span = item.split('=')
-        low, high = span.split(':')
-        out[name] = (float(low), float(high))
-    return out
+from dp_peer import _bounds  # benchmarks/dp_peer.py: the same --bounds text (imports torch, as this does)
 
 
 def _plugin_args(text: str) -> dict:
