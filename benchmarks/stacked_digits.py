@@ -16,8 +16,9 @@ al. 2017, table 2; 26,000 samples) and the training data's own modes under the s
 --datasets runs every config on each of several data, for the same digits brought another way (the
 renderings of benchmarks/renderings.py, through `folder:` or `npy:`): stacked images brought as files are
 counted by a classifier trained on their own channels (experiments.stacked_mnist's rule), trained by the
-first run on those data and shared by the rest (kept across invocations in --own_classifiers); `stacked:`
-data use --classifier's.
+first run on those data and shared by the rest (kept across invocations in --own_classifiers); so is
+`stacked:` data of another source than the digits (stacked:tfds:mnist: a classifier of its own digits,
+experiments.stacked_mnist's rule); `stacked:digits` uses --classifier's.
 --counts_at also counts each run's modes at those earlier steps, from checkpoints kept for them, with
 the same classifier, sample count and latents (`jaxgan.evaluate --metrics=stacked`; not in the seconds).
 """
@@ -102,6 +103,13 @@ def own_classifier(root: str, dataset: str) -> str:
     return path if os.path.exists(os.path.join(path, 'classifier.json')) else ''
 
 
+def counting_classifier(dataset: str, shared: str, root: str) -> str:
+    """The mode_classifier of runs on `dataset`: the shared digits classifier for `stacked:digits` alone (it
+    reads the grey digits only); for any other data, its own kept one (`own_classifier`), or '' where the run
+    trains it (on a `stacked:` source's digits, or on files' own channels)."""
+    return shared if dataset == 'stacked:digits' else own_classifier(root, dataset)
+
+
 def write(args, classifier_seconds: float, runs: list) -> None:
     processes.write_results(args.out, {
         'steps': args.steps, 'common': COMMON, 'datasets': args.datasets.split(','),
@@ -145,11 +153,11 @@ def main() -> None:
             for dataset in args.datasets.split(','):
                 for name in names:
                     workdir = os.path.join(scratch, f'{name}_{args.datasets.split(",").index(dataset)}_{seed}')
-                    own = not dataset.startswith('stacked:')
+                    own = dataset != 'stacked:digits'
                     fields = {**COMMON, **saving, **CONFIGS[name], 'dataset': dataset, 'seed': seed,
                               'num_steps': args.steps, 'eval_samples': args.eval_samples,
-                              'mode_classifier': own_classifier(args.own_classifiers or scratch, dataset) if own
-                              else classifier}
+                              'mode_classifier': counting_classifier(dataset, classifier,
+                                                                     args.own_classifiers or scratch)}
                     start = time.perf_counter()
                     done = subprocess.run([sys.executable, '-m', 'experiments.stacked_mnist', f'--workdir={workdir}',
                                            *(f'--config.{k}={v}' for k, v in fields.items())],

@@ -257,3 +257,17 @@ def test_the_benchmarks_configs_keep_their_widths_whatever_the_experiments_defau
     named = {'dcgan_g32': (32, 16), 'dcgan_w32': (32, 32), 'sn_hinge_d32': (16, 32), 'sn_hinge_w32': (32, 32),
              'sn_hinge_d32_diffaugment': (16, 32)}
     assert {n: w for n, w in widths.items() if w != (16, 16)} == named
+
+
+def test_the_benchmark_counts_only_stacked_digits_with_the_shared_digits_classifier(monkeypatch, tmp_path):
+    """The shared classifier reads the grey digits: stacked MNIST (or files) get one of their own, kept once trained."""
+    monkeypatch.syspath_prepend(os.path.join(REPO, 'benchmarks'))
+    import stacked_digits
+    root = str(tmp_path)
+    assert stacked_digits.counting_classifier('stacked:digits', 'SHARED', root) == 'SHARED'
+    for dataset in ('stacked:tfds:mnist', 'folder:renderings/nearest32'):
+        assert stacked_digits.counting_classifier(dataset, 'SHARED', root) == ''  # the run trains its own
+        kept = stacked_digits.classifier_path(root, dataset)
+        os.makedirs(kept)
+        open(os.path.join(kept, 'classifier.json'), 'w').close()
+        assert stacked_digits.counting_classifier(dataset, 'SHARED', root) == kept
