@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import processes  # noqa: E402  (benchmarks/processes.py)
 
-flags.DEFINE_string('dataset', 'table:diabetes', 'An embedded table with public bounds.')
+flags.DEFINE_string('dataset', 'table:diabetes', 'An embedded table with public bounds (table_privacy.PUBLIC_SCHEMA: table:diabetes).')
 flags.DEFINE_string('target', 'progression', 'The efficacy target.')
 flags.DEFINE_list('epsilons', ['1', '3', '10'], 'Budgets (delta --delta).')
 flags.DEFINE_float('delta', 1e-5, 'The budget\'s delta.')
@@ -95,7 +95,11 @@ def _schema(dataset: str) -> tuple[list[str], str]:
     run declares (table_privacy.PUBLIC_SCHEMA), given to the peers too."""
     from jaxgan import privacy
     from jaxgan.data import table_privacy
-    public = table_privacy.PUBLIC_SCHEMA[dataset]
+    public = table_privacy.PUBLIC_SCHEMA.get(dataset, {})
+    if 'bounds' not in public:
+        with_bounds = [name for name, schema in table_privacy.PUBLIC_SCHEMA.items() if 'bounds' in schema]
+        raise app.UsageError(f'--dataset={dataset}: no public bounds of its numerical columns (tables with them: '
+                             f'{", ".join(with_bounds)}); the peers need declared ranges')
     return list(privacy.parse_categories(public.get('categories', ''))), public['bounds']
 
 
