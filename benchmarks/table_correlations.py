@@ -16,6 +16,7 @@ rows. Every sample is scored by jaxgan.metrics.table.report against the same tra
 numeric pairs; its privacy: exact copies). Seconds per epoch are the whole fit over the epochs (jaxgan:
 loading, transform fitting, compilation, training; the package: the same without compilation); num_steps
 the generator steps trained (jaxgan's config.table.min_steps raises a small table's).
+--sample_modes=draw,argmax samples each jaxgan training both ways (config.table.sample_modes), a row each.
 Writes --out (JSON): a row per table, seed and system, and means and standard deviations over seeds.
 """
 
@@ -43,6 +44,8 @@ flags.DEFINE_integer('epochs', 300, 'Epochs for every system.')
 flags.DEFINE_integer('rows', 2000, 'Rows of each dependence table.')
 flags.DEFINE_string('peer_python', '', 'The Python of an environment with the ctgan package (for ctgan, tvae).')
 flags.DEFINE_string('jaxgan_fields', '', 'Comma-separated key=value config fields for jaxgan (ablations).')
+flags.DEFINE_list('sample_modes', ['draw'], 'jaxgan: each training sampled with each of these '
+                  'config.table.sample_modes (draw, argmax), a row each.')
 flags.DEFINE_string('out', 'benchmarks/results/table_correlations.json', 'The results file.')
 
 EMBEDDED = {'diabetes': 'progression', 'breast_cancer': 'diagnosis'}
@@ -50,7 +53,8 @@ FIELDS = ('max_pearson_gap', 'max_spearman_gap', 'column_pair_trends', 'column_p
           'fidelity', 'exact_copies', 'near_copies', 'dcr_ratio', 'efficacy_ratio', 'seconds_per_epoch', 'num_steps')
 
 
-def _jaxgan(dataset: str, train_rows, seed: int, epochs: int, workdir: str, fields: dict):
+def _jaxgan(dataset: str, train_rows, seed: int, epochs: int, workdir: str, fields: dict, sample_modes: list[str]):
+    """(a sample of as many rows as train_rows per entry of sample_modes, the fit's seconds, its steps)."""
     from experiments import ctgan
     from jaxgan import train
     config = ctgan.get_config()
@@ -62,9 +66,10 @@ def _jaxgan(dataset: str, train_rows, seed: int, epochs: int, workdir: str, fiel
     trained = train.train(config, workdir)
     seconds = time.perf_counter() - start
     state, gan = trained.state, trained.gan
-    rows = gan.sample(state.ema['G'], state.model_state['G'], len(train_rows), seed=seed,
-                      batch_size=config.batch_size, bn=config.sample_bn)
-    return rows, seconds, config.num_steps
+    samples = {modes: gan.sample(state.ema['G'], state.model_state['G'], len(train_rows), seed=seed,
+                                 batch_size=config.batch_size, bn=config.sample_bn, modes=modes)
+               for modes in sample_modes}
+    return samples, seconds, config.num_steps
 
 
 def _peer(system: str, train_rows, discrete: list[str], seed: int, epochs: int, workdir: str):
@@ -102,24 +107,27 @@ def main(argv) -> None:
             for system in f.systems:
                 with tempfile.TemporaryDirectory() as workdir:
                     if system == 'jaxgan':
-                        synthetic, seconds, steps = _jaxgan(dataset, train_rows, seed, f.epochs, workdir,
-                                                     processes.config_fields(f.jaxgan_fields))
+                        samples, seconds, steps = _jaxgan(dataset, train_rows, seed, f.epochs, workdir,
+                                                          processes.config_fields(f.jaxgan_fields), f.sample_modes)
                     else:
                         synthetic, seconds, steps = _peer(system, train_rows, discrete, seed, f.epochs, workdir)
-                report = table_metrics.report(train_rows, synthetic, holdout, kinds, target=EMBEDDED.get(name),
-                                              seed=seed)
-                row = {'table': name, 'seed': seed, 'system': system, 'epochs': f.epochs, 'num_steps': steps,
-                       'jaxgan_fields': f.jaxgan_fields if system == 'jaxgan' else '',
-                       'seconds_per_epoch': seconds / f.epochs, **report['summary'],
-                       'pearson_pairs': report['quality']['correlation_gaps']['pearson']['pairs']}
-                print(json.dumps({k: v for k, v in row.items() if k != 'pearson_pairs'}), flush=True)
-                rows.append(row)
-                _write(f.out, rows, f.epochs, f.rows)
+                        samples = {'': synthetic}
+                for modes, synthetic in samples.items():
+                    report = table_metrics.report(train_rows, synthetic, holdout, kinds, target=EMBEDDED.get(name),
+                                                  seed=seed)
+                    row = {'table': name, 'seed': seed, 'system': system, 'epochs': f.epochs, 'num_steps': steps,
+                           'jaxgan_fields': f.jaxgan_fields if system == 'jaxgan' else '',
+                           **({'sample_modes': modes} if modes and modes != 'draw' else {}),
+                           'seconds_per_epoch': seconds / f.epochs, **report['summary'],
+                           'pearson_pairs': report['quality']['correlation_gaps']['pearson']['pairs']}
+                    print(json.dumps({k: v for k, v in row.items() if k != 'pearson_pairs'}), flush=True)
+                    rows.append(row)
+                    _write(f.out, rows, f.epochs, f.rows)
 
 
 def _write(path: str, rows: list[dict], epochs: int, table_rows: int) -> None:
     # A mean per table, system, jaxgan fields and epochs (files of several runs merged keep them apart)
-    means = processes.seed_means(rows, ('table', 'system', 'jaxgan_fields', 'epochs'), FIELDS)
+    means = processes.seed_means(rows, ('table', 'system', 'jaxgan_fields', 'sample_modes', 'epochs'), FIELDS)
     processes.write_results(path, {'epochs': epochs, 'dependence_table_rows': table_rows, 'means': means,
                                    'runs': rows})
 

@@ -108,19 +108,23 @@ class Trained:
         return self.model.samples(self.state, num, seed=seed, ema=ema, label=label, truncation=truncation,
                                   bn=self.config.sample_bn, batch_size=batch_size or self.config.batch_size)
 
-    def rows(self, num: int, *, seed: int = 0, where: tuple[str, Any] | None = None, ema: bool = True):
+    def rows(self, num: int, *, seed: int = 0, where: tuple[str, Any] | None = None, ema: bool = True,
+             modes: str | None = None):
         """`num` synthetic rows, a pandas DataFrame in the input's schema; where=(column, value): every row
         of that category of a categorical or boolean column (value as in the input, or as text as
-        `jaxgan.sample --where` takes it)."""
+        `jaxgan.sample --where` takes it); modes: 'draw' or 'argmax', how a numerical column's mode is
+        picked (None: the run's config.table.sample_modes)."""
         self._check('rows', 'rows')
         if num <= 0:
             raise UserError(f'rows: num={num} must be positive')
+        if modes not in (None, 'draw', 'argmax'):
+            raise UserError(f'rows: modes={modes!r} must be draw or argmax')
         if where is not None:
             column, value = where
             where = (column, self.model.transform.parse_value(column, value) if isinstance(value, str) else value)
         params = (self.state.ema if ema else self.state.params)['G']
         return self.model.sample(params, self.state.model_state['G'], num, seed=seed,
-                                 batch_size=self.config.batch_size, where=where, bn=self.config.sample_bn)
+                                 batch_size=self.config.batch_size, where=where, bn=self.config.sample_bn, modes=modes)
 
     def translate(self, images: np.ndarray | Sequence[np.ndarray], direction: str = 'a2b', *, ema: bool = True,
                   batch_size: int = 16) -> np.ndarray:

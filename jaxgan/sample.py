@@ -114,7 +114,7 @@ def _table(f) -> None:
     if gan.output != 'rows':
         raise UserError(f'--out={out}: {f.workdir} holds a model of {gan.spec.kind}s, not table rows: '
                         'write .npy or .png')
-    rows = trained.rows(f.num, seed=f.seed, where=where, ema=f.ema)  # where's value parsed as in the input
+    rows = trained.rows(f.num, seed=f.seed, where=where, ema=f.ema, modes=f.modes)  # where's value parsed as in the input
     tables.write_rows(rows, out)  # atomically, by the suffix
     print(f'wrote {counted(len(rows), "row")} of step {trained.step} to {out}', file=sys.stderr)
     write_privacy(gan, trained.step, out)
@@ -159,6 +159,9 @@ def main() -> None:
                        'InfoGAN\'s codes are kept. Default: none.')
     flags.DEFINE_string('where', '', 'Tables: COLUMN=VALUE, every row conditioned on that category of a categorical '
                         'or boolean column (the value as written in the input).')
+    flags.DEFINE_enum('modes', None, ['draw', 'argmax'], 'Tables: how a numerical column\'s mode is picked, draw '
+                      '(from the generator\'s probabilities, as the ctgan package samples) or argmax (its most '
+                      'probable mode); default: the run\'s config.table.sample_modes.')
     cli.define_member_flag()
     cli.run_main(_main)
 

@@ -172,6 +172,36 @@ def test_a_tiny_ctgan_trains_resumes_exactly_and_writes_sample_rows(tmp_path):
     assert tree_equal(straight.state.ema, resumed.state.ema)
 
 
+def test_argmax_modes_take_gs_most_probable_mode_and_leave_the_rest_of_the_row_as_drawn(tmp_path):
+    """config.table.sample_modes=argmax: a numerical column's mode (and missing flag) is the argmax of G's
+    logits, without the Gumbel noise that draws it independently of the other columns; scalars and the
+    categories are as the package draws them."""
+    trained = train.train(tiny_ctgan(tmp_path, num_steps=2), str(tmp_path / 'run'))
+    gan, state = trained.gan, trained.state
+    params, model_state = state.ema['G'], state.model_state['G']
+    conditions = jnp.asarray(gan.transform.sample_conditions(400, np.random.default_rng(0)))
+    key = jax.random.key(3)
+    drawn = np.asarray(gan.rows(params, model_state, key, conditions, modes='draw'))
+    argmax = np.asarray(gan.rows(params, model_state, key, conditions, modes='argmax'))
+    z = jax.random.normal(jax.random.split(key)[0], (400, gan.z_dim))
+    raw, _ = gan.game.networks['G'].module.apply({'params': params, **model_state},
+                                                 jnp.concatenate([z, conditions], -1), train=True,
+                                                 mutable=list(model_state))
+    mask = tabular.mode_mask(gan.transform)
+    blocks = [s for s in gan.transform.spans if s.activation == 'softmax' and mask[s.start] == 0]
+    assert blocks and mask.sum() < len(mask)
+    differ = 0
+    for s in blocks:
+        cut = slice(s.start, s.start + s.size)
+        np.testing.assert_array_equal(argmax[:, cut].argmax(1), np.asarray(raw)[:, cut].argmax(1))
+        differ += int((drawn[:, cut].argmax(1) != argmax[:, cut].argmax(1)).sum())
+    assert differ > 0  # drawn modes follow the noise: after 2 steps G's logits are far from sure
+    kept = mask == 1
+    np.testing.assert_allclose(argmax[:, kept], drawn[:, kept], rtol=1e-6, atol=1e-6)
+    with pytest.raises(Exception, match='must be draw or argmax'):
+        train.train(tiny_ctgan(tmp_path, sample_modes='mode'), str(tmp_path / 'bad'))
+
+
 @pytest.mark.slow  # three command lines, 20 s; `make test-slow` (sampling and the report have fast tests)
 def test_ctgan_sample_and_evaluate_from_the_command_line(tmp_path, python_env):
     from jaxgan.errors import UserError

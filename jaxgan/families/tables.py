@@ -82,6 +82,16 @@ def _blocks(spans) -> tuple[np.ndarray, np.ndarray]:
     return blocks, scalar
 
 
+def mode_mask(transform: TableTransform) -> np.ndarray:
+    """[D]: 0 on the numerical columns' one-hot blocks (their modes and missing flags), 1 elsewhere."""
+    mask, start = np.ones(transform.dim, np.float32), 0
+    for info in transform.columns:
+        if info.numerical:
+            mask[start + 1:start + info.width] = 0
+        start += info.width
+    return mask
+
+
 def activate(raw: jax.Array, gumbel: jax.Array, transform: TableTransform, tau: float) -> jax.Array:
     """CTGAN's `_apply_activate`: tanh on the scalar spans, softmax((logits + g) / tau) on the one-hot
     spans with Gumbel noise g (torch's gumbel_softmax, hard=False). Every span at once (a scalar is
@@ -170,7 +180,8 @@ class TableGAN:
     transform: TableTransform
     z_dim: int
     tau: float
-    privacy: privacy.Plan | None = None  # a private run's calibrated noise and budget (jaxgan.privacy)
+    privacy: privacy.Plan | None = None
+    sample_modes: str = 'draw'  # config.table.sample_modes: how `sample` picks the numerical columns' modes  # a private run's calibrated noise and budget (jaxgan.privacy)
     real_labels = False  # batches carry conditions, not class labels
     batch_keys = ('x', 'c')
     output = 'rows'  # (jaxgan.family)
@@ -198,10 +209,12 @@ class TableGAN:
         return None if self.privacy is None else self.privacy.record(step)
 
     def rows(self, params: Any, model_state: Any, key: jax.Array, conditions: jax.Array, *,
-             bn: str = 'batch') -> jax.Array:
+             bn: str = 'batch', modes: str = 'draw') -> jax.Array:
         """Activated rows [B, D] for condition vectors [B, C] (fresh z and Gumbel noise from key).
         bn='batch': G's BatchNorm normalises with the batch's statistics, as the package samples (its
-        generator stays in training mode); 'running': the running averages."""
+        generator stays in training mode); 'running': the running averages. modes='draw': every one-hot
+        block is drawn with Gumbel noise, as the package samples; 'argmax': a numerical column's mode
+        (and missing flag) is G's most probable one, without noise (config.table.sample_modes)."""
         z_key, g_key = jax.random.split(key)
         z = jax.random.normal(z_key, (conditions.shape[0], self.z_dim))
         net = self.game.networks['G']
@@ -211,17 +224,23 @@ class TableGAN:
             raw, _ = net.module.apply(variables, x, train=True, mutable=list(model_state))
         else:
             raw = net.module.apply(variables, x, train=False)
-        return activate(raw, jax.random.gumbel(g_key, raw.shape), self.transform, self.tau)
+        gumbel = jax.random.gumbel(g_key, raw.shape)
+        if modes == 'argmax':
+            gumbel = gumbel * mode_mask(self.transform)
+        return activate(raw, gumbel, self.transform, self.tau)
 
     def sample(self, params: Any, model_state: Any, num: int, *, seed: int, batch_size: int,
-               where: tuple[str, Any] | None = None, bn: str = 'batch', max_rounds: int = 100) -> pd.DataFrame:
+               where: tuple[str, Any] | None = None, bn: str = 'batch', max_rounds: int = 100,
+               modes: str | None = None) -> pd.DataFrame:
         """`num` synthetic rows in the input's schema. Conditions as the package samples them: a
         discrete column at random and one of its categories by its frequency in the data (not the
         training's log-frequency). where = (column, value): every row is generated conditioned on that
         category and rows that come out with another are drawn again (SDV's reject sampling for
-        conditions), at most `max_rounds` batches of batch_size rows; a UserError where too few match."""
+        conditions), at most `max_rounds` batches of batch_size rows; a UserError where too few match.
+        modes: how the numerical columns' modes are picked, 'draw' or 'argmax' (`rows`; None: the run's
+        config.table.sample_modes)."""
         rng = np.random.default_rng([seed, 0x5a3])
-        fn = _jitted_rows(self, bn)
+        fn = _jitted_rows(self, bn, modes or self.sample_modes)
         draw = lambda i, conditions: np.asarray(fn(params, model_state, jax.random.fold_in(jax.random.key(seed), i),
                                                    jnp.asarray(conditions)))
         if where is None:
@@ -246,9 +265,9 @@ class TableGAN:
 
 
 @functools.lru_cache(maxsize=8)
-def _jitted_rows(gan: TableGAN, bn: str):
+def _jitted_rows(gan: TableGAN, bn: str, modes: str):
     """TableGAN.rows of one game compiled once: (params, model_state, key, conditions) -> rows."""
-    return jax.jit(functools.partial(gan.rows, bn=bn))
+    return jax.jit(functools.partial(gan.rows, bn=bn, modes=modes))
 
 
 def own_condition(x: jax.Array, c: jax.Array, spans: tuple[tuple[int, int, int], ...]) -> jax.Array:
@@ -343,7 +362,8 @@ def build_table(config: Config, spec: DataSpec) -> TableGAN:
                 quantities=quantities, prepare=prepare, ema=('G',))
     if plan is not None:
         private.check_game(game)
-    return TableGAN(game=game, spec=spec, transform=transform, z_dim=m.z_dim, tau=t.tau, privacy=plan)
+    return TableGAN(game=game, spec=spec, transform=transform, z_dim=m.z_dim, tau=t.tau, privacy=plan,
+                    sample_modes=t.get('sample_modes', 'draw'))
 
 
 class TableSamples:
@@ -378,6 +398,9 @@ def config_section() -> ml_collections.ConfigDict:
     c.max_modes = 10  # most Gaussian-mixture modes per continuous column (CTGAN's 10)
     c.mixture_iterations = 1000  # the mixtures' most iterations (rdt's 100 leaves them unconverged: docs/tables.md)
     c.tau = 0.2  # the Gumbel-softmax temperature of G's one-hot outputs (CTGAN's 0.2)
+    # How sampling picks a numerical column's mode: draw (from G's probabilities with Gumbel noise, independently
+    # per column, as the package samples) | argmax (G's most probable mode; docs/tables.md)
+    c.sample_modes = 'draw'
     c.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
     c.marginals = 0.0  # weight of G's loss matching the numerical columns' mode (bin) frequencies (MarginalLoss); 0: off
     c.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
@@ -402,6 +425,8 @@ def validate(config: Config) -> None:
     positive(config, 'table.max_modes')
     positive(config, 'table.mixture_iterations')
     check(t.tau > 0, f'config.table.tau={t.tau} must be positive')
+    check(t.get('sample_modes', 'draw') in ('draw', 'argmax'),
+          f'config.table.sample_modes={t.get("sample_modes")!r} must be draw or argmax')
     check(t.on_identifier in ('generate', 'drop', 'refuse'),
           f'config.table.on_identifier={t.on_identifier!r} must be generate, drop or refuse')
     check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
