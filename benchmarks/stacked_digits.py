@@ -43,7 +43,8 @@ REPO = processes.REPO
 # stacked_mnist's data, sizes and optimisers, whatever stacked_mnist's default D, its width and loss; each
 # config adds its fields to these.
 COMMON = {'dataset': 'stacked:digits', 'model.g_width': 16, 'model.d_width': 16, 'model.pack': 1,
-          'model.d_norm': 'batch', 'model.spectral_norm': False, 'loss': 'non_saturating', 'log_every': 100,
+          'model.d_norm': 'batch', 'model.spectral_norm': False, 'loss': 'non_saturating', 'augment.kind': 'none',
+          'log_every': 100,
           'sample_every': 100_000, 'checkpoint_every': 100_000}
 # R1 (Mescheder et al. 2018) needs a D that treats examples independently: LayerNorm in place of BatchNorm.
 R1 = {'model.d_norm': 'layer', 'penalties.r1': 1.0}

@@ -245,7 +245,7 @@ def test_the_benchmarks_earlier_count_at_the_last_step_is_the_experiments_own(tm
     assert json.loads(result.stdout.strip().splitlines()[-1])['stacked_kl_to_uniform'] != own['kl_to_uniform']
 
 
-def test_the_benchmarks_configs_keep_their_widths_whatever_the_experiments_default(monkeypatch):
+def test_the_benchmarks_configs_keep_their_widths_and_augmentation_whatever_the_experiments_default(monkeypatch):
     """benchmarks/stacked_digits.py pins both networks at width 16 (the README's tables' widths), so a change of
     stacked_mnist's default D (32 since sn_hinge_d32) moves only the configs that name a width."""
     from experiments import stacked_mnist
@@ -257,6 +257,9 @@ def test_the_benchmarks_configs_keep_their_widths_whatever_the_experiments_defau
     named = {'dcgan_g32': (32, 16), 'dcgan_w32': (32, 32), 'sn_hinge_d32': (16, 32), 'sn_hinge_w32': (32, 32),
              'sn_hinge_d32_diffaugment': (16, 32)}
     assert {n: w for n, w in widths.items() if w != (16, 16)} == named
+    # and augmentation: only the config that names it augments, whatever the experiment's default (DiffAugment)
+    assert stacked_mnist.get_config().augment.kind == 'diffaugment'
+    assert {n for n, run in runs.items() if run['augment.kind'] != 'none'} == {'sn_hinge_d32_diffaugment'}
 
 
 def test_the_benchmark_counts_only_stacked_digits_with_the_shared_digits_classifier(monkeypatch, tmp_path):
