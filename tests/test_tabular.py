@@ -173,7 +173,7 @@ def test_a_tiny_ctgan_trains_resumes_exactly_and_writes_sample_rows(tmp_path):
 
 
 def test_argmax_modes_take_gs_most_probable_mode_and_leave_the_rest_of_the_row_as_drawn(tmp_path):
-    """config.table.sample_modes=argmax: a numerical column's mode (and missing flag) is the argmax of G's
+    """config.table.sample_modes=argmax: a numerical column's mode is the argmax of G's
     logits, without the Gumbel noise that draws it independently of the other columns; scalars and the
     categories are as the package draws them."""
     trained = train.train(tiny_ctgan(tmp_path, num_steps=2), str(tmp_path / 'run'))
@@ -200,6 +200,22 @@ def test_argmax_modes_take_gs_most_probable_mode_and_leave_the_rest_of_the_row_a
     np.testing.assert_allclose(argmax[:, kept], drawn[:, kept], rtol=1e-6, atol=1e-6)
     with pytest.raises(Exception, match='must be draw or argmax'):
         train.train(tiny_ctgan(tmp_path, sample_modes='mode'), str(tmp_path / 'bad'))
+
+
+def test_argmax_modes_leave_the_missing_flags_drawn():
+    """A number's missing flag is the data's (5% of rows missing stay about 5%), not the encoding's: only the
+    mode blocks lose their noise."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, 150), rng.normal(8, 1, 150)])
+    x[::20] = np.nan
+    df = pd.DataFrame({'x': x, 'g': rng.choice(['a', 'b'], 300)})
+    transform = tables.TableTransform.fit(df, {'x': 'continuous', 'g': 'categorical'}, seed=0)
+    scalar, modes, missing, category = transform.spans
+    assert (scalar.activation, modes.activation, missing.size, category.size) == ('tanh', 'softmax', 2, 2)
+    mask = tabular.mode_mask(transform)
+    expected = np.ones(transform.dim)
+    expected[modes.start:modes.start + modes.size] = 0
+    np.testing.assert_array_equal(mask, expected)
 
 
 @pytest.mark.slow  # three command lines, 20 s; `make test-slow` (sampling and the report have fast tests)

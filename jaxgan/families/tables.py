@@ -83,11 +83,13 @@ def _blocks(spans) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mode_mask(transform: TableTransform) -> np.ndarray:
-    """[D]: 0 on the numerical columns' one-hot blocks (their modes and missing flags), 1 elsewhere."""
+    """[D]: 0 on the numerical columns' mode blocks, 1 elsewhere. A mode is the encoding's (the value
+    decodes from the mode and alpha together), a missing flag the data's: it stays drawn, lest a column
+    missing in 5% of rows come out never missing."""
     mask, start = np.ones(transform.dim, np.float32), 0
     for info in transform.columns:
         if info.numerical:
-            mask[start + 1:start + info.width] = 0
+            mask[start + 1:start + 1 + len(info.modes)] = 0
         start += info.width
     return mask
 
@@ -214,7 +216,7 @@ class TableGAN:
         bn='batch': G's BatchNorm normalises with the batch's statistics, as the package samples (its
         generator stays in training mode); 'running': the running averages. modes='draw': every one-hot
         block is drawn with Gumbel noise, as the package samples; 'argmax': a numerical column's mode
-        (and missing flag) is G's most probable one, without noise (config.table.sample_modes)."""
+        is G's most probable one, without noise (its missing flag is drawn; config.table.sample_modes)."""
         z_key, g_key = jax.random.split(key)
         z = jax.random.normal(z_key, (conditions.shape[0], self.z_dim))
         net = self.game.networks['G']
