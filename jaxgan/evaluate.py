@@ -114,11 +114,13 @@ def _table(f, metrics: tuple[str, ...]) -> None:
                         + (f' (did you mean {", ".join(close)}?)' if close else f'; its columns: {", ".join(kinds)}'))
     num = f.num_samples if flags_present('num_samples') else len(train_rows)
     params = state.ema['G'] if f.ema else state.params['G']
+    modes = f.modes or gan.sample_modes
     synthetic = gan.sample(params, state.model_state['G'], num, seed=f.seed, batch_size=config.batch_size,
-                           bn=config.sample_bn)
+                           bn=config.sample_bn, modes=modes)
     step = int(state.step)
     member = config.ensemble.get('member')
-    name = f'step_{step:08d}' + (f'_member_{member}' if member is not None else '')
+    name = (f'step_{step:08d}' + (f'_member_{member}' if member is not None else '')
+            + (f'_modes_{modes}' if modes != gan.sample_modes else ''))  # the run's own sampling keeps the plain name
     result: dict = {'metrics': {}}
     written = []
     if 'table' in metrics:
@@ -133,7 +135,8 @@ def _table(f, metrics: tuple[str, ...]) -> None:
         result['metrics'].update(private['summary'])
         result['privacy'] = private
     result['protocol'] = {'step': step, 'synthetic_rows': num, 'training_rows': len(train_rows),
-                          'holdout_rows': len(holdout), 'seed': f.seed, 'ema': f.ema, 'dataset': config.dataset}
+                          'holdout_rows': len(holdout), 'seed': f.seed, 'ema': f.ema, 'dataset': config.dataset,
+                          'sample_modes': modes}
     # --metrics=privacy alone has a file of its own, so that it leaves the quality report in place.
     out = os.path.join(f.workdir, 'eval', f'{name}.json' if 'table' in metrics else f'{name}_privacy.json')
     files.atomic_write(out, json.dumps(result, indent=2))
@@ -186,6 +189,9 @@ def main() -> None:
     flags.DEFINE_integer('step', None, 'Checkpoint step; the latest by default.')
     flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
     flags.DEFINE_bool('ema', True, 'Evaluate the EMA generator (--noema: the trained params).')
+    flags.DEFINE_enum('modes', None, ['draw', 'argmax'], 'table: how the sampled rows pick a numerical column\'s '
+                      'mode (jaxgan.sample --modes); default: the run\'s config.table.sample_modes. Another than the '
+                      'run\'s writes eval/step_N_modes_M.json.')
     cli.define_member_flag()
     cli.run_main(_main)
 

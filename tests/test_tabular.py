@@ -257,6 +257,12 @@ def test_ctgan_sample_and_evaluate_from_the_command_line(tmp_path, python_env):
     assert 0 <= report['metrics']['fidelity'] <= 1 and 'efficacy_ratio' in report['metrics']
     assert 0 <= report['metrics']['column_shapes'] <= 1 and 'max_pearson_gap' in report['metrics']  # the quality report
     assert (workdir / 'eval' / 'step_00000002_table.png').exists()
+    argmax = run_cli(['-m', 'jaxgan.evaluate', f'--workdir={workdir}', '--metrics=table', '--modes=argmax'],
+                     python_env, tmp_path)
+    assert argmax.returncode == 0, argmax.stderr[-3000:]
+    assert json.load(open(workdir / 'eval' / 'step_00000002_modes_argmax.json'))['protocol']['sample_modes'] == 'argmax'
+    assert json.load(open(workdir / 'eval' / 'step_00000002.json')) == report  # the run's own report is left as it was
+    assert report['protocol']['sample_modes'] == 'draw'
 
 
 @pytest.mark.parametrize('overrides, message', [
