@@ -90,7 +90,7 @@ def test_evaluate_privacy_on_a_ctgan_run_writes_the_attack_report(ctgan_run, pyt
 def _flags(workdir, metrics):
     import types
     return types.SimpleNamespace(workdir=str(workdir), metrics=metrics, step=None, member=None, target='',
-                                 num_samples=100, seed=0, ema=True)
+                                 num_samples=100, seed=0, ema=True, modes=None)
 
 
 def test_evaluate_privacy_refuses_a_run_without_holdout_and_mixed_metrics(ctgan_run, monkeypatch):

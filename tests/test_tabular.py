@@ -324,7 +324,7 @@ def test_a_tiny_ctgan_on_a_workbook_samples_a_workbook_in_its_schema(tmp_path):
     config = tiny_ctgan(tmp_path, dataset=f'xlsx:{tmp_path}/records.xlsx', num_steps=2, holdout=0.0)
     train.train(config, str(tmp_path / 'run'))
     flags = dict(workdir=str(tmp_path / 'run'), num=100, seed=0, step=None, member=None, ema=True, where='',
-                 truncation=None, label=None)
+                 truncation=None, label=None, modes=None)
     sample._table(types.SimpleNamespace(out=str(tmp_path / 'rows.xlsx'), **flags))
     assert openpyxl.load_workbook(tmp_path / 'rows.xlsx', read_only=True).sheetnames == ['synthetic']
     real, rows = tables.read_table(config.dataset), tables.read_table(f'xlsx:{tmp_path}/rows.xlsx')
