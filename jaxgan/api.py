@@ -13,7 +13,8 @@ makes (the family interface's `model.output`):
                                                                        vectors): what `jaxgan.sample` writes
     'translations'  run.translate(images, direction=, ema=)            uint8 images at the model's size
                     run.translate_folder(src, dst, direction=, ema=)   what `jaxgan.translate` writes
-    'rows'          run.rows(num, seed=, where=(column, value), ema=)  a pandas DataFrame in the input's schema
+    'rows'          run.rows(num, seed=, where=(column, value), ema=,  a pandas DataFrame in the input's schema
+                             modes=)                                   (modes: 'draw' or 'argmax', docs/tables.md)
 
 `jaxgan.load('PATH.pkl')` reads an official network pickle instead (StyleGAN2-ADA's or R3GAN's; jaxgan.pretrained, nothing
 of the file is run): its G_ema as the EMA generator, G as the trained params, at step 0, no optimizer state.
