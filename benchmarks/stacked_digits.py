@@ -154,7 +154,6 @@ def main() -> None:
             for dataset in args.datasets.split(','):
                 for name in names:
                     workdir = os.path.join(scratch, f'{name}_{args.datasets.split(",").index(dataset)}_{seed}')
-                    own = dataset != 'stacked:digits'
                     fields = {**COMMON, **saving, **CONFIGS[name], 'dataset': dataset, 'seed': seed,
                               'num_steps': args.steps, 'eval_samples': args.eval_samples,
                               'mode_classifier': counting_classifier(dataset, classifier,
@@ -166,7 +165,7 @@ def main() -> None:
                     seconds = time.perf_counter() - start
                     if done.returncode:
                         sys.exit(f'{name} on {dataset} seed {seed} failed:\n{done.stderr[-3000:]}')
-                    if own and not fields['mode_classifier']:  # kept for the data's later runs
+                    if not fields['mode_classifier']:  # the run trained its data's own: kept for their later runs
                         shutil.copytree(os.path.join(workdir, 'classifier'), classifier_path(args.own_classifiers
                                                                                              or scratch, dataset),
                                         dirs_exist_ok=True)  # over an incomplete copy a stopped run left

@@ -118,8 +118,6 @@ class Trained:
         self._check('rows', 'rows')
         if num <= 0:
             raise UserError(f'rows: num={num} must be positive')
-        if modes not in (None, 'draw', 'argmax'):
-            raise UserError(f'rows: modes={modes!r} must be draw or argmax')
         if where is not None:
             column, value = where
             where = (column, self.model.transform.parse_value(column, value) if isinstance(value, str) else value)

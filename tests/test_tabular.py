@@ -200,6 +200,8 @@ def test_argmax_modes_take_gs_most_probable_mode_and_leave_the_rest_of_the_row_a
     np.testing.assert_allclose(argmax[:, kept], drawn[:, kept], rtol=1e-6, atol=1e-6)
     with pytest.raises(Exception, match='must be draw or argmax'):
         train.train(tiny_ctgan(tmp_path, sample_modes='mode'), str(tmp_path / 'bad'))
+    with pytest.raises(Exception, match="modes='mode' must be one of draw, argmax"):
+        gan.sample(params, model_state, 10, seed=0, batch_size=80, modes='mode')
 
 
 def test_argmax_modes_leave_the_missing_flags_drawn():

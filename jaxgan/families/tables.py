@@ -82,6 +82,9 @@ def _blocks(spans) -> tuple[np.ndarray, np.ndarray]:
     return blocks, scalar
 
 
+SAMPLE_MODES = ('draw', 'argmax')  # config.table.sample_modes, `TableGAN.sample`'s modes
+
+
 def mode_mask(transform: TableTransform) -> np.ndarray:
     """[D]: 0 on the numerical columns' mode blocks, 1 elsewhere. A mode is the encoding's (the value
     decodes from the mode and alpha together), a missing flag the data's: it stays drawn, lest a column
@@ -182,8 +185,8 @@ class TableGAN:
     transform: TableTransform
     z_dim: int
     tau: float
-    privacy: privacy.Plan | None = None
-    sample_modes: str = 'draw'  # config.table.sample_modes: how `sample` picks the numerical columns' modes  # a private run's calibrated noise and budget (jaxgan.privacy)
+    privacy: privacy.Plan | None = None  # a private run's calibrated noise and budget (jaxgan.privacy)
+    sample_modes: str = 'draw'  # config.table.sample_modes: how `sample` picks the numerical columns' modes
     real_labels = False  # batches carry conditions, not class labels
     batch_keys = ('x', 'c')
     output = 'rows'  # (jaxgan.family)
@@ -241,8 +244,11 @@ class TableGAN:
         conditions), at most `max_rounds` batches of batch_size rows; a UserError where too few match.
         modes: how the numerical columns' modes are picked, 'draw' or 'argmax' (`rows`; None: the run's
         config.table.sample_modes)."""
+        modes = modes or self.sample_modes
+        if modes not in SAMPLE_MODES:
+            raise UserError(f'modes={modes!r} must be one of {", ".join(SAMPLE_MODES)}')
         rng = np.random.default_rng([seed, 0x5a3])
-        fn = _jitted_rows(self, bn, modes or self.sample_modes)
+        fn = _jitted_rows(self, bn, modes)
         draw = lambda i, conditions: np.asarray(fn(params, model_state, jax.random.fold_in(jax.random.key(seed), i),
                                                    jnp.asarray(conditions)))
         if where is None:
@@ -427,8 +433,8 @@ def validate(config: Config) -> None:
     positive(config, 'table.max_modes')
     positive(config, 'table.mixture_iterations')
     check(t.tau > 0, f'config.table.tau={t.tau} must be positive')
-    check(t.get('sample_modes', 'draw') in ('draw', 'argmax'),
-          f'config.table.sample_modes={t.get("sample_modes")!r} must be draw or argmax')
+    check(t.get('sample_modes', 'draw') in SAMPLE_MODES,
+          f'config.table.sample_modes={t.get("sample_modes")!r} must be {" or ".join(SAMPLE_MODES)}')
     check(t.on_identifier in ('generate', 'drop', 'refuse'),
           f'config.table.on_identifier={t.on_identifier!r} must be generate, drop or refuse')
     check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
