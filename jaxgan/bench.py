@@ -10,7 +10,8 @@ per image counted analytically from the layers, achieved TFLOP/s and the fractio
 Modes: `synthetic` feeds one random batch that stays on the devices (the step alone); `pipeline` feeds
 the experiment's real input pipeline (decode, resize, shuffle, transfer), so that the two rates compare;
 with `--config.data.on_device=true` that pipeline is the dataset held on the devices, gathered there by
-index (decoded once before timing).
+index (decoded once before timing). A table experiment (`--experiment=ctgan`) is timed on its own
+embedded table (images/s counts rows), without a FLOP count (the columns show '-').
 
 FLOPs: every convolution and matrix product in G's and D's forward passes (a jaxpr walk; XLA's cost
 analysis undercounts convolutions), combined as a step uses them: with n = n_critic, G runs forward n
@@ -106,7 +107,10 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
     members = ensemble.size(config)
     gan = ensemble.member_gan(config, dataset.spec)
     state = ensemble.fresh_state(gan, config, parallel.replicated(mesh))
-    g_flops, d_flops = forward_flops(gan, state if members == 1 else ensemble.member_state(state, 0))
+    # FLOPs are counted for image GANs (their generate / discriminate); a table's step is timed without them.
+    counted = hasattr(gan, 'discriminate')
+    g_flops, d_flops = (forward_flops(gan, state if members == 1 else ensemble.member_state(state, 0)) if counted
+                        else (math.nan, math.nan))
     per_image = step_flops_per_image(g_flops, d_flops, config.n_critic, config.n_gen)
     k = config.steps_per_dispatch
     train_step = (make_train_step if members == 1 else ensemble.make_train_step)(gan, config, mesh)
@@ -140,11 +144,16 @@ def bench_one(config: ml_collections.ConfigDict, mesh, *, mode: str, steps: int,
         'dtype': config.compute_dtype, 'steps_per_dispatch': k, 'members': members,
         'compile_s': round(compile_s, 2), 'steps_per_s': round(steps_per_s, 2),
         'member_steps_per_s': round(steps_per_s * members, 2), 'images_per_s': round(images_per_s, 1),
-        'gflop_per_image': round(per_image / 1e9, 4), 'g_forward_gflop': round(g_flops / 1e9, 4),
-        'd_forward_gflop': round(d_flops / 1e9, 4), 'tflops': round(tflops, 3),
-        'fraction_of_peak': round(tflops / peak_tflops, 4) if peak_tflops else None,
+        'gflop_per_image': none_if_nan(per_image / 1e9, 4), 'g_forward_gflop': none_if_nan(g_flops / 1e9, 4),
+        'd_forward_gflop': none_if_nan(d_flops / 1e9, 4), 'tflops': none_if_nan(tflops, 3),
+        'fraction_of_peak': none_if_nan(tflops / peak_tflops, 4) if peak_tflops else None,
         'timed_steps': dispatches * k, 'seconds': round(seconds, 3),
     }
+
+
+def none_if_nan(x: float, digits: int) -> float | None:
+    """x rounded, or None where it was not counted (NaN)."""
+    return None if math.isnan(x) else round(x, digits)
 
 
 def _ints(text: str) -> list[int]:
@@ -184,9 +193,10 @@ def _main(argv) -> None:
           f'{"img/s":>10} {"GFLOP/img":>10} {"TFLOP/s":>8} {"of peak":>8}')
     for r in rows:
         peak = f'{100 * r["fraction_of_peak"]:.1f}%' if r['fraction_of_peak'] is not None else '-'
+        counted = lambda v, spec: '-' if v is None else format(v, spec)
         print(f'{r["batch"]:>6} {r["dtype"]:>9} {r["steps_per_dispatch"]:>3} {r["members"]:>3} {r["compile_s"]:>10.1f} '
               f'{r["steps_per_s"]:>9.2f} {r["member_steps_per_s"]:>11.2f} {r["images_per_s"]:>10.0f} '
-              f'{r["gflop_per_image"]:>10.3f} {r["tflops"]:>8.3f} {peak:>8}')
+              f'{counted(r["gflop_per_image"], ".3f"):>10} {counted(r["tflops"], ".3f"):>8} {peak:>8}')
 
 
 def main() -> None:
@@ -207,7 +217,7 @@ def main() -> None:
         config = module.get_config()
         # Synthetic mode needs only the shapes: the embedded digits as RGB stand in for an image
         # experiment's data (set --config.dataset, crop and channels for the pipeline mode).
-        if not config.dataset.startswith('toy:'):  # toy mixtures are generated, no download
+        if not config.dataset.startswith(('toy:', 'table:')):  # toy mixtures are generated, tables embedded
             config.dataset, config.data.crop, config.data.channels = 'digits', 0, 3
         return config
 

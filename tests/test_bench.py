@@ -45,3 +45,17 @@ def test_bench_command_line(tmp_path, python_env):
                                                                        ('bfloat16', 2)]
     assert all(r['images_per_s'] > 0 and r['compile_s'] > 0 and r['timed_steps'] == 4 for r in rows)
     assert 'img/s' in result.stdout
+
+
+def test_bench_times_a_table_step_on_its_embedded_table(tmp_path, python_env):
+    """A table experiment keeps its own data (not the digits that stand in for images) and is timed without
+    the image GANs' FLOP count."""
+    out = tmp_path / 'bench.json'
+    result = run_cli(['-m', 'jaxgan.bench', '--experiment=ctgan', '--batch_sizes=80', '--steps=2', '--warmup=0',
+                      f'--out={out}', '--config.model.g_hidden=(16,)', '--config.model.d_hidden=(16,)',
+                      '--config.n_critic=1'],
+                     python_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [row] = json.load(open(out))['results']
+    assert row['steps_per_s'] > 0 and row['timed_steps'] == 2
+    assert row['gflop_per_image'] is None and row['tflops'] is None

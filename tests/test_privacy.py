@@ -24,7 +24,7 @@ from tests.conftest import set_fields
 from tests.test_tabular import tiny_ctgan
 
 def private_ctgan(**overrides):
-    c = tiny_ctgan(None, n_critic=1)
+    c = tiny_ctgan(None, n_critic=1, correlation=0.0)  # as experiments.ctgan's PRIVATE_DEFAULTS
     c.privacy.epsilon, c.privacy.delta = 3.0, 1e-5  # the embedded table's public bounds (table_privacy)
     set_fields(c, overrides)
     return c
@@ -288,6 +288,13 @@ def test_a_private_runs_noise_is_drawn_with_its_secret_and_a_resume_reads_it_bac
     resumed = train.train(private_ctgan(), str(tmp_path / 'a'))
     assert int(resumed.state.step) == 4 and privacy.read_secret(str(tmp_path / 'a')) == secret
     np.testing.assert_array_equal(params(resumed), params(first))
+
+
+def test_a_private_run_refuses_the_correlation_loss_which_reads_the_real_rows(tmp_path):
+    with pytest.raises(UserError, match=r"^config.table.correlation=1.0: G's correlation loss reads the real rows, "
+                                        r"which DP-SGD does not cover; set it to 0"):
+        train.train(private_ctgan(table__correlation=1.0), str(tmp_path / 'run'))
+    assert not (tmp_path / 'run').exists()
 
 
 def test_the_private_defaults_apply_under_privacy_alone_and_leave_the_fields_the_user_set():

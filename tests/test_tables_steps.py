@@ -46,14 +46,15 @@ def test_a_private_run_is_not_raised_and_its_plan_has_the_steps_it_trains():
     assert plan.num_steps == private.num_steps
 
 
-def _saved_run(workdir, min_steps=None):
-    """A workdir as a run leaves it: a checkpoint and config.json (without table.min_steps: a run saved
-    before the field)."""
+def _saved_run(workdir, min_steps=None, correlation=None):
+    """A workdir as a run leaves it: a checkpoint and config.json (a field None is left out: a run saved
+    before it)."""
     saved = ctgan.get_config().to_dict()
-    if min_steps is None:
-        del saved['table']['min_steps']
-    else:
-        saved['table']['min_steps'] = min_steps
+    for field, value in (('min_steps', min_steps), ('correlation', correlation)):
+        if value is None:
+            del saved['table'][field]
+        else:
+            saved['table'][field] = value
     (workdir / 'checkpoints' / '300').mkdir(parents=True)
     (workdir / 'config.json').write_text(json.dumps({'config': saved}))
 
@@ -61,15 +62,27 @@ def _saved_run(workdir, min_steps=None):
 def test_a_resumed_run_keeps_the_steps_it_was_planned_with(tmp_path):
     config = ctgan.get_config()
     fresh = tmp_path / 'fresh'
-    assert ctgan.resumed_min_steps(config, str(fresh)) is config  # nothing to resume
+    assert ctgan.resumed_defaults(config, str(fresh)) is config  # nothing to resume
     _saved_run(tmp_path / 'old')  # trained before the field: 300 epochs were 300 steps, and stay so
-    resumed = ctgan.resumed_min_steps(config, str(tmp_path / 'old'))
+    resumed = ctgan.resumed_defaults(config, str(tmp_path / 'old'))
     assert resumed.table.min_steps == 0 and ctgan.with_epochs(resumed).num_steps == 300
     assert config.table.min_steps == ctgan.MIN_STEPS  # a copy
     # the command line's value wins (kept), as does the saved one of a run with the field
-    assert ctgan.resumed_min_steps(config, str(tmp_path / 'old'), kept={'table.min_steps'}) is config
+    assert ctgan.resumed_defaults(config, str(tmp_path / 'old'), kept={'table.min_steps'}).table.min_steps == ctgan.MIN_STEPS
     _saved_run(tmp_path / 'new', min_steps=700)
-    assert ctgan.with_epochs(ctgan.resumed_min_steps(config, str(tmp_path / 'new'))).num_steps == 700
+    assert ctgan.with_epochs(ctgan.resumed_defaults(config, str(tmp_path / 'new'))).num_steps == 700
+
+
+def test_a_resumed_run_keeps_the_generator_loss_it_was_trained_with(tmp_path):
+    """A run saved before G's correlation loss resumes without it (the base config's 0), unless asked."""
+    config = ctgan.get_config()
+    assert config.table.correlation == ctgan.CORRELATION > 0
+    _saved_run(tmp_path / 'old', correlation=None)
+    assert ctgan.resumed_defaults(config, str(tmp_path / 'old')).table.correlation == 0
+    assert ctgan.resumed_defaults(config, str(tmp_path / 'old'), kept={'table.correlation'}).table.correlation == \
+        ctgan.CORRELATION
+    _saved_run(tmp_path / 'new', min_steps=ctgan.MIN_STEPS, correlation=ctgan.CORRELATION)
+    assert ctgan.resumed_defaults(config, str(tmp_path / 'new')) is config  # nothing changed since
 
 
 def test_a_bad_minimum_is_one_line():

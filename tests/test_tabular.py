@@ -104,6 +104,59 @@ def test_the_marginal_loss_is_the_kl_from_the_targets_to_the_batch_marginal_of_e
     assert float(term(_View({'raw': jnp.zeros((8, 6)).at[:, 1].set(30.0)}, {}))) > 1.0  # every row in mode 0
 
 
+def _dependent_table(n=1500, seed=0):
+    """Three numbers (a bimodal one, one linear in it with missing cells, one exponential in that) and a category."""
+    rng = np.random.default_rng(seed)
+    a = np.concatenate([rng.normal(0, 1, n // 2), rng.normal(6, 1, n - n // 2)])
+    b = 0.5 * a + rng.normal(0, 1, n)
+    c = np.exp(b / 2) + rng.normal(0, 0.1, n)
+    b[rng.random(n) < 0.1] = np.nan
+    df = pd.DataFrame({'a': a, 'b': b, 'c': c, 'g': rng.choice(['x', 'y'], n)})
+    kinds = {'a': 'continuous', 'b': 'continuous', 'c': 'continuous', 'g': 'categorical'}
+    return df, tables.TableTransform.fit(df, kinds, seed=0)
+
+
+def _on_one_device(fn):
+    """fn under the data axis the step's shard_map names, on one device."""
+    from jaxgan.core.parallel import DATA
+    return lambda *args: jax.tree.map(lambda a: a[0], jax.vmap(fn, axis_name=DATA)(*(a[None] for a in args)))
+
+
+def test_the_correlation_loss_reads_pearson_and_rank_correlations_as_the_decoded_rows_have_them():
+    """The term decodes each number as `inverse` does (a missing cell weighted out of its pairs): its
+    correlations of encoded rows are pandas' pairwise Pearson, and those of the mixture's CDF scores
+    Spearman's, of the decoded table."""
+    df, transform = _dependent_table()
+    x = jnp.asarray(transform.transform(df, seed=0))
+    term = tabular.correlation_loss('correlation', 3.0, transform)
+    pearson, scores = _on_one_device(term.correlations)(x)
+    decoded = transform.inverse(np.asarray(x), seed=0)[['a', 'b', 'c']]
+    np.testing.assert_allclose(pearson, decoded.corr().values, atol=2e-4)
+    np.testing.assert_allclose(scores, decoded.corr('spearman').values, atol=0.01)
+    assert decoded.corr().values[1, 2] < decoded.corr('spearman').values[1, 2] - 0.05  # the two differ here
+
+    loss = _on_one_device(lambda real, fake: term(_View({'x': fake}, {'x': real})))
+    assert float(loss(x, x)) == pytest.approx(0.0, abs=1e-6)
+    shuffled = df.assign(b=df['b'].sample(frac=1, random_state=1).values)  # b's pairs broken, its marginal kept
+    fake = jnp.asarray(transform.transform(shuffled, seed=0))
+    p_fake, s_fake = _on_one_device(term.correlations)(fake)
+    upper = np.triu_indices(3, 1)
+    expected = 3.0 * (np.sum(np.square(p_fake - pearson)[upper]) + np.sum(np.square(s_fake - scores)[upper])) / 6
+    np.testing.assert_allclose(loss(x, fake), expected, rtol=1e-5)
+    assert float(loss(x, fake)) > 0.1
+    grad = jax.grad(lambda f: loss(x, f))(fake)
+    alphas = np.asarray(term.alphas)
+    assert np.all(np.abs(np.asarray(grad)[:, alphas]).sum(0) > 0)  # it reaches every number's value
+
+    # Over 8 devices, each with an eighth of the rows, the correlations are the whole batch's.
+    from jax.sharding import PartitionSpec as P
+    from jaxgan.core import parallel
+    rows = 8 * (len(df) // 8)
+    sharded = jax.jit(jax.shard_map(lambda r, f: term(_View({'x': f}, {'x': r})), mesh=parallel.make_mesh(),
+                                    in_specs=(P(parallel.DATA), P(parallel.DATA)), out_specs=P()))
+    np.testing.assert_allclose(sharded(x[:rows], fake[:rows]), loss(x[:rows], fake[:rows]), rtol=1e-4)
+
+
 def test_the_gradient_penalty_draws_one_interpolation_weight_per_pack():
     term = tabular.PackedGradientPenalty('gradient_penalty', 10.0, pack=5)
     e = np.asarray(term.noise(jax.random.key(4), 2, 20))
@@ -271,6 +324,7 @@ def test_ctgan_sample_and_evaluate_from_the_command_line(tmp_path, python_env):
     ({'dataset': 'digits'}, 'config.model.name=ctgan learns tables'),
     ({'holdout': 1.5}, 'config.table.holdout=1.5 must be in [0, 1)'),
     ({'mixture_iterations': 0}, 'config.table.mixture_iterations=0 must be a positive integer'),
+    ({'correlation': -1.0}, 'config.table.correlation=-1.0 must be >= 0'),
 ])
 def test_ctgan_refuses_what_it_cannot_train(tmp_path, overrides, message):
     from jaxgan.errors import UserError

@@ -17,6 +17,9 @@ The recipe, as the `ctgan` package's `synthesizers/ctgan.py` (CTGAN.fit) has it:
              column against the condition's category, summed over the batch's rows / batch size
     optim    Adam, learning rate 2e-4, betas (0.5, 0.9), L2 weight decay 1e-6 (torch's Adam
              weight_decay, added to the gradient), for both networks; batch 500; 1 D update per G update
+jaxgan's additions, each a config field (experiments.ctgan sets them; docs/tables.md measures them): five D
+updates per G update, mixtures fitted to convergence, at least config.table.min_steps steps, and G's
+correlation loss (`CorrelationLoss`, config.table.correlation).
 The package feeds D real rows sampled for a permutation of G's conditions, so that both sides carry the
 same multiset of conditions; here both sides carry the very same conditions, row for row, which is that
 multiset too (packs are groups of independent draws either way).
@@ -44,9 +47,11 @@ from jaxgan import family, files, optim, privacy
 from jaxgan.checks import check, positive
 from jaxgan.core import losses, packing, private, terms as T
 from jaxgan.core.game import Game, Network, Player, View
+from jaxgan.core.parallel import DATA
 from jaxgan.core.state import RunState
 from jaxgan.data import base as data_base
 from jaxgan.data.spec import DataSpec
+from jaxgan.data.table_transform import STD_MULTIPLIER
 from jaxgan.data.tables import TableTransform
 from jaxgan.errors import UserError
 from jaxgan.models import tabular
@@ -165,6 +170,104 @@ def marginal_targets(transform: TableTransform) -> tuple[np.ndarray, int]:
             matched += 1
         start += info.width
     return targets, matched
+
+
+@dataclasses.dataclass(frozen=True)
+class CorrelationLoss(T.Term):
+    """G's numerical columns' pairwise correlations matched to the real batch's, two kinds: the Pearson
+    correlations of the values and those of their CDF scores under the column's fitted mixture (the
+    rank correlation's smooth stand-in, as Spearman's is Pearson's of the ranks); the loss is the squared
+    difference averaged over pairs and kinds, each correlation over the global batch (its moments averaged
+    over devices). A column's value is decoded from the row as `TableTransform.inverse` decodes it, with
+    G's soft mode in place of the drawn one: sum_k p_k (mean_k + 4 std_k alpha), standardised by the
+    column's mixture; a row missing the column is weighted out of its pairs by its present flag.
+    Matching second moments of the two batches is Deep CORAL's loss (Sun and Saenko 2016, 'Deep CORAL:
+    Correlation Alignment for Deep Domain Adaptation') on correlations in place of covariances, so that
+    a column's scale does not weigh its pairs; the Pearson kind alone leaves a skewed column's rank
+    correlations short, the scores alone its Pearson ones (docs/tables.md). G and D see the same
+    conditions row for row, so the two batches are drawn alike."""
+
+    positions: tuple[int, ...] = ()  # the mode positions of the row
+    columns: tuple[int, ...] = ()  # each mode position's numerical column
+    offsets: tuple[float, ...] = ()  # each mode's standardised mean
+    scales: tuple[float, ...] = ()  # each mode's 4 std, standardised
+    alphas: tuple[int, ...] = ()  # each numerical column's alpha position
+    present: tuple[int, ...] = ()  # each numerical column's present flag position; -1: never missing
+    # Each column's mixture, standardised, for its CDF: component weights, means and standard deviations [J, K]
+    # (a column of fewer components padded with weight 0)
+    mixture: tuple[tuple[tuple[float, ...], ...], ...] = ()
+
+    def values(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(each numerical column's standardised value [..., J], its weight: 1, or the present flag)."""
+        cols, j = np.asarray(self.columns), len(self.alphas)
+        alpha = x[..., np.asarray(self.alphas)]
+        parts = x[..., np.asarray(self.positions)] * (np.asarray(self.offsets, np.float32)
+                                                      + np.asarray(self.scales, np.float32) * alpha[..., cols])
+        value = jnp.moveaxis(jax.ops.segment_sum(jnp.moveaxis(parts, -1, 0), cols, j), 0, -1)
+        flags = np.asarray(self.present)
+        weight = jnp.where(flags >= 0, x[..., np.maximum(flags, 0)], 1.0)
+        return value, weight
+
+    def scores(self, v: jax.Array) -> jax.Array:
+        """Each standardised value's place in its column's distribution: the fitted mixture's CDF, in (0, 1).
+        The Pearson correlation of these is the rank (Spearman) correlation's smooth stand-in."""
+        weights, means, stds = (np.asarray(a, np.float32) for a in self.mixture)  # [J, K] each
+        return jnp.sum(weights * jax.scipy.stats.norm.cdf((v[..., None] - means) / stds), axis=-1)
+
+    def correlations(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """([J, J] the weighted Pearson correlations of the columns, [J, J] those of their scores) over the
+        global batch of rows x."""
+        v, w = self.values(x.reshape(-1, x.shape[-1]))
+        return self.pearson(v, w), self.pearson(self.scores(v), w)
+
+    @staticmethod
+    def pearson(v: jax.Array, w: jax.Array) -> jax.Array:
+        """[J, J]: the Pearson correlations of v's columns [n, J] over the global batch, each pair over its
+        rows weighted by both columns' weights w [n, J]."""
+        n = v.shape[0]
+        moment = lambda a, b: lax.pmean(a.T @ b / n, DATA)  # [J, J]: sum over rows of a_i b_j, per row
+        pairs = moment(w, w)  # the weight of pair (i, j), in rows
+        first = moment(w * v, w) / pairs  # [i, j]: column i's mean over the rows of pair (i, j)
+        second = moment(w * v * v, w) / pairs
+        cross = moment(w * v, w * v) / pairs - first * first.T
+        var = jnp.maximum(second - first * first, 1e-6)
+        return cross / jnp.sqrt(var * var.T)
+
+    def __call__(self, view: View) -> jax.Array:
+        real = lax.stop_gradient(jnp.stack(self.correlations(view.real['x'])))
+        fake = jnp.stack(self.correlations(view.generated['x']))
+        upper = np.triu(np.ones((len(self.alphas),) * 2, bool), 1)
+        return self.weight * jnp.sum(jnp.where(upper, jnp.square(fake - real), 0.0)) / max(2 * int(upper.sum()), 1)
+
+
+def correlation_loss(name: str, weight: float, transform: TableTransform) -> CorrelationLoss:
+    """CorrelationLoss over `transform`'s numerical columns: each mode's mean and 4 std (rdt's alpha scale,
+    STD_MULTIPLIER) standardised by the column's mixture (its kept modes' weighted mean and standard
+    deviation)."""
+    positions, columns, offsets, scales, alphas, present, mixtures = [], [], [], [], [], [], []
+    start = 0
+    for info in transform.columns:
+        if info.numerical:
+            kept = list(info.modes)
+            means, stds = np.asarray(info.means)[kept], np.asarray(info.stds)[kept]
+            w = np.asarray(info.weights, np.float64) / np.sum(info.weights)
+            centre = float(w @ means)
+            spread = float(np.sqrt(max(w @ (stds ** 2 + means ** 2) - centre ** 2, 1e-12)))
+            j = len(alphas)
+            for k in range(len(kept)):
+                positions.append(start + 1 + k)
+                columns.append(j)
+                offsets.append(float((means[k] - centre) / spread))
+                scales.append(float(STD_MULTIPLIER * stds[k] / spread))
+            alphas.append(start)
+            present.append(start + 1 + len(kept) if info.missing else -1)
+            mixtures.append((w, (means - centre) / spread, stds / spread))
+        start += info.width
+    k = max((len(m[0]) for m in mixtures), default=0)
+    pad = lambda a, fill: tuple(float(e) for e in np.pad(a, (0, k - len(a)), constant_values=fill))
+    mixture = tuple(tuple(pad(m[i], 1.0 if i == 2 else 0.0) for m in mixtures) for i in range(3))
+    return CorrelationLoss(name, weight, tuple(positions), tuple(columns), tuple(offsets), tuple(scales),
+                           tuple(alphas), tuple(present), mixture)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,6 +449,11 @@ def build_table(config: Config, spec: DataSpec) -> TableGAN:
     plan = (privacy.Plan.of(config, rows=spec.num_examples, histograms=privacy.histograms(config, discrete, numerical))
             .with_estimate({info.name: (info.minimum, info.maximum) for info in transform.columns if info.numerical})
             if privacy.enabled(config) else None)  # the estimated bounds as released, in the transform
+    if t.get('correlation', 0.0) > 0 and numerical > 1:
+        if plan is not None:
+            raise UserError(f'config.table.correlation={t.correlation}: G\'s correlation loss reads the real rows, '
+                            'which DP-SGD does not cover; set it to 0 for a private run (config.privacy.epsilon)')
+        g_terms += (correlation_loss('correlation', t.correlation, transform),)
     if t.marginals > 0 and numerical and (plan is None or plan.histograms > discrete and plan.count_noise is not None):
         targets, matched = marginal_targets(transform)
         g_terms += (MarginalLoss('marginals', t.marginals, tuple(int(b) for b in _blocks(transform.spans)[0]),
@@ -410,6 +518,9 @@ def config_section() -> ml_collections.ConfigDict:
     # per column, as the package samples) | argmax (G's most probable mode; docs/tables.md)
     c.sample_modes = 'draw'
     c.conditional = 1.0  # weight of G's conditional loss (CTGAN's 1); 0: off
+    # Weight of G's loss matching the real batch's correlations between numerical columns, Pearson's and their ranks'
+    # (CorrelationLoss; it reads the real rows, so a private run has none); 0: off. experiments.ctgan sets CORRELATION.
+    c.correlation = 0.0
     c.marginals = 0.0  # weight of G's loss matching the numerical columns' mode (bin) frequencies (MarginalLoss); 0: off
     c.epochs = 0  # > 0: config.num_steps is set to epochs * max(training rows // batch_size, 1), as CTGAN counts
     # > 0: the steps config.table.epochs sets are raised to at least this many (not a private run's, whose noise
@@ -440,6 +551,7 @@ def validate(config: Config) -> None:
     check(t.conditional >= 0, f'config.table.conditional={t.conditional} must be >= 0')
     privacy.validate(config)
     check(isinstance(t.epochs, int) and t.epochs >= 0, f'config.table.epochs={t.epochs!r} must be an integer >= 0')
+    check(t.get('correlation', 0.0) >= 0, f'config.table.correlation={t.get("correlation")} must be >= 0')
     check(t.get('marginals', 0.0) >= 0, f'config.table.marginals={t.get("marginals")} must be >= 0')
     check(isinstance(t.min_steps, int) and not isinstance(t.min_steps, bool) and t.min_steps >= 0,
           f'config.table.min_steps={t.min_steps!r} must be an integer >= 0')
