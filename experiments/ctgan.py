@@ -32,19 +32,20 @@ of a 2,000-row table whose two columns correlate at 0.80 came out at 0.44 (seed 
 0.54 to 0.62 (seeds 0-2): better, and still short of the real 0.80. A third closes most of the rest: G's
 correlation loss (config.table.correlation = CORRELATION, 50; jaxgan.families.tables.CorrelationLoss), the
 squared gaps between the real and the synthetic batch's Pearson correlations of the numerical columns and those
-of their ranks' smooth stand-in; over 5 seeds the largest Pearson gap fell from 0.07 to 0.03 on that table and
-from 0.30 to 0.04, 0.14 to 0.05, 0.24 to 0.13 and 0.47 to 0.23 on the others of docs/tables.md, column shapes
-within 0.004 but on the non-linear table (0.012 lower), and a few exact copies of training rows there (1 to 3 of
-1,600 in 3 of 5 seeds). --config.table.correlation=0 trains without it.
---config.n_critic=1 --config.table.mixture_iterations=100 --config.ema.decay=0 --config.table.min_steps=0 is the
-package's recipe.
+of their ranks' smooth stand-in; over 5 seeds, from where 3,000 steps (config.table.min_steps) had left it, the
+largest Pearson gap fell from 0.07 to 0.03 on that table and from 0.30 to 0.04, 0.14 to 0.05, 0.24 to 0.13
+and 0.47 to 0.23 on the others of docs/tables.md, column shapes within 0.004 but on the non-linear table
+(0.012 lower), and a few exact copies of training rows there (1 to 3 of 1,600 in 3 of 5 seeds).
+--config.table.correlation=0 trains without it. --config.n_critic=1 --config.table.mixture_iterations=100
+--config.ema.decay=0 --config.table.min_steps=0 --config.table.correlation=0 is the package's recipe.
 
 Differential privacy (docs/privacy.md): --config.privacy.epsilon=3 --config.privacy.delta=1e-5 trains D by
 DP-SGD with noise calibrated to the planned steps, on a schema declared and never read from the rows
 (config.privacy.bounds: the numerical columns' public ranges; .categories: the discrete columns' category
 sets; .missing: the columns that may have missing cells); a private run's batch is at most half the training
 rows (`private_batch`), and it has defaults of its own (`PRIVATE_DEFAULTS`: packs of 1, one critic update, 20
-epochs, the numerical columns' released bin frequencies matched), each kept where the command line sets it.
+epochs, the numerical columns' released bin frequencies matched, no correlation loss), each kept where the
+command line sets it.
 
 One addition to the package's recipe: rows are sampled from an exponential moving average of G's
 weights (jaxgan's default, config.ema.decay = 0.999; the package samples the last G).
@@ -52,8 +53,8 @@ At 300 steps (a table of a few hundred rows at batch 500, before config.table.mi
 WGAN-GP is a noisy iterate: on both embedded tables the average lifted fidelity from 0.75 to 0.87 and 0.72
 to 0.87 in every one of 10 seeds (benchmarks/tabular_ctgan.py, README). The decay is the EMA's warm-up,
 (1 + t) / (10 + t) (jaxgan.core.step.ema_update): at most 0.971 over 300 steps, 0.997 over 3,000; 0.999
-takes over after step 8,990. --config.ema.decay=0 --config.table.min_steps=0 trains with the package's
-defaults alone.
+takes over after step 8,990. --config.ema.decay=0 --config.table.min_steps=0 --config.table.correlation=0 trains
+with the package's defaults alone.
 """
 
 from __future__ import annotations

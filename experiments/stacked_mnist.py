@@ -32,7 +32,8 @@ Fields beyond the base config: eval_samples, mode_classifier (a classifier direc
 mode_classifier_steps (its training steps). The default is `benchmarks/stacked_digits.py`'s
 `sn_hinge_d32_diffaugment` (since 2026-12-07): without DiffAugment the recipe collapsed on the same digits
 brought as files (upscaled by nearest neighbour: 1 mode of 1,000 at 9,000 steps; DiffAugment held 696 in
-seed 0, 88 and 96 in seeds 1 and 2: better, not solved),
+seed 0, 88 and 96 in seeds 1 and 2 as counted, but 979 for seed 2's samples re-blocked to the rendering's
+grid: the count misreads blocks off the grid),
 and it held 980 modes (KL 0.35) on stacked:digits at 9,000 steps, seed 0 (docs/stacked_digits.md,
 'Renderings against recipes'). `--config.augment.kind=none` is the earlier default,
 `sn_hinge_d32`, the configuration of the benchmark that held the most modes on stacked:digits (all 1,000 on
@@ -77,7 +78,7 @@ def get_config():
     c.loss = 'hinge'  # SNGAN's loss
     # DiffAugment (Zhao et al. 2020; color, translation, cutout) on every image D sees: the default collapses
     # without it on the same digits brought as upscaled files (nearest32: 1 mode at 9,000 steps, with it 696 in
-    # seed 0 but 88 and 96 in seeds 1 and 2: better, not solved; docs/stacked_digits.md); it costs stacked:digits
+    # seed 0, 88 and 96 as counted in seeds 1 and 2, 979 re-blocked: docs/stacked_digits.md); it costs stacked:digits
     # a little (980 modes, KL 0.35 at 9,000 against 998.7, 0.20)
     c.augment.kind = 'diffaugment'
     c.ema.decay = 0.999

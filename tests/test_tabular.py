@@ -129,7 +129,8 @@ def test_the_correlation_loss_reads_pearson_and_rank_correlations_as_the_decoded
     df, transform = _dependent_table()
     x = jnp.asarray(transform.transform(df, seed=0))
     term = tabular.correlation_loss('correlation', 3.0, transform)
-    pearson, scores = _on_one_device(term.correlations)(x)
+    pearson, scores, held = _on_one_device(term.correlations)(x)
+    assert np.all(held)
     decoded = transform.inverse(np.asarray(x), seed=0)[['a', 'b', 'c']]
     np.testing.assert_allclose(pearson, decoded.corr().values, atol=2e-4)
     np.testing.assert_allclose(scores, decoded.corr('spearman').values, atol=0.01)
@@ -139,7 +140,7 @@ def test_the_correlation_loss_reads_pearson_and_rank_correlations_as_the_decoded
     assert float(loss(x, x)) == pytest.approx(0.0, abs=1e-6)
     shuffled = df.assign(b=df['b'].sample(frac=1, random_state=1).values)  # b's pairs broken, its marginal kept
     fake = jnp.asarray(transform.transform(shuffled, seed=0))
-    p_fake, s_fake = _on_one_device(term.correlations)(fake)
+    p_fake, s_fake, _ = _on_one_device(term.correlations)(fake)
     upper = np.triu_indices(3, 1)
     expected = 3.0 * (np.sum(np.square(p_fake - pearson)[upper]) + np.sum(np.square(s_fake - scores)[upper])) / 6
     np.testing.assert_allclose(loss(x, fake), expected, rtol=1e-5)
@@ -147,6 +148,18 @@ def test_the_correlation_loss_reads_pearson_and_rank_correlations_as_the_decoded
     grad = jax.grad(lambda f: loss(x, f))(fake)
     alphas = np.asarray(term.alphas)
     assert np.all(np.abs(np.asarray(grad)[:, alphas]).sum(0) > 0)  # it reaches every number's value
+
+    # A batch whose rows all miss b: its pairs are left out (the loss of the pair a, c alone), finite, with a
+    # finite gradient.
+    missing = np.asarray(x).copy()
+    flag = term.present[1]
+    missing[:, flag], missing[:, flag + 1] = 0.0, 1.0
+    missing = jnp.asarray(missing)
+    p_miss, s_miss, held = _on_one_device(term.correlations)(missing)
+    assert not held[0, 1] and not held[1, 2] and held[0, 2]
+    only_ac = 3.0 * (np.square(p_miss[0, 2] - pearson[0, 2]) + np.square(s_miss[0, 2] - scores[0, 2])) / 6
+    np.testing.assert_allclose(loss(missing, x), only_ac, rtol=1e-5, atol=1e-9)
+    assert np.isfinite(np.asarray(jax.grad(lambda f: loss(missing, f))(fake))).all()
 
     # Over 8 devices, each with an eighth of the rows, the correlations are the whole batch's.
     from jax.sharding import PartitionSpec as P

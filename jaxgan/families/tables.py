@@ -180,7 +180,9 @@ class CorrelationLoss(T.Term):
     difference averaged over pairs and kinds, each correlation over the global batch (its moments averaged
     over devices). A column's value is decoded from the row as `TableTransform.inverse` decodes it, with
     G's soft mode in place of the drawn one: sum_k p_k (mean_k + 4 std_k alpha), standardised by the
-    column's mixture; a row missing the column is weighted out of its pairs by its present flag.
+    column's mixture; a row missing the column is weighted out of its pairs by its present flag (G's soft
+    flag on its side, the gradient flowing through it too), and a pair held by under MIN_PAIR_SHARE of
+    either batch's rows is left out of the loss.
     Matching second moments of the two batches is Deep CORAL's loss (Sun and Saenko 2016, 'Deep CORAL:
     Correlation Alignment for Deep Domain Adaptation') on correlations in place of covariances, so that
     a column's scale does not weigh its pairs; the Pearson kind alone leaves a skewed column's rank
@@ -214,30 +216,37 @@ class CorrelationLoss(T.Term):
         weights, means, stds = (np.asarray(a, np.float32) for a in self.mixture)  # [J, K] each
         return jnp.sum(weights * jax.scipy.stats.norm.cdf((v[..., None] - means) / stds), axis=-1)
 
-    def correlations(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """([J, J] the weighted Pearson correlations of the columns, [J, J] those of their scores) over the
-        global batch of rows x."""
+    def correlations(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """([J, J] the weighted Pearson correlations of the columns, [J, J] those of their scores, [J, J] whether
+        a pair has rows enough to have one: MIN_PAIR_SHARE of the batch) over the global batch of rows x."""
         v, w = self.values(x.reshape(-1, x.shape[-1]))
-        return self.pearson(v, w), self.pearson(self.scores(v), w)
+        (pearson, pairs), (scores, _) = self.pearson(v, w), self.pearson(self.scores(v), w)
+        return pearson, scores, pairs >= self.MIN_PAIR_SHARE
+
+    MIN_PAIR_SHARE = 0.01  # a pair seen in fewer of the batch's rows (both values present) is left out
 
     @staticmethod
-    def pearson(v: jax.Array, w: jax.Array) -> jax.Array:
-        """[J, J]: the Pearson correlations of v's columns [n, J] over the global batch, each pair over its
-        rows weighted by both columns' weights w [n, J]."""
+    def pearson(v: jax.Array, w: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """([J, J] the Pearson correlations of v's columns [n, J] over the global batch, each pair over its
+        rows weighted by both columns' weights w [n, J]; [J, J] each pair's share of the rows). A pair of no
+        rows has correlation 0, not NaN. The moments in full float32 (no TF32 or bfloat16 passes)."""
         n = v.shape[0]
-        moment = lambda a, b: lax.pmean(a.T @ b / n, DATA)  # [J, J]: sum over rows of a_i b_j, per row
-        pairs = moment(w, w)  # the weight of pair (i, j), in rows
-        first = moment(w * v, w) / pairs  # [i, j]: column i's mean over the rows of pair (i, j)
-        second = moment(w * v * v, w) / pairs
-        cross = moment(w * v, w * v) / pairs - first * first.T
+        moment = lambda a, b: lax.pmean(jnp.matmul(a.T, b, precision=lax.Precision.HIGHEST) / n, DATA)
+        pairs = moment(w, w)  # [i, j]: the share of rows holding both columns
+        held = jnp.maximum(pairs, 1e-6)
+        first = moment(w * v, w) / held  # [i, j]: column i's mean over the rows of pair (i, j)
+        second = moment(w * v * v, w) / held
+        cross = moment(w * v, w * v) / held - first * first.T
         var = jnp.maximum(second - first * first, 1e-6)
-        return cross / jnp.sqrt(var * var.T)
+        return cross / jnp.sqrt(var * var.T), pairs
 
     def __call__(self, view: View) -> jax.Array:
-        real = lax.stop_gradient(jnp.stack(self.correlations(view.real['x'])))
-        fake = jnp.stack(self.correlations(view.generated['x']))
+        real_p, real_s, real_ok = jax.tree.map(lax.stop_gradient, self.correlations(view.real['x']))
+        fake_p, fake_s, fake_ok = self.correlations(view.generated['x'])
         upper = np.triu(np.ones((len(self.alphas),) * 2, bool), 1)
-        return self.weight * jnp.sum(jnp.where(upper, jnp.square(fake - real), 0.0)) / max(2 * int(upper.sum()), 1)
+        kept = upper & real_ok & fake_ok
+        gaps = jnp.where(kept, jnp.square(fake_p - real_p) + jnp.square(fake_s - real_s), 0.0)
+        return self.weight * jnp.sum(gaps) / max(2 * int(upper.sum()), 1)
 
 
 def correlation_loss(name: str, weight: float, transform: TableTransform) -> CorrelationLoss:
@@ -449,10 +458,10 @@ def build_table(config: Config, spec: DataSpec) -> TableGAN:
     plan = (privacy.Plan.of(config, rows=spec.num_examples, histograms=privacy.histograms(config, discrete, numerical))
             .with_estimate({info.name: (info.minimum, info.maximum) for info in transform.columns if info.numerical})
             if privacy.enabled(config) else None)  # the estimated bounds as released, in the transform
+    if t.get('correlation', 0.0) > 0 and plan is not None:
+        raise UserError(f'config.table.correlation={t.correlation}: G\'s correlation loss reads the real rows, '
+                        'which DP-SGD does not cover; set it to 0 for a private run (config.privacy.epsilon)')
     if t.get('correlation', 0.0) > 0 and numerical > 1:
-        if plan is not None:
-            raise UserError(f'config.table.correlation={t.correlation}: G\'s correlation loss reads the real rows, '
-                            'which DP-SGD does not cover; set it to 0 for a private run (config.privacy.epsilon)')
         g_terms += (correlation_loss('correlation', t.correlation, transform),)
     if t.marginals > 0 and numerical and (plan is None or plan.histograms > discrete and plan.count_noise is not None):
         targets, matched = marginal_targets(transform)
